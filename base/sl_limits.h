@@ -1,0 +1,53 @@
+/*
+ * sl_limits.h: every bound of the service, in one place (SQLite's sqliteLimit.h, TigerBeetle).
+ * Exceeding one is an error returned to the caller, never a crash or silent growth.
+ */
+#ifndef SL_LIMITS_H
+#define SL_LIMITS_H
+
+/* Ids: productId, variantId, locationId, orderId, line ids (bytes, printable ASCII). */
+#define SL_ID_MAX 64
+/* Idempotency keys given by clients. */
+#define SL_KEY_MAX 128
+/* Free-text reason recorded on events. */
+#define SL_REASON_MAX 256
+/* Preorder message shown to buyers. */
+#define SL_PREORDER_MESSAGE_MAX 1024
+
+/* Quantity range of a quantity-tracked item (Wix V3: minimum -100000, maximum 1000000). */
+#define SL_QUANTITY_MIN (-100000LL)
+#define SL_QUANTITY_MAX 1000000LL
+/* Largest single line of an increment/decrement and largest preorder limit. */
+#define SL_LINE_QUANTITY_MAX (SL_QUANTITY_MAX - SL_QUANTITY_MIN)
+#define SL_PREORDER_LIMIT_MAX SL_QUANTITY_MAX
+
+/* Lines of one increment or decrement command (Wix: "up to 300 items per request"). */
+#define SL_LINES_MAX 300
+/* Commands carried by one request envelope (client coalescing). */
+#define SL_REQUEST_COMMANDS_MAX 512
+/* Largest request the gateway accepts; the transport drops anything over the hard cap. */
+#define SL_REQUEST_BYTES_MAX (1u << 20)
+#define SL_TRANSPORT_BYTES_MAX (8u << 20)
+
+/* Commands waiting for the writer; a full queue answers BUSY. */
+#define SL_QUEUE_COMMANDS_MAX 8192
+/* Commands decided and committed together in one WriteBatch with one WAL sync. */
+#define SL_GROUP_COMMANDS_MAX 1024
+/* Events of one group: bounds the batch and the overlay of the writer. */
+#define SL_GROUP_EVENTS_MAX (SL_GROUP_COMMANDS_MAX * 4 + SL_LINES_MAX)
+/* Concurrent requests the gateway serves (nng contexts). */
+#define SL_GATEWAY_CONTEXTS 64
+
+/* Events in one page of history. */
+#define SL_HISTORY_PAGE_MAX 1000
+#define SL_HISTORY_PAGE_DEFAULT 100
+
+/* Size of a chain hash (SHA-256). */
+#define SL_HASH_BYTES 32
+
+_Static_assert(SL_LINES_MAX <= SL_GROUP_EVENTS_MAX, "one command must fit a group");
+_Static_assert(SL_GROUP_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a group is drawn from the queue");
+_Static_assert(SL_REQUEST_BYTES_MAX < SL_TRANSPORT_BYTES_MAX, "oversized requests get a reply");
+_Static_assert(SL_REQUEST_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a request fits the queue");
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * client.h: the C client of stockledgerd, used by stockctl (and later the bench and the
+ * bridge). It speaks the envelope of proto/stockledger.proto over an nng REQ socket.
+ *
+ * A client is one connection; sl_client_call may be called from one thread at a time.
+ */
+#ifndef SL_CLIENT_H
+#define SL_CLIENT_H
+
+#include "base/sl_err.h"
+#include "stockledger.pb-c.h"
+
+typedef struct sl_client sl_client;
+
+/* sl_client_open dials url (tcp:// or ipc://) and returns a client in *out. timeout_ms bounds
+ * each call (0: 10 s). Returns SL_ERR_UNAVAILABLE if the service cannot be reached (the
+ * dial is not retried), SL_ERR_INVALID_ARGUMENT for a bad url, SL_ERR_NOMEM. */
+sl_err sl_client_open(const char *url, int timeout_ms, sl_client **out);
+
+/* sl_client_close closes c; NULL is a no-op. */
+void sl_client_close(sl_client *c);
+
+/* sl_client_call sends req and waits for the reply, which it returns in *out (free it with
+ * sl__response__free_unpacked(*out, NULL)). Returns SL_ERR_UNAVAILABLE when the service
+ * does not answer in time or the connection fails, SL_ERR_MALFORMED when the reply cannot
+ * be decoded; *out is untouched then. */
+sl_err sl_client_call(sl_client *c, const Sl__Request *req, Sl__Response **out);
+
+#endif

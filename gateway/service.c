@@ -1,0 +1,572 @@
+/*
+ * service.c: the write queue, the writer loop (group commit) and the read path.
+ *
+ * The writer's loop, one turn per group:
+ *
+ *   wait for queued commands --take all (bounded)--> decide each in order, staging events,
+ *   views and idempotency records into one transaction --> commit (one WAL sync) -->
+ *   release every reply of the group
+ *
+ * Within a group the overlay map holds the views as the group's earlier commands left
+ * them, and the idempotency records they made, so command k sees commands 1..k-1 exactly as
+ * if they had been committed one by one. A refused command stages nothing. If the commit
+ * fails, no command of the group is acknowledged (every one gets STORAGE) and the ledger
+ * refuses all later writes until restart (sticky, ledger.h).
+ */
+#include "gateway/service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_map.h"
+#include "base/sl_util.h"
+#include "ledger/codec.h"
+#include "ledger/rules.h"
+#include "projector/stock.h"
+
+#define OVERLAY_MAX (SL_GROUP_EVENTS_MAX + SL_GROUP_COMMANDS_MAX)
+
+typedef struct queued {
+	sl_command cmd;
+	gw_done_fn done;
+	void *arg;
+} queued;
+
+typedef struct overlay_view {
+	sl_item item;
+	bool is_present;   /* a row exists (it may be a deleted item) */
+	bool is_dirty;     /* changed in this group: to be written */
+	size_t touched_by; /* group index + 1 of the last command that changed it */
+} overlay_view;
+
+typedef struct overlay_idem {
+	unsigned char content_hash[SL_HASH_BYTES];
+	size_t cmd_index; /* whose result it is, in this group */
+} overlay_idem;
+
+struct gw_service {
+	ledger *l;
+	char default_location[SL_ID_MAX + 1];
+
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty;
+	queued *queue; /* ring of SL_QUEUE_COMMANDS_MAX */
+	size_t q_head, q_len;
+	bool is_stopping;
+	pthread_t writer;
+	bool has_writer;
+	gw_stats stats;
+
+	/* writer-only state */
+	ledger_txn *txn;
+	queued *group;
+	sl_buf *results;
+	sl_map overlay;
+	sl_map idem;
+	sl_event *events;
+	int64_t last_time_ms;
+};
+
+ledger *gw_service_ledger(gw_service *s)
+{
+	return s->l;
+}
+
+void gw_service_fault_set(gw_service *s, int n)
+{
+	store_fault_set(ledger_store(s->l), n);
+}
+
+void gw_service_stats(gw_service *s, gw_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void error_result(sl_buf *out, const sl_error_info *err)
+{
+	ledger_result r = {.error = err};
+	out->len = 0;
+	if (ledger_result_encode(&r, out) != SL_OK)
+		out->len = 0; /* an empty Result: the client reports a malformed reply */
+}
+
+static void reply_error(gw_done_fn done, void *arg, sl_err code, const char *msg)
+{
+	sl_error_info err;
+	sl_buf b;
+	memset(&err, 0, sizeof(err));
+	sl_error_set(&err, code, "%s", msg);
+	sl_buf_init(&b);
+	error_result(&b, &err);
+	done(arg, b.data, b.len);
+	sl_buf_fini(&b);
+}
+
+/* ---- the group's overlay ---- */
+
+static overlay_view *overlay_load(gw_service *s, const sl_item_key *key, sl_err *rc)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	size_t klen = ledger_key_encode(key, k);
+	int is_new;
+	*rc = SL_OK;
+	overlay_view *v = sl_map_put(&s->overlay, k, klen, &is_new, rc);
+	if (v == NULL || !is_new)
+		return v;
+	*rc = ledger_view_get(s->l, key, &v->item);
+	if (*rc == SL_OK) {
+		v->is_present = true;
+	} else if (*rc == SL_ERR_NOT_FOUND) {
+		memset(&v->item, 0, sizeof(v->item));
+		*rc = SL_OK;
+	}
+	return *rc == SL_OK ? v : NULL;
+}
+
+static sl_err overlay_lookup_cb(void *ctx, const sl_item_key *key, sl_item *out)
+{
+	sl_err rc;
+	overlay_view *v = overlay_load(ctx, key, &rc);
+	if (v == NULL)
+		return rc;
+	if (!v->is_present)
+		return SL_ERR_NOT_FOUND;
+	*out = v->item;
+	return SL_OK;
+}
+
+/* idem_check answers a command with a key that was seen before; returns true if handled. */
+static bool idem_check(gw_service *s, size_t index, sl_buf *out)
+{
+	const sl_command *cmd = &s->group[index].cmd;
+	unsigned char stored_hash[SL_HASH_BYTES];
+	overlay_idem *oi = sl_map_get(&s->idem, cmd->key, strlen(cmd->key));
+	sl_err rc;
+	if (oi != NULL) {
+		memcpy(stored_hash, oi->content_hash, SL_HASH_BYTES);
+		rc = sl_buf_set(out, s->results[oi->cmd_index].data, s->results[oi->cmd_index].len);
+	} else {
+		rc = ledger_idem_get(s->l, cmd->key, stored_hash, out);
+	}
+	if (rc == SL_ERR_NOT_FOUND)
+		return false;
+	sl_error_info err;
+	memset(&err, 0, sizeof(err));
+	if (rc != SL_OK) {
+		sl_error_set(&err, rc, "cannot read idempotency key '%s': %s", cmd->key,
+		             sl_strerror(rc));
+		error_result(out, &err);
+	} else if (memcmp(stored_hash, cmd->content_hash, SL_HASH_BYTES) != 0) {
+		sl_error_set(&err, SL_ERR_IDEMPOTENCY_KEY_REUSED,
+		             "idempotency key '%s' was used for a different command", cmd->key);
+		error_result(out, &err);
+	} else if (ledger_result_mark_replayed(out) != SL_OK) {
+		sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
+		error_result(out, &err);
+	}
+	return true;
+}
+
+/* decide_one decides command index of the group and stages what it appends. Returns an
+ * error only when staging failed (the group must be abandoned); a refusal is a result. */
+static sl_err decide_one(gw_service *s, size_t index)
+{
+	queued *q = &s->group[index];
+	sl_command *cmd = &q->cmd;
+	sl_buf *out = &s->results[index];
+	sl_error_info err;
+	size_t n_events = 0;
+	sl_err rc;
+
+	out->len = 0;
+	if (cmd->key[0] != '\0' && idem_check(s, index, out))
+		return SL_OK;
+	int64_t now = sl_time_now_ms();
+	if (now > s->last_time_ms)
+		s->last_time_ms = now;
+	ledger_decide_env env = {
+	    .lookup = overlay_lookup_cb,
+	    .lookup_ctx = s,
+	    .next_seq = ledger_txn_next_seq(s->txn),
+	    .time_ms = s->last_time_ms,
+	};
+	rc = ledger_decide(cmd, &env, s->events, &n_events, &err);
+	if (rc != SL_OK) {
+		error_result(out, &err);
+		sl_error_info_fini(&err);
+		return SL_OK;
+	}
+
+	/* Fold each event into the overlay and stage it; collect the touched items in the
+	 * order they first appear (touched_by marks an item as collected for this command). */
+	sl_item *touched = calloc(n_events, sizeof(*touched));
+	overlay_view **touched_v = calloc(n_events, sizeof(*touched_v));
+	size_t n_touched = 0;
+	if (touched == NULL || touched_v == NULL) {
+		rc = SL_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n_events; i++) {
+		sl_event *ev = &s->events[i];
+		overlay_view *v = overlay_load(s, &ev->item, &rc);
+		if (v == NULL)
+			goto fail;
+		/* The rules decided against these very views: a fold that fails is a bug. */
+		SL_ASSERT(stock_view_apply(&v->item, ev) == SL_OK);
+		v->is_present = true;
+		v->is_dirty = true;
+		if (v->touched_by != index + 1) {
+			v->touched_by = index + 1;
+			touched_v[n_touched++] = v;
+		}
+		if ((rc = ledger_txn_append(s->txn, ev)) != SL_OK)
+			goto fail;
+	}
+	for (size_t i = 0; i < n_touched; i++)
+		touched[i] = touched_v[i]->item;
+	ledger_result r = {
+	    .items = touched,
+	    .n_items = n_touched,
+	    .seq = s->events[n_events - 1].seq,
+	};
+	if ((rc = ledger_result_encode(&r, out)) != SL_OK)
+		goto fail;
+	if (cmd->key[0] != '\0') {
+		int is_new;
+		overlay_idem *oi = sl_map_put(&s->idem, cmd->key, strlen(cmd->key), &is_new, &rc);
+		if (oi == NULL)
+			goto fail;
+		memcpy(oi->content_hash, cmd->content_hash, SL_HASH_BYTES);
+		oi->cmd_index = index;
+		if ((rc = ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data,
+		                              out->len, r.seq)) != SL_OK)
+			goto fail;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->stats.events += n_events;
+	pthread_mutex_unlock(&s->lock);
+	free(touched_v);
+	free(touched);
+	return SL_OK;
+fail:
+	free(touched_v);
+	free(touched);
+	return rc;
+}
+
+static void group_fail_all(gw_service *s, size_t n, sl_err code, const char *why)
+{
+	sl_error_info err;
+	memset(&err, 0, sizeof(err));
+	sl_error_set(&err, code, "%s", why);
+	for (size_t i = 0; i < n; i++)
+		error_result(&s->results[i], &err);
+}
+
+static void group_run(gw_service *s, size_t n)
+{
+	sl_err rc = ledger_txn_begin(s->txn);
+	if (rc != SL_OK) {
+		group_fail_all(s, n, SL_ERR_STORAGE,
+		               "the ledger refuses writes after a storage failure; restart it");
+		goto reply;
+	}
+	sl_map_clear(&s->overlay);
+	sl_map_clear(&s->idem);
+	for (size_t i = 0; i < n && rc == SL_OK; i++)
+		rc = decide_one(s, i);
+	for (size_t i = 0; i < s->overlay.n && rc == SL_OK; i++) {
+		overlay_view *v = sl_map_at(&s->overlay, i);
+		if (v->is_dirty)
+			rc = ledger_txn_put_view(s->txn, &v->item);
+	}
+	if (rc != SL_OK) {
+		ledger_txn_abort(s->txn);
+		group_fail_all(s, n, rc, "cannot stage the group's writes");
+		goto reply;
+	}
+	rc = ledger_txn_commit(s->txn, true);
+	if (rc != SL_OK) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "not committed: %s",
+		         store_last_error(ledger_store(s->l)));
+		fprintf(stderr, "stockledgerd: %s\n", msg);
+		group_fail_all(s, n, SL_ERR_STORAGE, msg);
+	}
+reply:
+	for (size_t i = 0; i < n; i++) {
+		queued *q = &s->group[i];
+		q->done(q->arg, s->results[i].data, s->results[i].len);
+		sl_command_fini(&q->cmd);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->stats.groups++;
+	s->stats.commands += n;
+	if (n > s->stats.group_commands_max)
+		s->stats.group_commands_max = n;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *writer_main(void *arg)
+{
+	gw_service *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (s->q_len == 0 && !s->is_stopping)
+			pthread_cond_wait(&s->nonempty, &s->lock);
+		if (s->q_len == 0 && s->is_stopping) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		/* Take what is queued, bounded by commands and by the events they may make. */
+		size_t n = 0, lines = 0;
+		while (s->q_len > 0 && n < SL_GROUP_COMMANDS_MAX) {
+			queued *q = &s->queue[s->q_head];
+			size_t l = q->cmd.n_lines > 0 ? q->cmd.n_lines : 1;
+			if (n > 0 && lines + l > SL_GROUP_EVENTS_MAX - SL_LINES_MAX)
+				break;
+			lines += l;
+			s->group[n++] = *q;
+			memset(q, 0, sizeof(*q));
+			s->q_head = (s->q_head + 1) % SL_QUEUE_COMMANDS_MAX;
+			s->q_len--;
+		}
+		pthread_mutex_unlock(&s->lock);
+		group_run(s, n);
+	}
+	return NULL;
+}
+
+/* ---- reads ---- */
+
+static void read_get(gw_service *s, const sl_command *cmd, sl_buf *out)
+{
+	sl_error_info err;
+	sl_item item;
+	memset(&err, 0, sizeof(err));
+	sl_err rc = ledger_item_key_validate(&cmd->item, &err);
+	if (rc == SL_OK && cmd->malformed_field[0] != '\0')
+		rc = sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
+		                  cmd->malformed_field);
+	if (rc == SL_OK) {
+		rc = ledger_view_get(s->l, &cmd->item, &item);
+		if (rc == SL_OK && !item.state.exists)
+			rc = SL_ERR_NOT_FOUND;
+		if (rc == SL_ERR_NOT_FOUND)
+			sl_error_set(&err, rc, "item '%s/%s@%s' does not exist",
+			             cmd->item.product_id, cmd->item.variant_id,
+			             cmd->item.location_id);
+		else if (rc != SL_OK)
+			sl_error_set(&err, rc, "cannot read item: %s", sl_strerror(rc));
+	}
+	if (rc != SL_OK) {
+		error_result(out, &err);
+		return;
+	}
+	ledger_result r = {.items = &item, .n_items = 1, .seq = item.last_seq};
+	if (ledger_result_encode(&r, out) != SL_OK)
+		out->len = 0;
+}
+
+static void read_history(gw_service *s, const sl_command *cmd, sl_buf *out)
+{
+	sl_error_info err;
+	memset(&err, 0, sizeof(err));
+	sl_err rc = ledger_item_key_validate(&cmd->item, &err);
+	size_t limit = cmd->limit == 0 ? SL_HISTORY_PAGE_DEFAULT : cmd->limit;
+	if (rc == SL_OK && limit > SL_HISTORY_PAGE_MAX)
+		rc = sl_error_set(&err, SL_ERR_LIMIT_EXCEEDED,
+		                  "limit %zu: at most %d events per page", limit,
+		                  SL_HISTORY_PAGE_MAX);
+	if (rc != SL_OK) {
+		error_result(out, &err);
+		return;
+	}
+	sl_event *events = calloc(limit, sizeof(*events));
+	size_t n = 0;
+	uint64_t next = 0;
+	if (events == NULL) {
+		sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
+		error_result(out, &err);
+		return;
+	}
+	rc = ledger_history(s->l, &cmd->item, cmd->after_item_seq, limit, events, &n, &next);
+	if (rc != SL_OK) {
+		sl_error_set(&err, rc, "cannot read history: %s", sl_strerror(rc));
+		error_result(out, &err);
+	} else {
+		ledger_result r = {.events = events,
+		                   .n_events = n,
+		                   .with_event_hashes = true,
+		                   .next_item_seq = next,
+		                   .seq = ledger_head(s->l, NULL)};
+		if (ledger_result_encode(&r, out) != SL_OK)
+			out->len = 0;
+	}
+	free(events);
+}
+
+static void read_head(gw_service *s, sl_buf *out)
+{
+	ledger_result r = {.has_head_hash = true};
+	r.seq = ledger_head(s->l, r.head_hash);
+	if (ledger_result_encode(&r, out) != SL_OK)
+		out->len = 0;
+}
+
+void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)
+{
+	if (!sl_cmd_is_write(cmd->type)) {
+		sl_buf out;
+		sl_buf_init(&out);
+		switch (cmd->type) {
+		case SL_CMD_GET:
+			read_get(s, cmd, &out);
+			break;
+		case SL_CMD_HISTORY:
+			read_history(s, cmd, &out);
+			break;
+		case SL_CMD_HEAD:
+			read_head(s, &out);
+			break;
+		default:
+			sl_buf_fini(&out);
+			sl_command_fini(cmd);
+			reply_error(done, arg, SL_ERR_UNKNOWN_COMMAND,
+			            "the command is empty or unknown to this service");
+			return;
+		}
+		done(arg, out.data, out.len);
+		sl_buf_fini(&out);
+		sl_command_fini(cmd);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->is_stopping || s->q_len == SL_QUEUE_COMMANDS_MAX) {
+		bool is_stopping = s->is_stopping;
+		pthread_mutex_unlock(&s->lock);
+		sl_command_fini(cmd);
+		if (is_stopping)
+			reply_error(done, arg, SL_ERR_UNAVAILABLE, "the service is shutting down");
+		else
+			reply_error(done, arg, SL_ERR_BUSY, "the write queue is full; retry later");
+		return;
+	}
+	queued *q = &s->queue[(s->q_head + s->q_len) % SL_QUEUE_COMMANDS_MAX];
+	q->cmd = *cmd;
+	q->done = done;
+	q->arg = arg;
+	memset(cmd, 0, sizeof(*cmd));
+	s->q_len++;
+	pthread_cond_signal(&s->nonempty);
+	pthread_mutex_unlock(&s->lock);
+}
+
+typedef struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool is_done;
+	sl_buf *result;
+	sl_err rc;
+} waiter;
+
+static void waiter_done_cb(void *arg, const uint8_t *result, size_t len)
+{
+	waiter *w = arg;
+	pthread_mutex_lock(&w->lock);
+	w->rc = sl_buf_set(w->result, result, len);
+	w->is_done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+sl_err gw_service_execute(gw_service *s, sl_command *cmd, sl_buf *result)
+{
+	waiter w = {.result = result};
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	gw_service_submit(s, cmd, waiter_done_cb, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.is_done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return w.rc;
+}
+
+sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, size_t errbuf_size)
+{
+	gw_service *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return SL_ERR_NOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->nonempty, NULL);
+	sl_strlcpy(s->default_location,
+	           cfg->default_location != NULL ? cfg->default_location : SL_DEFAULT_LOCATION,
+	           sizeof(s->default_location));
+	sl_err rc = ledger_open(cfg->data_dir, &s->l, errbuf, errbuf_size);
+	if (rc != SL_OK)
+		goto fail;
+	rc = SL_ERR_NOMEM;
+	s->queue = calloc(SL_QUEUE_COMMANDS_MAX, sizeof(*s->queue));
+	s->group = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->group));
+	s->results = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->results));
+	s->events = calloc(LEDGER_COMMAND_EVENTS_MAX, sizeof(*s->events));
+	s->txn = ledger_txn_alloc(s->l);
+	if (s->queue == NULL || s->group == NULL || s->results == NULL || s->events == NULL ||
+	    s->txn == NULL)
+		goto fail;
+	if ((rc = sl_map_init(&s->overlay, sizeof(overlay_view), OVERLAY_MAX)) != SL_OK ||
+	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK)
+		goto fail;
+	/* Time never goes backwards in the log, even across a restart on a slow clock. */
+	sl_event last;
+	uint64_t head = ledger_head(s->l, NULL);
+	if (head > 0 && ledger_event_get(s->l, head, &last) == SL_OK)
+		s->last_time_ms = last.time_ms;
+	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+		rc = SL_ERR_INTERNAL;
+		snprintf(errbuf, errbuf_size, "cannot start the writer thread");
+		goto fail;
+	}
+	s->has_writer = true;
+	*out = s;
+	return SL_OK;
+fail:
+	if (rc == SL_ERR_NOMEM)
+		snprintf(errbuf, errbuf_size, "cannot open service: out of memory");
+	gw_service_close(s);
+	return rc;
+}
+
+void gw_service_close(gw_service *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->is_stopping = true;
+	pthread_cond_broadcast(&s->nonempty);
+	pthread_mutex_unlock(&s->lock);
+	if (s->has_writer)
+		pthread_join(s->writer, NULL);
+	if (s->results != NULL)
+		for (size_t i = 0; i < SL_GROUP_COMMANDS_MAX; i++)
+			sl_buf_fini(&s->results[i]);
+	sl_map_fini(&s->overlay);
+	sl_map_fini(&s->idem);
+	ledger_txn_free(s->txn);
+	free(s->events);
+	free(s->results);
+	free(s->group);
+	free(s->queue);
+	ledger_close(s->l);
+	pthread_cond_destroy(&s->nonempty);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,65 @@
+/*
+ * service.h: the service core, without transport: a ledger, a bounded queue of write
+ * commands and the one writer thread that owns all state changes (group commit).
+ *
+ * Writes: gw_service_submit queues a write command; the writer takes every queued command
+ * (up to SL_GROUP_COMMANDS_MAX), decides each against the views as the ones before it left
+ * them, stages all their events, views and idempotency records in one WriteBatch, commits
+ * it with one WAL sync, and only then calls each command's done callback. A lone command is
+ * never held back: the writer takes whatever is queued the moment it is free, so groups
+ * grow with load and shrink to one when idle.
+ *
+ * Reads (get, history, head) are served by gw_service_submit on the caller's thread from
+ * committed state: they never wait for the writer.
+ */
+#ifndef SL_SERVICE_H
+#define SL_SERVICE_H
+
+#include "base/sl_buf.h"
+#include "ledger/ledger.h"
+
+typedef struct gw_service gw_service;
+
+typedef struct gw_config {
+	const char *data_dir;
+	const char *default_location;
+} gw_config;
+
+/* gw_done_fn receives the encoded Result of one command (valid during the call only). It is
+ * called exactly once per submitted command: from the writer thread for writes, from the
+ * submitting thread for reads and for commands refused before queueing. */
+typedef void (*gw_done_fn)(void *arg, const uint8_t *result, size_t len);
+
+/* gw_service_open opens the ledger and starts the writer. On failure writes a message into
+ * errbuf. */
+sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, size_t errbuf_size);
+
+/* gw_service_close refuses new commands (UNAVAILABLE), lets the writer finish every queued
+ * one, stops it and closes the ledger. NULL is a no-op. */
+void gw_service_close(gw_service *s);
+
+/* gw_service_submit takes cmd (moving its lines: cmd is left empty) and arranges for done to
+ * be called with its result. A full queue answers BUSY at once. Thread-safe. */
+void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg);
+
+/* gw_service_execute submits cmd and waits for its result, which it copies into result.
+ * For tests and tools that drive the service in-process. */
+sl_err gw_service_execute(gw_service *s, sl_command *cmd, sl_buf *result);
+
+/* gw_service_ledger: the ledger under s (reads only). */
+ledger *gw_service_ledger(gw_service *s);
+
+/* gw_service_fault_set: make the n-th next commit fail (tests: the sticky error state). */
+void gw_service_fault_set(gw_service *s, int n);
+
+typedef struct gw_stats {
+	uint64_t commands;
+	uint64_t groups;
+	uint64_t events;
+	uint64_t group_commands_max;
+} gw_stats;
+
+/* gw_service_stats: counters of the writer so far. */
+void gw_service_stats(gw_service *s, gw_stats *out);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * wire.c: Request bytes -> sl_command records, and encoded Results -> Response bytes.
+ *
+ * The content hash of a command (for idempotency) is the SHA-256 of the command re-encoded
+ * without its key, after defaults are filled in: two sends of the same command line give
+ * the same hash, whatever the client library.
+ */
+#include "gateway/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "stockledger.pb-c.h"
+
+static void mark(sl_command *c, const char *field)
+{
+	if (c->malformed_field[0] == '\0')
+		sl_strlcpy(c->malformed_field, field, sizeof(c->malformed_field));
+}
+
+static void copy_field(sl_command *c, char *dst, size_t dst_size, const char *src,
+                       const char *field)
+{
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	if (sl_strlcpy(dst, src, dst_size) >= dst_size)
+		mark(c, field);
+}
+
+static void key_decode(sl_command *c, const Sl__ItemKey *pb, const char *default_location,
+                       sl_item_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (pb == NULL)
+		return;
+	copy_field(c, k->product_id, sizeof(k->product_id), pb->product_id, "productId");
+	copy_field(c, k->variant_id, sizeof(k->variant_id),
+	           pb->variant_id != NULL ? pb->variant_id : SL_DEFAULT_VARIANT, "variantId");
+	copy_field(c, k->location_id, sizeof(k->location_id),
+	           pb->location_id != NULL ? pb->location_id : default_location, "locationId");
+}
+
+static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char *default_location,
+                           sl_error_info *err)
+{
+	if (n > SL_LINES_MAX)
+		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
+		                    "%zu lines: at most %d lines per command", n, SL_LINES_MAX);
+	if (n == 0)
+		return SL_OK;
+	c->lines = calloc(n, sizeof(*c->lines));
+	if (c->lines == NULL)
+		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+	c->n_lines = n;
+	for (size_t i = 0; i < n; i++) {
+		key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
+		c->lines[i].quantity = lines[i]->quantity;
+	}
+	return SL_OK;
+}
+
+/* fill_defaults writes the defaults into the message, so that they are part of its hash. */
+static void content_hash(Sl__Command *pb, unsigned char *out, sl_buf *scratch)
+{
+	char *key = pb->key;
+	pb->key = NULL;
+	size_t n = sl__command__get_packed_size(pb);
+	if (sl_buf_reserve(scratch, n) == SL_OK) {
+		sl__command__pack(pb, scratch->data);
+		sl_sha256(scratch->data, n, NULL, 0, out);
+	} else {
+		memset(out, 0xff, SL_HASH_BYTES);
+	}
+	pb->key = key;
+}
+
+static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_buf *scratch,
+                             sl_error_info *err)
+{
+	memset(c, 0, sizeof(*c));
+	copy_field(c, c->key, sizeof(c->key), pb->key, "key");
+	copy_field(c, c->reason, sizeof(c->reason), pb->reason, "reason");
+	copy_field(c, c->order_id, sizeof(c->order_id), pb->order_id, "orderId");
+	switch (pb->body_case) {
+	case SL__COMMAND__BODY_CREATE: {
+		Sl__CreateItem *m = pb->create;
+		c->type = SL_CMD_CREATE;
+		key_decode(c, m->item, dl, &c->item);
+		c->has_quantity = m->has_quantity;
+		c->quantity = m->quantity;
+		c->has_in_stock = m->has_in_stock;
+		c->in_stock = m->in_stock;
+		c->has_preorder_enabled = m->has_preorder_enabled;
+		c->preorder_enabled = m->preorder_enabled;
+		c->has_preorder_message = m->preorder_message != NULL;
+		copy_field(c, c->preorder_message, sizeof(c->preorder_message), m->preorder_message,
+		           "preorderMessage");
+		c->has_preorder_limit = m->has_preorder_limit;
+		c->preorder_limit = m->preorder_limit;
+		break;
+	}
+	case SL__COMMAND__BODY_UPDATE: {
+		Sl__UpdateItem *m = pb->update;
+		c->type = SL_CMD_UPDATE;
+		key_decode(c, m->item, dl, &c->item);
+		c->has_revision = m->has_revision;
+		c->revision = m->revision;
+		c->has_quantity = m->has_quantity;
+		c->quantity = m->quantity;
+		c->has_in_stock = m->has_in_stock;
+		c->in_stock = m->in_stock;
+		c->has_preorder_enabled = m->has_preorder_enabled;
+		c->preorder_enabled = m->preorder_enabled;
+		c->has_preorder_message = m->preorder_message != NULL;
+		copy_field(c, c->preorder_message, sizeof(c->preorder_message), m->preorder_message,
+		           "preorderMessage");
+		c->has_preorder_limit = m->has_preorder_limit;
+		c->preorder_limit = m->preorder_limit;
+		c->clear_preorder_limit = m->has_clear_preorder_limit && m->clear_preorder_limit;
+		break;
+	}
+	case SL__COMMAND__BODY_DELETE:
+		c->type = SL_CMD_DELETE;
+		key_decode(c, pb->delete_->item, dl, &c->item);
+		break;
+	case SL__COMMAND__BODY_INCREMENT:
+		c->type = SL_CMD_INCREMENT;
+		if (lines_decode(c, pb->increment->lines, pb->increment->n_lines, dl, err) != SL_OK)
+			return err->code;
+		break;
+	case SL__COMMAND__BODY_DECREMENT:
+		c->type = SL_CMD_DECREMENT;
+		c->is_restricted =
+		    pb->decrement->has_restrict_inventory && pb->decrement->restrict_inventory;
+		c->is_preorder_request =
+		    pb->decrement->has_preorder_request && pb->decrement->preorder_request;
+		if (lines_decode(c, pb->decrement->lines, pb->decrement->n_lines, dl, err) != SL_OK)
+			return err->code;
+		break;
+	case SL__COMMAND__BODY_GET:
+		c->type = SL_CMD_GET;
+		key_decode(c, pb->get->item, dl, &c->item);
+		break;
+	case SL__COMMAND__BODY_HISTORY:
+		c->type = SL_CMD_HISTORY;
+		key_decode(c, pb->history->item, dl, &c->item);
+		c->limit = pb->history->has_limit ? pb->history->limit : 0;
+		c->after_item_seq = pb->history->after_item_seq;
+		break;
+	case SL__COMMAND__BODY_HEAD:
+		c->type = SL_CMD_HEAD;
+		break;
+	default:
+		c->type = SL_CMD_NONE;
+		break;
+	}
+	content_hash(pb, c->content_hash, scratch);
+	return SL_OK;
+}
+
+sl_err gw_request_decode(const uint8_t *data, size_t len, const char *default_location,
+                         sl_command **cmds, size_t *n_cmds, sl_error_info *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (len > SL_REQUEST_BYTES_MAX)
+		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
+		                    "request of %zu bytes: at most %u bytes", len,
+		                    SL_REQUEST_BYTES_MAX);
+	Sl__Request *req = sl__request__unpack(NULL, len, data);
+	if (req == NULL)
+		return sl_error_set(err, SL_ERR_MALFORMED, "cannot decode request of %zu bytes",
+		                    len);
+	sl_err rc = SL_OK;
+	sl_command *out = NULL;
+	sl_buf scratch;
+	sl_buf_init(&scratch);
+	if (req->n_commands == 0) {
+		rc = sl_error_set(err, SL_ERR_INVALID_ARGUMENT, "request holds no command");
+		goto done;
+	}
+	if (req->n_commands > SL_REQUEST_COMMANDS_MAX) {
+		rc = sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
+		                  "%zu commands: at most %d commands per request", req->n_commands,
+		                  SL_REQUEST_COMMANDS_MAX);
+		goto done;
+	}
+	out = calloc(req->n_commands, sizeof(*out));
+	if (out == NULL) {
+		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < req->n_commands; i++) {
+		if ((rc = command_decode(req->commands[i], default_location, &out[i], &scratch,
+		                         err)) != SL_OK) {
+			gw_commands_free(out, i + 1);
+			out = NULL;
+			goto done;
+		}
+	}
+	*cmds = out;
+	*n_cmds = req->n_commands;
+done:
+	sl_buf_fini(&scratch);
+	sl__request__free_unpacked(req, NULL);
+	return rc;
+}
+
+void gw_commands_free(sl_command *cmds, size_t n)
+{
+	if (cmds == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		sl_command_fini(&cmds[i]);
+	free(cmds);
+}
+
+static sl_err pack(const ProtobufCMessage *m, sl_buf *out)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	out->len = 0;
+	sl_err rc = sl_buf_reserve(out, n);
+	if (rc != SL_OK)
+		return rc;
+	protobuf_c_message_pack(m, out->data);
+	out->len = n;
+	return SL_OK;
+}
+
+sl_err gw_response_encode(const sl_buf *results, size_t n, sl_buf *out)
+{
+	Sl__ResponseRaw resp;
+	sl__response_raw__init(&resp);
+	ProtobufCBinaryData *bins = calloc(n, sizeof(*bins));
+	if (bins == NULL)
+		return SL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bins[i].data = results[i].data;
+		bins[i].len = results[i].len;
+	}
+	resp.n_results = n;
+	resp.results = bins;
+	sl_err rc = pack(&resp.base, out);
+	free(bins);
+	return rc;
+}
+
+sl_err gw_response_error(const sl_error_info *err, sl_buf *out)
+{
+	Sl__ResponseRaw resp;
+	Sl__Error e;
+	sl__response_raw__init(&resp);
+	sl__error__init(&e);
+	e.code = (char *)sl_err_name(err->code);
+	e.message = (char *)err->message;
+	resp.error = &e;
+	return pack(&resp.base, out);
+}

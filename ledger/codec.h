@@ -1,0 +1,55 @@
+/*
+ * codec.h: the ledger's records to and from bytes (protobuf-c, proto/stockledger.proto).
+ * The only file of ledger/ that calls the generated protobuf-c functions.
+ *
+ * Encodings are deterministic: the same record always gives the same bytes, which is what
+ * lets a rebuild reproduce the stored views byte for byte. Decoders treat input as untrusted
+ * (it may come from a damaged disk): a field that does not fit its bound is SL_ERR_CORRUPT.
+ */
+#ifndef SL_CODEC_H
+#define SL_CODEC_H
+
+#include "base/sl_buf.h"
+#include "ledger/types.h"
+
+/* ledger_result: a command's reply, as sent to the client and kept for idempotent retries.
+ * Pointers are borrowed for the duration of ledger_result_encode. */
+typedef struct ledger_result {
+	const sl_error_info *error; /* NULL on success */
+	const sl_item *items;
+	size_t n_items;
+	uint64_t seq;
+	const sl_event *events;
+	size_t n_events;
+	bool with_event_hashes;
+	bool has_head_hash;
+	unsigned char head_hash[SL_HASH_BYTES];
+	uint64_t next_item_seq; /* 0: no further page */
+} ledger_result;
+
+/* ledger_event_encode appends the encoding of ev (without its hash) to out. */
+sl_err ledger_event_encode(const sl_event *ev, sl_buf *out);
+
+/* ledger_event_decode decodes len bytes into *ev (hash left zero). SL_ERR_CORRUPT if the
+ * bytes are not an event. */
+sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev);
+
+/* ledger_item_encode appends the encoding of a view to out; ledger_item_decode reads it. */
+sl_err ledger_item_encode(const sl_item *item, sl_buf *out);
+sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item);
+
+/* ledger_result_encode appends the encoding of an sl.Result to out. */
+sl_err ledger_result_encode(const ledger_result *r, sl_buf *out);
+
+/* ledger_result_mark_replayed appends `replayed: true` to an encoded Result (protobuf keeps
+ * the last value of a field, so this sets it without decoding). */
+sl_err ledger_result_mark_replayed(sl_buf *result);
+
+/* ledger_idem_encode / ledger_idem_decode: the record kept per idempotency key. On decode,
+ * result is filled with a copy of the stored Result bytes. */
+sl_err ledger_idem_encode(const unsigned char *content_hash, const uint8_t *result,
+                          size_t result_len, uint64_t seq, sl_buf *out);
+sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *content_hash,
+                          sl_buf *result, uint64_t *seq);
+
+#endif

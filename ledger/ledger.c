@@ -1,0 +1,520 @@
+/*
+ * ledger.c: the event log with its hash chain, the item index, view rows and idempotency
+ * records, over the store seam (see ledger.h for the record formats).
+ *
+ * The committed head (seq, hash) is the only shared mutable state; it is guarded by a mutex
+ * and published only after a successful commit, so readers see either the old or the new
+ * head and never a staged one. A transaction keeps its own pending head:
+ *
+ *      begin            append...          commit ok
+ *   idle -----> staging ---------> staging -----------> idle (head = pending)
+ *                  |                             commit failed
+ *                  +------------------------------------------> failed (sticky, no more txns)
+ */
+#include "ledger/ledger.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "ledger/codec.h"
+
+struct ledger {
+	store *st;
+	pthread_mutex_t lock;
+	uint64_t head_seq;
+	unsigned char head_hash[SL_HASH_BYTES];
+	sl_err sticky;
+};
+
+struct ledger_txn {
+	ledger *l;
+	store_batch *batch;
+	uint64_t next_seq;
+	unsigned char prev_hash[SL_HASH_BYTES];
+	bool is_open;
+	sl_buf scratch;
+	sl_buf value;
+};
+
+static const char format_key[] = "format";
+static const char format_value[] = "stockledger-1";
+
+size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
+{
+	size_t p = strlen(key->product_id), v = strlen(key->variant_id),
+	       l = strlen(key->location_id);
+	memcpy(buf, key->product_id, p);
+	buf[p] = '\0';
+	memcpy(buf + p + 1, key->variant_id, v);
+	buf[p + 1 + v] = '\0';
+	memcpy(buf + p + v + 2, key->location_id, l);
+	return p + v + l + 2;
+}
+
+static sl_err head_load(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_EVENTS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	store_iter_seek_last(it);
+	if (store_iter_valid(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		if (klen != 8 || vlen < SL_HASH_BYTES) {
+			snprintf(errbuf, errbuf_size, "corrupt log head in store");
+			rc = SL_ERR_CORRUPT;
+		} else {
+			l->head_seq = sl_be64_get(k);
+			memcpy(l->head_hash, v, SL_HASH_BYTES);
+		}
+	} else if ((rc = store_iter_status(it)) != SL_OK) {
+		snprintf(errbuf, errbuf_size, "%s", store_last_error(l->st));
+	}
+	store_iter_free(it);
+	return rc;
+}
+
+static sl_err format_check(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_META, format_key, sizeof(format_key) - 1, &v);
+	if (rc == SL_ERR_NOT_FOUND) {
+		store_batch *b = store_batch_alloc(l->st);
+		if (b == NULL)
+			return SL_ERR_NOMEM;
+		store_batch_put(b, STORE_CF_META, format_key, sizeof(format_key) - 1, format_value,
+		                sizeof(format_value) - 1);
+		rc = store_write(l->st, b, true);
+		store_batch_free(b);
+		if (rc != SL_OK)
+			snprintf(errbuf, errbuf_size, "%s", store_last_error(l->st));
+	} else if (rc == SL_OK) {
+		if (v.len != sizeof(format_value) - 1 || memcmp(v.data, format_value, v.len) != 0) {
+			snprintf(errbuf, errbuf_size, "unknown data format '%.*s'", (int)v.len,
+			         (const char *)v.data);
+			rc = SL_ERR_CORRUPT;
+		}
+	} else {
+		snprintf(errbuf, errbuf_size, "%s", store_last_error(l->st));
+	}
+	sl_buf_fini(&v);
+	return rc;
+}
+
+sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
+{
+	ledger *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		snprintf(errbuf, errbuf_size, "cannot open ledger '%s': out of memory", dir);
+		return SL_ERR_NOMEM;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	sl_err rc = store_open(dir, &l->st, errbuf, errbuf_size);
+	if (rc == SL_OK)
+		rc = format_check(l, errbuf, errbuf_size);
+	if (rc == SL_OK)
+		rc = head_load(l, errbuf, errbuf_size);
+	if (rc != SL_OK) {
+		ledger_close(l);
+		return rc;
+	}
+	*out = l;
+	return SL_OK;
+}
+
+void ledger_close(ledger *l)
+{
+	if (l == NULL)
+		return;
+	store_close(l->st);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+store *ledger_store(ledger *l)
+{
+	return l->st;
+}
+
+uint64_t ledger_head(ledger *l, unsigned char *hash)
+{
+	pthread_mutex_lock(&l->lock);
+	uint64_t seq = l->head_seq;
+	if (hash != NULL)
+		memcpy(hash, l->head_hash, SL_HASH_BYTES);
+	pthread_mutex_unlock(&l->lock);
+	return seq;
+}
+
+sl_err ledger_status(ledger *l)
+{
+	pthread_mutex_lock(&l->lock);
+	sl_err rc = l->sticky;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	size_t klen = ledger_key_encode(key, k);
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_VIEWS, k, klen, &v);
+	if (rc == SL_OK)
+		rc = ledger_item_decode(v.data, v.len, out);
+	sl_buf_fini(&v);
+	return rc;
+}
+
+sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result)
+{
+	sl_buf v;
+	uint64_t seq;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_IDEM, key, strlen(key), &v);
+	if (rc == SL_OK)
+		rc = ledger_idem_decode(v.data, v.len, content_hash, result, &seq);
+	sl_buf_fini(&v);
+	return rc;
+}
+
+static sl_err event_from_value(const uint8_t *v, size_t vlen, sl_event *out)
+{
+	if (vlen < SL_HASH_BYTES)
+		return SL_ERR_CORRUPT;
+	sl_err rc = ledger_event_decode(v + SL_HASH_BYTES, vlen - SL_HASH_BYTES, out);
+	if (rc == SL_OK)
+		memcpy(out->hash, v, SL_HASH_BYTES);
+	return rc;
+}
+
+sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out)
+{
+	uint8_t k[8];
+	sl_be64_put(k, seq);
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_EVENTS, k, sizeof(k), &v);
+	if (rc == SL_OK)
+		rc = event_from_value(v.data, v.len, out);
+	if (rc == SL_OK && out->seq != seq)
+		rc = SL_ERR_CORRUPT;
+	sl_buf_fini(&v);
+	return rc;
+}
+
+sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq, size_t max,
+                      sl_event *out, size_t *n_out, uint64_t *next_item_seq)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	size_t plen = ledger_key_encode(key, k);
+	k[plen++] = '\0';
+	sl_be64_put(k + plen, after_item_seq + 1);
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_ITEM_EVENTS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	size_t n = 0;
+	*next_item_seq = 0;
+	for (store_iter_seek(it, k, plen + 8); store_iter_valid(it); store_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *ik = store_iter_key(it, &klen);
+		const uint8_t *iv = store_iter_value(it, &vlen);
+		if (klen != plen + 8 || memcmp(ik, k, plen) != 0)
+			break;
+		if (vlen != 8) {
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		if (n == max) {
+			*next_item_seq = out[n - 1].item_seq;
+			break;
+		}
+		if ((rc = ledger_event_get(l, sl_be64_get(iv), &out[n])) != SL_OK)
+			break;
+		n++;
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc == SL_OK)
+		*n_out = n;
+	return rc;
+}
+
+sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows)
+{
+	unsigned char h[SL_HASH_BYTES] = {0};
+	uint64_t n = 0;
+	sl_buf rec;
+	sl_buf_init(&rec);
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	for (store_iter_seek_first(it); store_iter_valid(it) && rc == SL_OK; store_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		uint8_t len8[8];
+		rec.len = 0;
+		sl_be64_put(len8, klen);
+		rc = sl_buf_append(&rec, len8, 8);
+		if (rc == SL_OK)
+			rc = sl_buf_append(&rec, k, klen);
+		sl_be64_put(len8, vlen);
+		if (rc == SL_OK)
+			rc = sl_buf_append(&rec, len8, 8);
+		if (rc == SL_OK)
+			rc = sl_buf_append(&rec, v, vlen);
+		sl_sha256(h, sizeof(h), rec.data, rec.len, h);
+		n++;
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	sl_buf_fini(&rec);
+	if (rc == SL_OK) {
+		memcpy(out, h, SL_HASH_BYTES);
+		*n_rows = n;
+	}
+	return rc;
+}
+
+ledger_txn *ledger_txn_alloc(ledger *l)
+{
+	ledger_txn *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->l = l;
+	t->batch = store_batch_alloc(l->st);
+	if (t->batch == NULL) {
+		free(t);
+		return NULL;
+	}
+	sl_buf_init(&t->scratch);
+	sl_buf_init(&t->value);
+	return t;
+}
+
+void ledger_txn_free(ledger_txn *t)
+{
+	if (t == NULL)
+		return;
+	store_batch_free(t->batch);
+	sl_buf_fini(&t->scratch);
+	sl_buf_fini(&t->value);
+	free(t);
+}
+
+sl_err ledger_txn_begin(ledger_txn *t)
+{
+	SL_ASSERT(!t->is_open);
+	sl_err rc = ledger_status(t->l);
+	if (rc != SL_OK)
+		return rc;
+	t->next_seq = ledger_head(t->l, t->prev_hash) + 1;
+	store_batch_clear(t->batch);
+	t->is_open = true;
+	return SL_OK;
+}
+
+uint64_t ledger_txn_next_seq(const ledger_txn *t)
+{
+	return t->next_seq;
+}
+
+sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev)
+{
+	uint8_t k[LEDGER_KEY_BYTES], v[8];
+	size_t klen = ledger_key_encode(&ev->item, k);
+	k[klen++] = '\0';
+	sl_be64_put(k + klen, ev->item_seq);
+	sl_be64_put(v, ev->seq);
+	store_batch_put(t->batch, STORE_CF_ITEM_EVENTS, k, klen + 8, v, sizeof(v));
+	return SL_OK;
+}
+
+sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
+{
+	SL_ASSERT(t->is_open);
+	SL_ASSERT(ev->seq == t->next_seq && ev->item_seq > 0);
+	t->value.len = 0;
+	sl_err rc = sl_buf_reserve(&t->value, SL_HASH_BYTES);
+	if (rc != SL_OK)
+		return rc;
+	t->value.len = SL_HASH_BYTES;
+	if ((rc = ledger_event_encode(ev, &t->value)) != SL_OK)
+		return rc;
+	sl_sha256(t->prev_hash, SL_HASH_BYTES, t->value.data + SL_HASH_BYTES,
+	          t->value.len - SL_HASH_BYTES, ev->hash);
+	memcpy(t->value.data, ev->hash, SL_HASH_BYTES);
+	/* Paired assertion: what is written decodes back to the event it claims to be. */
+	sl_event check;
+	SL_ASSERT(ledger_event_decode(t->value.data + SL_HASH_BYTES, t->value.len - SL_HASH_BYTES,
+	                              &check) == SL_OK &&
+	          check.seq == ev->seq && check.item_seq == ev->item_seq);
+	uint8_t k[8];
+	sl_be64_put(k, ev->seq);
+	store_batch_put(t->batch, STORE_CF_EVENTS, k, sizeof(k), t->value.data, t->value.len);
+	ledger_txn_put_index(t, ev);
+	memcpy(t->prev_hash, ev->hash, SL_HASH_BYTES);
+	t->next_seq++;
+	return SL_OK;
+}
+
+sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	size_t klen = ledger_key_encode(&item->key, k);
+	t->scratch.len = 0;
+	sl_err rc = ledger_item_encode(item, &t->scratch);
+	if (rc != SL_OK)
+		return rc;
+	store_batch_put(t->batch, STORE_CF_VIEWS, k, klen, t->scratch.data, t->scratch.len);
+	return SL_OK;
+}
+
+sl_err ledger_txn_put_idem(ledger_txn *t, const char *key, const unsigned char *content_hash,
+                           const uint8_t *result, size_t result_len, uint64_t seq)
+{
+	t->scratch.len = 0;
+	sl_err rc = ledger_idem_encode(content_hash, result, result_len, seq, &t->scratch);
+	if (rc != SL_OK)
+		return rc;
+	store_batch_put(t->batch, STORE_CF_IDEM, key, strlen(key), t->scratch.data, t->scratch.len);
+	return SL_OK;
+}
+
+size_t ledger_txn_staged(const ledger_txn *t)
+{
+	return store_batch_count(t->batch);
+}
+
+sl_err ledger_txn_commit(ledger_txn *t, bool sync)
+{
+	SL_ASSERT(t->is_open);
+	t->is_open = false;
+	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
+	store_batch_clear(t->batch);
+	pthread_mutex_lock(&t->l->lock);
+	if (rc != SL_OK) {
+		t->l->sticky = rc;
+	} else {
+		t->l->head_seq = t->next_seq - 1;
+		memcpy(t->l->head_hash, t->prev_hash, SL_HASH_BYTES);
+	}
+	pthread_mutex_unlock(&t->l->lock);
+	return rc;
+}
+
+void ledger_txn_abort(ledger_txn *t)
+{
+	store_batch_clear(t->batch);
+	t->is_open = false;
+}
+
+struct ledger_iter {
+	ledger *l;
+	store_iter *it;
+	uint64_t expect_seq;
+	unsigned char prev_hash[SL_HASH_BYTES];
+	bool is_started;
+	bool has_prev;
+	char error[256];
+};
+
+ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq)
+{
+	SL_ASSERT(from_seq >= 1);
+	ledger_iter *it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return NULL;
+	it->l = l;
+	it->it = store_iter_alloc(l->st, STORE_CF_EVENTS);
+	if (it->it == NULL) {
+		free(it);
+		return NULL;
+	}
+	it->expect_seq = from_seq;
+	if (from_seq == 1) {
+		it->has_prev = true; /* zero hash */
+	} else {
+		sl_event prev;
+		if (ledger_event_get(l, from_seq - 1, &prev) == SL_OK) {
+			memcpy(it->prev_hash, prev.hash, SL_HASH_BYTES);
+			it->has_prev = true;
+		}
+	}
+	return it;
+}
+
+void ledger_iter_free(ledger_iter *it)
+{
+	if (it == NULL)
+		return;
+	store_iter_free(it->it);
+	free(it);
+}
+
+const char *ledger_iter_error(const ledger_iter *it)
+{
+	return it->error;
+}
+
+static sl_err iter_fail(ledger_iter *it, uint64_t *bad_seq, const char *what)
+{
+	*bad_seq = it->expect_seq;
+	snprintf(it->error, sizeof(it->error), "event %llu: %s", (unsigned long long)it->expect_seq,
+	         what);
+	return SL_ERR_CORRUPT;
+}
+
+sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq)
+{
+	if (!it->is_started) {
+		uint8_t k[8];
+		sl_be64_put(k, it->expect_seq);
+		store_iter_seek(it->it, k, sizeof(k));
+		it->is_started = true;
+	} else {
+		store_iter_next(it->it);
+	}
+	if (!store_iter_valid(it->it)) {
+		sl_err rc = store_iter_status(it->it);
+		if (rc != SL_OK) {
+			snprintf(it->error, sizeof(it->error), "%s", store_last_error(it->l->st));
+			return rc;
+		}
+		return SL_ERR_NOT_FOUND;
+	}
+	size_t klen, vlen;
+	const uint8_t *k = store_iter_key(it->it, &klen);
+	const uint8_t *v = store_iter_value(it->it, &vlen);
+	if (klen != 8 || sl_be64_get(k) != it->expect_seq)
+		return iter_fail(it, bad_seq, "missing (the log has a gap)");
+	if (vlen < SL_HASH_BYTES)
+		return iter_fail(it, bad_seq, "record too short");
+	unsigned char h[SL_HASH_BYTES];
+	sl_sha256(it->prev_hash, SL_HASH_BYTES, v + SL_HASH_BYTES, vlen - SL_HASH_BYTES, h);
+	if (it->has_prev && memcmp(h, v, SL_HASH_BYTES) != 0)
+		return iter_fail(it, bad_seq,
+		                 "chain hash mismatch (the event or its stored hash "
+		                 "was changed)");
+	if (event_from_value(v, vlen, ev) != SL_OK)
+		return iter_fail(it, bad_seq, "cannot be decoded");
+	if (ev->seq != it->expect_seq)
+		return iter_fail(it, bad_seq, "carries another sequence number");
+	memcpy(it->prev_hash, v, SL_HASH_BYTES);
+	it->has_prev = true;
+	it->expect_seq++;
+	return SL_OK;
+}

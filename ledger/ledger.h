@@ -1,0 +1,124 @@
+/*
+ * ledger.h: the log and its companions. A ledger is a store (ledger/store.h) with:
+ * - the event log: events numbered 1, 2, 3... with no gap, each stored as
+ *   hash[32] || Event, where hash = SHA-256(previous hash || Event bytes) and the hash
+ *   before event 1 is 32 zero bytes; changing any stored byte breaks the chain from there;
+ * - the per-item index (item key, item_seq) -> seq, for history without a scan;
+ * - the view rows, written by the writer as the projector folds them (the ledger stores
+ *   them and never computes them);
+ * - the idempotency records, one per client key.
+ *
+ * Threads: ledger_open/close on one thread. Reads (ledger_head, ledger_view_get,
+ * ledger_idem_get, ledger_event_get, ledger_history, iterators) from any thread, never
+ * blocking the writer. A transaction (ledger_txn) belongs to the single writer thread.
+ */
+#ifndef SL_LEDGER_H
+#define SL_LEDGER_H
+
+#include "base/sl_buf.h"
+#include "ledger/store.h"
+#include "ledger/types.h"
+
+typedef struct ledger ledger;
+typedef struct ledger_txn ledger_txn;
+typedef struct ledger_iter ledger_iter;
+
+/* ledger_open opens the ledger in dir (created if missing) and finds the head of its log.
+ * On failure returns an error and writes a message into errbuf. */
+sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size);
+
+/* ledger_close closes l; NULL is a no-op. No transaction may be open. */
+void ledger_close(ledger *l);
+
+/* ledger_store: the store under l, for tools that rebuild projections. */
+store *ledger_store(ledger *l);
+
+/* ledger_head returns the seq of the last committed event (0 for an empty log) and copies
+ * its chain hash into hash (may be NULL). */
+uint64_t ledger_head(ledger *l, unsigned char *hash);
+
+/* ledger_status: SL_OK, or the sticky error after a failed commit: from then on every
+ * transaction is refused until the ledger is reopened. */
+sl_err ledger_status(ledger *l);
+
+/* ledger_view_get reads the committed view of key. SL_ERR_NOT_FOUND if there is no row
+ * (a deleted item has a row with state.exists false). */
+sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out);
+
+/* ledger_idem_get reads the record of idempotency key: its content hash and its encoded
+ * Result (into result). SL_ERR_NOT_FOUND if the key is new. */
+sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result);
+
+/* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head. */
+sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out);
+
+/* ledger_history reads up to max events of key with item_seq > after_item_seq, oldest
+ * first, into out; *next_item_seq is the cursor of the next page (0 at the end). */
+sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq, size_t max,
+                      sl_event *out, size_t *n_out, uint64_t *next_item_seq);
+
+/* ledger_key_encode writes the store key of an item into buf (at least
+ * 3 * (SL_ID_MAX + 1) bytes); returns its length. Keys sort by product, variant, location. */
+size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf);
+#define LEDGER_KEY_BYTES (3 * (SL_ID_MAX + 1) + 8)
+
+/* ledger_views_checksum hashes every view row (key and bytes, in key order) into
+ * out[SL_HASH_BYTES] and counts the rows. Equal checksums mean byte-identical views. */
+sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows);
+
+/*
+ * Transactions: the writer stages a group of commands and commits them with one sync.
+ *   ledger_txn_begin -> (append | put_view | put_idem | put_index)* -> commit | abort
+ */
+ledger_txn *ledger_txn_alloc(ledger *l);
+void ledger_txn_free(ledger_txn *t);
+
+/* ledger_txn_begin starts staging on top of the committed head. SL_ERR_STORAGE if the
+ * ledger is in its sticky failed state. */
+sl_err ledger_txn_begin(ledger_txn *t);
+
+/* ledger_txn_next_seq: the seq the next appended event must carry. */
+uint64_t ledger_txn_next_seq(const ledger_txn *t);
+
+/* ledger_txn_append stages ev (ev->seq == next seq), computes its chain hash into ev->hash
+ * and stages its item index entry. */
+sl_err ledger_txn_append(ledger_txn *t, sl_event *ev);
+
+/* ledger_txn_put_view stages the view row of item. */
+sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item);
+
+/* ledger_txn_put_index stages the item index entry of ev (rebuild only: append does it). */
+sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev);
+
+/* ledger_txn_put_idem stages the idempotency record of key. */
+sl_err ledger_txn_put_idem(ledger_txn *t, const char *key, const unsigned char *content_hash,
+                           const uint8_t *result, size_t result_len, uint64_t seq);
+
+/* ledger_txn_staged: operations staged so far. */
+size_t ledger_txn_staged(const ledger_txn *t);
+
+/* ledger_txn_commit writes everything staged atomically; with sync, returns only once it
+ * is durable. On failure the ledger enters its sticky failed state and nothing staged is
+ * visible. The transaction is empty afterwards either way. */
+sl_err ledger_txn_commit(ledger_txn *t, bool sync);
+
+/* ledger_txn_abort drops everything staged. */
+void ledger_txn_abort(ledger_txn *t);
+
+/*
+ * Iteration of the log, checking the chain: each event's stored hash must equal
+ * SHA-256(previous hash || its bytes) and seqs must follow each other.
+ */
+
+/* ledger_iter_alloc iterates events from from_seq (>= 1) on; the chain check starts from
+ * the stored hash of event from_seq - 1. */
+ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq);
+void ledger_iter_free(ledger_iter *it);
+
+/* ledger_iter_next decodes the next event into *ev (with hash). Returns SL_OK,
+ * SL_ERR_NOT_FOUND at the end, SL_ERR_CORRUPT (with the bad seq in *bad_seq, and a message
+ * from ledger_iter_error) when the chain or an event is broken, SL_ERR_STORAGE. */
+sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq);
+const char *ledger_iter_error(const ledger_iter *it);
+
+#endif

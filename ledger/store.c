@@ -1,0 +1,334 @@
+/*
+ * store.c: the RocksDB seam of StockLedger (see store.h and docs/storage.md).
+ *
+ * Options, chosen once here:
+ * - one column family per record kind, so that scans of one kind (rebuild reads only
+ *   events, checksums read only views) never touch the others;
+ * - LZ4 compression for every level: events of one product share most bytes;
+ * - a shared 64 MiB LRU block cache and 10-bit bloom filters, so that point reads of views
+ *   and idempotency keys that are absent cost no disk read;
+ * - the WAL is on, and the writer syncs it on every group commit (store_write sync=true):
+ *   a reply is only sent after its batch is durable.
+ * Failures are kept as text (store_last_error) and returned as SL_ERR_STORAGE.
+ */
+#include "ledger/store.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+
+static const char *const cf_names[STORE_CF_COUNT_] = {
+    "default", "events", "views", "idem", "item_events",
+};
+
+struct store {
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_block_based_table_options_t *table_opts;
+	rocksdb_cache_t *cache;
+	rocksdb_filterpolicy_t *bloom;
+	rocksdb_readoptions_t *ropts;
+	rocksdb_writeoptions_t *wopts_sync;
+	rocksdb_writeoptions_t *wopts_nosync;
+	rocksdb_column_family_handle_t *cf[STORE_CF_COUNT_];
+	char *dir;
+	pthread_mutex_t err_lock;
+	char last_error[512];
+	int fault_countdown;
+};
+
+struct store_batch {
+	rocksdb_writebatch_t *wb;
+	store *owner; /* whose column family handles the operations name */
+};
+
+static void set_error(store *s, const char *what, char *err)
+{
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "%s '%s': %s", what, s->dir,
+	         err != NULL ? err : "unknown error");
+	pthread_mutex_unlock(&s->err_lock);
+	if (err != NULL)
+		rocksdb_free(err);
+}
+
+const char *store_last_error(store *s)
+{
+	return s->last_error;
+}
+
+sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size)
+{
+	char *err = NULL;
+	store *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(errbuf, errbuf_size, "cannot open store '%s': out of memory", dir);
+		return SL_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->err_lock, NULL);
+	s->dir = strdup(dir);
+	s->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(s->opts, 1);
+	rocksdb_options_set_create_missing_column_families(s->opts, 1);
+	rocksdb_options_set_compression(s->opts, rocksdb_lz4_compression);
+	rocksdb_options_increase_parallelism(s->opts, 2);
+	rocksdb_options_set_max_open_files(s->opts, 512);
+	rocksdb_options_set_write_buffer_size(s->opts, 32u << 20);
+	s->cache = rocksdb_cache_create_lru(64u << 20);
+	s->bloom = rocksdb_filterpolicy_create_bloom(10);
+	s->table_opts = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(s->table_opts, s->cache);
+	rocksdb_block_based_options_set_filter_policy(s->table_opts, s->bloom);
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(s->table_opts, 1);
+	rocksdb_options_set_block_based_table_factory(s->opts, s->table_opts);
+
+	const rocksdb_options_t *cf_opts[STORE_CF_COUNT_];
+	for (int i = 0; i < STORE_CF_COUNT_; i++)
+		cf_opts[i] = s->opts;
+	s->db = rocksdb_open_column_families(s->opts, dir, STORE_CF_COUNT_, cf_names, cf_opts,
+	                                     s->cf, &err);
+	if (s->db == NULL) {
+		snprintf(errbuf, errbuf_size, "cannot open store '%s': %s", dir,
+		         err != NULL ? err : "unknown error");
+		rocksdb_free(err);
+		store_close(s);
+		return SL_ERR_STORAGE;
+	}
+	s->ropts = rocksdb_readoptions_create();
+	s->wopts_sync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
+	s->wopts_nosync = rocksdb_writeoptions_create();
+	*out = s;
+	return SL_OK;
+}
+
+void store_close(store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < STORE_CF_COUNT_; i++)
+		if (s->cf[i] != NULL)
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+	if (s->db != NULL)
+		rocksdb_close(s->db);
+	if (s->ropts != NULL)
+		rocksdb_readoptions_destroy(s->ropts);
+	if (s->wopts_sync != NULL)
+		rocksdb_writeoptions_destroy(s->wopts_sync);
+	if (s->wopts_nosync != NULL)
+		rocksdb_writeoptions_destroy(s->wopts_nosync);
+	if (s->opts != NULL)
+		rocksdb_options_destroy(s->opts);
+	/* the table options own the filter policy */
+	if (s->table_opts != NULL)
+		rocksdb_block_based_options_destroy(s->table_opts);
+	if (s->cache != NULL)
+		rocksdb_cache_destroy(s->cache);
+	pthread_mutex_destroy(&s->err_lock);
+	free(s->dir);
+	free(s);
+}
+
+sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val)
+{
+	char *err = NULL;
+	rocksdb_pinnableslice_t *ps =
+	    rocksdb_get_pinned_cf(s->db, s->ropts, s->cf[cf], key, klen, &err);
+	if (err != NULL) {
+		set_error(s, "cannot read store", err);
+		return SL_ERR_STORAGE;
+	}
+	if (ps == NULL)
+		return SL_ERR_NOT_FOUND;
+	size_t vlen = 0;
+	const char *v = rocksdb_pinnableslice_value(ps, &vlen);
+	sl_err rc = sl_buf_set(val, v, vlen);
+	rocksdb_pinnableslice_destroy(ps);
+	return rc;
+}
+
+store_batch *store_batch_alloc(store *s)
+{
+	store_batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->wb = rocksdb_writebatch_create();
+	b->owner = s;
+	return b;
+}
+
+void store_batch_free(store_batch *b)
+{
+	if (b == NULL)
+		return;
+	rocksdb_writebatch_destroy(b->wb);
+	free(b);
+}
+
+void store_batch_clear(store_batch *b)
+{
+	rocksdb_writebatch_clear(b->wb);
+}
+
+void store_batch_put(store_batch *b, store_cf cf, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+	rocksdb_writebatch_put_cf(b->wb, b->owner->cf[cf], key, klen, val, vlen);
+}
+
+void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t klen)
+{
+	rocksdb_writebatch_delete_cf(b->wb, b->owner->cf[cf], key, klen);
+}
+
+size_t store_batch_count(const store_batch *b)
+{
+	return (size_t)rocksdb_writebatch_count(b->wb);
+}
+
+sl_err store_write(store *s, store_batch *b, bool sync)
+{
+	char *err = NULL;
+	SL_ASSERT(b->owner == s);
+	if (s->fault_countdown > 0 && --s->fault_countdown == 0) {
+		pthread_mutex_lock(&s->err_lock);
+		snprintf(s->last_error, sizeof(s->last_error),
+		         "cannot write store '%s': injected fault", s->dir);
+		pthread_mutex_unlock(&s->err_lock);
+		return SL_ERR_STORAGE;
+	}
+	rocksdb_write(s->db, sync ? s->wopts_sync : s->wopts_nosync, b->wb, &err);
+	if (err != NULL) {
+		set_error(s, "cannot write store", err);
+		return SL_ERR_STORAGE;
+	}
+	return SL_OK;
+}
+
+sl_err store_clear_cf(store *s, store_cf cf)
+{
+	char *err = NULL;
+	SL_ASSERT(cf != STORE_CF_META);
+	rocksdb_drop_column_family(s->db, s->cf[cf], &err);
+	if (err != NULL) {
+		set_error(s, "cannot drop column family of", err);
+		return SL_ERR_STORAGE;
+	}
+	rocksdb_column_family_handle_destroy(s->cf[cf]);
+	s->cf[cf] = rocksdb_create_column_family(s->db, s->opts, cf_names[cf], &err);
+	if (err != NULL) {
+		s->cf[cf] = NULL;
+		set_error(s, "cannot create column family of", err);
+		return SL_ERR_STORAGE;
+	}
+	return SL_OK;
+}
+
+struct store_iter {
+	store *s;
+	rocksdb_iterator_t *it;
+};
+
+store_iter *store_iter_alloc(store *s, store_cf cf)
+{
+	store_iter *it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return NULL;
+	it->s = s;
+	it->it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[cf]);
+	return it;
+}
+
+void store_iter_free(store_iter *it)
+{
+	if (it == NULL)
+		return;
+	rocksdb_iter_destroy(it->it);
+	free(it);
+}
+
+void store_iter_seek(store_iter *it, const void *key, size_t klen)
+{
+	rocksdb_iter_seek(it->it, key, klen);
+}
+
+void store_iter_seek_first(store_iter *it)
+{
+	rocksdb_iter_seek_to_first(it->it);
+}
+
+void store_iter_seek_last(store_iter *it)
+{
+	rocksdb_iter_seek_to_last(it->it);
+}
+
+void store_iter_seek_for_prev(store_iter *it, const void *key, size_t klen)
+{
+	rocksdb_iter_seek_for_prev(it->it, key, klen);
+}
+
+bool store_iter_valid(store_iter *it)
+{
+	return rocksdb_iter_valid(it->it) != 0;
+}
+
+void store_iter_next(store_iter *it)
+{
+	rocksdb_iter_next(it->it);
+}
+
+void store_iter_prev(store_iter *it)
+{
+	rocksdb_iter_prev(it->it);
+}
+
+const uint8_t *store_iter_key(store_iter *it, size_t *klen)
+{
+	return (const uint8_t *)rocksdb_iter_key(it->it, klen);
+}
+
+const uint8_t *store_iter_value(store_iter *it, size_t *vlen)
+{
+	return (const uint8_t *)rocksdb_iter_value(it->it, vlen);
+}
+
+sl_err store_iter_status(store_iter *it)
+{
+	char *err = NULL;
+	rocksdb_iter_get_error(it->it, &err);
+	if (err != NULL) {
+		set_error(it->s, "cannot iterate store", err);
+		return SL_ERR_STORAGE;
+	}
+	return SL_OK;
+}
+
+void store_fault_set(store *s, int n)
+{
+	s->fault_countdown = n;
+}
+
+uint64_t store_disk_bytes(store *s)
+{
+	uint64_t total = 0;
+	DIR *d = opendir(s->dir);
+	if (d == NULL)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}

@@ -1,0 +1,87 @@
+/*
+ * store.h: the storage seam. The only place of the service that includes <rocksdb/c.h>;
+ * RocksDB errors are translated here (to SL_ERR_STORAGE, with the message kept).
+ *
+ * A store is one RocksDB directory with one column family per kind of record (see
+ * docs/storage.md). Reads (store_get, iterators) are thread-safe and never block the
+ * writer. Writes go through store_write of a batch, atomically; with sync, the call returns
+ * only once the batch is in the synced WAL.
+ *
+ * Fault injection (SQLite's VFS idea): store_fault_set makes a later write fail, so tests
+ * can check the writer's sticky error state without a broken disk.
+ */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sl_buf.h"
+#include "base/sl_err.h"
+
+typedef enum store_cf {
+	STORE_CF_META = 0,    /* "default": format version, settings */
+	STORE_CF_EVENTS,      /* be64 seq -> hash[32] || Event */
+	STORE_CF_VIEWS,       /* item key -> ItemView */
+	STORE_CF_IDEM,        /* idempotency key -> IdemRecord */
+	STORE_CF_ITEM_EVENTS, /* item key || be64 item_seq -> be64 seq */
+	STORE_CF_COUNT_
+} store_cf;
+
+typedef struct store store;
+typedef struct store_batch store_batch;
+typedef struct store_iter store_iter;
+
+/* store_open opens (creating if missing) the store in dir. On failure returns SL_ERR_STORAGE
+ * and writes a message naming dir into errbuf. */
+sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size);
+
+/* store_close closes s; NULL is a no-op. */
+void store_close(store *s);
+
+/* store_get reads key of cf into val. SL_ERR_NOT_FOUND if absent. Thread-safe. */
+sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val);
+
+/* store_batch_alloc / store_batch_free: a write batch for s (free NULL is a no-op). Single
+ * thread: a batch belongs to its builder. */
+store_batch *store_batch_alloc(store *s);
+void store_batch_free(store_batch *b);
+void store_batch_clear(store_batch *b);
+void store_batch_put(store_batch *b, store_cf cf, const void *key, size_t klen, const void *val,
+                     size_t vlen);
+void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t klen);
+size_t store_batch_count(const store_batch *b);
+
+/* store_write applies b atomically; with sync the WAL is synced first. SL_ERR_STORAGE on
+ * failure (the message is kept for store_last_error). */
+sl_err store_write(store *s, store_batch *b, bool sync);
+
+/* store_clear_cf deletes every record of cf (used by rebuild). */
+sl_err store_clear_cf(store *s, store_cf cf);
+
+/* store_iter_alloc opens an iterator on cf over a consistent snapshot taken now. */
+store_iter *store_iter_alloc(store *s, store_cf cf);
+void store_iter_free(store_iter *it);
+void store_iter_seek(store_iter *it, const void *key, size_t klen);
+void store_iter_seek_first(store_iter *it);
+void store_iter_seek_last(store_iter *it);
+void store_iter_seek_for_prev(store_iter *it, const void *key, size_t klen);
+bool store_iter_valid(store_iter *it);
+void store_iter_next(store_iter *it);
+void store_iter_prev(store_iter *it);
+const uint8_t *store_iter_key(store_iter *it, size_t *klen);
+const uint8_t *store_iter_value(store_iter *it, size_t *vlen);
+/* store_iter_status: SL_OK, or SL_ERR_STORAGE if the iteration stopped on an error. */
+sl_err store_iter_status(store_iter *it);
+
+/* store_last_error: the message of the last RocksDB failure ("" if none). */
+const char *store_last_error(store *s);
+
+/* store_fault_set makes the n-th next store_write fail (1 = the next one); 0 disables. */
+void store_fault_set(store *s, int n);
+
+/* store_approximate_size: bytes on disk of the store's files. */
+uint64_t store_disk_bytes(store *s);
+
+#endif

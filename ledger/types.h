@@ -1,0 +1,173 @@
+/*
+ * types.h: the domain records of the ledger as plain C structs with bounded fields.
+ *
+ * These are what the rules decide on, what the fold folds and what the codec encodes. Every
+ * string is a fixed, NUL-terminated array sized by sl_limits.h, so a record owns no heap
+ * memory and copies with `=`; only commands own a heap array of lines (sl_command_fini).
+ */
+#ifndef SL_TYPES_H
+#define SL_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sl_err.h"
+#include "base/sl_limits.h"
+
+#define SL_DEFAULT_VARIANT "00000000-0000-0000-0000-000000000000"
+#define SL_DEFAULT_LOCATION "default"
+
+typedef struct sl_item_key {
+	char product_id[SL_ID_MAX + 1];
+	char variant_id[SL_ID_MAX + 1];
+	char location_id[SL_ID_MAX + 1];
+} sl_item_key;
+
+typedef enum sl_status {
+	SL_STATUS_UNKNOWN = 0,
+	SL_STATUS_IN_STOCK = 1,
+	SL_STATUS_OUT_OF_STOCK = 2,
+	SL_STATUS_PREORDER = 3,
+} sl_status;
+
+/* sl_item_state: what events change. For quantity-tracked items in_stock is derived
+ * (quantity > 0) and kept in step by the rules; for in-stock-tracked items quantity is 0. */
+typedef struct sl_item_state {
+	bool exists;
+	bool track_quantity;
+	int64_t quantity;
+	bool in_stock;
+	bool preorder_enabled;
+	bool has_preorder_limit;
+	int64_t preorder_limit;
+	int64_t preorder_counter;
+	char preorder_message[SL_PREORDER_MESSAGE_MAX + 1];
+} sl_item_state;
+
+/* sl_item: the projected view of one item. A deleted item keeps its row with
+ * state.exists == false, so that its per-item sequence goes on without a gap if it is
+ * created again. */
+typedef struct sl_item {
+	sl_item_key key;
+	sl_item_state state;
+	int64_t revision;
+	int64_t created_ms;
+	int64_t updated_ms;
+	uint64_t numeric_id;
+	uint64_t item_seq;
+	uint64_t last_seq;
+	sl_status status;
+} sl_item;
+
+typedef enum sl_event_type {
+	SL_EV_UNKNOWN = 0,
+	SL_EV_ITEM_CREATED = 1,
+	SL_EV_ITEM_UPDATED = 2,
+	SL_EV_ITEM_DELETED = 3,
+	SL_EV_ITEM_INCREMENTED = 4,
+	SL_EV_ITEM_DECREMENTED = 5,
+} sl_event_type;
+
+typedef struct sl_event {
+	uint64_t seq;
+	int64_t time_ms;
+	sl_event_type type;
+	uint64_t command_seq;
+	uint32_t line;
+	uint64_t item_seq;
+	char command_key[SL_KEY_MAX + 1];
+	char reason[SL_REASON_MAX + 1];
+	char order_id[SL_ID_MAX + 1];
+	sl_item_key item;
+	sl_item_state before;
+	sl_item_state after;
+	int64_t delta_quantity;
+	int64_t delta_counter;
+	unsigned char hash[SL_HASH_BYTES]; /* chain hash, filled by the log */
+} sl_event;
+
+typedef enum sl_cmd_type {
+	SL_CMD_NONE = 0,
+	SL_CMD_CREATE,
+	SL_CMD_UPDATE,
+	SL_CMD_DELETE,
+	SL_CMD_INCREMENT,
+	SL_CMD_DECREMENT,
+	/* reads: served from committed state, never queued */
+	SL_CMD_GET,
+	SL_CMD_HISTORY,
+	SL_CMD_HEAD,
+} sl_cmd_type;
+
+typedef struct sl_line {
+	sl_item_key item;
+	int64_t quantity;
+} sl_line;
+
+/* sl_command: one decoded command. Optional fields have a has_ flag. */
+typedef struct sl_command {
+	sl_cmd_type type;
+	char key[SL_KEY_MAX + 1];
+	char reason[SL_REASON_MAX + 1];
+	char order_id[SL_ID_MAX + 1];
+	/* a SHA-256 of the command's content without its key; equal for a faithful retry */
+	unsigned char content_hash[SL_HASH_BYTES];
+	sl_item_key item; /* create, update, delete, get, history */
+	bool has_quantity;
+	int64_t quantity;
+	bool has_in_stock;
+	bool in_stock;
+	bool has_preorder_enabled;
+	bool preorder_enabled;
+	bool has_preorder_message;
+	char preorder_message[SL_PREORDER_MESSAGE_MAX + 1];
+	bool has_preorder_limit;
+	int64_t preorder_limit;
+	bool clear_preorder_limit;
+	bool has_revision;
+	int64_t revision;
+	bool is_restricted;
+	bool is_preorder_request;
+	uint32_t limit;          /* history page size */
+	uint64_t after_item_seq; /* history cursor */
+	sl_line *lines;          /* increment, decrement: owned, n_lines entries */
+	size_t n_lines;
+	/* set by the decoder when a field did not fit its bound: the command is refused with
+	 * INVALID_ARGUMENT naming the field */
+	char malformed_field[32];
+} sl_command;
+
+/* sl_command_fini frees what cmd owns; a zeroed command is a harmless no-op. */
+void sl_command_fini(sl_command *cmd);
+
+bool sl_cmd_is_write(sl_cmd_type type);
+
+typedef struct sl_shortage {
+	uint32_t index;
+	sl_item_key item;
+	int64_t requested;
+	int64_t available;
+} sl_shortage;
+
+/* sl_error_info: the refusal of a command, with what a client needs to act on it. */
+typedef struct sl_error_info {
+	sl_err code;
+	char message[256];
+	bool has_index;
+	uint32_t index;
+	bool has_current_revision;
+	int64_t current_revision;
+	sl_shortage *shortages; /* owned, n_shortages entries */
+	size_t n_shortages;
+} sl_error_info;
+
+void sl_error_info_fini(sl_error_info *info);
+
+/* sl_error_set fills info with code and a printf-style message; returns code. */
+sl_err sl_error_set(sl_error_info *info, sl_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int sl_item_key_cmp(const sl_item_key *a, const sl_item_key *b);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * rebuild.h: operator tools over the projections: refold the whole log into fresh views
+ * (rebuild), and check that the log's chain holds and that the stored views equal a fresh
+ * fold (verify). Both run on a ledger no daemon has open (RocksDB's lock sees to it).
+ */
+#ifndef SL_REBUILD_H
+#define SL_REBUILD_H
+
+#include "ledger/ledger.h"
+
+typedef void (*projector_progress_fn)(void *ctx, uint64_t events_done, uint64_t events_total);
+
+typedef struct projector_report {
+	uint64_t events;  /* events read */
+	uint64_t views;   /* view rows */
+	uint64_t bad_seq; /* first bad sequence number, 0 if none */
+	unsigned char checksum[SL_HASH_BYTES];
+	char message[512]; /* what failed, for people */
+} projector_report;
+
+/* projector_rebuild drops every view and index row and refolds the log from event 1,
+ * reporting progress every 100000 events. On success fills report (events, views, the
+ * checksum of the new views). SL_ERR_CORRUPT (with bad_seq and message) if the log does not
+ * replay; SL_ERR_STORAGE. */
+sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
+                         projector_report *report);
+
+/* projector_verify checks the chain of every event and compares every stored view with a
+ * fresh fold, without changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first
+ * bad sequence number and a message otherwise. */
+sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx,
+                        projector_report *report);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * stockledgerd: the StockLedger daemon. Opens the ledger, starts the writer and serves the
+ * nng gateway until SIGTERM or SIGINT, then stops taking requests, lets the writer commit
+ * what is queued, and exits 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "gateway/server.h"
+#include "gateway/service.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: stockledgerd [--data DIR] [--listen URL] [--default-location ID]\n"
+	           "  --data DIR              ledger directory (default ./var/stockledger)\n"
+	           "  --listen URL            tcp://HOST:PORT or ipc:///PATH "
+	           "(default tcp://127.0.0.1:7450)\n"
+	           "  --default-location ID   location of items given without one "
+	           "(default 'default')\n");
+}
+
+/* mkdir_p creates dir and its parents, like mkdir -p. */
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+	if (sl_strlcpy(path, dir, sizeof(path)) >= sizeof(path))
+		return -1;
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = "./var/stockledger";
+	const char *listen = "tcp://127.0.0.1:7450";
+	const char *location = SL_DEFAULT_LOCATION;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "stockledgerd: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		if (strcmp(a, "--data") == 0)
+			data = argv[++i];
+		else if (strcmp(a, "--listen") == 0)
+			listen = argv[++i];
+		else if (strcmp(a, "--default-location") == 0)
+			location = argv[++i];
+		else {
+			fprintf(stderr, "stockledgerd: unknown option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!sl_id_is_valid(location, strlen(location), SL_ID_MAX)) {
+		fprintf(stderr, "stockledgerd: invalid default location '%s'\n", location);
+		return 2;
+	}
+	if (mkdir_p(data) != 0) {
+		fprintf(stderr, "stockledgerd: cannot create data directory '%s': %s\n", data,
+		        strerror(errno));
+		return 1;
+	}
+
+	/* Signals are taken by sigwait on this thread only: block them before any thread. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char err[1024];
+	gw_config cfg = {.data_dir = data, .default_location = location};
+	gw_service *svc = NULL;
+	gw_server *srv = NULL;
+	if (gw_service_open(&cfg, &svc, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledgerd: %s\n", err);
+		return 1;
+	}
+	if (gw_server_start(svc, listen, location, &srv, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledgerd: %s\n", err);
+		gw_service_close(svc);
+		return 1;
+	}
+	unsigned char hash[SL_HASH_BYTES];
+	char hex[2 * SL_HASH_BYTES + 1];
+	uint64_t head = ledger_head(gw_service_ledger(svc), hash);
+	sl_hex(hash, sizeof(hash), hex);
+	printf("stockledgerd: data '%s', head seq %llu hash %s\n", data, (unsigned long long)head,
+	       hex);
+	printf("stockledgerd: listening on %s\n", listen);
+	fflush(stdout);
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	printf("stockledgerd: signal %d, shutting down\n", sig);
+	fflush(stdout);
+	gw_server_stop(srv);
+	gw_stats st;
+	gw_service_stats(svc, &st);
+	gw_service_close(svc);
+	printf("stockledgerd: stopped after %llu commands in %llu groups (largest %llu)\n",
+	       (unsigned long long)st.commands, (unsigned long long)st.groups,
+	       (unsigned long long)st.group_commands_max);
+	return 0;
+}
