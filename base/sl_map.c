@@ -13,10 +13,12 @@
 
 #define SL_MAP_KEY_MAX 256
 #define CHUNK_ENTRIES 1024
+#define ENTRY_HEADER 16
+#define VALUE_OFFSET (ENTRY_HEADER + SL_MAP_KEY_MAX)
 
 static size_t entry_size(const sl_map *m)
 {
-	size_t s = 2 + SL_MAP_KEY_MAX + m->value_size;
+	size_t s = VALUE_OFFSET + m->value_size;
 	return (s + 15) & ~(size_t)15;
 }
 
@@ -72,7 +74,7 @@ static int entry_matches(const sl_map *m, size_t idx, const void *key, size_t kl
 {
 	const unsigned char *e = entry_at(m, idx);
 	size_t elen = (size_t)e[0] << 8 | e[1];
-	return elen == klen && memcmp(e + 2, key, klen) == 0;
+	return elen == klen && memcmp(e + ENTRY_HEADER, key, klen) == 0;
 }
 
 void *sl_map_get(const sl_map *m, const void *key, size_t klen)
@@ -83,7 +85,7 @@ void *sl_map_get(const sl_map *m, const void *key, size_t klen)
 	size_t mask = m->n_slots - 1;
 	for (size_t s = h & mask; m->slots[s] != 0; s = (s + 1) & mask)
 		if (m->hashes[s] == h && entry_matches(m, m->slots[s] - 1, key, klen))
-			return entry_at(m, m->slots[s] - 1) + 2 + SL_MAP_KEY_MAX;
+			return entry_at(m, m->slots[s] - 1) + VALUE_OFFSET;
 	return NULL;
 }
 
@@ -145,8 +147,8 @@ void *sl_map_put(sl_map *m, const void *key, size_t klen, int *is_new, sl_err *e
 	unsigned char *e = entry_at(m, idx);
 	e[0] = (unsigned char)(klen >> 8);
 	e[1] = (unsigned char)klen;
-	memcpy(e + 2, key, klen);
-	memset(e + 2 + SL_MAP_KEY_MAX, 0, m->value_size);
+	memcpy(e + ENTRY_HEADER, key, klen);
+	memset(e + VALUE_OFFSET, 0, m->value_size);
 	uint32_t h = hash_bytes(key, klen);
 	size_t mask = m->n_slots - 1, s = h & mask;
 	while (m->slots[s] != 0)
@@ -154,11 +156,11 @@ void *sl_map_put(sl_map *m, const void *key, size_t klen, int *is_new, sl_err *e
 	m->slots[s] = (uint32_t)idx + 1;
 	m->hashes[s] = h;
 	*is_new = 1;
-	return e + 2 + SL_MAP_KEY_MAX;
+	return e + VALUE_OFFSET;
 }
 
 void *sl_map_at(const sl_map *m, size_t i)
 {
 	SL_ASSERT(i < m->n);
-	return entry_at(m, i) + 2 + SL_MAP_KEY_MAX;
+	return entry_at(m, i) + VALUE_OFFSET;
 }
