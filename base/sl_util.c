@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sl_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -30,7 +31,8 @@ size_t sl_strlcpy(char *dst, const char *src, size_t dst_size)
 sl_err sl_parse_i64(const char *s, int64_t *out)
 {
 	char *end = NULL;
-	if (s == NULL || *s == '\0')
+	/* strtoll skips leading white space; a number given by a user must not. */
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
 		return SL_ERR_INVALID_ARGUMENT;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
@@ -97,6 +99,13 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+static int days_in_month(int y, int mo)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return mo == 2 && is_leap ? 29 : days[mo - 1];
+}
+
 sl_err sl_time_parse(const char *s, int64_t *out_ms)
 {
 	const char *p = s;
@@ -107,7 +116,7 @@ sl_err sl_time_parse(const char *s, int64_t *out_ms)
 	if (mo < 1 || mo > 12 || *p++ != '-')
 		return SL_ERR_INVALID_ARGUMENT;
 	int d = parse_digits(&p, 2);
-	if (d < 1 || d > 31 || (*p != 'T' && *p != 't' && *p != ' '))
+	if (d < 1 || d > days_in_month(y, mo) || (*p != 'T' && *p != 't' && *p != ' '))
 		return SL_ERR_INVALID_ARGUMENT;
 	p++;
 	int h = parse_digits(&p, 2);
@@ -140,10 +149,10 @@ sl_err sl_time_parse(const char *s, int64_t *out_ms)
 		int sign = *p == '-' ? -1 : 1;
 		p++;
 		int oh = parse_digits(&p, 2);
-		if (oh < 0 || *p++ != ':')
+		if (oh < 0 || oh > 23 || *p++ != ':')
 			return SL_ERR_INVALID_ARGUMENT;
 		int om = parse_digits(&p, 2);
-		if (om < 0)
+		if (om < 0 || om > 59)
 			return SL_ERR_INVALID_ARGUMENT;
 		offset_min = sign * (oh * 60 + om);
 	} else {

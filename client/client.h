@@ -3,9 +3,13 @@
  * bridge). It speaks the envelope of proto/stockledger.proto over an nng REQ socket.
  *
  * A client is one connection; sl_client_call may be called from one thread at a time.
+ * Requests are never resent by the transport on a timer: a command without a key must not
+ * be applied twice because a reply was slow. Replies are bounded by SL_TRANSPORT_BYTES_MAX.
  */
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
+
+#include <stddef.h>
 
 #include "base/sl_err.h"
 #include "stockledger.pb-c.h"
@@ -17,13 +21,23 @@ typedef struct sl_client sl_client;
  * dial is not retried), SL_ERR_INVALID_ARGUMENT for a bad url, SL_ERR_NOMEM. */
 sl_err sl_client_open(const char *url, int timeout_ms, sl_client **out);
 
+/* sl_client_open_why is sl_client_open that, on failure, also writes a short lower-case
+ * cause ("connection refused") into why (why_size bytes; why may be NULL). */
+sl_err sl_client_open_why(const char *url, int timeout_ms, sl_client **out, char *why,
+                          size_t why_size);
+
 /* sl_client_close closes c; NULL is a no-op. */
 void sl_client_close(sl_client *c);
 
 /* sl_client_call sends req and waits for the reply, which it returns in *out (free it with
  * sl__response__free_unpacked(*out, NULL)). Returns SL_ERR_UNAVAILABLE when the service
  * does not answer in time or the connection fails, SL_ERR_MALFORMED when the reply cannot
- * be decoded; *out is untouched then. */
+ * be decoded, SL_ERR_LIMIT_EXCEEDED when req encodes to more than SL_REQUEST_BYTES_MAX,
+ * SL_ERR_NOMEM; *out is untouched then. */
 sl_err sl_client_call(sl_client *c, const Sl__Request *req, Sl__Response **out);
+
+/* sl_client_why returns a short lower-case cause of the last failed sl_client_call on c
+ * ("timed out after 10000 ms"), "" if none; valid until the next call on c. */
+const char *sl_client_why(const sl_client *c);
 
 #endif

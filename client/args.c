@@ -1,0 +1,77 @@
+/*
+ * args.c: the shapes of stockctl's arguments. Ids may not contain '/', '@', '=' or ':'
+ * (sl_id_is_valid), which is what makes the separators unambiguous: the first '@' starts
+ * the location, the first '/' the variant, the last '=' the quantity, the first ':' ends a
+ * line id.
+ */
+#include "client/args.h"
+
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+
+sl_err sl_args_item(char *text, Sl__ItemKey *key)
+{
+	sl__item_key__init(key);
+	if (text == NULL || text[0] == '\0')
+		return SL_ERR_INVALID_ARGUMENT;
+	char *at = strchr(text, '@');
+	if (at != NULL) {
+		*at = '\0';
+		key->location_id = at + 1;
+	}
+	char *slash = strchr(text, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		key->variant_id = slash + 1;
+	}
+	key->product_id = text;
+	return SL_OK;
+}
+
+sl_err sl_args_line(char *text, Sl__Line *line, Sl__ItemKey *key, char **line_id)
+{
+	sl__line__init(line);
+	char *eq = strrchr(text, '=');
+	int64_t n;
+	if (eq == NULL || sl_parse_i64(eq + 1, &n) != SL_OK)
+		return SL_ERR_INVALID_ARGUMENT;
+	*eq = '\0';
+	if (line_id != NULL) {
+		char *colon = strchr(text, ':');
+		*line_id = NULL;
+		if (colon != NULL) {
+			*colon = '\0';
+			*line_id = text;
+			text = colon + 1;
+		}
+	}
+	sl_err rc = sl_args_item(text, key);
+	if (rc != SL_OK)
+		return rc;
+	line->item = key;
+	line->has_quantity = true;
+	line->quantity = n;
+	return SL_OK;
+}
+
+sl_err sl_args_bool(const char *text, bool *out)
+{
+	if (strcmp(text, "true") == 0)
+		*out = true;
+	else if (strcmp(text, "false") == 0)
+		*out = false;
+	else
+		return SL_ERR_INVALID_ARGUMENT;
+	return SL_OK;
+}
+
+sl_err sl_args_u64(const char *text, uint64_t *out)
+{
+	int64_t v;
+	if (text[0] == '-' || text[0] == '+' || sl_parse_i64(text, &v) != SL_OK || v < 0)
+		return SL_ERR_INVALID_ARGUMENT;
+	*out = (uint64_t)v;
+	return SL_OK;
+}

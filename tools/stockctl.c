@@ -1,0 +1,793 @@
+/*
+ * stockctl: the command-line client of stockledgerd. Argument parsing and printing only: the
+ * grammar of ITEM and LINE is client/args.c, the transport client/client.c, the JSON shapes
+ * client/json.c. The contract (names, flags, JSON fields, exit codes) is in the README and
+ * is used by scripts: add to it, never change it.
+ *
+ * Exit status: 0 done; 1 the service refused (the code is printed); 2 the command line is
+ * wrong; 3 the service could not be reached.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_limits.h"
+#include "base/sl_util.h"
+#include "client/args.h"
+#include "client/client.h"
+#include "client/json.h"
+
+#define CTL_SERVER_DEFAULT "tcp://127.0.0.1:7450"
+#define CTL_TIMEOUT_MS 10000
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+enum opt {
+	OPT_QUANTITY,
+	OPT_IN_STOCK,
+	OPT_PREORDER,
+	OPT_PREORDER_LIMIT,
+	OPT_PREORDER_MESSAGE,
+	OPT_REASON,
+	OPT_KEY,
+	OPT_REVISION,
+	OPT_ORDER,
+	OPT_LIMIT,
+	OPT_CURSOR,
+	OPT_RESTRICT,
+	OPT_PREORDER_REQUEST,
+	OPT_COUNT_
+};
+
+static const struct {
+	const char *name;
+	bool has_value;
+} opt_spec[OPT_COUNT_] = {
+    [OPT_QUANTITY] = {"--quantity", true},
+    [OPT_IN_STOCK] = {"--in-stock", true},
+    [OPT_PREORDER] = {"--preorder", true},
+    [OPT_PREORDER_LIMIT] = {"--preorder-limit", true},
+    [OPT_PREORDER_MESSAGE] = {"--preorder-message", true},
+    [OPT_REASON] = {"--reason", true},
+    [OPT_KEY] = {"--key", true},
+    [OPT_REVISION] = {"--revision", true},
+    [OPT_ORDER] = {"--order", true},
+    [OPT_LIMIT] = {"--limit", true},
+    [OPT_CURSOR] = {"--cursor", true},
+    [OPT_RESTRICT] = {"--restrict", false},
+    [OPT_PREORDER_REQUEST] = {"--preorder-request", false},
+};
+
+#define BIT(o) (1u << (o))
+#define OPTS_MUTATE (BIT(OPT_REASON) | BIT(OPT_KEY))
+#define OPTS_SETTINGS                                                                              \
+	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
+	 BIT(OPT_PREORDER_MESSAGE))
+
+typedef struct ctl {
+	const char *server;
+	bool is_json;
+	const char *val[OPT_COUNT_];
+	bool given[OPT_COUNT_];
+	char **pos; /* positional arguments after the command words */
+	int n_pos;
+	const char *cmd_name; /* "item create", for messages */
+} ctl;
+
+typedef struct ctl_cmd ctl_cmd;
+struct ctl_cmd {
+	const char *word1, *word2; /* word2 NULL: a one-word command */
+	int (*run)(ctl *c);
+	unsigned opts;
+	int pos_min, pos_max;
+	const char *synopsis;
+};
+
+static int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- printing ---- */
+
+/* emit prints a JSON document on stdout (and frees it); NULL means memory ran out. */
+static void emit(json_t *doc)
+{
+	if (doc == NULL) {
+		fprintf(stderr, "stockctl: out of memory while printing\n");
+		exit(EXIT_REFUSED);
+	}
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+static void print_error_json(const char *code, const char *message)
+{
+	emit(json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", message, "details",
+	               json_object()));
+}
+
+static int usage_error(ctl *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "stockctl: %s\n", msg);
+	if (c->cmd_name != NULL)
+		fprintf(stderr, "see 'stockctl --help' for the usage of '%s'\n", c->cmd_name);
+	if (c->is_json)
+		print_error_json("USAGE", msg);
+	return EXIT_USAGE;
+}
+
+/* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
+static const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
+{
+	if (k == NULL || k->product_id == NULL) {
+		snprintf(buf, size, "?");
+		return buf;
+	}
+	bool is_default_variant =
+	    k->variant_id == NULL || strcmp(k->variant_id, "") == 0 ||
+	    strcmp(k->variant_id, "00000000-0000-0000-0000-000000000000") == 0;
+	snprintf(buf, size, "%s%s%s@%s", k->product_id, is_default_variant ? "" : "/",
+	         is_default_variant ? "" : k->variant_id, k->location_id ? k->location_id : "?");
+	return buf;
+}
+
+static const char *status_text(Sl__AvailabilityStatus st)
+{
+	switch (st) {
+	case SL__AVAILABILITY_STATUS__IN_STOCK:
+		return "IN_STOCK";
+	case SL__AVAILABILITY_STATUS__OUT_OF_STOCK:
+		return "OUT_OF_STOCK";
+	case SL__AVAILABILITY_STATUS__PREORDER:
+		return "PREORDER";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+/* stock_text writes "12" for a tracked state, "in stock"/"out of stock" otherwise. */
+static const char *stock_text(const Sl__ItemState *s, char *buf, size_t size)
+{
+	if (s == NULL || !s->exists)
+		snprintf(buf, size, "-");
+	else if (s->track_quantity)
+		snprintf(buf, size, "%" PRId64, s->quantity);
+	else
+		snprintf(buf, size, "%s", s->in_stock ? "in stock" : "out of stock");
+	return buf;
+}
+
+static void print_item_human(const Sl__ItemView *it)
+{
+	static const Sl__ItemState none = SL__ITEM_STATE__INIT;
+	const Sl__ItemState *s = it->state != NULL ? it->state : &none;
+	char key[256], stock[32], created[40], updated[40], limit[32];
+	printf("%s\n", key_text(it->key, key, sizeof(key)));
+	printf("  %-12s %s%s\n", "stock", stock_text(s, stock, sizeof(stock)),
+	       s->track_quantity ? " (quantity tracked)" : " (in-stock tracked)");
+	printf("  %-12s %s\n", "status", status_text(it->availability_status));
+	if (s->has_preorder_limit)
+		snprintf(limit, sizeof(limit), "%" PRId64, s->preorder_limit);
+	else
+		snprintf(limit, sizeof(limit), "none");
+	printf("  %-12s %s, limit %s, counter %" PRId64 "%s%s%s\n", "preorder",
+	       s->preorder_enabled ? "on" : "off", limit, s->preorder_counter,
+	       s->preorder_message && s->preorder_message[0] ? ", message \"" : "",
+	       s->preorder_message ? s->preorder_message : "",
+	       s->preorder_message && s->preorder_message[0] ? "\"" : "");
+	printf("  %-12s %" PRId64 "\n", "revision", it->revision);
+	printf("  %-12s %s\n", "created", sl_time_format(it->created_ms, created, sizeof(created)));
+	printf("  %-12s %s\n", "updated", sl_time_format(it->updated_ms, updated, sizeof(updated)));
+}
+
+static void print_items_line_human(const Sl__Result *r)
+{
+	for (size_t i = 0; i < r->n_items; i++) {
+		const Sl__ItemView *it = r->items[i];
+		char key[256], stock[32];
+		printf("%-40s %12s  %-12s rev %" PRId64 "\n", key_text(it->key, key, sizeof(key)),
+		       stock_text(it->state, stock, sizeof(stock)),
+		       status_text(it->availability_status), it->revision);
+	}
+	printf("seq %" PRIu64 "%s\n", r->seq, r->replayed ? " (replayed: already applied)" : "");
+}
+
+static json_t *items_json(const Sl__Result *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < r->n_items; i++)
+		if (json_array_append_new(a, sl_json_item(r->items[i])) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a;
+}
+
+/* print_refusal prints a result's error: JSON on stdout, or a line (and the shortages) on
+ * stderr. Returns EXIT_REFUSED. */
+static int print_refusal(const ctl *c, const Sl__Error *err)
+{
+	if (c->is_json) {
+		emit(json_pack("{s:o}", "error", sl_json_error(err)));
+		return EXIT_REFUSED;
+	}
+	fprintf(stderr, "stockctl: %s: %s\n", err->code ? err->code : "INTERNAL",
+	        err->message ? err->message : "");
+	for (size_t i = 0; i < err->n_shortages; i++) {
+		const Sl__Shortage *sh = err->shortages[i];
+		char key[256];
+		fprintf(stderr, "  line %u %s: requested %" PRId64 ", available %" PRId64 "\n",
+		        sh->index + 1, key_text(sh->item, key, sizeof(key)), sh->requested,
+		        sh->available);
+	}
+	if (err->has_current_revision)
+		fprintf(stderr, "  current revision %" PRId64 "\n", err->current_revision);
+	return EXIT_REFUSED;
+}
+
+/* ---- calling the service ---- */
+
+/* call sends one command and returns its result in *res_out (and the response to free in
+ * *resp_out), or prints why not and returns the exit status. */
+static int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
+{
+	sl_client *cl = NULL;
+	char why[128] = "";
+	sl_err rc = sl_client_open_why(c->server, CTL_TIMEOUT_MS, &cl, why, sizeof(why));
+	if (rc != SL_OK) {
+		char msg[384];
+		snprintf(msg, sizeof(msg), "cannot reach '%s': %s", c->server, why);
+		fprintf(stderr, "stockctl: %s\n", msg);
+		if (c->is_json)
+			print_error_json("UNAVAILABLE", msg);
+		return rc == SL_ERR_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_UNREACHABLE;
+	}
+	Sl__Command *cmds[1] = {cmd};
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 1;
+	req.commands = cmds;
+	Sl__Response *resp = NULL;
+	rc = sl_client_call(cl, &req, &resp);
+	if (rc != SL_OK) {
+		char msg[384];
+		snprintf(msg, sizeof(msg), "'%s': %s", c->server, sl_client_why(cl));
+		sl_client_close(cl);
+		fprintf(stderr, "stockctl: %s\n", msg);
+		if (rc == SL_ERR_LIMIT_EXCEEDED) {
+			if (c->is_json)
+				print_error_json("LIMIT_EXCEEDED", msg);
+			return EXIT_REFUSED;
+		}
+		if (c->is_json)
+			print_error_json("UNAVAILABLE", msg);
+		return EXIT_UNREACHABLE;
+	}
+	sl_client_close(cl);
+	if (resp->error != NULL || resp->n_results != 1) {
+		static const Sl__Error no_result = {.code = "INTERNAL",
+		                                    .message = "reply holds no result"};
+		int code = print_refusal(c, resp->error != NULL ? resp->error : &no_result);
+		sl__response__free_unpacked(resp, NULL);
+		return code;
+	}
+	if (resp->results[0]->error != NULL) {
+		int code = print_refusal(c, resp->results[0]->error);
+		sl__response__free_unpacked(resp, NULL);
+		return code;
+	}
+	*resp_out = resp;
+	*res_out = resp->results[0];
+	return 0;
+}
+
+static void command_common(ctl *c, Sl__Command *cmd)
+{
+	cmd->key = (char *)c->val[OPT_KEY];
+	cmd->reason = (char *)c->val[OPT_REASON];
+	cmd->order_id = (char *)c->val[OPT_ORDER];
+}
+
+/* run_and_print calls the service and prints the result with print (human) or as JSON built
+ * by to_json. */
+static int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
+                         json_t *(*to_json)(const Sl__Result *))
+{
+	Sl__Response *resp = NULL;
+	Sl__Result *res = NULL;
+	int code = call(c, cmd, &resp, &res);
+	if (code != 0)
+		return code;
+	if (c->is_json)
+		emit(to_json(res));
+	else
+		print(res);
+	sl__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* ---- option values ---- */
+
+static int opt_i64(ctl *c, enum opt o, int64_t *out)
+{
+	if (sl_parse_i64(c->val[o], out) != SL_OK)
+		return usage_error(c, "%s needs an integer, not '%s'", opt_spec[o].name, c->val[o]);
+	return 0;
+}
+
+static int opt_bool(ctl *c, enum opt o, bool *out)
+{
+	if (sl_args_bool(c->val[o], out) != SL_OK)
+		return usage_error(c, "%s needs true or false, not '%s'", opt_spec[o].name,
+		                   c->val[o]);
+	return 0;
+}
+
+static int pos_item(ctl *c, int i, Sl__ItemKey *key)
+{
+	if (sl_args_item(c->pos[i], key) != SL_OK)
+		return usage_error(c, "ITEM is PRODUCT[/VARIANT][@LOCATION], not '%s'", c->pos[i]);
+	return 0;
+}
+
+/* ---- item commands ---- */
+
+static void print_item_result(const Sl__Result *r)
+{
+	if (r->n_items > 0)
+		print_item_human(r->items[0]);
+	if (r->replayed)
+		printf("(replayed: already applied)\n");
+}
+
+static json_t *item_result_json(const Sl__Result *r)
+{
+	if (r->n_items == 0)
+		return json_object();
+	return sl_json_item(r->items[0]);
+}
+
+/* item_settings reads the options shared by create and update into the given fields. */
+typedef struct item_settings {
+	protobuf_c_boolean has_quantity, has_in_stock, has_preorder, has_limit, is_limit_none;
+	int64_t quantity, limit;
+	bool in_stock, preorder;
+} item_settings;
+
+static int read_item_settings(ctl *c, item_settings *s)
+{
+	int code = 0;
+	memset(s, 0, sizeof(*s));
+	if (c->given[OPT_QUANTITY] && c->given[OPT_IN_STOCK])
+		return usage_error(c, "give --quantity or --in-stock, not both");
+	if (c->given[OPT_QUANTITY] && (code = opt_i64(c, OPT_QUANTITY, &s->quantity)) != 0)
+		return code;
+	s->has_quantity = c->given[OPT_QUANTITY];
+	if (c->given[OPT_IN_STOCK] && (code = opt_bool(c, OPT_IN_STOCK, &s->in_stock)) != 0)
+		return code;
+	s->has_in_stock = c->given[OPT_IN_STOCK];
+	if (c->given[OPT_PREORDER] && (code = opt_bool(c, OPT_PREORDER, &s->preorder)) != 0)
+		return code;
+	s->has_preorder = c->given[OPT_PREORDER];
+	if (c->given[OPT_PREORDER_LIMIT]) {
+		if (strcmp(c->val[OPT_PREORDER_LIMIT], "none") == 0)
+			s->is_limit_none = true;
+		else if ((code = opt_i64(c, OPT_PREORDER_LIMIT, &s->limit)) != 0)
+			return code;
+		else
+			s->has_limit = true;
+	}
+	return 0;
+}
+
+static int run_item_create(ctl *c)
+{
+	Sl__ItemKey key;
+	item_settings s;
+	int code;
+	if ((code = pos_item(c, 0, &key)) != 0 || (code = read_item_settings(c, &s)) != 0)
+		return code;
+	if (!s.has_quantity && !s.has_in_stock)
+		return usage_error(c, "give --quantity N or --in-stock true|false");
+	Sl__CreateItem body = SL__CREATE_ITEM__INIT;
+	body.item = &key;
+	body.has_quantity = s.has_quantity;
+	body.quantity = s.quantity;
+	body.has_in_stock = s.has_in_stock;
+	body.in_stock = s.in_stock;
+	body.has_preorder_enabled = s.has_preorder;
+	body.preorder_enabled = s.preorder;
+	body.has_preorder_limit = s.has_limit;
+	body.preorder_limit = s.limit;
+	body.preorder_message = (char *)c->val[OPT_PREORDER_MESSAGE];
+	Sl__Command cmd = SL__COMMAND__INIT;
+	command_common(c, &cmd);
+	cmd.body_case = SL__COMMAND__BODY_CREATE;
+	cmd.create = &body;
+	return run_and_print(c, &cmd, print_item_result, item_result_json);
+}
+
+static int run_item_update(ctl *c)
+{
+	Sl__ItemKey key;
+	item_settings s;
+	int64_t revision = 0;
+	int code;
+	if ((code = pos_item(c, 0, &key)) != 0 || (code = read_item_settings(c, &s)) != 0)
+		return code;
+	if (!c->given[OPT_REVISION])
+		return usage_error(c, "give --revision R, the item's current revision");
+	if ((code = opt_i64(c, OPT_REVISION, &revision)) != 0)
+		return code;
+	Sl__UpdateItem body = SL__UPDATE_ITEM__INIT;
+	body.item = &key;
+	body.has_revision = true;
+	body.revision = revision;
+	body.has_quantity = s.has_quantity;
+	body.quantity = s.quantity;
+	body.has_in_stock = s.has_in_stock;
+	body.in_stock = s.in_stock;
+	body.has_preorder_enabled = s.has_preorder;
+	body.preorder_enabled = s.preorder;
+	body.has_preorder_limit = s.has_limit;
+	body.preorder_limit = s.limit;
+	body.has_clear_preorder_limit = s.is_limit_none;
+	body.clear_preorder_limit = s.is_limit_none;
+	body.preorder_message = (char *)c->val[OPT_PREORDER_MESSAGE];
+	Sl__Command cmd = SL__COMMAND__INIT;
+	command_common(c, &cmd);
+	cmd.body_case = SL__COMMAND__BODY_UPDATE;
+	cmd.update = &body;
+	return run_and_print(c, &cmd, print_item_result, item_result_json);
+}
+
+static int run_item_get(ctl *c)
+{
+	Sl__ItemKey key;
+	int code = pos_item(c, 0, &key);
+	if (code != 0)
+		return code;
+	Sl__GetItem body = SL__GET_ITEM__INIT;
+	body.item = &key;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_GET;
+	cmd.get = &body;
+	return run_and_print(c, &cmd, print_item_result, item_result_json);
+}
+
+static void print_deleted(const Sl__Result *r)
+{
+	printf("deleted, seq %" PRIu64 "%s\n", r->seq,
+	       r->replayed ? " (replayed: already applied)" : "");
+}
+
+static json_t *deleted_json(const Sl__Result *r)
+{
+	json_t *o = json_pack("{s:b, s:I}", "deleted", 1, "seq", (json_int_t)r->seq);
+	if (o != NULL && r->replayed)
+		json_object_set_new(o, "replayed", json_true());
+	return o;
+}
+
+static int run_item_delete(ctl *c)
+{
+	Sl__ItemKey key;
+	int code = pos_item(c, 0, &key);
+	if (code != 0)
+		return code;
+	Sl__DeleteItem body = SL__DELETE_ITEM__INIT;
+	body.item = &key;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	command_common(c, &cmd);
+	cmd.body_case = SL__COMMAND__BODY_DELETE;
+	cmd.delete_ = &body;
+	return run_and_print(c, &cmd, print_deleted, deleted_json);
+}
+
+/* ---- increment / decrement ---- */
+
+static json_t *items_seq_json(const Sl__Result *r)
+{
+	json_t *o = json_pack("{s:o, s:I}", "items", items_json(r), "seq", (json_int_t)r->seq);
+	if (o != NULL && r->replayed)
+		json_object_set_new(o, "replayed", json_true());
+	return o;
+}
+
+/* read_lines parses every positional argument as a LINE into lines/keys (n_pos entries). */
+static int read_lines(ctl *c, Sl__Line *lines, Sl__ItemKey *keys, Sl__Line **ptrs)
+{
+	for (int i = 0; i < c->n_pos; i++) {
+		if (sl_args_line(c->pos[i], &lines[i], &keys[i], NULL) != SL_OK)
+			return usage_error(c, "LINE is ITEM=N with N > 0, not '%s'", c->pos[i]);
+		ptrs[i] = &lines[i];
+	}
+	return 0;
+}
+
+/* adjust runs an increment (is_decrement false) or a decrement of the positional lines. */
+static int adjust(ctl *c, bool is_decrement)
+{
+	static Sl__Line lines[SL_LINES_MAX];
+	static Sl__ItemKey keys[SL_LINES_MAX];
+	static Sl__Line *ptrs[SL_LINES_MAX];
+	if (c->n_pos > SL_LINES_MAX) {
+		/* The service's limit, checked here because the lines are stored in fixed arrays;
+		 * it is the service's refusal all the same. */
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%d lines: at most %d lines per command", c->n_pos,
+		         SL_LINES_MAX);
+		Sl__Error err = SL__ERROR__INIT;
+		err.code = "LIMIT_EXCEEDED";
+		err.message = msg;
+		return print_refusal(c, &err);
+	}
+	int code = read_lines(c, lines, keys, ptrs);
+	if (code != 0)
+		return code;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	command_common(c, &cmd);
+	Sl__Increment inc = SL__INCREMENT__INIT;
+	Sl__Decrement dec = SL__DECREMENT__INIT;
+	if (is_decrement) {
+		dec.n_lines = (size_t)c->n_pos;
+		dec.lines = ptrs;
+		dec.has_restrict_inventory = c->given[OPT_RESTRICT];
+		dec.restrict_inventory = c->given[OPT_RESTRICT];
+		dec.has_preorder_request = c->given[OPT_PREORDER_REQUEST];
+		dec.preorder_request = c->given[OPT_PREORDER_REQUEST];
+		cmd.body_case = SL__COMMAND__BODY_DECREMENT;
+		cmd.decrement = &dec;
+	} else {
+		inc.n_lines = (size_t)c->n_pos;
+		inc.lines = ptrs;
+		cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+		cmd.increment = &inc;
+	}
+	return run_and_print(c, &cmd, print_items_line_human, items_seq_json);
+}
+
+static int run_increment(ctl *c)
+{
+	return adjust(c, false);
+}
+
+static int run_decrement(ctl *c)
+{
+	return adjust(c, true);
+}
+
+/* ---- history and head ---- */
+
+static void print_history(const Sl__Result *r)
+{
+	printf("%-6s %-8s %-24s %-18s %14s %-14s %s\n", "ITEM#", "SEQ", "TIME", "TYPE", "BEFORE",
+	       "AFTER", "REASON / ORDER");
+	for (size_t i = 0; i < r->n_events; i++) {
+		const Sl__Event *ev = r->events[i];
+		char t[40], before[32], after[32];
+		static const char *const types[] = {"?",       "created",     "updated",
+		                                    "deleted", "incremented", "decremented"};
+		const char *type =
+		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) ? types[ev->type] : "?";
+		printf("%-6" PRIu64 " %-8" PRIu64 " %-24s %-18s %14s %-14s %s%s%s\n", ev->item_seq,
+		       ev->seq, sl_time_format(ev->time_ms, t, sizeof(t)), type,
+		       stock_text(ev->before, before, sizeof(before)),
+		       stock_text(ev->after, after, sizeof(after)), ev->reason ? ev->reason : "",
+		       ev->order_id && ev->order_id[0] ? " order " : "",
+		       ev->order_id ? ev->order_id : "");
+	}
+	if (r->has_next_item_seq)
+		printf("more: --cursor %" PRIu64 "\n", r->next_item_seq);
+}
+
+static json_t *history_json(const Sl__Result *r)
+{
+	json_t *events = json_array();
+	for (size_t i = 0; events != NULL && i < r->n_events; i++)
+		if (json_array_append_new(events, sl_json_event(r->events[i])) != 0) {
+			json_decref(events);
+			events = NULL;
+		}
+	json_t *cursor = json_null();
+	if (r->has_next_item_seq) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%" PRIu64, r->next_item_seq);
+		json_decref(cursor);
+		cursor = json_string(buf);
+	}
+	return json_pack("{s:o, s:o}", "events", events, "nextCursor", cursor);
+}
+
+static int run_history(ctl *c)
+{
+	Sl__ItemKey key;
+	int code = pos_item(c, 0, &key);
+	if (code != 0)
+		return code;
+	Sl__History body = SL__HISTORY__INIT;
+	body.item = &key;
+	uint64_t v;
+	if (c->given[OPT_LIMIT]) {
+		if (sl_args_u64(c->val[OPT_LIMIT], &v) != SL_OK || v == 0 || v > UINT32_MAX)
+			return usage_error(c, "--limit needs a positive integer, not '%s'",
+			                   c->val[OPT_LIMIT]);
+		body.has_limit = true;
+		body.limit = (uint32_t)v;
+	}
+	if (c->given[OPT_CURSOR]) {
+		if (sl_args_u64(c->val[OPT_CURSOR], &v) != SL_OK)
+			return usage_error(c, "--cursor takes the nextCursor of a page, not '%s'",
+			                   c->val[OPT_CURSOR]);
+		body.has_after_item_seq = true;
+		body.after_item_seq = v;
+	}
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_HISTORY;
+	cmd.history = &body;
+	return run_and_print(c, &cmd, print_history, history_json);
+}
+
+static void head_hex(const Sl__Result *r, char *hex)
+{
+	hex[0] = '\0';
+	if (r->has_head_hash && r->head_hash.len == SL_HASH_BYTES)
+		sl_hex(r->head_hash.data, r->head_hash.len, hex);
+}
+
+static void print_head(const Sl__Result *r)
+{
+	char hex[2 * SL_HASH_BYTES + 1];
+	head_hex(r, hex);
+	printf("seq  %" PRIu64 "\nhash %s\n", r->seq, hex);
+}
+
+static json_t *head_json(const Sl__Result *r)
+{
+	char hex[2 * SL_HASH_BYTES + 1];
+	head_hex(r, hex);
+	return json_pack("{s:I, s:s}", "seq", (json_int_t)r->seq, "hash", hex);
+}
+
+static int run_head(ctl *c)
+{
+	Sl__GetHead body = SL__GET_HEAD__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_HEAD;
+	cmd.head = &body;
+	return run_and_print(c, &cmd, print_head, head_json);
+}
+
+/* ---- dispatch ---- */
+
+static const ctl_cmd commands[] = {
+    {"item", "create", run_item_create, OPTS_MUTATE | OPTS_SETTINGS, 1, 1,
+     "item create ITEM (--quantity N | --in-stock true|false) [--preorder true|false]\n"
+     "               [--preorder-limit N] [--preorder-message TEXT] [--reason TEXT] [--key KEY]"},
+    {"item", "get", run_item_get, 0, 1, 1, "item get ITEM"},
+    {"item", "update", run_item_update, OPTS_MUTATE | OPTS_SETTINGS | BIT(OPT_REVISION), 1, 1,
+     "item update ITEM --revision R [--quantity N | --in-stock true|false]\n"
+     "               [--preorder true|false] [--preorder-limit N|none] [--preorder-message TEXT]\n"
+     "               [--reason TEXT] [--key KEY]"},
+    {"item", "delete", run_item_delete, OPTS_MUTATE, 1, 1,
+     "item delete ITEM [--reason TEXT] [--key KEY]"},
+    {"increment", NULL, run_increment, OPTS_MUTATE | BIT(OPT_ORDER), 1, 1 << 20,
+     "increment LINE... [--reason TEXT] [--order ID] [--key KEY]"},
+    {"decrement", NULL, run_decrement,
+     OPTS_MUTATE | BIT(OPT_ORDER) | BIT(OPT_RESTRICT) | BIT(OPT_PREORDER_REQUEST), 1, 1 << 20,
+     "decrement LINE... [--restrict] [--preorder-request] [--reason TEXT] [--order ID]\n"
+     "               [--key KEY]"},
+    {"history", NULL, run_history, BIT(OPT_LIMIT) | BIT(OPT_CURSOR), 1, 1,
+     "history ITEM [--limit N] [--cursor C]"},
+    {"head", NULL, run_head, 0, 0, 0, "head"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: stockctl [--server URL] [--json] COMMAND ...\n"
+	           "  URL defaults to $STOCKLEDGER_SERVER, then " CTL_SERVER_DEFAULT "\n"
+	           "  ITEM is PRODUCT[/VARIANT][@LOCATION]; LINE is ITEM=N with N > 0\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].synopsis);
+	fprintf(f, "\nexit status: 0 done, 1 refused by the service, 2 bad command line, "
+	           "3 service unreachable\n");
+}
+
+/* parse_opts sorts argv[from..] into options and positionals; an option not allowed by
+ * cmd is a usage error. --json and --server are accepted anywhere. */
+static int parse_opts(ctl *c, const ctl_cmd *cmd, int argc, char **argv, int from)
+{
+	c->pos = calloc((size_t)argc, sizeof(char *));
+	if (c->pos == NULL)
+		return usage_error(c, "out of memory");
+	for (int i = from; i < argc; i++) {
+		char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			c->is_json = true;
+			continue;
+		}
+		if (strcmp(a, "--server") == 0) {
+			if (i + 1 >= argc)
+				return usage_error(c, "--server needs a value");
+			c->server = argv[++i];
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+			c->pos[c->n_pos++] = a;
+			continue;
+		}
+		int o = 0;
+		while (o < OPT_COUNT_ && strcmp(a, opt_spec[o].name) != 0)
+			o++;
+		if (o == OPT_COUNT_ || (cmd->opts & BIT(o)) == 0)
+			return usage_error(c, "unknown option '%s'", a);
+		if (c->given[o])
+			return usage_error(c, "option '%s' given twice", a);
+		c->given[o] = true;
+		if (opt_spec[o].has_value) {
+			if (i + 1 >= argc)
+				return usage_error(c, "%s needs a value", a);
+			c->val[o] = argv[++i];
+		}
+	}
+	if (c->n_pos < cmd->pos_min)
+		return usage_error(c, "'%s' needs %s", c->cmd_name,
+		                   cmd->pos_max > 1 ? "at least one LINE" : "an ITEM");
+	if (c->n_pos > cmd->pos_max)
+		return usage_error(c, "unexpected argument '%s'", c->pos[cmd->pos_max]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	ctl c = {0};
+	const char *env = getenv("STOCKLEDGER_SERVER");
+	c.server = env != NULL && env[0] != '\0' ? env : CTL_SERVER_DEFAULT;
+	int i = 1;
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c.is_json = true;
+		} else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+			c.server = argv[++i];
+		} else {
+			usage(stderr);
+			return usage_error(&c, "unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return usage_error(&c, "no command given");
+	}
+	const ctl_cmd *cmd = NULL;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]) && cmd == NULL; k++) {
+		const ctl_cmd *cand = &commands[k];
+		if (strcmp(argv[i], cand->word1) != 0)
+			continue;
+		if (cand->word2 == NULL || (i + 1 < argc && strcmp(argv[i + 1], cand->word2) == 0))
+			cmd = cand;
+	}
+	if (cmd == NULL) {
+		usage(stderr);
+		return usage_error(&c, "unknown command '%s%s%s'", argv[i], i + 1 < argc ? " " : "",
+		                   i + 1 < argc ? argv[i + 1] : "");
+	}
+	char name[64];
+	snprintf(name, sizeof(name), "%s%s%s", cmd->word1, cmd->word2 ? " " : "",
+	         cmd->word2 ? cmd->word2 : "");
+	c.cmd_name = name;
+	int code = parse_opts(&c, cmd, argc, argv, i + (cmd->word2 ? 2 : 1));
+	if (code == 0)
+		code = cmd->run(&c);
+	free(c.pos);
+	return code;
+}
