@@ -42,6 +42,27 @@
 #define SL_HISTORY_PAGE_MAX 1000
 #define SL_HISTORY_PAGE_DEFAULT 100
 
+/* ---- audit (issue 4): queries, point in time, explain, change feed ---- */
+/* Distinct items whose views one ledger transaction stages (index maintenance). */
+#define SL_TXN_VIEWS_MAX (1 << 20)
+/* Items in one page of a query (Wix V3: "up to 1,000 inventory items"); default page. */
+#define SL_QUERY_PAGE_MAX 1000
+#define SL_QUERY_PAGE_DEFAULT 100
+/* Values of one `in` filter, and index rows a query page may examine before it returns
+ * what it has with a cursor (bounds a page's work when filters are selective). */
+#define SL_QUERY_IN_MAX 100
+#define SL_QUERY_SCAN_MAX 100000
+/* Events the change feed returns per call, how long a call may wait for new events, and
+ * how many calls may wait at once. */
+#define SL_FEED_PAGE_MAX 1000
+#define SL_FEED_WAIT_MS_MAX 5000
+#define SL_FEED_WAITERS_MAX SL_GATEWAY_CONTEXTS
+/* Events explain reads back from the latest, and adjustment groups it reports. */
+#define SL_EXPLAIN_EVENTS_MAX 1000000
+#define SL_EXPLAIN_GROUPS_MAX 1000
+/* Cursor text of a query page: hex of a version, a pinned seq, a mode and an index key. */
+#define SL_CURSOR_MAX 1024
+
 /* Size of a chain hash (SHA-256). */
 #define SL_HASH_BYTES 32
 

@@ -216,6 +216,7 @@ void gw_server_stop(gw_server *srv)
 		return;
 	if (srv->is_open)
 		nng_close(srv->sock);
+	gw_service_feed_flush(srv->svc); /* parked change-feed reads answer now */
 	/* Requests already handed to the writer still reference their work: wait for them. */
 	for (size_t i = 0; i < srv->n_works; i++) {
 		while (atomic_load(&srv->works[i]->state) == WORK_WAIT) {

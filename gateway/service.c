@@ -23,6 +23,7 @@
 #include "base/banned.h"
 #include "base/sl_map.h"
 #include "base/sl_util.h"
+#include "gateway/reads.h"
 #include "ledger/codec.h"
 #include "ledger/rules.h"
 #include "projector/stock.h"
@@ -59,6 +60,7 @@ struct gw_service {
 	pthread_t writer;
 	bool has_writer;
 	gw_stats stats;
+	gw_feed *feed; /* the change feed's parked reads (gateway/reads.h) */
 
 	/* writer-only state */
 	ledger_txn *txn;
@@ -69,6 +71,11 @@ struct gw_service {
 	sl_event *events;
 	int64_t last_time_ms;
 };
+
+void gw_service_feed_flush(gw_service *s)
+{
+	gw_feed_flush(s->feed);
+}
 
 ledger *gw_service_ledger(gw_service *s)
 {
@@ -297,6 +304,8 @@ static void group_run(gw_service *s, size_t n)
 		         store_last_error(ledger_store(s->l)));
 		fprintf(stderr, "stockledgerd: %s\n", msg);
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);
+	} else {
+		gw_feed_notify(s->feed);
 	}
 reply:
 	for (size_t i = 0; i < n; i++) {
@@ -373,44 +382,6 @@ static void read_get(gw_service *s, const sl_command *cmd, sl_buf *out)
 		out->len = 0;
 }
 
-static void read_history(gw_service *s, const sl_command *cmd, sl_buf *out)
-{
-	sl_error_info err;
-	memset(&err, 0, sizeof(err));
-	sl_err rc = ledger_item_key_validate(&cmd->item, &err);
-	size_t limit = cmd->limit == 0 ? SL_HISTORY_PAGE_DEFAULT : cmd->limit;
-	if (rc == SL_OK && limit > SL_HISTORY_PAGE_MAX)
-		rc = sl_error_set(&err, SL_ERR_LIMIT_EXCEEDED,
-		                  "limit %zu: at most %d events per page", limit,
-		                  SL_HISTORY_PAGE_MAX);
-	if (rc != SL_OK) {
-		error_result(out, &err);
-		return;
-	}
-	sl_event *events = calloc(limit, sizeof(*events));
-	size_t n = 0;
-	uint64_t next = 0;
-	if (events == NULL) {
-		sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
-		error_result(out, &err);
-		return;
-	}
-	rc = ledger_history(s->l, &cmd->item, cmd->after_item_seq, limit, events, &n, &next);
-	if (rc != SL_OK) {
-		sl_error_set(&err, rc, "cannot read history: %s", sl_strerror(rc));
-		error_result(out, &err);
-	} else {
-		ledger_result r = {.events = events,
-		                   .n_events = n,
-		                   .with_event_hashes = true,
-		                   .next_item_seq = next,
-		                   .seq = ledger_head(s->l, NULL)};
-		if (ledger_result_encode(&r, out) != SL_OK)
-			out->len = 0;
-	}
-	free(events);
-}
-
 static void read_head(gw_service *s, sl_buf *out)
 {
 	ledger_result r = {.has_head_hash = true};
@@ -426,11 +397,25 @@ void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *ar
 		sl_buf_init(&out);
 		switch (cmd->type) {
 		case SL_CMD_GET:
-			read_get(s, cmd, &out);
+			if (cmd->has_as_of_seq || cmd->has_as_of_ms)
+				gw_read_get_as_of(s->l, cmd, &out);
+			else
+				read_get(s, cmd, &out);
 			break;
 		case SL_CMD_HISTORY:
-			read_history(s, cmd, &out);
+			gw_read_history(s->l, cmd, &out);
 			break;
+		case SL_CMD_QUERY:
+			gw_read_query(s->l, cmd, &out);
+			break;
+		case SL_CMD_EXPLAIN:
+			gw_read_explain(s->l, cmd, &out);
+			break;
+		case SL_CMD_EVENTS:
+			sl_buf_fini(&out);
+			gw_feed_submit(s->feed, cmd, done, arg);
+			sl_command_fini(cmd);
+			return;
 		case SL_CMD_HEAD:
 			read_head(s, &out);
 			break;
@@ -519,8 +504,9 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->results = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->results));
 	s->events = calloc(LEDGER_COMMAND_EVENTS_MAX, sizeof(*s->events));
 	s->txn = ledger_txn_alloc(s->l);
+	s->feed = gw_feed_open(s->l);
 	if (s->queue == NULL || s->group == NULL || s->results == NULL || s->events == NULL ||
-	    s->txn == NULL)
+	    s->txn == NULL || s->feed == NULL)
 		goto fail;
 	if ((rc = sl_map_init(&s->overlay, sizeof(overlay_view), OVERLAY_MAX)) != SL_OK ||
 	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK)
@@ -555,6 +541,7 @@ void gw_service_close(gw_service *s)
 	pthread_mutex_unlock(&s->lock);
 	if (s->has_writer)
 		pthread_join(s->writer, NULL);
+	gw_feed_close(s->feed);
 	if (s->results != NULL)
 		for (size_t i = 0; i < SL_GROUP_COMMANDS_MAX; i++)
 			sl_buf_fini(&s->results[i]);

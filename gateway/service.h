@@ -49,6 +49,10 @@ sl_err gw_service_execute(gw_service *s, sl_command *cmd, sl_buf *result);
 /* gw_service_ledger: the ledger under s (reads only). */
 ledger *gw_service_ledger(gw_service *s);
 
+/* gw_service_feed_flush answers every change-feed read that waits for events now, and later
+ * ones at once (shutdown: the server waits for every reply). */
+void gw_service_feed_flush(gw_service *s);
+
 /* gw_service_fault_set: make the n-th next commit fail (tests: the sticky error state). */
 void gw_service_fault_set(gw_service *s, int n);
 

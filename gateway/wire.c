@@ -12,6 +12,7 @@
 
 #include "base/banned.h"
 #include "base/sl_util.h"
+#include "ledger/query.h"
 #include "stockledger.pb-c.h"
 
 static void mark(sl_command *c, const char *field)
@@ -60,6 +61,83 @@ static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char
 		key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
 		c->lines[i].quantity = lines[i]->quantity;
 	}
+	return SL_OK;
+}
+
+/* ids_decode reads an id filter: values (equality / in) or a prefix, not both. */
+static void ids_decode(sl_command *c, char **ids, size_t n, const char *prefix, ledger_id_filter *f,
+                       const char *field)
+{
+	if (n > 0 && prefix != NULL) {
+		mark(c, field);
+		return;
+	}
+	if (prefix != NULL) {
+		f->op = LEDGER_MATCH_PREFIX;
+		f->n = 1;
+		copy_field(c, f->values[0], sizeof(f->values[0]), prefix, field);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (n > SL_QUERY_IN_MAX) {
+		mark(c, field);
+		return;
+	}
+	f->op = LEDGER_MATCH_IN;
+	f->n = n;
+	for (size_t i = 0; i < n; i++) {
+		copy_field(c, f->values[i], sizeof(f->values[i]), ids[i], field);
+		if (!sl_id_is_valid(f->values[i], strlen(f->values[i]), SL_ID_MAX))
+			mark(c, field);
+	}
+}
+
+/* query_decode reads a Query into a heap ledger_query owned by c. */
+static sl_err query_decode(sl_command *c, const Sl__Query *m)
+{
+	ledger_query *q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return SL_ERR_NOMEM;
+	c->query = q;
+	ids_decode(c, m->product_ids, m->n_product_ids, m->product_prefix, &q->product,
+	           "productId");
+	ids_decode(c, m->variant_ids, m->n_variant_ids, m->variant_prefix, &q->variant,
+	           "variantId");
+	ids_decode(c, m->location_ids, m->n_location_ids, m->location_prefix, &q->location,
+	           "locationId");
+	q->has_status = m->has_status;
+	q->status = (sl_status)m->status;
+	if (m->has_status && (m->status < SL__AVAILABILITY_STATUS__IN_STOCK ||
+	                      m->status > SL__AVAILABILITY_STATUS__PREORDER))
+		mark(c, "availabilityStatus");
+	q->has_tracked = m->has_track_quantity;
+	q->is_tracked = m->track_quantity;
+	q->has_min_quantity = m->has_min_quantity;
+	q->min_quantity = m->min_quantity;
+	q->has_max_quantity = m->has_max_quantity;
+	q->max_quantity = m->max_quantity;
+	q->has_updated_after = m->has_updated_after_ms;
+	q->updated_after_ms = m->updated_after_ms;
+	q->has_updated_before = m->has_updated_before_ms;
+	q->updated_before_ms = m->updated_before_ms;
+	if (m->sort_field == NULL)
+		q->sort = LEDGER_SORT_CRAWL;
+	else if (strcmp(m->sort_field, "quantity") == 0)
+		q->sort = LEDGER_SORT_QUANTITY;
+	else if (strcmp(m->sort_field, "createdDate") == 0)
+		q->sort = LEDGER_SORT_CREATED;
+	else if (strcmp(m->sort_field, "updatedDate") == 0)
+		q->sort = LEDGER_SORT_UPDATED;
+	else
+		mark(c, "sort");
+	q->is_desc = m->has_sort_desc && m->sort_desc;
+	q->limit = m->has_limit ? m->limit : 0;
+	copy_field(c, q->cursor, sizeof(q->cursor), m->cursor, "cursor");
+	q->has_as_of_seq = m->has_as_of_seq;
+	q->as_of_seq = m->as_of_seq;
+	q->has_as_of_ms = m->has_as_of_ms;
+	q->as_of_ms = m->as_of_ms;
 	return SL_OK;
 }
 
@@ -144,12 +222,38 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	case SL__COMMAND__BODY_GET:
 		c->type = SL_CMD_GET;
 		key_decode(c, pb->get->item, dl, &c->item);
+		c->has_as_of_seq = pb->get->has_as_of_seq;
+		c->as_of_seq = pb->get->as_of_seq;
+		c->has_as_of_ms = pb->get->has_as_of_ms;
+		c->as_of_ms = pb->get->as_of_ms;
 		break;
 	case SL__COMMAND__BODY_HISTORY:
 		c->type = SL_CMD_HISTORY;
 		key_decode(c, pb->history->item, dl, &c->item);
 		c->limit = pb->history->has_limit ? pb->history->limit : 0;
 		c->after_item_seq = pb->history->after_item_seq;
+		c->from_seq = pb->history->from_seq;
+		c->to_seq = pb->history->to_seq;
+		c->has_since_ms = pb->history->has_since_ms;
+		c->since_ms = pb->history->since_ms;
+		c->has_until_ms = pb->history->has_until_ms;
+		c->until_ms = pb->history->until_ms;
+		break;
+	case SL__COMMAND__BODY_QUERY:
+		c->type = SL_CMD_QUERY;
+		if (query_decode(c, pb->query) != SL_OK)
+			return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+		break;
+	case SL__COMMAND__BODY_EXPLAIN:
+		c->type = SL_CMD_EXPLAIN;
+		key_decode(c, pb->explain->item, dl, &c->item);
+		break;
+	case SL__COMMAND__BODY_EVENTS:
+		c->type = SL_CMD_EVENTS;
+		c->from_seq = pb->events->from_seq;
+		c->to_seq = pb->events->to_seq;
+		c->limit = pb->events->has_limit ? pb->events->limit : 0;
+		c->wait_ms = pb->events->wait_ms;
 		break;
 	case SL__COMMAND__BODY_HEAD:
 		c->type = SL_CMD_HEAD;

@@ -226,6 +226,65 @@ sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item)
 	return rc;
 }
 
+/* explanation_pack packs res with the explanation x attached (audit). */
+static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_buf *out)
+{
+	sl_err rc = SL_ERR_NOMEM;
+	Sl__Explanation ex;
+	event_pb setting;
+	Sl__AdjustmentGroup *groups = calloc(x->n_groups + 1, sizeof(*groups));
+	Sl__AdjustmentGroup **gptrs = calloc(x->n_groups + 1, sizeof(*gptrs));
+	Sl__Hold *holds = calloc(x->n_holds + 1, sizeof(*holds));
+	Sl__Hold **hptrs = calloc(x->n_holds + 1, sizeof(*hptrs));
+	if (groups == NULL || gptrs == NULL || holds == NULL || hptrs == NULL)
+		goto done;
+	sl__explanation__init(&ex);
+	event_to_pb(&x->setting, &setting, true);
+	ex.setting = &setting.ev;
+	for (size_t i = 0; i < x->n_groups; i++) {
+		const ledger_adjustment *g = &x->groups[i];
+		sl__adjustment_group__init(&groups[i]);
+		groups[i].order_id = opt(g->order_id);
+		groups[i].reason = (char *)g->reason;
+		SET_OPT(&groups[i], events, g->events);
+		SET_OPT(&groups[i], delta_quantity, g->delta_quantity);
+		SET_OPT(&groups[i], delta_counter, g->delta_counter);
+		SET_OPT(&groups[i], first_seq, g->first_seq);
+		SET_OPT(&groups[i], last_seq, g->last_seq);
+		gptrs[i] = &groups[i];
+	}
+	ex.n_adjustments = x->n_groups;
+	ex.adjustments = gptrs;
+	ex.has_events_since = true;
+	ex.events_since = x->events_since;
+	ex.has_adjusted_quantity = true;
+	ex.adjusted_quantity = x->adjusted_quantity;
+	ex.has_adjusted_counter = true;
+	ex.adjusted_counter = x->adjusted_counter;
+	ex.has_has_holds = true;
+	ex.has_holds = x->has_holds;
+	for (size_t i = 0; i < x->n_holds; i++) {
+		sl__hold__init(&holds[i]);
+		holds[i].order_id = (char *)x->holds[i].order_id;
+		holds[i].has_quantity = true;
+		holds[i].quantity = x->holds[i].quantity;
+		hptrs[i] = &holds[i];
+	}
+	ex.n_holds = x->n_holds;
+	ex.holds = hptrs;
+	ex.has_held_quantity = true;
+	ex.held_quantity = x->held_quantity;
+	res->explanation = &ex;
+	rc = pack_into(&res->base, out);
+	res->explanation = NULL;
+done:
+	free(hptrs);
+	free(holds);
+	free(gptrs);
+	free(groups);
+	return rc;
+}
+
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 {
 	sl_err rc = SL_ERR_NOMEM;
@@ -303,6 +362,13 @@ sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 		res.head_hash.len = SL_HASH_BYTES;
 	}
 	SET_OPT(&res, next_item_seq, r->next_item_seq);
+	res.next_cursor =
+	    r->next_cursor != NULL && r->next_cursor[0] != '\0' ? (char *)r->next_cursor : NULL;
+	SET_OPT(&res, as_of_seq, r->as_of_seq);
+	if (r->explanation != NULL) {
+		rc = explanation_pack(r->explanation, &res, out);
+		goto fail;
+	}
 	rc = pack_into(&res.base, out);
 fail:
 	free(event_ptrs);

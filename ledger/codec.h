@@ -12,6 +12,37 @@
 #include "base/sl_buf.h"
 #include "ledger/types.h"
 
+/* ledger_adjustment: events of one (order, reason) since an item's last absolute setting. */
+typedef struct ledger_adjustment {
+	char order_id[SL_ID_MAX + 1];
+	char reason[SL_REASON_MAX + 1];
+	uint32_t events;
+	int64_t delta_quantity;
+	int64_t delta_counter;
+	uint64_t first_seq;
+	uint64_t last_seq;
+} ledger_adjustment;
+
+/* ledger_hold: stock held for an open order. */
+typedef struct ledger_hold {
+	char order_id[SL_ID_MAX + 1];
+	int64_t quantity;
+} ledger_hold;
+
+/* ledger_explanation: why an item has its quantity (projector/explain.h). */
+typedef struct ledger_explanation {
+	sl_event setting;
+	const ledger_adjustment *groups;
+	size_t n_groups;
+	uint64_t events_since;
+	int64_t adjusted_quantity;
+	int64_t adjusted_counter;
+	bool has_holds;
+	const ledger_hold *holds;
+	size_t n_holds;
+	int64_t held_quantity;
+} ledger_explanation;
+
 /* ledger_result: a command's reply, as sent to the client and kept for idempotent retries.
  * Pointers are borrowed for the duration of ledger_result_encode. */
 typedef struct ledger_result {
@@ -24,7 +55,10 @@ typedef struct ledger_result {
 	bool with_event_hashes;
 	bool has_head_hash;
 	unsigned char head_hash[SL_HASH_BYTES];
-	uint64_t next_item_seq; /* 0: no further page */
+	uint64_t next_item_seq;  /* 0: no further page */
+	const char *next_cursor; /* query cursor; NULL or "": no further page */
+	const ledger_explanation *explanation;
+	uint64_t as_of_seq; /* 0: not a point-in-time answer */
 } ledger_result;
 
 /* ledger_event_encode appends the encoding of ev (without its hash) to out. */

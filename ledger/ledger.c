@@ -20,7 +20,9 @@
 
 #include "base/banned.h"
 #include "base/sl_util.h"
+#include "base/sl_map.h"
 #include "ledger/codec.h"
+#include "ledger/index.h"
 
 struct ledger {
 	store *st;
@@ -38,6 +40,7 @@ struct ledger_txn {
 	bool is_open;
 	sl_buf scratch;
 	sl_buf value;
+	sl_map staged; /* item key -> ledger_index_row of the views staged in this txn */
 };
 
 static const char format_key[] = "format";
@@ -163,11 +166,16 @@ sl_err ledger_status(ledger *l)
 
 sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out)
 {
+	return ledger_view_get_at(l, NULL, key, out);
+}
+
+sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *key, sl_item *out)
+{
 	uint8_t k[LEDGER_KEY_BYTES];
 	size_t klen = ledger_key_encode(key, k);
 	sl_buf v;
 	sl_buf_init(&v);
-	sl_err rc = store_get(l->st, STORE_CF_VIEWS, k, klen, &v);
+	sl_err rc = store_get_at(l->st, snap, STORE_CF_VIEWS, k, klen, &v);
 	if (rc == SL_OK)
 		rc = ledger_item_decode(v.data, v.len, out);
 	sl_buf_fini(&v);
@@ -198,11 +206,16 @@ static sl_err event_from_value(const uint8_t *v, size_t vlen, sl_event *out)
 
 sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out)
 {
+	return ledger_event_get_at(l, NULL, seq, out);
+}
+
+sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_event *out)
+{
 	uint8_t k[8];
 	sl_be64_put(k, seq);
 	sl_buf v;
 	sl_buf_init(&v);
-	sl_err rc = store_get(l->st, STORE_CF_EVENTS, k, sizeof(k), &v);
+	sl_err rc = store_get_at(l->st, snap, STORE_CF_EVENTS, k, sizeof(k), &v);
 	if (rc == SL_OK)
 		rc = event_from_value(v.data, v.len, out);
 	if (rc == SL_OK && out->seq != seq)
@@ -302,6 +315,10 @@ ledger_txn *ledger_txn_alloc(ledger *l)
 	}
 	sl_buf_init(&t->scratch);
 	sl_buf_init(&t->value);
+	if (sl_map_init(&t->staged, sizeof(ledger_index_row), SL_TXN_VIEWS_MAX) != SL_OK) {
+		ledger_txn_free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -312,6 +329,7 @@ void ledger_txn_free(ledger_txn *t)
 	store_batch_free(t->batch);
 	sl_buf_fini(&t->scratch);
 	sl_buf_fini(&t->value);
+	sl_map_fini(&t->staged);
 	free(t);
 }
 
@@ -323,6 +341,7 @@ sl_err ledger_txn_begin(ledger_txn *t)
 		return rc;
 	t->next_seq = ledger_head(t->l, t->prev_hash) + 1;
 	store_batch_clear(t->batch);
+	sl_map_clear(&t->staged);
 	t->is_open = true;
 	return SL_OK;
 }
@@ -379,6 +398,28 @@ sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
 	sl_err rc = ledger_item_encode(item, &t->scratch);
 	if (rc != SL_OK)
 		return rc;
+	/* The indexes change with the view, in the same batch: find what the item was
+	 * indexed under before (staged earlier in this txn, else committed). */
+	int is_new;
+	ledger_index_row *row = sl_map_put(&t->staged, k, klen, &is_new, &rc);
+	if (row == NULL)
+		return rc;
+	ledger_index_row old;
+	bool has_old = !is_new;
+	if (is_new) {
+		sl_item prev;
+		rc = ledger_view_get(t->l, &item->key, &prev);
+		if (rc == SL_OK) {
+			ledger_index_row_of(&prev, &old);
+			has_old = true;
+		} else if (rc != SL_ERR_NOT_FOUND) {
+			return rc;
+		}
+	} else {
+		old = *row;
+	}
+	ledger_index_row_of(item, row);
+	ledger_index_stage(t->batch, has_old ? &old : NULL, row);
 	store_batch_put(t->batch, STORE_CF_VIEWS, k, klen, t->scratch.data, t->scratch.len);
 	return SL_OK;
 }
@@ -405,6 +446,7 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	t->is_open = false;
 	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
 	store_batch_clear(t->batch);
+	sl_map_clear(&t->staged);
 	pthread_mutex_lock(&t->l->lock);
 	if (rc != SL_OK) {
 		t->l->sticky = rc;
@@ -419,6 +461,7 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 void ledger_txn_abort(ledger_txn *t)
 {
 	store_batch_clear(t->batch);
+	sl_map_clear(&t->staged);
 	t->is_open = false;
 }
 

@@ -45,12 +45,18 @@ sl_err ledger_status(ledger *l);
  * (a deleted item has a row with state.exists false). */
 sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out);
 
+/* ledger_view_get_at is ledger_view_get through a store snapshot (NULL: latest). */
+sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *key, sl_item *out);
+
 /* ledger_idem_get reads the record of idempotency key: its content hash and its encoded
  * Result (into result). SL_ERR_NOT_FOUND if the key is new. */
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result);
 
 /* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head. */
 sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out);
+
+/* ledger_event_get_at is ledger_event_get through a store snapshot (NULL: latest). */
+sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_event *out);
 
 /* ledger_history reads up to max events of key with item_seq > after_item_seq, oldest
  * first, into out; *next_item_seq is the cursor of the next page (0 at the end). */
@@ -84,7 +90,9 @@ uint64_t ledger_txn_next_seq(const ledger_txn *t);
  * and stages its item index entry. */
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev);
 
-/* ledger_txn_put_view stages the view row of item. */
+/* ledger_txn_put_view stages the view row of item and the changes of its secondary indexes
+ * (ledger/index.h) in the same batch. SL_ERR_LIMIT_EXCEEDED past SL_TXN_VIEWS_MAX distinct
+ * items in one transaction; SL_ERR_STORAGE if the item's committed view cannot be read. */
 sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item);
 
 /* ledger_txn_put_index stages the item index entry of ev (rebuild only: append does it). */

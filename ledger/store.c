@@ -25,7 +25,7 @@
 #include "base/sl_util.h"
 
 static const char *const cf_names[STORE_CF_COUNT_] = {
-    "default", "events", "views", "idem", "item_events",
+    "default", "events", "views", "idem", "item_events", "item_index",
 };
 
 struct store {
@@ -136,11 +136,42 @@ void store_close(store *s)
 	free(s);
 }
 
+struct store_snap {
+	const rocksdb_snapshot_t *snap;
+	rocksdb_readoptions_t *ropts;
+};
+
+store_snap *store_snap_take(store *s)
+{
+	store_snap *sn = calloc(1, sizeof(*sn));
+	if (sn == NULL)
+		return NULL;
+	sn->snap = rocksdb_create_snapshot(s->db);
+	sn->ropts = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_snapshot(sn->ropts, sn->snap);
+	return sn;
+}
+
+void store_snap_release(store *s, store_snap *snap)
+{
+	if (snap == NULL)
+		return;
+	rocksdb_readoptions_destroy(snap->ropts);
+	rocksdb_release_snapshot(s->db, snap->snap);
+	free(snap);
+}
+
 sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val)
 {
+	return store_get_at(s, NULL, cf, key, klen, val);
+}
+
+sl_err store_get_at(store *s, const store_snap *snap, store_cf cf, const void *key, size_t klen,
+                    sl_buf *val)
+{
 	char *err = NULL;
-	rocksdb_pinnableslice_t *ps =
-	    rocksdb_get_pinned_cf(s->db, s->ropts, s->cf[cf], key, klen, &err);
+	rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(
+	    s->db, snap != NULL ? snap->ropts : s->ropts, s->cf[cf], key, klen, &err);
 	if (err != NULL) {
 		set_error(s, "cannot read store", err);
 		return SL_ERR_STORAGE;
@@ -238,11 +269,17 @@ struct store_iter {
 
 store_iter *store_iter_alloc(store *s, store_cf cf)
 {
+	return store_iter_alloc_at(s, cf, NULL);
+}
+
+store_iter *store_iter_alloc_at(store *s, store_cf cf, const store_snap *snap)
+{
 	store_iter *it = calloc(1, sizeof(*it));
 	if (it == NULL)
 		return NULL;
 	it->s = s;
-	it->it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[cf]);
+	it->it =
+	    rocksdb_create_iterator_cf(s->db, snap != NULL ? snap->ropts : s->ropts, s->cf[cf]);
 	return it;
 }
 

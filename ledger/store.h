@@ -26,12 +26,14 @@ typedef enum store_cf {
 	STORE_CF_VIEWS,       /* item key -> ItemView */
 	STORE_CF_IDEM,        /* idempotency key -> IdemRecord */
 	STORE_CF_ITEM_EVENTS, /* item key || be64 item_seq -> be64 seq */
+	STORE_CF_ITEM_INDEX,  /* audit: secondary indexes of the views (ledger/index.h) */
 	STORE_CF_COUNT_
 } store_cf;
 
 typedef struct store store;
 typedef struct store_batch store_batch;
 typedef struct store_iter store_iter;
+typedef struct store_snap store_snap;
 
 /* store_open opens (creating if missing) the store in dir. On failure returns SL_ERR_STORAGE
  * and writes a message naming dir into errbuf. */
@@ -74,6 +76,20 @@ const uint8_t *store_iter_key(store_iter *it, size_t *klen);
 const uint8_t *store_iter_value(store_iter *it, size_t *vlen);
 /* store_iter_status: SL_OK, or SL_ERR_STORAGE if the iteration stopped on an error. */
 sl_err store_iter_status(store_iter *it);
+
+/* store_snap_take pins a consistent point-in-time view of every column family (a RocksDB
+ * snapshot); reads through it see exactly the batches written before it was taken.
+ * store_snap_release frees it (NULL is a no-op). NULL on out-of-memory. Thread-safe. */
+store_snap *store_snap_take(store *s);
+void store_snap_release(store *s, store_snap *snap);
+
+/* store_get_at is store_get through snap (NULL: the latest state). */
+sl_err store_get_at(store *s, const store_snap *snap, store_cf cf, const void *key, size_t klen,
+                    sl_buf *val);
+
+/* store_iter_alloc_at opens an iterator on cf that reads through snap (NULL: a snapshot
+ * taken now, as store_iter_alloc). */
+store_iter *store_iter_alloc_at(store *s, store_cf cf, const store_snap *snap);
 
 /* store_last_error: the message of the last RocksDB failure ("" if none). */
 const char *store_last_error(store *s);

@@ -17,6 +17,8 @@ void sl_command_fini(sl_command *cmd)
 	free(cmd->lines);
 	cmd->lines = NULL;
 	cmd->n_lines = 0;
+	free(cmd->query); /* plain data, no pointers inside */
+	cmd->query = NULL;
 }
 
 bool sl_cmd_is_write(sl_cmd_type type)

@@ -98,6 +98,10 @@ typedef enum sl_cmd_type {
 	SL_CMD_GET,
 	SL_CMD_HISTORY,
 	SL_CMD_HEAD,
+	/* audit reads (issue 4) */
+	SL_CMD_QUERY,
+	SL_CMD_EXPLAIN,
+	SL_CMD_EVENTS,
 } sl_cmd_type;
 
 typedef struct sl_line {
@@ -136,6 +140,19 @@ typedef struct sl_command {
 	/* set by the decoder when a field did not fit its bound: the command is refused with
 	 * INVALID_ARGUMENT naming the field */
 	char malformed_field[32];
+	/* audit: point in time (get), ranges (history, events), long poll (events) */
+	bool has_as_of_seq;
+	uint64_t as_of_seq;
+	bool has_as_of_ms;
+	int64_t as_of_ms;
+	uint64_t from_seq; /* 0: from the start */
+	uint64_t to_seq;   /* 0: to the end */
+	bool has_since_ms;
+	int64_t since_ms;
+	bool has_until_ms;
+	int64_t until_ms;
+	uint32_t wait_ms;
+	struct ledger_query *query; /* SL_CMD_QUERY: owned, see ledger/query.h */
 } sl_command;
 
 /* sl_command_fini frees what cmd owns; a zeroed command is a harmless no-op. */

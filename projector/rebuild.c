@@ -15,17 +15,21 @@
 #include "base/sl_map.h"
 #include "base/sl_util.h"
 #include "ledger/codec.h"
+#include "ledger/index.h"
 #include "projector/stock.h"
 
 #define PROGRESS_EVERY 100000
 #define REBUILD_BATCH_OPS 50000
 #define FOLD_ITEMS_MAX 50000000
 
-/* fold_all folds every event into views; with txn, also stages index rows. */
-static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_progress_fn progress,
-                       void *ctx, projector_report *r)
+/* fold_all folds every event (up to to_seq, 0: all) into views; with txn, also stages
+ * item index rows. */
+static sl_err fold_all(ledger *l, uint64_t to_seq, sl_map *views, ledger_txn *txn,
+                       projector_progress_fn progress, void *ctx, projector_report *r)
 {
 	uint64_t total = ledger_head(l, NULL);
+	if (to_seq > 0 && to_seq < total)
+		total = to_seq;
 	ledger_iter *it = ledger_iter_alloc(l, 1);
 	if (it == NULL)
 		return SL_ERR_NOMEM;
@@ -34,9 +38,9 @@ static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_prog
 		ledger_iter_free(it);
 		return SL_ERR_NOMEM;
 	}
-	sl_err rc;
+	sl_err rc = SL_OK;
 	uint64_t bad_seq = 0;
-	while ((rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
+	while (r->events < total && (rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
 		r->events++;
 		if (stock_event_is_item(ev)) {
 			uint8_t k[LEDGER_KEY_BYTES];
@@ -86,6 +90,12 @@ static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_prog
 
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
 {
+	return projector_rebuild_to(l, 0, progress, ctx, r);
+}
+
+sl_err projector_rebuild_to(ledger *l, uint64_t to_seq, projector_progress_fn progress, void *ctx,
+                            projector_report *r)
+{
 	sl_map views;
 	memset(r, 0, sizeof(*r));
 	sl_err rc = sl_map_init(&views, sizeof(sl_item), FOLD_ITEMS_MAX);
@@ -98,13 +108,14 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	}
 	store *st = ledger_store(l);
 	if ((rc = store_clear_cf(st, STORE_CF_VIEWS)) != SL_OK ||
-	    (rc = store_clear_cf(st, STORE_CF_ITEM_EVENTS)) != SL_OK) {
+	    (rc = store_clear_cf(st, STORE_CF_ITEM_EVENTS)) != SL_OK ||
+	    (rc = store_clear_cf(st, STORE_CF_ITEM_INDEX)) != SL_OK) {
 		snprintf(r->message, sizeof(r->message), "%s", store_last_error(st));
 		goto done;
 	}
 	if ((rc = ledger_txn_begin(txn)) != SL_OK)
 		goto done;
-	if ((rc = fold_all(l, &views, txn, progress, ctx, r)) != SL_OK) {
+	if ((rc = fold_all(l, to_seq, &views, txn, progress, ctx, r)) != SL_OK) {
 		ledger_txn_abort(txn);
 		goto done;
 	}
@@ -194,6 +205,55 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 	return rc;
 }
 
+/* compare_index checks that the index family holds exactly the index keys of the folded
+ * views: each expected key is present, and the family holds no more keys than expected. */
+static sl_err compare_index(ledger *l, sl_map *views, projector_report *r)
+{
+	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
+	size_t lens[LEDGER_INDEX_PER_ITEM];
+	uint64_t expected = 0, stored = 0;
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < views->n && rc == SL_OK; i++) {
+		const sl_item *want = sl_map_at(views, i);
+		ledger_index_row row;
+		ledger_index_row_of(want, &row);
+		size_t n = ledger_index_keys(&row, keys, lens);
+		for (size_t k = 0; k < n && rc == SL_OK; k++) {
+			expected++;
+			rc = store_get(ledger_store(l), STORE_CF_ITEM_INDEX, keys[k], lens[k], &v);
+			if (rc == SL_ERR_NOT_FOUND) {
+				rc = SL_ERR_CORRUPT;
+				r->bad_seq = want->last_seq;
+				snprintf(
+				    r->message, sizeof(r->message),
+				    "index row '%c' of item '%s/%s@%s' is missing (its last event "
+				    "is %llu)",
+				    keys[k][0], want->key.product_id, want->key.variant_id,
+				    want->key.location_id, (unsigned long long)want->last_seq);
+			}
+		}
+	}
+	sl_buf_fini(&v);
+	if (rc != SL_OK)
+		return rc;
+	store_iter *it = store_iter_alloc(ledger_store(l), STORE_CF_ITEM_INDEX);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
+		stored++;
+	rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc == SL_OK && stored != expected) {
+		rc = SL_ERR_CORRUPT;
+		snprintf(r->message, sizeof(r->message),
+		         "the item index holds %llu rows, the views call for %llu",
+		         (unsigned long long)stored, (unsigned long long)expected);
+	}
+	return rc;
+}
+
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
 {
 	sl_map views;
@@ -201,9 +261,11 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 	sl_err rc = sl_map_init(&views, sizeof(sl_item), FOLD_ITEMS_MAX);
 	if (rc != SL_OK)
 		return rc;
-	rc = fold_all(l, &views, NULL, progress, ctx, r);
+	rc = fold_all(l, 0, &views, NULL, progress, ctx, r);
 	if (rc == SL_OK)
 		rc = compare_views(l, &views, r);
+	if (rc == SL_OK)
+		rc = compare_index(l, &views, r);
 	if (rc == SL_OK)
 		rc = ledger_views_checksum(l, r->checksum, &r->views);
 	sl_map_fini(&views);

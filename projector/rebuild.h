@@ -25,9 +25,15 @@ typedef struct projector_report {
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
                          projector_report *report);
 
-/* projector_verify checks the chain of every event and compares every stored view with a
- * fresh fold, without changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first
- * bad sequence number and a message otherwise. */
+/* projector_rebuild_to is projector_rebuild folding only events 1..to_seq (0: all): the
+ * views and indexes as they were at to_seq, the reference of point-in-time reads (the log
+ * itself is untouched; verify then reports the views behind the log until a full rebuild). */
+sl_err projector_rebuild_to(ledger *l, uint64_t to_seq, projector_progress_fn progress, void *ctx,
+                            projector_report *r);
+
+/* projector_verify checks the chain of every event and compares every stored view, and every
+ * secondary index row (ledger/index.h), with a fresh fold, without changing anything. SL_OK when
+ * all holds; SL_ERR_CORRUPT with the first bad sequence number and a message otherwise. */
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx,
                         projector_report *report);
 

@@ -1,7 +1,9 @@
 /*
  * stockledger-admin: offline operations on a stopped service's data directory.
- *   verify    check the hash chain and that the stored views equal a fresh fold
- *   rebuild   drop every view and refold the log; prints the checksum of the views
+ *   verify    check the hash chain and that the stored views equal a fresh fold;
+ *             with --expect SEQ:HASH, also that the log still extends a saved head
+ *   rebuild   drop every view and refold the log; prints the checksum of the views;
+ *             with --to-seq N, the views as they were at seq N (audit reference)
  *   checksum  print the checksum of the stored views
  *   dump      print every event as one JSON object per line
  * Exit status: 0 fine, 1 the check failed or the data could not be read, 2 usage.
@@ -18,7 +20,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: stockledger-admin (verify | rebuild | checksum | dump) --data DIR\n");
+	fprintf(f, "usage: stockledger-admin (verify | rebuild | checksum | dump) --data DIR\n"
+	           "       stockledger-admin verify --data DIR [--expect SEQ:HASH]\n"
+	           "       stockledger-admin rebuild --data DIR [--to-seq N]\n");
 }
 
 static void progress_cb(void *ctx, uint64_t done, uint64_t total)
@@ -71,12 +75,75 @@ static int dump(ledger *l)
 	return 0;
 }
 
+/* admin_u64 parses a positive decimal seq. */
+static sl_err admin_u64(const char *text, uint64_t *out)
+{
+	int64_t v;
+	if (sl_parse_i64(text, &v) != SL_OK || v <= 0)
+		return SL_ERR_INVALID_ARGUMENT;
+	*out = (uint64_t)v;
+	return SL_OK;
+}
+
+/* admin_expect_parse reads SEQ:HASH (the output of `stockctl head`). */
+static sl_err admin_expect_parse(const char *text, uint64_t *seq, unsigned char *hash)
+{
+	char buf[64];
+	const char *colon = strchr(text, ':');
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(buf))
+		return SL_ERR_INVALID_ARGUMENT;
+	memcpy(buf, text, (size_t)(colon - text));
+	buf[colon - text] = '\0';
+	if (admin_u64(buf, seq) != SL_OK || sl_hex_parse(colon + 1, hash, SL_HASH_BYTES) != SL_OK)
+		return SL_ERR_INVALID_ARGUMENT;
+	return SL_OK;
+}
+
+/* admin_expect_check: the chain is intact (verify ran); event seq must carry the saved hash,
+ * else history was rewritten at or before it (a consistent rewrite keeps the chain whole). */
+static sl_err admin_expect_check(ledger *l, uint64_t seq, const unsigned char *hash,
+                                 projector_report *r)
+{
+	sl_event ev;
+	sl_err rc = ledger_event_get(l, seq, &ev);
+	if (rc == SL_ERR_NOT_FOUND) {
+		r->bad_seq = seq;
+		snprintf(
+		    r->message, sizeof(r->message),
+		    "the log ends at seq %llu, before the saved head %llu: events were removed",
+		    (unsigned long long)ledger_head(l, NULL), (unsigned long long)seq);
+		return SL_ERR_CORRUPT;
+	}
+	if (rc != SL_OK) {
+		r->bad_seq = seq;
+		snprintf(r->message, sizeof(r->message), "cannot read event %llu: %s",
+		         (unsigned long long)seq, sl_strerror(rc));
+		return rc;
+	}
+	if (memcmp(ev.hash, hash, SL_HASH_BYTES) != 0) {
+		r->bad_seq = seq;
+		snprintf(r->message, sizeof(r->message),
+		         "event %llu carries another chain hash than the saved head: the log was "
+		         "rewritten at or before it",
+		         (unsigned long long)seq);
+		return SL_ERR_CORRUPT;
+	}
+	char hex[2 * SL_HASH_BYTES + 1];
+	sl_hex(hash, SL_HASH_BYTES, hex);
+	printf("verify: the log extends the saved head %llu:%s\n", (unsigned long long)seq, hex);
+	return SL_OK;
+}
+
 int main(int argc, char **argv)
 {
-	const char *cmd = NULL, *data = NULL;
+	const char *cmd = NULL, *data = NULL, *expect = NULL, *to_seq_text = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
+		else if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
+			expect = argv[++i];
+		else if (strcmp(argv[i], "--to-seq") == 0 && i + 1 < argc)
+			to_seq_text = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -91,6 +158,18 @@ int main(int argc, char **argv)
 	if (cmd == NULL || data == NULL ||
 	    (strcmp(cmd, "verify") != 0 && strcmp(cmd, "rebuild") != 0 &&
 	     strcmp(cmd, "checksum") != 0 && strcmp(cmd, "dump") != 0)) {
+		usage(stderr);
+		return 2;
+	}
+	uint64_t expect_seq = 0, to_seq = 0;
+	unsigned char expect_hash[SL_HASH_BYTES];
+	if ((expect != NULL && (strcmp(cmd, "verify") != 0 ||
+	                        admin_expect_parse(expect, &expect_seq, expect_hash) != SL_OK)) ||
+	    (to_seq_text != NULL &&
+	     (strcmp(cmd, "rebuild") != 0 || admin_u64(to_seq_text, &to_seq) != SL_OK))) {
+		fprintf(stderr,
+		        "stockledger-admin: --expect takes SEQ:HASH (verify) and --to-seq a "
+		        "positive seq (rebuild)\n");
 		usage(stderr);
 		return 2;
 	}
@@ -120,7 +199,7 @@ int main(int argc, char **argv)
 		printf("rebuilding views of '%s' from %llu events\n", data,
 		       (unsigned long long)ledger_head(l, NULL));
 		fflush(stdout);
-		if (projector_rebuild(l, progress_cb, NULL, &r) != SL_OK) {
+		if (projector_rebuild_to(l, to_seq, progress_cb, NULL, &r) != SL_OK) {
 			fprintf(stderr, "stockledger-admin: rebuild failed: %s\n", r.message);
 			status = 1;
 		} else {
@@ -130,6 +209,8 @@ int main(int argc, char **argv)
 		}
 	} else {
 		sl_err rc = projector_verify(l, progress_cb, NULL, &r);
+		if (rc == SL_OK && expect != NULL)
+			rc = admin_expect_check(l, expect_seq, expect_hash, &r);
 		if (rc != SL_OK) {
 			printf("verify: FAILED at seq %llu: %s\n", (unsigned long long)r.bad_seq,
 			       r.message[0] != '\0' ? r.message : sl_strerror(rc));

@@ -1,0 +1,458 @@
+/*
+ * query.c: query plans over the views and their indexes (see query.h).
+ *
+ * A plan is a store column family (views, or the index family) and a sorted list of
+ * disjoint key ranges [lo, hi) in it, scanned in order (one range, possibly backwards, for a
+ * sort). The cursor is the hex of: version, plan kind, direction, the pinned seq and the
+ * last key the previous page consumed; the next page seeks past that key. Every row the
+ * scan meets is re-checked against all filters (ledger_query_matches), so ranges only
+ * narrow the work and never decide the answer on their own.
+ */
+#include "ledger/query.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "ledger/asof.h"
+#include "ledger/codec.h"
+#include "ledger/index.h"
+
+#define CURSOR_VERSION 1
+#define CURSOR_HEAD 11 /* version, kind, direction, be64 pin */
+
+typedef struct key_range {
+	uint8_t lo[LEDGER_INDEX_KEY_BYTES];
+	size_t lo_len;
+	uint8_t hi[LEDGER_INDEX_KEY_BYTES];
+	size_t hi_len; /* 0: no upper bound */
+} key_range;
+
+typedef struct plan {
+	uint8_t kind; /* 'v' views by item key, else the index tag */
+	store_cf cf;
+	bool is_desc;
+	bool is_crawl;
+	key_range ranges[SL_QUERY_IN_MAX];
+	size_t n_ranges;
+	char sorted[SL_QUERY_IN_MAX][SL_ID_MAX + 1]; /* scratch of plan_ids */
+} plan;
+
+static bool id_match(const ledger_id_filter *f, const char *id)
+{
+	switch (f->op) {
+	case LEDGER_MATCH_IN:
+		for (size_t i = 0; i < f->n; i++)
+			if (strcmp(f->values[i], id) == 0)
+				return true;
+		return false;
+	case LEDGER_MATCH_PREFIX:
+		return strncmp(id, f->values[0], strlen(f->values[0])) == 0;
+	default:
+		return true;
+	}
+}
+
+bool ledger_query_matches(const ledger_query *q, const sl_item *it)
+{
+	const sl_item_state *s = &it->state;
+	if (!s->exists || !id_match(&q->product, it->key.product_id) ||
+	    !id_match(&q->variant, it->key.variant_id) ||
+	    !id_match(&q->location, it->key.location_id))
+		return false;
+	if (q->has_status && it->status != q->status)
+		return false;
+	if (q->has_tracked && s->track_quantity != q->is_tracked)
+		return false;
+	if ((q->has_min_quantity || q->has_max_quantity) && !s->track_quantity)
+		return false;
+	if (q->has_min_quantity && s->quantity < q->min_quantity)
+		return false;
+	if (q->has_max_quantity && s->quantity > q->max_quantity)
+		return false;
+	if (q->has_updated_after && it->updated_ms <= q->updated_after_ms)
+		return false;
+	if (q->has_updated_before && it->updated_ms >= q->updated_before_ms)
+		return false;
+	return true;
+}
+
+/* ---- plans ---- */
+
+static void range_bytes(uint8_t *dst, size_t *len, const void *a, size_t alen, const void *b,
+                        size_t blen)
+{
+	memcpy(dst, a, alen);
+	if (blen > 0)
+		memcpy(dst + alen, b, blen);
+	*len = alen + blen;
+}
+
+/* range_prefix: every key starting with the len bytes p (p non-empty, last byte < 0xff). */
+static void range_prefix(key_range *r, const uint8_t *p, size_t len)
+{
+	range_bytes(r->lo, &r->lo_len, p, len, NULL, 0);
+	range_bytes(r->hi, &r->hi_len, p, len, NULL, 0);
+	if (len == 0) {
+		r->hi_len = 0;
+		return;
+	}
+	r->hi[len - 1]++;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* plan_ids: ranges of the values of f, under tag (0: the views, keyed by item key). */
+static void plan_ids(plan *p, const ledger_id_filter *f, uint8_t tag)
+{
+	uint8_t buf[LEDGER_INDEX_KEY_BYTES];
+	size_t off = 0;
+	if (tag != 0)
+		buf[off++] = tag;
+	if (f->op == LEDGER_MATCH_PREFIX) {
+		size_t n = strlen(f->values[0]);
+		memcpy(buf + off, f->values[0], n);
+		range_prefix(&p->ranges[p->n_ranges++], buf, off + n);
+		return;
+	}
+	char(*vals)[SL_ID_MAX + 1] = p->sorted;
+	memcpy(vals, f->values, sizeof(vals[0]) * f->n);
+	qsort(vals, f->n, sizeof(vals[0]), cmp_id);
+	for (size_t i = 0; i < f->n; i++) {
+		if (i > 0 && strcmp(vals[i], vals[i - 1]) == 0)
+			continue;
+		size_t n = strlen(vals[i]);
+		memcpy(buf + off, vals[i], n);
+		buf[off + n] = '\0';
+		range_prefix(&p->ranges[p->n_ranges++], buf, off + n + 1);
+	}
+}
+
+static void plan_make(const ledger_query *q, plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->is_desc = q->is_desc;
+	uint8_t lo[16], hi[16];
+	size_t lo_len = 1, hi_len = 1;
+	key_range *r = &p->ranges[0];
+	switch (q->sort) {
+	case LEDGER_SORT_CRAWL:
+		p->is_crawl = true;
+		p->is_desc = false;
+		if (q->product.op != LEDGER_MATCH_ANY) {
+			p->kind = 'v';
+			p->cf = STORE_CF_VIEWS;
+			plan_ids(p, &q->product, 0);
+		} else if (q->variant.op != LEDGER_MATCH_ANY) {
+			p->kind = LEDGER_INDEX_VARIANT;
+			p->cf = STORE_CF_ITEM_INDEX;
+			plan_ids(p, &q->variant, LEDGER_INDEX_VARIANT);
+		} else if (q->location.op != LEDGER_MATCH_ANY) {
+			p->kind = LEDGER_INDEX_LOCATION;
+			p->cf = STORE_CF_ITEM_INDEX;
+			plan_ids(p, &q->location, LEDGER_INDEX_LOCATION);
+		} else {
+			p->kind = 'v';
+			p->cf = STORE_CF_VIEWS;
+			p->n_ranges = 1; /* everything: lo "" and no hi */
+		}
+		return;
+	case LEDGER_SORT_QUANTITY:
+		p->kind = LEDGER_INDEX_QUANTITY;
+		lo[0] = hi[0] = LEDGER_INDEX_QUANTITY;
+		if (q->has_min_quantity || q->has_max_quantity ||
+		    (q->has_tracked && q->is_tracked)) {
+			lo[lo_len++] = 1;
+			if (q->has_min_quantity) {
+				sl_be64_put(lo + lo_len, ledger_index_u64(q->min_quantity));
+				lo_len += 8;
+			}
+			hi[hi_len++] = 1;
+			if (q->has_max_quantity) {
+				sl_be64_put(hi + hi_len, ledger_index_u64(q->max_quantity));
+				hi_len += 8;
+				hi[hi_len++] = 0xff;
+			} else {
+				hi[hi_len - 1] = 2;
+			}
+		} else if (q->has_tracked) {
+			lo[lo_len++] = 0;
+			hi[hi_len++] = 1;
+		} else {
+			hi[0]++;
+		}
+		break;
+	case LEDGER_SORT_CREATED:
+		p->kind = LEDGER_INDEX_CREATED;
+		lo[0] = hi[0] = LEDGER_INDEX_CREATED;
+		hi[0]++;
+		break;
+	case LEDGER_SORT_UPDATED:
+		p->kind = LEDGER_INDEX_UPDATED;
+		lo[0] = hi[0] = LEDGER_INDEX_UPDATED;
+		if (q->has_updated_after) {
+			sl_be64_put(lo + 1, ledger_index_u64(q->updated_after_ms));
+			lo[9] = 0xff;
+			lo_len = 10;
+		}
+		if (q->has_updated_before) {
+			sl_be64_put(hi + 1, ledger_index_u64(q->updated_before_ms));
+			hi_len = 9;
+		} else {
+			hi[0]++;
+		}
+		break;
+	}
+	p->cf = STORE_CF_ITEM_INDEX;
+	range_bytes(r->lo, &r->lo_len, lo, lo_len, NULL, 0);
+	range_bytes(r->hi, &r->hi_len, hi, hi_len, NULL, 0);
+	p->n_ranges = 1;
+}
+
+/* ---- cursors ---- */
+
+static void cursor_encode(const plan *p, uint64_t pin, const uint8_t *key, size_t klen, char *out)
+{
+	uint8_t b[CURSOR_HEAD + LEDGER_INDEX_KEY_BYTES];
+	b[0] = CURSOR_VERSION;
+	b[1] = p->kind;
+	b[2] = p->is_desc ? 1 : 0;
+	sl_be64_put(b + 3, pin);
+	memcpy(b + CURSOR_HEAD, key, klen);
+	SL_ASSERT(2 * (CURSOR_HEAD + klen) <= SL_CURSOR_MAX);
+	sl_hex(b, CURSOR_HEAD + klen, out);
+}
+
+static sl_err cursor_decode(const plan *p, const char *text, uint64_t *pin, uint8_t *key,
+                            size_t *klen)
+{
+	size_t n = strlen(text);
+	uint8_t b[CURSOR_HEAD + LEDGER_INDEX_KEY_BYTES];
+	if (n % 2 != 0 || n / 2 < CURSOR_HEAD || n / 2 > sizeof(b) ||
+	    sl_hex_parse(text, b, n / 2) != SL_OK)
+		return SL_ERR_INVALID_ARGUMENT;
+	if (b[0] != CURSOR_VERSION || b[1] != p->kind || b[2] != (p->is_desc ? 1 : 0))
+		return SL_ERR_INVALID_ARGUMENT;
+	*pin = sl_be64_get(b + 3);
+	*klen = n / 2 - CURSOR_HEAD;
+	memcpy(key, b + CURSOR_HEAD, *klen);
+	return SL_OK;
+}
+
+/* ---- the scan ---- */
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static bool in_range(const key_range *r, const uint8_t *k, size_t klen)
+{
+	return key_cmp(k, klen, r->lo, r->lo_len) >= 0 &&
+	       (r->hi_len == 0 || key_cmp(k, klen, r->hi, r->hi_len) < 0);
+}
+
+typedef struct scan {
+	ledger *l;
+	const ledger_query *q;
+	const plan *p;
+	store_snap *snap;
+	uint64_t pin;
+	size_t limit;
+	size_t examined;
+	ledger_query_page *page;
+	uint8_t last[LEDGER_INDEX_KEY_BYTES]; /* the last key consumed */
+	size_t last_len;
+	bool is_done;
+} scan;
+
+/* scan_row handles one row of the plan: false when the page is complete. */
+static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                       bool *is_more)
+{
+	sl_item it;
+	sl_err rc;
+	*is_more = true;
+	if (s->p->kind == 'v') {
+		rc = ledger_item_decode(v, vlen, &it);
+	} else {
+		sl_item_key key;
+		size_t at = ledger_index_item_key(k, klen);
+		if (at == SIZE_MAX || ledger_key_decode(k + at, klen - at, &key) != SL_OK)
+			return SL_ERR_CORRUPT;
+		rc = ledger_view_get_at(s->l, s->snap, &key, &it);
+		if (rc == SL_ERR_NOT_FOUND)
+			rc = SL_ERR_CORRUPT; /* an index row without its view */
+	}
+	if (rc != SL_OK)
+		return rc;
+	if (s->p->is_crawl && it.last_seq > s->pin) {
+		sl_item past;
+		rc = ledger_item_as_of(s->l, s->snap, &it, s->pin, &past);
+		if (rc == SL_ERR_NOT_FOUND)
+			goto consumed; /* created after the pinned seq */
+		if (rc != SL_OK)
+			return rc;
+		it = past;
+	}
+	if (ledger_query_matches(s->q, &it)) {
+		if (s->page->n_items == s->limit) {
+			/* one more match exists: the cursor stays on the last item returned */
+			*is_more = false;
+			return SL_OK;
+		}
+		s->page->items[s->page->n_items++] = it;
+	}
+consumed:
+	memcpy(s->last, k, klen);
+	s->last_len = klen;
+	return SL_OK;
+}
+
+static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t cur_len)
+{
+	store_iter *it = store_iter_alloc_at(ledger_store(s->l), s->p->cf, s->snap);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	if (!s->p->is_desc) {
+		if (cur_len > 0 && key_cmp(cur, cur_len, r->lo, r->lo_len) >= 0)
+			store_iter_seek(it, cur, cur_len);
+		else
+			store_iter_seek(it, r->lo, r->lo_len);
+	} else if (cur_len > 0) {
+		store_iter_seek_for_prev(it, cur, cur_len);
+	} else if (r->hi_len > 0) {
+		store_iter_seek_for_prev(it, r->hi, r->hi_len);
+	} else {
+		store_iter_seek_last(it);
+	}
+	while (store_iter_valid(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		bool is_skip = cur_len > 0 && key_cmp(k, klen, cur, cur_len) == 0;
+		if (!is_skip && !in_range(r, k, klen)) {
+			if (s->p->is_desc && r->hi_len > 0 &&
+			    key_cmp(k, klen, r->hi, r->hi_len) >= 0) {
+				store_iter_prev(it); /* seek_for_prev landed on hi itself */
+				continue;
+			}
+			break;
+		}
+		if (!is_skip) {
+			if (s->examined == SL_QUERY_SCAN_MAX && s->page->n_items < s->limit) {
+				s->is_done = true; /* out of budget: the cursor resumes here */
+				break;
+			}
+			s->examined++;
+			bool is_more;
+			if ((rc = scan_row(s, k, klen, v, vlen, &is_more)) != SL_OK)
+				break;
+			if (!is_more) {
+				s->is_done = true;
+				break;
+			}
+			if (s->examined > SL_QUERY_SCAN_MAX) {
+				/* the page is full and the peek for one more ran out of budget */
+				s->is_done = true;
+				break;
+			}
+		}
+		if (s->p->is_desc)
+			store_iter_prev(it);
+		else
+			store_iter_next(it);
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *page,
+                        sl_error_info *err)
+{
+	plan *p = malloc(sizeof(*p));
+	scan s = {.l = l, .q = q, .p = p, .page = page};
+	uint8_t cur[LEDGER_INDEX_KEY_BYTES];
+	size_t cur_len = 0;
+	uint64_t head;
+	sl_err rc;
+	page->n_items = 0;
+	page->next_cursor[0] = '\0';
+	page->as_of_seq = 0;
+	if (p == NULL)
+		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+	s.limit = q->limit == 0 ? SL_QUERY_PAGE_DEFAULT : q->limit;
+	if (s.limit > SL_QUERY_PAGE_MAX) {
+		rc =
+		    sl_error_set(err, SL_ERR_LIMIT_EXCEEDED, "limit %zu: at most %d items per page",
+		                 s.limit, SL_QUERY_PAGE_MAX);
+		goto done;
+	}
+	if (q->sort != LEDGER_SORT_CRAWL && (q->has_as_of_seq || q->has_as_of_ms)) {
+		rc = sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+		                  "a sort cannot be combined with a point in time; point-in-time "
+		                  "answers come in the crawl order");
+		goto done;
+	}
+	plan_make(q, p);
+	s.snap = store_snap_take(ledger_store(l));
+	if (s.snap == NULL) {
+		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = ledger_snap_head(l, s.snap, &head)) != SL_OK) {
+		sl_error_set(err, rc, "cannot read the head: %s", sl_strerror(rc));
+		goto done;
+	}
+	s.pin = head;
+	if (q->cursor[0] != '\0') {
+		if (cursor_decode(p, q->cursor, &s.pin, cur, &cur_len) != SL_OK || s.pin > head) {
+			rc =
+			    sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+			                 "cursor '%.40s...' is not one of this query's", q->cursor);
+			goto done;
+		}
+	} else if (q->has_as_of_seq) {
+		if (q->as_of_seq > head) {
+			rc = sl_error_set(
+			    err, SL_ERR_INVALID_ARGUMENT, "as-of seq %llu is past the head %llu",
+			    (unsigned long long)q->as_of_seq, (unsigned long long)head);
+			goto done;
+		}
+		s.pin = q->as_of_seq;
+	} else if (q->has_as_of_ms) {
+		if ((rc = ledger_seq_at_time(l, s.snap, head, q->as_of_ms, &s.pin)) != SL_OK) {
+			sl_error_set(err, rc, "cannot find the seq of that time: %s",
+			             sl_strerror(rc));
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < p->n_ranges && !s.is_done && rc == SL_OK; i++) {
+		const key_range *r = &p->ranges[i];
+		/* ranges before the cursor are done */
+		if (cur_len > 0 && r->hi_len > 0 && key_cmp(r->hi, r->hi_len, cur, cur_len) <= 0)
+			continue;
+		rc = scan_range(&s, r, cur, cur_len);
+	}
+	if (rc != SL_OK) {
+		sl_error_set(err, rc, "cannot run the query: %s", sl_strerror(rc));
+		goto done;
+	}
+	if (s.is_done && s.last_len > 0)
+		cursor_encode(p, s.pin, s.last, s.last_len, page->next_cursor);
+	page->as_of_seq = p->is_crawl ? s.pin : 0;
+done:
+	store_snap_release(ledger_store(l), s.snap);
+	free(p);
+	return rc;
+}

@@ -1,0 +1,141 @@
+/*
+ * explain.c: the explanation of an item (see explain.h). Walks the per-item index backwards
+ * from the latest event to the last setting, folding each adjustment into its (order,
+ * reason) group; groups beyond SL_EXPLAIN_GROUPS_MAX - 1 share one "(other)" group, so the
+ * sum stays whole.
+ */
+#include "projector/explain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+
+bool projector_explain_is_setting(sl_event_type type)
+{
+	return type == SL_EV_ITEM_CREATED || type == SL_EV_ITEM_UPDATED;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const ledger_adjustment *x = a, *y = b;
+	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
+}
+
+static ledger_adjustment *group_for(projector_explanation *out, const sl_event *ev)
+{
+	ledger_explanation *x = &out->x;
+	for (size_t i = 0; i < x->n_groups; i++) {
+		ledger_adjustment *g = &out->groups[i];
+		if (strcmp(g->order_id, ev->order_id) == 0 && strcmp(g->reason, ev->reason) == 0)
+			return g;
+	}
+	ledger_adjustment *g = &out->groups[x->n_groups];
+	if (x->n_groups == SL_EXPLAIN_GROUPS_MAX - 1) {
+		if (g->events == 0)
+			sl_strlcpy(g->reason, "(other)", sizeof(g->reason));
+		return g; /* the overflow group, counted in at the end */
+	}
+	memset(g, 0, sizeof(*g));
+	sl_strlcpy(g->order_id, ev->order_id, sizeof(g->order_id));
+	sl_strlcpy(g->reason, ev->reason, sizeof(g->reason));
+	x->n_groups++;
+	return g;
+}
+
+sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanation *out,
+                         sl_error_info *err)
+{
+	store *st = ledger_store(l);
+	store_snap *snap = store_snap_take(st);
+	store_iter *it = NULL;
+	sl_event ev;
+	sl_err rc;
+	memset(&out->x, 0, sizeof(out->x));
+	memset(&out->groups[SL_EXPLAIN_GROUPS_MAX - 1], 0, sizeof(out->groups[0]));
+	if (snap == NULL)
+		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+	rc = ledger_view_get_at(l, snap, key, &out->item);
+	if (rc == SL_OK && !out->item.state.exists)
+		rc = SL_ERR_NOT_FOUND;
+	if (rc != SL_OK) {
+		if (rc == SL_ERR_NOT_FOUND)
+			sl_error_set(err, rc, "item '%s/%s@%s' does not exist", key->product_id,
+			             key->variant_id, key->location_id);
+		else
+			sl_error_set(err, rc, "cannot read item: %s", sl_strerror(rc));
+		goto done;
+	}
+	uint8_t k[LEDGER_KEY_BYTES + 1];
+	size_t plen = ledger_key_encode(key, k);
+	k[plen++] = '\0';
+	sl_be64_put(k + plen, out->item.item_seq);
+	it = store_iter_alloc_at(st, STORE_CF_ITEM_EVENTS, snap);
+	if (it == NULL) {
+		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	bool has_setting = false;
+	int64_t dq = 0, dc = 0;
+	for (store_iter_seek_for_prev(it, k, plen + 8); store_iter_valid(it); store_iter_prev(it)) {
+		size_t klen, vlen;
+		const uint8_t *ik = store_iter_key(it, &klen);
+		const uint8_t *iv = store_iter_value(it, &vlen);
+		if (klen != plen + 8 || memcmp(ik, k, plen) != 0)
+			break;
+		if (vlen != 8) {
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		if ((rc = ledger_event_get_at(l, snap, sl_be64_get(iv), &ev)) != SL_OK)
+			break;
+		if (projector_explain_is_setting(ev.type)) {
+			out->x.setting = ev;
+			has_setting = true;
+			break;
+		}
+		if (out->x.events_since == SL_EXPLAIN_EVENTS_MAX) {
+			rc = sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
+			                  "more than %d events since the last setting of the item",
+			                  SL_EXPLAIN_EVENTS_MAX);
+			goto done;
+		}
+		out->x.events_since++;
+		ledger_adjustment *g = group_for(out, &ev);
+		g->events++;
+		g->delta_quantity += ev.delta_quantity;
+		g->delta_counter += ev.delta_counter;
+		if (g->first_seq == 0 || ev.seq < g->first_seq)
+			g->first_seq = ev.seq;
+		if (ev.seq > g->last_seq)
+			g->last_seq = ev.seq;
+		dq += ev.delta_quantity;
+		dc += ev.delta_counter;
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	if (rc == SL_OK && !has_setting)
+		rc = SL_ERR_CORRUPT; /* every item starts with a create */
+	if (rc != SL_OK) {
+		sl_error_set(err, rc, "cannot read the events of the item: %s", sl_strerror(rc));
+		goto done;
+	}
+	if (out->groups[SL_EXPLAIN_GROUPS_MAX - 1].events > 0)
+		out->x.n_groups = SL_EXPLAIN_GROUPS_MAX;
+	qsort(out->groups, out->x.n_groups, sizeof(out->groups[0]), group_cmp);
+	out->x.groups = out->groups;
+	out->x.adjusted_quantity = out->x.setting.after.quantity + dq;
+	out->x.adjusted_counter = out->x.setting.after.preorder_counter + dc;
+	out->x.holds = out->holds;
+	if (out->x.adjusted_quantity != out->item.state.quantity ||
+	    out->x.adjusted_counter != out->item.state.preorder_counter)
+		rc = sl_error_set(err, SL_ERR_CORRUPT,
+		                  "the adjustments since event %llu do not add up to the item's "
+		                  "quantity",
+		                  (unsigned long long)out->x.setting.seq);
+done:
+	store_iter_free(it);
+	store_snap_release(st, snap);
+	return rc;
+}
