@@ -7,11 +7,13 @@
  * Exit status: 0 done; 1 the service refused (the code is printed); 2 the command line is
  * wrong; 3 the service could not be reached.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/banned.h"
 #include "base/sl_limits.h"
@@ -40,6 +42,26 @@ enum opt {
 	OPT_CURSOR,
 	OPT_RESTRICT,
 	OPT_PREORDER_REQUEST,
+	/* audit (issue 4) */
+	OPT_PRODUCT,
+	OPT_VARIANT,
+	OPT_LOCATION,
+	OPT_STATUS,
+	OPT_TRACKED,
+	OPT_MIN_QUANTITY,
+	OPT_MAX_QUANTITY,
+	OPT_UPDATED_AFTER,
+	OPT_UPDATED_BEFORE,
+	OPT_SORT,
+	OPT_AS_OF_SEQ,
+	OPT_AS_OF,
+	OPT_FROM_SEQ,
+	OPT_TO_SEQ,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_FOLLOW,
+	OPT_FORMAT,
+	OPT_OUT,
 	OPT_COUNT_
 };
 
@@ -60,9 +82,28 @@ static const struct {
     [OPT_CURSOR] = {"--cursor", true},
     [OPT_RESTRICT] = {"--restrict", false},
     [OPT_PREORDER_REQUEST] = {"--preorder-request", false},
+    [OPT_PRODUCT] = {"--product", true},
+    [OPT_VARIANT] = {"--variant", true},
+    [OPT_LOCATION] = {"--location", true},
+    [OPT_STATUS] = {"--status", true},
+    [OPT_TRACKED] = {"--tracked", true},
+    [OPT_MIN_QUANTITY] = {"--min-quantity", true},
+    [OPT_MAX_QUANTITY] = {"--max-quantity", true},
+    [OPT_UPDATED_AFTER] = {"--updated-after", true},
+    [OPT_UPDATED_BEFORE] = {"--updated-before", true},
+    [OPT_SORT] = {"--sort", true},
+    [OPT_AS_OF_SEQ] = {"--as-of-seq", true},
+    [OPT_AS_OF] = {"--as-of", true},
+    [OPT_FROM_SEQ] = {"--from-seq", true},
+    [OPT_TO_SEQ] = {"--to-seq", true},
+    [OPT_SINCE] = {"--since", true},
+    [OPT_UNTIL] = {"--until", true},
+    [OPT_FOLLOW] = {"--follow", false},
+    [OPT_FORMAT] = {"--format", true},
+    [OPT_OUT] = {"--out", true},
 };
 
-#define BIT(o) (1u << (o))
+#define BIT(o) (1ULL << (o))
 #define OPTS_MUTATE (BIT(OPT_REASON) | BIT(OPT_KEY))
 #define OPTS_SETTINGS                                                                              \
 	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
@@ -82,7 +123,7 @@ typedef struct ctl_cmd ctl_cmd;
 struct ctl_cmd {
 	const char *word1, *word2; /* word2 NULL: a one-word command */
 	int (*run)(ctl *c);
-	unsigned opts;
+	uint64_t opts;
 	int pos_min, pos_max;
 	const char *synopsis;
 };
@@ -448,20 +489,6 @@ static int run_item_update(ctl *c)
 	return run_and_print(c, &cmd, print_item_result, item_result_json);
 }
 
-static int run_item_get(ctl *c)
-{
-	Sl__ItemKey key;
-	int code = pos_item(c, 0, &key);
-	if (code != 0)
-		return code;
-	Sl__GetItem body = SL__GET_ITEM__INIT;
-	body.item = &key;
-	Sl__Command cmd = SL__COMMAND__INIT;
-	cmd.body_case = SL__COMMAND__BODY_GET;
-	cmd.get = &body;
-	return run_and_print(c, &cmd, print_item_result, item_result_json);
-}
-
 static void print_deleted(const Sl__Result *r)
 {
 	printf("deleted, seq %" PRIu64 "%s\n", r->seq,
@@ -606,35 +633,6 @@ static json_t *history_json(const Sl__Result *r)
 	return json_pack("{s:o, s:o}", "events", events, "nextCursor", cursor);
 }
 
-static int run_history(ctl *c)
-{
-	Sl__ItemKey key;
-	int code = pos_item(c, 0, &key);
-	if (code != 0)
-		return code;
-	Sl__History body = SL__HISTORY__INIT;
-	body.item = &key;
-	uint64_t v;
-	if (c->given[OPT_LIMIT]) {
-		if (sl_args_u64(c->val[OPT_LIMIT], &v) != SL_OK || v == 0 || v > UINT32_MAX)
-			return usage_error(c, "--limit needs a positive integer, not '%s'",
-			                   c->val[OPT_LIMIT]);
-		body.has_limit = true;
-		body.limit = (uint32_t)v;
-	}
-	if (c->given[OPT_CURSOR]) {
-		if (sl_args_u64(c->val[OPT_CURSOR], &v) != SL_OK)
-			return usage_error(c, "--cursor takes the nextCursor of a page, not '%s'",
-			                   c->val[OPT_CURSOR]);
-		body.has_after_item_seq = true;
-		body.after_item_seq = v;
-	}
-	Sl__Command cmd = SL__COMMAND__INIT;
-	cmd.body_case = SL__COMMAND__BODY_HISTORY;
-	cmd.history = &body;
-	return run_and_print(c, &cmd, print_history, history_json);
-}
-
 static void head_hex(const Sl__Result *r, char *hex)
 {
 	hex[0] = '\0';
@@ -665,13 +663,17 @@ static int run_head(ctl *c)
 	return run_and_print(c, &cmd, print_head, head_json);
 }
 
+/* the audit commands (issue 4): query, history ranges, point in time, explain, events,
+ * export, chart; one file of their own, sharing this file's helpers */
+#include "stockctl_audit.c"
+
 /* ---- dispatch ---- */
 
 static const ctl_cmd commands[] = {
     {"item", "create", run_item_create, OPTS_MUTATE | OPTS_SETTINGS, 1, 1,
      "item create ITEM (--quantity N | --in-stock true|false) [--preorder true|false]\n"
      "               [--preorder-limit N] [--preorder-message TEXT] [--reason TEXT] [--key KEY]"},
-    {"item", "get", run_item_get, 0, 1, 1, "item get ITEM"},
+    {"item", "get", run_item_get, OPTS_AS_OF, 1, 1, "item get ITEM [--as-of-seq N | --as-of T]"},
     {"item", "update", run_item_update, OPTS_MUTATE | OPTS_SETTINGS | BIT(OPT_REVISION), 1, 1,
      "item update ITEM --revision R [--quantity N | --in-stock true|false]\n"
      "               [--preorder true|false] [--preorder-limit N|none] [--preorder-message TEXT]\n"
@@ -684,10 +686,10 @@ static const ctl_cmd commands[] = {
      OPTS_MUTATE | BIT(OPT_ORDER) | BIT(OPT_RESTRICT) | BIT(OPT_PREORDER_REQUEST), 1, 1 << 20,
      "decrement LINE... [--restrict] [--preorder-request] [--reason TEXT] [--order ID]\n"
      "               [--key KEY]"},
-    {"history", NULL, run_history, BIT(OPT_LIMIT) | BIT(OPT_CURSOR), 1, 1,
-     "history ITEM [--limit N] [--cursor C]"},
+    {"history", NULL, run_history, OPTS_HISTORY, 1, 1,
+     "history ITEM [--from-seq N] [--to-seq N] [--since T] [--until T] [--limit N] [--cursor C]"},
     {"head", NULL, run_head, 0, 0, 0, "head"},
-};
+    AUDIT_COMMANDS};
 
 static void usage(FILE *f)
 {
