@@ -232,7 +232,8 @@ static size_t n_refs;
 static int ref_cmp(const void *a, const void *b)
 {
 	const ref_item *x = a, *y = b;
-	int c = memcmp(x->order, y->order, x->order_len < y->order_len ? x->order_len : y->order_len);
+	int c =
+	    memcmp(x->order, y->order, x->order_len < y->order_len ? x->order_len : y->order_len);
 	return c != 0 ? c : (x->order_len > y->order_len) - (x->order_len < y->order_len);
 }
 
@@ -254,13 +255,13 @@ static void reference(const ledger_query *q)
 		size_t lens[LEDGER_INDEX_PER_ITEM];
 		ledger_index_row_of(&r->it, &row);
 		ledger_index_keys(&row, keys, lens);
-		int which = q->sort == LEDGER_SORT_QUANTITY  ? 3
-		            : q->sort == LEDGER_SORT_CREATED ? 4
-		            : q->sort == LEDGER_SORT_UPDATED ? 5
-		            : q->product.op == LEDGER_MATCH_ANY && q->variant.op != LEDGER_MATCH_ANY ? 0
-		            : q->product.op == LEDGER_MATCH_ANY && q->location.op != LEDGER_MATCH_ANY
-		                ? 1
-		                : -1;
+		int which =
+		    q->sort == LEDGER_SORT_QUANTITY                                           ? 3
+		    : q->sort == LEDGER_SORT_CREATED                                          ? 4
+		    : q->sort == LEDGER_SORT_UPDATED                                          ? 5
+		    : q->product.op == LEDGER_MATCH_ANY && q->variant.op != LEDGER_MATCH_ANY  ? 0
+		    : q->product.op == LEDGER_MATCH_ANY && q->location.op != LEDGER_MATCH_ANY ? 1
+		                                                                              : -1;
 		if (which < 0) {
 			memcpy(r->order, k, klen);
 			r->order_len = klen;
@@ -297,10 +298,11 @@ static void walk(ledger_query *q, const char *what)
 			if (seen >= n_refs)
 				fail_msg("%s: more items than the reference's %zu", what, n_refs);
 			if (sl_item_key_cmp(&page->items[i].key, &refs[seen].it.key) != 0)
-				fail_msg("%s: item %zu is %s/%s@%s, expected %s/%s@%s", what, seen,
-				         page->items[i].key.product_id, page->items[i].key.variant_id,
-				         page->items[i].key.location_id, refs[seen].it.key.product_id,
-				         refs[seen].it.key.variant_id, refs[seen].it.key.location_id);
+				fail_msg(
+				    "%s: item %zu is %s/%s@%s, expected %s/%s@%s", what, seen,
+				    page->items[i].key.product_id, page->items[i].key.variant_id,
+				    page->items[i].key.location_id, refs[seen].it.key.product_id,
+				    refs[seen].it.key.variant_id, refs[seen].it.key.location_id);
 		}
 		if (page->next_cursor[0] == '\0')
 			break;
@@ -392,8 +394,10 @@ static void test_crawl_pages_return_each_item_once_as_of_the_first_page(void **s
 		assert_int_equal(ledger_query_run(L, q, page, &err), SL_OK);
 		for (size_t i = 0; i < page->n_items; i++, seen++) {
 			assert_true(seen < n_before);
-			assert_int_equal(sl_item_key_cmp(&page->items[i].key, &before[seen].it.key), 0);
-			assert_int_equal(page->items[i].state.quantity, before[seen].it.state.quantity);
+			assert_int_equal(sl_item_key_cmp(&page->items[i].key, &before[seen].it.key),
+			                 0);
+			assert_int_equal(page->items[i].state.quantity,
+			                 before[seen].it.state.quantity);
 			assert_int_equal(page->items[i].revision, before[seen].it.revision);
 		}
 		if (page->next_cursor[0] == '\0')
@@ -405,19 +409,24 @@ static void test_crawl_pages_return_each_item_once_as_of_the_first_page(void **s
 			sl_item now;
 			assert_int_equal(ledger_view_get(L, &it->key, &now), SL_OK);
 			if (!now.state.exists)
-				change_commit(&it->key, &(sl_item_state){.exists = true, .in_stock = true});
+				change_commit(&it->key,
+				              &(sl_item_state){.exists = true, .in_stock = true});
 			else if (rnd() % 3 == 0)
 				change_commit(&it->key, &(sl_item_state){.exists = false});
 			else
-				change_commit(&it->key, &(sl_item_state){.exists = true, .track_quantity = true,
-				                                         .quantity = 99, .in_stock = true});
+				change_commit(&it->key, &(sl_item_state){.exists = true,
+				                                         .track_quantity = true,
+				                                         .quantity = 99,
+				                                         .in_stock = true});
 			sl_item_key fresh;
 			char p[32];
 			snprintf(p, sizeof(p), "a-new-%llu", (unsigned long long)(rnd() % 100000));
 			key_of(&fresh, p, "v", "default");
 			if (ledger_view_get(L, &fresh, &(sl_item){0}) != SL_OK)
-				change_commit(&fresh, &(sl_item_state){.exists = true, .track_quantity = true,
-				                                        .quantity = 1, .in_stock = true});
+				change_commit(&fresh, &(sl_item_state){.exists = true,
+				                                       .track_quantity = true,
+				                                       .quantity = 1,
+				                                       .in_stock = true});
 		}
 	}
 	assert_int_equal(seen, n_before);
@@ -464,7 +473,8 @@ static void test_query_refuses_bad_cursors_sorts_in_the_past_and_huge_pages(void
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_index_keys_sort_like_their_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_index_keys_sort_like_their_values, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_put_view_keeps_the_index_equal_to_the_views_through_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_pages_equal_a_filtered_scan_of_every_view,
