@@ -6,6 +6,9 @@
  *             with --to-seq N, the views as they were at seq N (audit reference)
  *   checksum  print the checksum of the stored views
  *   dump      print every event as one JSON object per line
+ *   flip-byte a tamper drill: flip one byte of stored event --seq N (at --offset K of its
+ *             record, default 40: inside the event, past its 32-byte chain hash), so that
+ *             verify can be shown to catch it; never use it on data you keep
  * Exit status: 0 fine, 1 the check failed or the data could not be read, 2 usage.
  */
 #include <inttypes.h>
@@ -22,7 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: stockledger-admin (verify | rebuild | checksum | dump) --data DIR\n"
 	           "       stockledger-admin verify --data DIR [--expect SEQ:HASH]\n"
-	           "       stockledger-admin rebuild --data DIR [--to-seq N]\n");
+	           "       stockledger-admin rebuild --data DIR [--to-seq N]\n"
+	           "       stockledger-admin flip-byte --data DIR --seq N [--offset K]\n");
 }
 
 static void progress_cb(void *ctx, uint64_t done, uint64_t total)
@@ -72,6 +76,37 @@ static int dump(ledger *l)
 		        (unsigned long long)bad, sl_strerror(rc));
 		return 1;
 	}
+	return 0;
+}
+
+/* flip_byte inverts one byte of the stored record of event seq (a tamper drill). */
+static int flip_byte(ledger *l, uint64_t seq, size_t offset)
+{
+	uint8_t k[8];
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_be64_put(k, seq);
+	store *st = ledger_store(l);
+	if (store_get(st, STORE_CF_EVENTS, k, sizeof(k), &v) != SL_OK || offset >= v.len) {
+		fprintf(stderr, "stockledger-admin: no event %llu with a byte at offset %zu\n",
+		        (unsigned long long)seq, offset);
+		sl_buf_fini(&v);
+		return 1;
+	}
+	v.data[offset] ^= 0xff;
+	store_batch *b = store_batch_alloc(st);
+	sl_err rc = b != NULL ? SL_OK : SL_ERR_NOMEM;
+	if (rc == SL_OK) {
+		store_batch_put(b, STORE_CF_EVENTS, k, sizeof(k), v.data, v.len);
+		rc = store_write(st, b, true);
+	}
+	store_batch_free(b);
+	sl_buf_fini(&v);
+	if (rc != SL_OK) {
+		fprintf(stderr, "stockledger-admin: cannot write: %s\n", store_last_error(st));
+		return 1;
+	}
+	printf("flipped byte %zu of event %llu\n", offset, (unsigned long long)seq);
 	return 0;
 }
 
@@ -137,6 +172,7 @@ static sl_err admin_expect_check(ledger *l, uint64_t seq, const unsigned char *h
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *data = NULL, *expect = NULL, *to_seq_text = NULL;
+	const char *seq_text = NULL, *offset_text = "40";
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
@@ -144,6 +180,10 @@ int main(int argc, char **argv)
 			expect = argv[++i];
 		else if (strcmp(argv[i], "--to-seq") == 0 && i + 1 < argc)
 			to_seq_text = argv[++i];
+		else if (strcmp(argv[i], "--seq") == 0 && i + 1 < argc)
+			seq_text = argv[++i];
+		else if (strcmp(argv[i], "--offset") == 0 && i + 1 < argc)
+			offset_text = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -157,11 +197,20 @@ int main(int argc, char **argv)
 	}
 	if (cmd == NULL || data == NULL ||
 	    (strcmp(cmd, "verify") != 0 && strcmp(cmd, "rebuild") != 0 &&
-	     strcmp(cmd, "checksum") != 0 && strcmp(cmd, "dump") != 0)) {
+	     strcmp(cmd, "checksum") != 0 && strcmp(cmd, "dump") != 0 &&
+	     strcmp(cmd, "flip-byte") != 0)) {
 		usage(stderr);
 		return 2;
 	}
-	uint64_t expect_seq = 0, to_seq = 0;
+	uint64_t expect_seq = 0, to_seq = 0, flip_seq = 0;
+	int64_t flip_offset = 0;
+	if (strcmp(cmd, "flip-byte") == 0 &&
+	    (seq_text == NULL || admin_u64(seq_text, &flip_seq) != SL_OK ||
+	     sl_parse_i64(offset_text, &flip_offset) != SL_OK || flip_offset < 0)) {
+		fprintf(stderr,
+		        "stockledger-admin: flip-byte needs --seq N (and --offset K >= 0)\n");
+		return 2;
+	}
 	unsigned char expect_hash[SL_HASH_BYTES];
 	if ((expect != NULL && (strcmp(cmd, "verify") != 0 ||
 	                        admin_expect_parse(expect, &expect_seq, expect_hash) != SL_OK)) ||
@@ -184,6 +233,8 @@ int main(int argc, char **argv)
 	char hex[2 * SL_HASH_BYTES + 1];
 	if (strcmp(cmd, "dump") == 0) {
 		status = dump(l);
+	} else if (strcmp(cmd, "flip-byte") == 0) {
+		status = flip_byte(l, flip_seq, (size_t)flip_offset);
 	} else if (strcmp(cmd, "checksum") == 0) {
 		unsigned char sum[SL_HASH_BYTES];
 		uint64_t n;
