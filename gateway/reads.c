@@ -256,8 +256,8 @@ static void feed_answer(ledger *l, const feed_call *call)
 			if (rc == SL_OK)
 				n++;
 		}
-		if (rc == SL_ERR_NOT_FOUND)
-			rc = SL_OK;
+		if (rc == SL_ERR_NOT_FOUND || (rc == SL_ERR_CORRUPT && n > 0))
+			rc = SL_OK; /* the good events first; the next call starts at the bad one */
 		if (rc == SL_ERR_CORRUPT)
 			sl_error_set(&err, rc, "%s", ledger_iter_error(it));
 		else if (rc != SL_OK)
