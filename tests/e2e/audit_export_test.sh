@@ -1,0 +1,46 @@
+#!/bin/bash
+# audit_export_test.sh: `stockctl export` and `stockctl chart` end to end. Goal: export
+# writes the events of a range as JSON Lines or CSV (one header, one row per event, quoted
+# fields where needed), and chart writes an SVG with title, axes, both series and marked
+# moves. Method: known commands, then the files are counted and parsed with jq and grep.
+. "$(dirname "$0")/lib.sh"
+sl_start
+ctl item create mug --quantity 30 --preorder true --reason "initial count"
+ctl decrement mug=12 --order o-1 --reason "sale, big order"
+ctl increment mug=40 --reason restock
+ctl decrement mug=58 --order o-2 --reason sale
+ctl decrement mug=3 --preorder-request --order o-3 --reason preorder
+ctl item create cup --quantity 2
+ctl head
+check "events" .seq 6
+
+OUT=$("$SL_BIN/stockctl" export)
+check_eq "jsonl to stdout" 6 "$(printf '%s\n' "$OUT" | jq -r .seq | wc -l)"
+ctl export --from-seq 2 --to-seq 4 --format jsonl --out "$T/e.jsonl"
+check_rc "export jsonl" 0
+check "export summary" .events 3
+check_eq "jsonl range" "2 3 4" "$(jq -r .seq "$T/e.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+ctl export --format csv --out "$T/e.csv"
+check_rc "export csv" 0
+check_eq "csv rows and header" 7 "$(wc -l <"$T/e.csv")"
+check_eq "csv header" "seq,itemSeq,time,type" "$(head -1 "$T/e.csv" | cut -d, -f1-4)"
+check_eq "csv quotes a reason with a comma" 1 "$(grep -c '"sale, big order"' "$T/e.csv")"
+check_eq "csv quantities of event 4" "58,0,-58" "$(grep '^4,' "$T/e.csv" | awk -F, '{print $13","$14","$15}')"
+ctl export --format xml
+check_rc "unknown format" 2
+
+ctl chart mug --out "$T/mug.svg"
+check_rc "chart" 0
+check "chart events" .events 5
+check "chart has a preorder counter" .preorderCounter true
+check_eq "svg root" 1 "$(head -1 "$T/mug.svg" | grep -c '^<svg ')"
+check_eq "svg title" 1 "$(grep -c 'Stock of mug@default' "$T/mug.svg")"
+check_eq "two series" 2 "$(grep -c '<polyline' "$T/mug.svg")"
+check_eq "the big sale is marked with its reason" 1 "$(grep -c '>-58 sale<' "$T/mug.svg")"
+check_eq "svg closes" "</svg>" "$(tail -1 "$T/mug.svg")"
+ctl chart mug
+check_rc "chart without --out" 2
+ctl chart ghost --out "$T/g.svg"
+check_refused "chart of an item without events" NOT_FOUND
+sl_stop
+sl_done
