@@ -193,32 +193,37 @@ static int chart_write(FILE *f, chart *ch, const char *title)
 		double x = chart_x(ch, p->t_ms), y = chart_y(ch, p->quantity);
 		double ly =
 		    p->delta < 0 ? y + 18 + 14 * (double)(k % 2) : y - 10 - 14 * (double)(k % 2);
+		if (ly > ch->y_bottom - 6) /* never over the time axis: above the point instead */
+			ly = y - 10 - 14 * (double)(k % 2);
+		if (ly < ch->y_top + 10)
+			ly = y + 18;
 		fprintf(f,
 		        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" stroke=\"white\"/>\n"
 		        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+		        "stroke=\"white\" stroke-width=\"4\" paint-order=\"stroke\" "
 		        "fill=\"%s\">%+" PRId64 " ",
 		        x, y, p->delta < 0 ? "#c0392b" : "#27ae60", x, ly,
 		        p->delta < 0 ? "#c0392b" : "#1e8449", p->delta);
 		svg_text(f, p->label);
 		fprintf(f, "</text>\n");
 	}
-	/* legend */
-	double lx = ch->x_right - 250;
+	/* legend: one row per mark, top right */
+	double lx = ch->x_right - 210;
 	fprintf(f,
-	        "<line x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"30\" stroke=\"#1f77b4\" "
-	        "stroke-width=\"2.5\"/><text x=\"%.1f\" y=\"34\" font-size=\"13\" "
+	        "<line x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" y2=\"18\" stroke=\"#1f77b4\" "
+	        "stroke-width=\"2.5\"/><text x=\"%.1f\" y=\"22\" font-size=\"13\" "
 	        "fill=\"#222\">quantity</text>\n",
-	        lx, lx + 24, lx + 30);
+	        lx, lx + 24, lx + 32);
 	if (ch->has_counter)
 		fprintf(f,
-		        "<line x1=\"%.1f\" y1=\"50\" x2=\"%.1f\" y2=\"50\" stroke=\"#e67e22\" "
-		        "stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"54\" "
+		        "<line x1=\"%.1f\" y1=\"36\" x2=\"%.1f\" y2=\"36\" stroke=\"#e67e22\" "
+		        "stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"40\" "
 		        "font-size=\"13\" fill=\"#222\">preorder counter</text>\n",
-		        lx, lx + 24, lx + 30);
+		        lx, lx + 24, lx + 32);
 	fprintf(f,
-	        "<circle cx=\"%.1f\" cy=\"%d\" r=\"4.5\" fill=\"#c0392b\"/><text x=\"%.1f\" "
-	        "y=\"%d\" font-size=\"13\" fill=\"#222\">larger moves, with their reason</text>\n",
-	        lx + 130, 30, lx + 140, 34);
+	        "<circle cx=\"%.1f\" cy=\"54\" r=\"4.5\" fill=\"#c0392b\"/><text x=\"%.1f\" "
+	        "y=\"58\" font-size=\"13\" fill=\"#222\">larger moves and their reason</text>\n",
+	        lx + 12, lx + 32);
 	fprintf(f, "</svg>\n");
 	return ferror(f) ? -1 : 0;
 }
