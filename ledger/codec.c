@@ -234,8 +234,8 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 	event_pb setting;
 	Sl__AdjustmentGroup *groups = calloc(x->n_groups + 1, sizeof(*groups));
 	Sl__AdjustmentGroup **gptrs = calloc(x->n_groups + 1, sizeof(*gptrs));
-	Sl__Hold *holds = calloc(x->n_holds + 1, sizeof(*holds));
-	Sl__Hold **hptrs = calloc(x->n_holds + 1, sizeof(*hptrs));
+	Sl__ExplainHold *holds = calloc(x->n_holds + 1, sizeof(*holds));
+	Sl__ExplainHold **hptrs = calloc(x->n_holds + 1, sizeof(*hptrs));
 	if (groups == NULL || gptrs == NULL || holds == NULL || hptrs == NULL)
 		goto done;
 	sl__explanation__init(&ex);
@@ -264,7 +264,7 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 	ex.has_has_holds = true;
 	ex.has_holds = x->has_holds;
 	for (size_t i = 0; i < x->n_holds; i++) {
-		sl__hold__init(&holds[i]);
+		sl__explain_hold__init(&holds[i]);
 		holds[i].order_id = (char *)x->holds[i].order_id;
 		holds[i].has_quantity = true;
 		holds[i].quantity = x->holds[i].quantity;
