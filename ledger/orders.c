@@ -20,8 +20,8 @@
  *
  * Invariants kept on every order (checked by the model test):
  * - a line's held is the units it took and did not give back; held_preorder <= held;
- * - while the order holds stock (ledger_order_holds_stock) held == quantity - refunded for
- *   every line; before that, and once closed, held == 0;
+ * - while the order holds stock (ledger_order_holds_stock) held == max(0, quantity -
+ *   refunded) for every line; before that, and once closed, held == 0;
  * - a take is restricted only at placement under ON_ORDER_PLACED; every other take (pay
  *   under ON_ORDER_PAID, edits) is unrestricted: it never fails for stock.
  */
@@ -60,6 +60,13 @@ const char *ledger_order_status_name(sl_order_status status)
 	if ((unsigned)status >= sizeof(names) / sizeof(names[0]))
 		return "UNKNOWN";
 	return names[status];
+}
+
+/* held_target: what a line holds while its order holds stock: its quantity less what was
+ * refunded (refunded units left the order), never below 0. */
+static int64_t held_target(const sl_order_line_state *s)
+{
+	return s->quantity > s->refunded ? s->quantity - s->refunded : 0;
 }
 
 /* plan_line: one order line as the command leaves it. */
@@ -451,8 +458,7 @@ static sl_err decide_pay(const sl_command *cmd, const sl_order *view, plan *p, b
 	p->status = SL_ORDER_PAID;
 	if (p->trigger == SL_TRIGGER_ON_ORDER_PAID)
 		for (size_t i = 0; i < p->n; i++)
-			p->lines[i].take = p->lines[i].after.quantity - p->lines[i].after.refunded -
-			                   p->lines[i].after.held;
+			p->lines[i].take = held_target(&p->lines[i].after) - p->lines[i].after.held;
 	return SL_OK;
 }
 
@@ -581,19 +587,9 @@ static sl_err decide_edit(const sl_command *cmd, const sl_order *view, plan *p,
 		plan_line *pl = &p->lines[j];
 		if (!is_named[j])
 			pl->after.quantity = 0;
-		if (pl->after.quantity < pl->after.refunded) {
-			rc = sl_error_set(
-			    err, SL_ERR_FAILED_PRECONDITION,
-			    "line '%s' has %lld refunded units: its quantity cannot go "
-			    "below that",
-			    pl->line_id, (long long)pl->after.refunded);
-			if (is_named[j])
-				line_fail(err, rc, pl->cmd_index);
-			break;
-		}
 		if (!is_holding)
 			continue;
-		int64_t delta = pl->after.quantity - pl->after.refunded - pl->after.held;
+		int64_t delta = held_target(&pl->after) - pl->after.held;
 		if (delta > 0) {
 			pl->take = delta;
 		} else if (delta < 0) {

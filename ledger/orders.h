@@ -53,8 +53,7 @@ typedef struct ledger_order_env {
  *                      (err->shortages names every short line and what was available);
  *   QUANTITY_NOT_TRACKED    a line on an in-stock-tracked item;
  *   ORDER_CLOSED       any command on a canceled, refunded or payment-failed order;
- *   FAILED_PRECONDITION     pay/payment-failed/refund in the wrong open state, an edit
- *                      below a line's refunded units;
+ *   FAILED_PRECONDITION     payment-failed of a paid order, refund of an unpaid one;
  *   REFUND_EXCEEDS_HELD     a refund of more units than the line holds;
  *   LIMIT_EXCEEDED     more than SL_ORDER_LINES_MAX lines, a line changed more than
  *                      SL_ORDER_LINE_EVENTS_MAX times, a quantity leaving its range.
