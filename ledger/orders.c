@@ -256,6 +256,11 @@ static sl_err plan_execute(plan *p, const sl_command *cmd, const ledger_order_en
 	bool is_restricted =
 	    p->type == SL_EV_ORDER_PLACED && p->trigger == SL_TRIGGER_ON_ORDER_PLACED;
 	uint64_t order_seq = view != NULL ? view->order_seq : 0;
+	/* Payment and closing always find room: edits and refunds leave them two changes. */
+	size_t changes_max = p->type == SL_EV_ORDER_PAID || p->type == SL_EV_ORDER_CANCELED ||
+	                             p->type == SL_EV_ORDER_PAYMENT_FAILED
+	                         ? SL_ORDER_LINE_EVENTS_MAX
+	                         : SL_ORDER_LINE_EVENTS_MAX - 2;
 	size_t n = 1;
 	sl_err rc = SL_OK;
 	sl_item_state *before = malloc(sizeof(*before));
@@ -271,11 +276,13 @@ static sl_err plan_execute(plan *p, const sl_command *cmd, const ledger_order_en
 			continue;
 		if (!moved && line_state_equal(&pl->before, &pl->after))
 			continue;
-		if (pl->n_seqs >= SL_ORDER_LINE_EVENTS_MAX) {
+		if (pl->n_seqs >= changes_max) {
 			rc = sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
-			                  "line '%s' changed %d times: at most %d changes per line",
-			                  pl->line_id, SL_ORDER_LINE_EVENTS_MAX,
-			                  SL_ORDER_LINE_EVENTS_MAX);
+			                  "line '%s' changed %u times: at most %zu changes by "
+			                  "place, edit and refund per line",
+			                  pl->line_id, pl->n_seqs, changes_max);
+			err->has_index = true;
+			err->index = pl->cmd_index;
 			break;
 		}
 		sl_event *ev = &events[n];
