@@ -172,9 +172,27 @@ typedef struct order_lines {
 
 static order_lines lines_buf;
 
+/* lines_bound refuses more lines than an order may have, as the service would: the lines
+ * are kept in fixed arrays here. */
+static int lines_bound(ctl *c)
+{
+	if (c->n_pos - 1 <= SL_ORDER_LINES_MAX)
+		return 0;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "%d lines: at most %d lines per order", c->n_pos - 1,
+	         SL_ORDER_LINES_MAX);
+	Sl__Error err = SL__ERROR__INIT;
+	err.code = "LIMIT_EXCEEDED";
+	err.message = msg;
+	return print_refusal(c, &err);
+}
+
 /* read_olines parses positional arguments from 1 on as OLINE = [LINE_ID:]ITEM=N. */
 static int read_olines(ctl *c, order_lines *ol)
 {
+	int code = lines_bound(c);
+	if (code != 0)
+		return code;
 	ol->n = 0;
 	for (int i = 1; i < c->n_pos; i++) {
 		Sl__Line line;
@@ -195,6 +213,9 @@ static int read_olines(ctl *c, order_lines *ol)
 /* read_refund_lines parses positional arguments from 1 on as LINE_ID=N. */
 static int read_refund_lines(ctl *c, order_lines *ol)
 {
+	int code = lines_bound(c);
+	if (code != 0)
+		return code;
 	ol->n = 0;
 	for (int i = 1; i < c->n_pos; i++) {
 		char *eq = strrchr(c->pos[i], '=');
