@@ -141,6 +141,77 @@ static sl_err query_decode(sl_command *c, const Sl__Query *m)
 	return SL_OK;
 }
 
+/* order_lines_decode reads order lines (line id, item, quantity); a refund's lines name no
+ * item, and get none. */
+static sl_err order_lines_decode(sl_command *c, Sl__OrderLineSpec **lines, size_t n,
+                                 const char *default_location, sl_error_info *err)
+{
+	if (n > SL_ORDER_LINES_MAX)
+		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
+		                    "%zu lines: at most %d lines per order", n, SL_ORDER_LINES_MAX);
+	if (n == 0)
+		return SL_OK;
+	c->lines = calloc(n, sizeof(*c->lines));
+	if (c->lines == NULL)
+		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+	c->n_lines = n;
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i]->item != NULL)
+			key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
+		copy_field(c, c->lines[i].line_id, sizeof(c->lines[i].line_id), lines[i]->line_id,
+		           "lineId");
+		c->lines[i].quantity = lines[i]->quantity;
+	}
+	return SL_OK;
+}
+
+/* order_decode reads the order commands (orders 20-29 of Command.body). */
+static sl_err order_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_error_info *err)
+{
+	switch (pb->body_case) {
+	case SL__COMMAND__BODY_SET_SETTINGS:
+		c->type = SL_CMD_SETTINGS_SET;
+		c->trigger = (sl_trigger)pb->set_settings->inventory_update_trigger;
+		return SL_OK;
+	case SL__COMMAND__BODY_GET_SETTINGS:
+		c->type = SL_CMD_SETTINGS_GET;
+		return SL_OK;
+	case SL__COMMAND__BODY_PLACE_ORDER:
+		c->type = SL_CMD_ORDER_PLACE;
+		return order_lines_decode(c, pb->place_order->lines, pb->place_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_PAY_ORDER:
+		c->type = SL_CMD_ORDER_PAY;
+		return SL_OK;
+	case SL__COMMAND__BODY_PAYMENT_FAILED:
+		c->type = SL_CMD_ORDER_PAYMENT_FAILED;
+		return SL_OK;
+	case SL__COMMAND__BODY_CANCEL_ORDER:
+		c->type = SL_CMD_ORDER_CANCEL;
+		c->is_no_restock = pb->cancel_order->no_restock;
+		return SL_OK;
+	case SL__COMMAND__BODY_REFUND_ORDER:
+		c->type = SL_CMD_ORDER_REFUND;
+		c->is_no_restock = pb->refund_order->no_restock;
+		return order_lines_decode(c, pb->refund_order->lines, pb->refund_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_EDIT_ORDER:
+		c->type = SL_CMD_ORDER_EDIT;
+		return order_lines_decode(c, pb->edit_order->lines, pb->edit_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_GET_ORDER:
+		c->type = SL_CMD_ORDER_GET;
+		return SL_OK;
+	case SL__COMMAND__BODY_LIST_HOLDS:
+		c->type = SL_CMD_ORDER_HOLDS;
+		key_decode(c, pb->list_holds->item, dl, &c->item);
+		return SL_OK;
+	default:
+		c->type = SL_CMD_NONE;
+		return SL_OK;
+	}
+}
+
 /* fill_defaults writes the defaults into the message, so that they are part of its hash. */
 static void content_hash(Sl__Command *pb, unsigned char *out, sl_buf *scratch)
 {
@@ -259,7 +330,8 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 		c->type = SL_CMD_HEAD;
 		break;
 	default:
-		c->type = SL_CMD_NONE;
+		if (order_decode(pb, dl, c, err) != SL_OK)
+			return err->code;
 		break;
 	}
 	content_hash(pb, c->content_hash, scratch);

@@ -23,10 +23,12 @@ typedef struct ledger_adjustment {
 	uint64_t last_seq;
 } ledger_adjustment;
 
-/* ledger_hold: stock held for an open order. */
+/* ledger_hold: what one open order holds of an item: units taken off its quantity, and
+ * units taken as preorders (counted in its preorder counter). */
 typedef struct ledger_hold {
 	char order_id[SL_ID_MAX + 1];
 	int64_t quantity;
+	int64_t preorder;
 } ledger_hold;
 
 /* ledger_explanation: why an item has its quantity (projector/explain.h). */
@@ -41,6 +43,7 @@ typedef struct ledger_explanation {
 	const ledger_hold *holds;
 	size_t n_holds;
 	int64_t held_quantity;
+	int64_t held_preorder;
 } ledger_explanation;
 
 /* ledger_result: a command's reply, as sent to the client and kept for idempotent retries.
@@ -55,7 +58,13 @@ typedef struct ledger_result {
 	bool with_event_hashes;
 	bool has_head_hash;
 	unsigned char head_hash[SL_HASH_BYTES];
-	uint64_t next_item_seq;  /* 0: no further page */
+	uint64_t next_item_seq; /* 0: no further page */
+	/* orders */
+	const sl_order *order;
+	const sl_settings *settings;
+	bool is_unchanged; /* the order or setting already was so: nothing appended */
+	const sl_hold *holds;
+	size_t n_holds;
 	const char *next_cursor; /* query cursor; NULL or "": no further page */
 	const ledger_explanation *explanation;
 	uint64_t as_of_seq; /* 0: not a point-in-time answer */
@@ -71,6 +80,16 @@ sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev);
 /* ledger_item_encode appends the encoding of a view to out; ledger_item_decode reads it. */
 sl_err ledger_item_encode(const sl_item *item, sl_buf *out);
 sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item);
+
+/* ledger_order_encode appends the encoding of an order view to out. ledger_order_decode
+ * reads one into *order, replacing (and freeing) what it held; *order is untouched on
+ * failure (SL_ERR_CORRUPT, SL_ERR_NOMEM). */
+sl_err ledger_order_encode(const sl_order *order, sl_buf *out);
+sl_err ledger_order_decode(const uint8_t *data, size_t len, sl_order *order);
+
+/* ledger_settings_encode / ledger_settings_decode: the settings view. */
+sl_err ledger_settings_encode(const sl_settings *settings, sl_buf *out);
+sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *settings);
 
 /* ledger_result_encode appends the encoding of an sl.Result to out. */
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out);

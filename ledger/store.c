@@ -25,7 +25,8 @@
 #include "base/sl_util.h"
 
 static const char *const cf_names[STORE_CF_COUNT_] = {
-    "default", "events", "views", "idem", "item_events", "item_index",
+    "default", "events",      "views",    "idem",       "item_events",
+    "orders",  "order_holds", "settings", "item_index",
 };
 
 struct store {

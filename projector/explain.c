@@ -44,6 +44,50 @@ static ledger_adjustment *group_for(projector_explanation *out, const sl_event *
 	return g;
 }
 
+/* holds_add reads the holds of open order lines on key (ledger_holds_list, committed
+ * state) and sums them per order into out; orders beyond the bound share "(other)". */
+static sl_err holds_add(ledger *l, const sl_item_key *key, projector_explanation *out)
+{
+	enum { PAGE = 64 };
+	sl_hold page[PAGE];
+	char after_order[SL_ID_MAX + 1] = "", after_line[SL_ID_MAX + 1] = "";
+	ledger_explanation *x = &out->x;
+	bool has_more = true;
+	while (has_more) {
+		size_t n = 0;
+		sl_err rc =
+		    ledger_holds_list(l, key, after_order, after_line, PAGE, page, &n, &has_more);
+		if (rc != SL_OK)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			ledger_hold *h = NULL;
+			for (size_t k = 0; k < x->n_holds && h == NULL; k++)
+				if (strcmp(out->holds[k].order_id, page[i].order_id) == 0)
+					h = &out->holds[k];
+			if (h == NULL && x->n_holds < SL_EXPLAIN_GROUPS_MAX) {
+				h = &out->holds[x->n_holds++];
+				memset(h, 0, sizeof(*h));
+				sl_strlcpy(h->order_id,
+				           x->n_holds < SL_EXPLAIN_GROUPS_MAX ? page[i].order_id
+				                                              : "(other)",
+				           sizeof(h->order_id));
+			} else if (h == NULL) {
+				h = &out->holds[SL_EXPLAIN_GROUPS_MAX - 1];
+			}
+			h->quantity += page[i].held - page[i].held_preorder;
+			h->preorder += page[i].held_preorder;
+			x->held_quantity += page[i].held - page[i].held_preorder;
+			x->held_preorder += page[i].held_preorder;
+		}
+		if (n > 0) {
+			sl_strlcpy(after_order, page[n - 1].order_id, sizeof(after_order));
+			sl_strlcpy(after_line, page[n - 1].line_id, sizeof(after_line));
+		}
+	}
+	x->has_holds = true;
+	return SL_OK;
+}
+
 sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanation *out,
                          sl_error_info *err)
 {
@@ -128,6 +172,10 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 	out->x.adjusted_quantity = out->x.setting.after.quantity + dq;
 	out->x.adjusted_counter = out->x.setting.after.preorder_counter + dc;
 	out->x.holds = out->holds;
+	if ((rc = holds_add(l, key, out)) != SL_OK) {
+		sl_error_set(err, rc, "cannot read the holds of the item: %s", sl_strerror(rc));
+		goto done;
+	}
 	if (out->x.adjusted_quantity != out->item.state.quantity ||
 	    out->x.adjusted_counter != out->item.state.preorder_counter)
 		rc = sl_error_set(err, SL_ERR_CORRUPT,

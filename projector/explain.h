@@ -5,8 +5,10 @@
  *
  * The invariant it shows: setting.after.quantity + the sum of the adjustments' deltas equals
  * the current quantity (and the same for the preorder counter); explain checks it and
- * refuses with CORRUPT when a log breaks it. Holds are a separate part: stock set aside for
- * open orders, which the quantity does not include (see docs/audit.md).
+ * refuses with CORRUPT when a log breaks it. Holds are a separate part: what the open
+ * orders hold of the item (ledger_holds_list, issue 3), units their lines already took off
+ * the quantity (their decrements are among the adjustments) and would give back on a
+ * cancel; preorder units apart (see docs/audit.md).
  *
  * Reads only the item's own events, newest first, through one store snapshot. Thread-safe.
  */

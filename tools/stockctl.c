@@ -21,54 +21,12 @@
 #include "client/args.h"
 #include "client/client.h"
 #include "client/json.h"
+#include "tools/stockctl.h"
 
 #define CTL_SERVER_DEFAULT "tcp://127.0.0.1:7450"
 #define CTL_TIMEOUT_MS 10000
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
 
-enum opt {
-	OPT_QUANTITY,
-	OPT_IN_STOCK,
-	OPT_PREORDER,
-	OPT_PREORDER_LIMIT,
-	OPT_PREORDER_MESSAGE,
-	OPT_REASON,
-	OPT_KEY,
-	OPT_REVISION,
-	OPT_ORDER,
-	OPT_LIMIT,
-	OPT_CURSOR,
-	OPT_RESTRICT,
-	OPT_PREORDER_REQUEST,
-	/* audit (issue 4) */
-	OPT_PRODUCT,
-	OPT_VARIANT,
-	OPT_LOCATION,
-	OPT_STATUS,
-	OPT_TRACKED,
-	OPT_MIN_QUANTITY,
-	OPT_MAX_QUANTITY,
-	OPT_UPDATED_AFTER,
-	OPT_UPDATED_BEFORE,
-	OPT_SORT,
-	OPT_AS_OF_SEQ,
-	OPT_AS_OF,
-	OPT_FROM_SEQ,
-	OPT_TO_SEQ,
-	OPT_SINCE,
-	OPT_UNTIL,
-	OPT_FOLLOW,
-	OPT_FORMAT,
-	OPT_OUT,
-	OPT_COUNT_
-};
-
-static const struct {
-	const char *name;
-	bool has_value;
-} opt_spec[OPT_COUNT_] = {
+const ctl_opt_spec opt_spec[OPT_COUNT_] = {
     [OPT_QUANTITY] = {"--quantity", true},
     [OPT_IN_STOCK] = {"--in-stock", true},
     [OPT_PREORDER] = {"--preorder", true},
@@ -101,39 +59,14 @@ static const struct {
     [OPT_FOLLOW] = {"--follow", false},
     [OPT_FORMAT] = {"--format", true},
     [OPT_OUT] = {"--out", true},
+    [OPT_NO_RESTOCK] = {"--no-restock", false},
+    [OPT_TRIGGER] = {"--inventory-update-trigger", true},
 };
-
-#define BIT(o) (1ULL << (o))
-#define OPTS_MUTATE (BIT(OPT_REASON) | BIT(OPT_KEY))
-#define OPTS_SETTINGS                                                                              \
-	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
-	 BIT(OPT_PREORDER_MESSAGE))
-
-typedef struct ctl {
-	const char *server;
-	bool is_json;
-	const char *val[OPT_COUNT_];
-	bool given[OPT_COUNT_];
-	char **pos; /* positional arguments after the command words */
-	int n_pos;
-	const char *cmd_name; /* "item create", for messages */
-} ctl;
-
-typedef struct ctl_cmd ctl_cmd;
-struct ctl_cmd {
-	const char *word1, *word2; /* word2 NULL: a one-word command */
-	int (*run)(ctl *c);
-	uint64_t opts;
-	int pos_min, pos_max;
-	const char *synopsis;
-};
-
-static int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- printing ---- */
 
 /* emit prints a JSON document on stdout (and frees it); NULL means memory ran out. */
-static void emit(json_t *doc)
+void emit(json_t *doc)
 {
 	if (doc == NULL) {
 		fprintf(stderr, "stockctl: out of memory while printing\n");
@@ -150,7 +83,7 @@ static void print_error_json(const char *code, const char *message)
 	               json_object()));
 }
 
-static int usage_error(ctl *c, const char *fmt, ...)
+int usage_error(ctl *c, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -166,7 +99,7 @@ static int usage_error(ctl *c, const char *fmt, ...)
 }
 
 /* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
-static const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
+const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
 {
 	if (k == NULL || k->product_id == NULL) {
 		snprintf(buf, size, "?");
@@ -180,7 +113,7 @@ static const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
 	return buf;
 }
 
-static const char *status_text(Sl__AvailabilityStatus st)
+const char *status_text(Sl__AvailabilityStatus st)
 {
 	switch (st) {
 	case SL__AVAILABILITY_STATUS__IN_STOCK:
@@ -195,7 +128,7 @@ static const char *status_text(Sl__AvailabilityStatus st)
 }
 
 /* stock_text writes "12" for a tracked state, "in stock"/"out of stock" otherwise. */
-static const char *stock_text(const Sl__ItemState *s, char *buf, size_t size)
+const char *stock_text(const Sl__ItemState *s, char *buf, size_t size)
 {
 	if (s == NULL || !s->exists)
 		snprintf(buf, size, "-");
@@ -229,7 +162,7 @@ static void print_item_human(const Sl__ItemView *it)
 	printf("  %-12s %s\n", "updated", sl_time_format(it->updated_ms, updated, sizeof(updated)));
 }
 
-static void print_items_line_human(const Sl__Result *r)
+void print_items_line_human(const Sl__Result *r)
 {
 	for (size_t i = 0; i < r->n_items; i++) {
 		const Sl__ItemView *it = r->items[i];
@@ -241,7 +174,7 @@ static void print_items_line_human(const Sl__Result *r)
 	printf("seq %" PRIu64 "%s\n", r->seq, r->replayed ? " (replayed: already applied)" : "");
 }
 
-static json_t *items_json(const Sl__Result *r)
+json_t *items_json(const Sl__Result *r)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a != NULL && i < r->n_items; i++)
@@ -254,7 +187,7 @@ static json_t *items_json(const Sl__Result *r)
 
 /* print_refusal prints a result's error: JSON on stdout, or a line (and the shortages) on
  * stderr. Returns EXIT_REFUSED. */
-static int print_refusal(const ctl *c, const Sl__Error *err)
+int print_refusal(const ctl *c, const Sl__Error *err)
 {
 	if (c->is_json) {
 		emit(json_pack("{s:o}", "error", sl_json_error(err)));
@@ -278,7 +211,7 @@ static int print_refusal(const ctl *c, const Sl__Error *err)
 
 /* call sends one command and returns its result in *res_out (and the response to free in
  * *resp_out), or prints why not and returns the exit status. */
-static int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
+int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
 {
 	sl_client *cl = NULL;
 	char why[128] = "";
@@ -329,7 +262,7 @@ static int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **
 	return 0;
 }
 
-static void command_common(ctl *c, Sl__Command *cmd)
+void command_common(ctl *c, Sl__Command *cmd)
 {
 	cmd->key = (char *)c->val[OPT_KEY];
 	cmd->reason = (char *)c->val[OPT_REASON];
@@ -338,8 +271,8 @@ static void command_common(ctl *c, Sl__Command *cmd)
 
 /* run_and_print calls the service and prints the result with print (human) or as JSON built
  * by to_json. */
-static int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
-                         json_t *(*to_json)(const Sl__Result *))
+int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
+                  json_t *(*to_json)(const Sl__Result *))
 {
 	Sl__Response *resp = NULL;
 	Sl__Result *res = NULL;
@@ -371,7 +304,7 @@ static int opt_bool(ctl *c, enum opt o, bool *out)
 	return 0;
 }
 
-static int pos_item(ctl *c, int i, Sl__ItemKey *key)
+int pos_item(ctl *c, int i, Sl__ItemKey *key)
 {
 	if (sl_args_item(c->pos[i], key) != SL_OK)
 		return usage_error(c, "ITEM is PRODUCT[/VARIANT][@LOCATION], not '%s'", c->pos[i]);
@@ -520,7 +453,7 @@ static int run_item_delete(ctl *c)
 
 /* ---- increment / decrement ---- */
 
-static json_t *items_seq_json(const Sl__Result *r)
+json_t *items_seq_json(const Sl__Result *r)
 {
 	json_t *o = json_pack("{s:o, s:I}", "items", items_json(r), "seq", (json_int_t)r->seq);
 	if (o != NULL && r->replayed)
@@ -600,16 +533,25 @@ static void print_history(const Sl__Result *r)
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Sl__Event *ev = r->events[i];
 		char t[40], before[32], after[32];
-		static const char *const types[] = {"?",       "created",     "updated",
-		                                    "deleted", "incremented", "decremented"};
+		static const char *const types[] = {"?",
+		                                    "created",
+		                                    "updated",
+		                                    "deleted",
+		                                    "incremented",
+		                                    "decremented",
+		                                    [SL__EVENT_TYPE__ORDER_LINE_CHANGED] =
+		                                        "order line changed"};
 		const char *type =
-		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) ? types[ev->type] : "?";
-		printf("%-6" PRIu64 " %-8" PRIu64 " %-24s %-18s %14s %-14s %s%s%s\n", ev->item_seq,
-		       ev->seq, sl_time_format(ev->time_ms, t, sizeof(t)), type,
+		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) && types[ev->type] != NULL
+		        ? types[ev->type]
+		        : "?";
+		printf("%-6" PRIu64 " %-8" PRIu64 " %-24s %-18s %14s %-14s %s%s%s%s%s\n",
+		       ev->item_seq, ev->seq, sl_time_format(ev->time_ms, t, sizeof(t)), type,
 		       stock_text(ev->before, before, sizeof(before)),
 		       stock_text(ev->after, after, sizeof(after)), ev->reason ? ev->reason : "",
 		       ev->order_id && ev->order_id[0] ? " order " : "",
-		       ev->order_id ? ev->order_id : "");
+		       ev->order_id ? ev->order_id : "", ev->order_line_id ? " line " : "",
+		       ev->order_line_id ? ev->order_line_id : "");
 	}
 	if (r->has_next_item_seq)
 		printf("more: --cursor %" PRIu64 "\n", r->next_item_seq);
@@ -689,6 +631,24 @@ static const ctl_cmd commands[] = {
     {"history", NULL, run_history, OPTS_HISTORY, 1, 1,
      "history ITEM [--from-seq N] [--to-seq N] [--since T] [--until T] [--limit N] [--cursor C]"},
     {"head", NULL, run_head, 0, 0, 0, "head"},
+    /* orders: tools/stockctl_orders.c */
+    {"settings", "get", run_settings_get, 0, 0, 0, "settings get"},
+    {"settings", "set", run_settings_set, BIT(OPT_TRIGGER) | OPTS_MUTATE, 0, 0,
+     "settings set --inventory-update-trigger ON_ORDER_PLACED|ON_ORDER_PAID [--key KEY]"},
+    {"order", "place", run_order_place, OPTS_MUTATE, 2, 1 << 20,
+     "order place ORDER OLINE... [--key KEY]   OLINE is [LINE_ID:]ITEM=N"},
+    {"order", "pay", run_order_pay, OPTS_MUTATE, 1, 1, "order pay ORDER [--key KEY]"},
+    {"order", "payment-failed", run_order_payment_failed, OPTS_MUTATE, 1, 1,
+     "order payment-failed ORDER [--key KEY]"},
+    {"order", "cancel", run_order_cancel, OPTS_MUTATE | BIT(OPT_NO_RESTOCK), 1, 1,
+     "order cancel ORDER [--no-restock] [--key KEY]"},
+    {"order", "refund", run_order_refund, OPTS_MUTATE | BIT(OPT_NO_RESTOCK), 2, 1 << 20,
+     "order refund ORDER LINE_ID=N... [--no-restock] [--key KEY]"},
+    {"order", "edit", run_order_edit, OPTS_MUTATE, 2, 1 << 20,
+     "order edit ORDER OLINE... [--key KEY]    the complete new set of lines"},
+    {"order", "get", run_order_get, 0, 1, 1, "order get ORDER"},
+    {"order", "holds", run_order_holds, 0, 1, 1,
+     "order holds ITEM                         the open orders holding ITEM"},
     AUDIT_COMMANDS};
 
 static void usage(FILE *f)
@@ -740,8 +700,12 @@ static int parse_opts(ctl *c, const ctl_cmd *cmd, int argc, char **argv, int fro
 		}
 	}
 	if (c->n_pos < cmd->pos_min)
-		return usage_error(c, "'%s' needs %s", c->cmd_name,
-		                   cmd->pos_max > 1 ? "at least one LINE" : "an ITEM");
+		return usage_error(
+		    c, "'%s' needs %s", c->cmd_name,
+		    strcmp(cmd->word1, "order") == 0
+		        ? (cmd->pos_min > 1 ? "ORDER and at least one line" : "ORDER")
+		    : cmd->pos_max > 1 ? "at least one LINE"
+		                       : "an ITEM");
 	if (c->n_pos > cmd->pos_max)
 		return usage_error(c, "unexpected argument '%s'", c->pos[cmd->pos_max]);
 	return 0;

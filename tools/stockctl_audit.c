@@ -328,11 +328,12 @@ static void print_explain(const Sl__Result *r)
 		return;
 	}
 	for (size_t i = 0; i < x->n_holds; i++)
-		printf("  %8" PRId64 "  held by open order %s\n", x->holds[i]->quantity,
-		       x->holds[i]->order_id ? x->holds[i]->order_id : "");
-	printf("  %8" PRId64 "  held by open orders in all (already taken off the quantity; "
-	       "they come back if the orders are canceled)\n",
-	       x->held_quantity);
+		printf("  %8" PRId64 "  held by open order %s%s\n", x->holds[i]->quantity,
+		       x->holds[i]->order_id ? x->holds[i]->order_id : "",
+		       x->holds[i]->preorder != 0 ? " (and preorder units)" : "");
+	printf("  %8" PRId64 "  held by open orders in all, already taken off the quantity above "
+	       "(%" PRId64 " preorder units); they come back if the orders are canceled\n",
+	       x->held_quantity, x->held_preorder);
 }
 
 static json_t *explain_json(const Sl__Result *r)
@@ -364,14 +365,15 @@ static json_t *explain_json(const Sl__Result *r)
 	const Sl__ItemView *it = r->n_items > 0 ? r->items[0] : NULL;
 	int64_t quantity = it != NULL && it->state != NULL ? it->state->quantity : 0;
 	int64_t counter = it != NULL && it->state != NULL ? it->state->preorder_counter : 0;
-	return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I}}", "item",
+	return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I, s:I}}", "item",
 	                 it != NULL ? sl_json_item(it) : json_null(), "setting",
 	                 x->setting != NULL ? sl_json_event(x->setting) : json_null(),
 	                 "adjustments", groups, "eventsSince", (json_int_t)x->events_since,
 	                 "adjustedQuantity", (json_int_t)x->adjusted_quantity, "quantity",
 	                 (json_int_t)quantity, "adjustedCounter", (json_int_t)x->adjusted_counter,
 	                 "preorderCounter", (json_int_t)counter, "holds", "known", x->has_holds,
-	                 "items", holds, "heldQuantity", (json_int_t)x->held_quantity);
+	                 "items", holds, "heldQuantity", (json_int_t)x->held_quantity,
+	                 "heldPreorder", (json_int_t)x->held_preorder);
 }
 
 static int run_explain(ctl *c)

@@ -28,7 +28,9 @@ check "group o-1 sale" '[.adjustments[] | select(.orderId == "o-1")][0] | "\(.ev
 check "group restock" '[.adjustments[] | select(.orderId == null)][0] | "\(.reason) \(.deltaQuantity)"' "restock 4"
 check "adds up" '.setting.after.quantity + ([.adjustments[].deltaQuantity] | add)' 49
 check "adjustedQuantity is the quantity" '.adjustedQuantity == .quantity and .quantity == .item.quantity' true
-check "holds part" '.holds.known' false
+check "holds part" '.holds.known' true
+check "no open order holds it" '.holds.heldQuantity' 0
+
 ctl explain nothing-here
 check_refused "explain of a missing item" NOT_FOUND
 
@@ -59,5 +61,19 @@ check "time range covers 3..5" '[.events[].seq] | (index(3) != null and index(5)
 check "time range ends by event 5's time" "[.events[] | select(.time > \"$until\")] | length" 0
 ctl history tee --since yesterday
 check_rc "bad time" 2
+# an open order holds stock: its decrement is an adjustment, its hold is listed beside
+ctl order place o-9 tee=4 --reason checkout
+check_rc "order place" 0
+ctl order place o-10 a:tee=1 b:tee=2 --reason checkout
+check_rc "order place (two lines)" 0
+ctl explain tee
+check "order group" '[.adjustments[] | select(.orderId == "o-9")][0].deltaQuantity' -4
+check "adds up with orders" '.adjustedQuantity == .quantity and .quantity == 42' true
+check "holds of open orders" '[.holds.items[] | "\(.orderId) \(.quantity)"] | join(",")' "o-10 3,o-9 4"
+check "held in all" .holds.heldQuantity 7
+ctl order cancel o-9
+ctl explain tee
+check "a canceled order holds nothing" '[.holds.items[].orderId] | join(",")' "o-10"
+check "cancel gave the units back" '.quantity == 46 and .adjustedQuantity == 46' true
 sl_stop
 sl_done
