@@ -347,11 +347,16 @@ static void print_item_result(const Sl__Result *r)
 		printf("(replayed: already applied)\n");
 }
 
+/* item_result_json: the item; an idempotent retry adds "replayed": true, as the other
+ * mutating commands do, so that a script can tell a retry from a first application. */
 static json_t *item_result_json(const Sl__Result *r)
 {
-	if (r->n_items == 0)
-		return json_object();
-	return sl_json_item(r->items[0]);
+	json_t *o = r->n_items == 0 ? json_object() : sl_json_item(r->items[0]);
+	if (o != NULL && r->replayed && json_object_set_new(o, "replayed", json_true()) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 /* item_settings reads the options shared by create and update into the given fields. */
