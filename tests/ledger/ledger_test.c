@@ -11,13 +11,11 @@
  * stored event or of its stored hash, or deleting a record; failures of the disk are made
  * with store_fault_set. Each test gets a fresh directory, removed afterwards.
  */
-#define _XOPEN_SOURCE 700
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +24,7 @@
 #include "base/sl_util.h"
 #include "ledger/codec.h"
 #include "ledger/ledger.h"
+#include "support/sl_testing.h"
 
 static char dir[256];
 static ledger *lg;
@@ -41,14 +40,6 @@ static ledger_iter *iter_open(uint64_t from_seq)
 	iter = ledger_iter_alloc(lg, from_seq);
 	assert_non_null(iter);
 	return iter;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void ledger_reopen(void)
@@ -69,8 +60,7 @@ static void ledger_reopen(void)
 static int ledger_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sl-ledger-test-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (sl_test_dir_make(dir, sizeof(dir), "ledger-test") != 0)
 		return -1;
 	lg = NULL;
 	txn = NULL;
@@ -87,15 +77,13 @@ static int ledger_teardown(void **state)
 	ledger_close(lg);
 	txn = NULL;
 	lg = NULL;
-	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return sl_test_dir_remove(dir);
 }
 
-static void key_set(sl_item_key *k, const char *product, const char *location)
+/* raw_put writes (val != NULL) or deletes one record through the store seam. */
+static void raw_put(store_cf cf, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	memset(k, 0, sizeof(*k));
-	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, location, sizeof(k->location_id));
+	assert_int_equal(sl_test_store_put(ledger_store(lg), cf, key, klen, val, vlen), SL_OK);
 }
 
 /* event_make builds the item_seq-th event of product: a create for the first, then
@@ -109,7 +97,7 @@ static void event_make(sl_event *ev, uint64_t seq, const char *product, uint64_t
 	ev->type = item_seq == 1 ? SL_EV_ITEM_CREATED : SL_EV_ITEM_INCREMENTED;
 	ev->item_seq = item_seq;
 	snprintf(ev->reason, sizeof(ev->reason), "reason of %llu", (unsigned long long)seq);
-	key_set(&ev->item, product, SL_DEFAULT_LOCATION);
+	sl_test_key_set(&ev->item, product, SL_DEFAULT_LOCATION);
 	ev->before.exists = item_seq > 1;
 	ev->before.track_quantity = item_seq > 1;
 	ev->before.quantity = (int64_t)item_seq - 1;
@@ -135,19 +123,6 @@ static void append_item(const char *product, uint64_t n)
 	sl_event ev;
 	for (uint64_t i = 1; i <= n; i++)
 		append_one(product, i, &ev);
-}
-
-/* store_raw_put writes one record through the store seam, as a damaged disk would. */
-static void store_raw_put(store_cf cf, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	store *st = ledger_store(lg);
-	store_batch *b = store_batch_alloc(st);
-	if (val != NULL)
-		store_batch_put(b, cf, key, klen, val, vlen);
-	else
-		store_batch_delete(b, cf, key, klen);
-	assert_int_equal(store_write(st, b, true), SL_OK);
-	store_batch_free(b);
 }
 
 static void event_assert_same(const sl_event *want, const sl_event *got)
@@ -177,14 +152,7 @@ static void chain_next(const unsigned char *prev, const sl_event *ev, unsigned c
 /* store_value_flip flips the lowest bit of byte at of the stored value of key in cf. */
 static void store_value_flip(store_cf cf, const void *key, size_t klen, size_t at)
 {
-	store *st = ledger_store(lg);
-	sl_buf v;
-	sl_buf_init(&v);
-	assert_int_equal(store_get(st, cf, key, klen, &v), SL_OK);
-	assert_true(at < v.len);
-	v.data[at] ^= 0x01;
-	store_raw_put(cf, key, klen, v.data, v.len);
-	sl_buf_fini(&v);
+	assert_int_equal(sl_test_store_flip(ledger_store(lg), cf, key, klen, at), SL_OK);
 }
 
 /* iter_expect_whole iterates from 1 and expects events 1..n with their chain intact. */
@@ -315,7 +283,7 @@ static void test_ledger_head_survives_close_and_reopen(void **state)
 static void item_make(sl_item *it, const char *product, const char *location, int64_t qty)
 {
 	memset(it, 0, sizeof(*it));
-	key_set(&it->key, product, location);
+	sl_test_key_set(&it->key, product, location);
 	it->state.exists = true;
 	it->state.track_quantity = true;
 	it->state.quantity = qty;
@@ -392,7 +360,7 @@ static size_t history_page(const char *product, uint64_t after, size_t max, uint
 	sl_event page[8];
 	size_t n = 99;
 	sl_item_key k;
-	key_set(&k, product, SL_DEFAULT_LOCATION);
+	sl_test_key_set(&k, product, SL_DEFAULT_LOCATION);
 	assert_true(max <= 8);
 	assert_int_equal(ledger_history(lg, &k, after, max, page, &n, next), SL_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -441,7 +409,7 @@ static void test_ledger_history_pages_through_one_item_with_a_cursor(void **stat
 	sl_event page[1], full;
 	size_t n;
 	sl_item_key k;
-	key_set(&k, "A", SL_DEFAULT_LOCATION);
+	sl_test_key_set(&k, "A", SL_DEFAULT_LOCATION);
 	assert_int_equal(ledger_history(lg, &k, 2, 1, page, &n, &next), SL_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(page[0].seq, 5);
@@ -480,7 +448,7 @@ static void test_ledger_iter_from_a_seq_checks_it_against_the_stored_hash_before
 	junk[SL_HASH_BYTES] = 0x0f; /* wire type 7 */
 	junk[SL_HASH_BYTES + 1] = 0x00;
 	sl_be64_put(k, 3);
-	store_raw_put(STORE_CF_EVENTS, k, sizeof(k), junk, sizeof(junk));
+	raw_put(STORE_CF_EVENTS, k, sizeof(k), junk, sizeof(junk));
 	assert_int_equal(ledger_event_get(lg, 3, &ev), SL_ERR_CORRUPT);
 	iter_expect_corrupt_at(3, "chain hash mismatch");
 	ledger_iter *it = iter_open(4);
@@ -501,12 +469,12 @@ static void test_ledger_iter_names_the_seq_of_a_flipped_hash_or_a_missing_event(
 	store_value_flip(STORE_CF_EVENTS, k, sizeof(k), 0);
 
 	/* an event cut short of its hash */
-	store_raw_put(STORE_CF_EVENTS, k, sizeof(k), "short", 5);
+	raw_put(STORE_CF_EVENTS, k, sizeof(k), "short", 5);
 	iter_expect_corrupt_at(2, "too short");
 	assert_int_equal(ledger_event_get(lg, 2, &ev), SL_ERR_CORRUPT);
 
 	/* a gap in the log */
-	store_raw_put(STORE_CF_EVENTS, k, sizeof(k), NULL, 0);
+	raw_put(STORE_CF_EVENTS, k, sizeof(k), NULL, 0);
 	iter_expect_corrupt_at(2, "gap");
 	assert_int_equal(ledger_event_get(lg, 2, &ev), SL_ERR_NOT_FOUND);
 }
@@ -669,13 +637,13 @@ static void test_ledger_views_checksum_is_equal_for_equal_rows(void **state)
 	views_put(items, forward + 1, 1);
 	assert_int_equal(ledger_views_checksum(lg, c2, &n2), SL_OK);
 	assert_memory_equal(c1, c2, SL_HASH_BYTES);
-	assert_int_equal(nftw(first_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(sl_test_dir_remove(first_dir), 0);
 }
 
 static void test_ledger_open_refuses_a_store_of_another_format(void **state)
 {
 	(void)state;
-	store_raw_put(STORE_CF_META, "format", 6, "stockledger-0", 13);
+	raw_put(STORE_CF_META, "format", 6, "stockledger-0", 13);
 	ledger_txn_free(txn);
 	ledger_close(lg);
 	txn = NULL;
