@@ -215,6 +215,13 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
                       sl_event *out, size_t *n_out, uint64_t *next_item_seq)
 {
 	uint8_t k[LEDGER_KEY_BYTES];
+	if (after_item_seq == UINT64_MAX) {
+		/* the cursor comes from a client: past the last item_seq there is nothing (and
+		 * after_item_seq + 1 would wrap to the start of the history) */
+		*n_out = 0;
+		*next_item_seq = 0;
+		return SL_OK;
+	}
 	size_t plen = ledger_key_encode(key, k);
 	k[plen++] = '\0';
 	sl_be64_put(k + plen, after_item_seq + 1);

@@ -401,6 +401,10 @@ static void test_ledger_history_pages_through_one_item_with_a_cursor(void **stat
 	assert_int_equal(next, 0);
 	assert_int_equal(history_page("nobody", 0, 8, s, &next), 0);
 	assert_int_equal(next, 0);
+	/* a cursor past every item_seq (a client may send any) reads nothing */
+	assert_int_equal(history_page("A", UINT64_MAX, 8, s, &next), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(history_page("A", UINT64_MAX - 1, 8, s, &next), 0);
 	/* a page of 0 events reads nothing and keeps the cursor where it was */
 	assert_int_equal(history_page("A", 2, 0, s, &next), 0);
 	assert_int_equal(next, 2);
