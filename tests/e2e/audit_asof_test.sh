@@ -55,7 +55,7 @@ for n in $points; do
 	check_rc "rebuild --to-seq $n" 0
 	"$SL_BIN/stockledgerd" --data "$T/ref" --listen "ipc://$T/ref.sock" >"$T/ref.log" 2>&1 &
 	REF=$!
-	for _ in $(seq 1 100); do grep -q listening "$T/ref.log" && break; sleep 0.05; done
+	for _ in $(seq 1 600); do grep -q listening "$T/ref.log" && break; sleep 0.05; done
 	for it in $items; do
 		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" item get "$it")
 		if [ $? = 0 ]; then want=$(printf '%s' "$OUT" | jq -S .)
