@@ -146,8 +146,15 @@ static void order_fields_to_pb(const sl_event *e, event_pb *pb)
 	SET_OPT(ev, no_restock, e->is_no_restock);
 }
 
+static bool order_status_is_known(int status);
+static bool trigger_is_known(int trigger);
+
 static sl_err order_fields_from_pb(const Sl__Event *pb, sl_event *ev)
 {
+	if (!order_status_is_known((int)pb->order_status_before) ||
+	    !order_status_is_known((int)pb->order_status) || !trigger_is_known((int)pb->trigger) ||
+	    !trigger_is_known((int)pb->trigger_before))
+		return SL_ERR_CORRUPT;
 	ev->order_seq = pb->order_seq;
 	ev->order_status_before = (sl_order_status)pb->order_status_before;
 	ev->order_status = (sl_order_status)pb->order_status;
@@ -209,34 +216,63 @@ sl_err ledger_event_encode(const sl_event *ev, sl_buf *out)
 	return pack_into(&pb.ev.base, out);
 }
 
+/* Enum fields from the disk are checked against the values this service knows:
+ * protobuf-c keeps an unknown value of a proto2 enum as it is. */
+static bool event_type_is_known(int type)
+{
+	return (type >= SL_EV_UNKNOWN && type <= SL_EV_ITEM_DECREMENTED) ||
+	       (type >= SL_EV_SETTINGS_UPDATED && type <= SL_EV_ORDER_LINE_CHANGED);
+}
+
+static bool order_status_is_known(int status)
+{
+	return status >= SL_ORDER_NONE && status <= SL_ORDER_REFUNDED;
+}
+
+static bool trigger_is_known(int trigger)
+{
+	return trigger >= SL_TRIGGER_UNKNOWN && trigger <= SL_TRIGGER_ON_ORDER_PAID;
+}
+
+static bool status_is_known(int status)
+{
+	return status >= SL_STATUS_UNKNOWN && status <= SL_STATUS_PREORDER;
+}
+
 sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev)
 {
 	Sl__Event *pb = sl__event__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
-	memset(ev, 0, sizeof(*ev));
-	ev->seq = pb->seq;
-	ev->time_ms = pb->time_ms;
-	ev->type = (sl_event_type)pb->type;
-	ev->command_seq = pb->command_seq;
-	ev->line = pb->line;
-	ev->item_seq = pb->item_seq;
-	ev->delta_quantity = pb->delta_quantity;
-	ev->delta_counter = pb->delta_counter;
-	sl_err rc = copy_str(ev->command_key, sizeof(ev->command_key), pb->command_key);
+	/* decoded aside, so that *ev is untouched on failure */
+	sl_event e;
+	memset(&e, 0, sizeof(e));
+	e.seq = pb->seq;
+	e.time_ms = pb->time_ms;
+	e.type = (sl_event_type)pb->type;
+	e.command_seq = pb->command_seq;
+	e.line = pb->line;
+	e.item_seq = pb->item_seq;
+	e.delta_quantity = pb->delta_quantity;
+	e.delta_counter = pb->delta_counter;
+	sl_err rc = event_type_is_known((int)pb->type) ? SL_OK : SL_ERR_CORRUPT;
 	if (rc == SL_OK)
-		rc = copy_str(ev->reason, sizeof(ev->reason), pb->reason);
+		rc = copy_str(e.command_key, sizeof(e.command_key), pb->command_key);
 	if (rc == SL_OK)
-		rc = copy_str(ev->order_id, sizeof(ev->order_id), pb->order_id);
+		rc = copy_str(e.reason, sizeof(e.reason), pb->reason);
 	if (rc == SL_OK)
-		rc = key_from_pb(pb->item, &ev->item);
+		rc = copy_str(e.order_id, sizeof(e.order_id), pb->order_id);
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->before, &ev->before);
+		rc = key_from_pb(pb->item, &e.item);
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->after, &ev->after);
+		rc = state_from_pb(pb->before, &e.before);
 	if (rc == SL_OK)
-		rc = order_fields_from_pb(pb, ev);
+		rc = state_from_pb(pb->after, &e.after);
+	if (rc == SL_OK)
+		rc = order_fields_from_pb(pb, &e);
 	sl__event__free_unpacked(pb, NULL);
+	if (rc == SL_OK)
+		*ev = e;
 	return rc;
 }
 
@@ -276,18 +312,24 @@ sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item)
 	Sl__ItemView *pb = sl__item_view__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
-	memset(item, 0, sizeof(*item));
-	item->revision = pb->revision;
-	item->created_ms = pb->created_ms;
-	item->updated_ms = pb->updated_ms;
-	item->numeric_id = pb->numeric_id;
-	item->item_seq = pb->item_seq;
-	item->last_seq = pb->last_seq;
-	item->status = (sl_status)pb->availability_status;
-	sl_err rc = key_from_pb(pb->key, &item->key);
+	/* decoded aside, so that *item is untouched on failure */
+	sl_item it;
+	memset(&it, 0, sizeof(it));
+	it.revision = pb->revision;
+	it.created_ms = pb->created_ms;
+	it.updated_ms = pb->updated_ms;
+	it.numeric_id = pb->numeric_id;
+	it.item_seq = pb->item_seq;
+	it.last_seq = pb->last_seq;
+	it.status = (sl_status)pb->availability_status;
+	sl_err rc = status_is_known((int)pb->availability_status) ? SL_OK : SL_ERR_CORRUPT;
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->state, &item->state);
+		rc = key_from_pb(pb->key, &it.key);
+	if (rc == SL_OK)
+		rc = state_from_pb(pb->state, &it.state);
 	sl__item_view__free_unpacked(pb, NULL);
+	if (rc == SL_OK)
+		*item = it;
 	return rc;
 }
 
@@ -370,7 +412,8 @@ sl_err ledger_order_decode(const uint8_t *data, size_t len, sl_order *order)
 	sl_order o;
 	memset(&o, 0, sizeof(o));
 	sl_err rc = SL_ERR_CORRUPT;
-	if (pb->n_lines > SL_ORDER_LINES_MAX)
+	if (pb->n_lines > SL_ORDER_LINES_MAX || !order_status_is_known((int)pb->status) ||
+	    !trigger_is_known((int)pb->trigger))
 		goto done;
 	o.status = (sl_order_status)pb->status;
 	o.trigger = (sl_trigger)pb->trigger;
@@ -432,6 +475,10 @@ sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *sett
 	Sl__Settings *pb = sl__settings__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
+	if (!trigger_is_known((int)pb->inventory_update_trigger)) {
+		sl__settings__free_unpacked(pb, NULL);
+		return SL_ERR_CORRUPT;
+	}
 	settings->trigger = (sl_trigger)pb->inventory_update_trigger;
 	settings->updated_ms = pb->updated_ms;
 	settings->last_seq = pb->last_seq;
@@ -605,9 +652,15 @@ sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *conten
 		return SL_ERR_CORRUPT;
 	sl_err rc = SL_ERR_CORRUPT;
 	if (rec->content_hash.len == SL_HASH_BYTES) {
-		memcpy(content_hash, rec->content_hash.data, SL_HASH_BYTES);
-		*seq = rec->seq;
-		rc = sl_buf_set(result, rec->result.data, rec->result.len);
+		/* room first, so that nothing is written unless everything can be */
+		size_t n = rec->result.len;
+		rc = sl_buf_reserve(result, n > result->len ? n - result->len : 0);
+		if (rc == SL_OK) {
+			rc = sl_buf_set(result, rec->result.data, n);
+			SL_ASSERT(rc == SL_OK);
+			memcpy(content_hash, rec->content_hash.data, SL_HASH_BYTES);
+			*seq = rec->seq;
+		}
 	}
 	sl__idem_record__free_unpacked(rec, NULL);
 	return rc;

@@ -215,6 +215,13 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
                       sl_event *out, size_t *n_out, uint64_t *next_item_seq)
 {
 	uint8_t k[LEDGER_KEY_BYTES];
+	if (after_item_seq == UINT64_MAX) {
+		/* the cursor comes from a client: past the last item_seq there is nothing (and
+		 * after_item_seq + 1 would wrap to the start of the history) */
+		*n_out = 0;
+		*next_item_seq = 0;
+		return SL_OK;
+	}
 	size_t plen = ledger_key_encode(key, k);
 	k[plen++] = '\0';
 	sl_be64_put(k + plen, after_item_seq + 1);
@@ -223,7 +230,7 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
 	size_t n = 0;
-	*next_item_seq = 0;
+	uint64_t next = 0;
 	for (store_iter_seek(it, k, plen + 8); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
 		const uint8_t *ik = store_iter_key(it, &klen);
@@ -235,7 +242,9 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 			break;
 		}
 		if (n == max) {
-			*next_item_seq = out[n - 1].item_seq;
+			/* there is more: the next page starts after the last one read (or where
+			 * this one started, for a page of 0) */
+			next = n > 0 ? out[n - 1].item_seq : after_item_seq;
 			break;
 		}
 		if ((rc = ledger_event_get(l, sl_be64_get(iv), &out[n])) != SL_OK)
@@ -245,8 +254,10 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
 	store_iter_free(it);
-	if (rc == SL_OK)
+	if (rc == SL_OK) {
 		*n_out = n;
+		*next_item_seq = next;
+	}
 	return rc;
 }
 
@@ -613,11 +624,18 @@ ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq)
 	if (from_seq == 1) {
 		it->has_prev = true; /* zero hash */
 	} else {
-		sl_event prev;
-		if (ledger_event_get(l, from_seq - 1, &prev) == SL_OK) {
-			memcpy(it->prev_hash, prev.hash, SL_HASH_BYTES);
+		/* The stored hash of the event before, read raw: whether that event still
+		 * decodes is its own business, the link to from_seq is checked either way. */
+		uint8_t k[8];
+		sl_buf v;
+		sl_buf_init(&v);
+		sl_be64_put(k, from_seq - 1);
+		if (store_get(l->st, STORE_CF_EVENTS, k, sizeof(k), &v) == SL_OK &&
+		    v.len >= SL_HASH_BYTES) {
+			memcpy(it->prev_hash, v.data, SL_HASH_BYTES);
 			it->has_prev = true;
 		}
+		sl_buf_fini(&v);
 	}
 	return it;
 }

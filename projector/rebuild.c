@@ -10,6 +10,7 @@
  */
 #include "projector/rebuild.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,13 @@ static sl_err fold_orders(fold_state *f, const sl_event *ev, projector_report *r
 	return rc;
 }
 
-/* fold_all folds every event into f; with txn, also stages index rows. */
+/* fold_all reads the whole log, checking its chain; with f, folds every event into its
+ * views; with txn, stages every item event's index row (committing every
+ * REBUILD_BATCH_OPS). */
 static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_progress_fn progress,
                        void *ctx, projector_report *r)
 {
-	sl_map *views = &f->views;
+	sl_map *views = f != NULL ? &f->views : NULL;
 	uint64_t total = ledger_head(l, NULL);
 	ledger_iter *it = ledger_iter_alloc(l, 1);
 	if (it == NULL)
@@ -95,9 +98,9 @@ static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_prog
 	uint64_t bad_seq = 0;
 	while ((rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
 		r->events++;
-		if ((rc = fold_orders(f, ev, r)) != SL_OK)
+		if (f != NULL && (rc = fold_orders(f, ev, r)) != SL_OK)
 			break;
-		if (stock_event_is_item(ev)) {
+		if (stock_event_is_item(ev) && views != NULL) {
 			uint8_t k[LEDGER_KEY_BYTES];
 			size_t klen = ledger_key_encode(&ev->item, k);
 			int is_new;
@@ -114,13 +117,13 @@ static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_prog
 				         ev->item.variant_id, ev->item.location_id);
 				break;
 			}
-			if (txn != NULL) {
-				ledger_txn_put_index(txn, ev);
-				if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
-					if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
-					    (rc = ledger_txn_begin(txn)) != SL_OK)
-						break;
-				}
+		}
+		if (stock_event_is_item(ev) && txn != NULL) {
+			ledger_txn_put_index(txn, ev);
+			if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
+				if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
+				    (rc = ledger_txn_begin(txn)) != SL_OK)
+					break;
 			}
 		}
 		if (progress != NULL && r->events % PROGRESS_EVERY == 0)
@@ -186,6 +189,10 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 		fold_fini(&f);
 		return SL_ERR_NOMEM;
 	}
+	/* Fold the whole log before dropping anything: a log that does not replay leaves the
+	 * views and the index as they were. */
+	if ((rc = fold_all(l, &f, NULL, progress, ctx, r)) != SL_OK)
+		goto done;
 	store *st = ledger_store(l);
 	for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++) {
 		if ((rc = store_clear_cf(st, cleared[i])) != SL_OK) {
@@ -195,8 +202,13 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	}
 	if ((rc = ledger_txn_begin(txn)) != SL_OK)
 		goto done;
-	if ((rc = fold_all(l, &f, txn, progress, ctx, r)) != SL_OK) {
+	/* The index rows, from a second pass over the log (it was checked just now). */
+	projector_report index_pass;
+	memset(&index_pass, 0, sizeof(index_pass));
+	if ((rc = fold_all(l, NULL, txn, NULL, NULL, &index_pass)) != SL_OK) {
 		ledger_txn_abort(txn);
+		r->bad_seq = index_pass.bad_seq;
+		snprintf(r->message, sizeof(r->message), "%s", index_pass.message);
 		goto done;
 	}
 	rc = write_views(txn, &f);
@@ -215,7 +227,21 @@ done:
 	return rc;
 }
 
-/* compare_views checks every stored row against the fold, and that no row is missing. */
+/* view_bad records a bad view row, keeping the smallest seq seen. */
+static void view_bad(projector_report *r, const sl_item *item, const char *what)
+{
+	if (r->bad_seq != 0 && item->last_seq >= r->bad_seq)
+		return;
+	r->bad_seq = item->last_seq;
+	snprintf(r->message, sizeof(r->message),
+	         "view of item '%s/%s@%s' %s (its last event is %llu)", item->key.product_id,
+	         item->key.variant_id, item->key.location_id, what,
+	         (unsigned long long)item->last_seq);
+}
+
+/* compare_views checks every stored row against the fold, and that no row is missing. A bad
+ * row is named by its last event, the first event after which it went wrong; an extra row
+ * (no event of its item in the log) by the last event it claims. */
 static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 {
 	sl_buf enc;
@@ -224,6 +250,7 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 	if (it == NULL)
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
+	bool is_bad = false;
 	uint64_t matched = 0;
 	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
@@ -231,50 +258,42 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 		const uint8_t *v = store_iter_value(it, &vlen);
 		const sl_item *want = sl_map_get(views, k, klen);
 		if (want == NULL) {
-			rc = SL_ERR_CORRUPT;
-			snprintf(r->message, sizeof(r->message),
-			         "stored view '%.*s' has no event in the log", (int)klen,
-			         (const char *)k);
-			break;
+			sl_item stored;
+			is_bad = true;
+			if (ledger_item_decode(v, vlen, &stored) == SL_OK) {
+				view_bad(r, &stored, "is stored but has no event in the log");
+			} else if (r->bad_seq == 0) {
+				snprintf(r->message, sizeof(r->message),
+				         "a stored view row of %zu bytes cannot be decoded", vlen);
+			}
+			continue;
 		}
 		enc.len = 0;
 		if ((rc = ledger_item_encode(want, &enc)) != SL_OK)
 			break;
 		if (enc.len != vlen || memcmp(enc.data, v, vlen) != 0) {
-			rc = SL_ERR_CORRUPT;
-			if (r->bad_seq == 0 || want->last_seq < r->bad_seq) {
-				r->bad_seq = want->last_seq;
-				snprintf(r->message, sizeof(r->message),
-				         "stored view of item '%s/%s@%s' differs from the fold of "
-				         "the log (its last event is %llu)",
-				         want->key.product_id, want->key.variant_id,
-				         want->key.location_id, (unsigned long long)want->last_seq);
-			}
+			is_bad = true;
+			view_bad(r, want, "differs from the fold of the log");
 			continue;
 		}
 		matched++;
 	}
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
-	if (rc == SL_OK && matched != views->n) {
-		rc = SL_ERR_CORRUPT;
-		for (size_t i = 0; i < views->n; i++) {
-			const sl_item *want = sl_map_at(views, i);
-			sl_item got;
-			if (ledger_view_get(l, &want->key, &got) == SL_ERR_NOT_FOUND) {
-				r->bad_seq = want->last_seq;
-				snprintf(r->message, sizeof(r->message),
-				         "view of item '%s/%s@%s' is missing (its last event is "
-				         "%llu)",
-				         want->key.product_id, want->key.variant_id,
-				         want->key.location_id, (unsigned long long)want->last_seq);
-				break;
-			}
-		}
-	}
 	store_iter_free(it);
 	sl_buf_fini(&enc);
-	return rc;
+	if (rc != SL_OK)
+		return rc;
+	/* every folded view must have been seen, matched or not */
+	for (size_t i = 0; i < views->n && matched != views->n; i++) {
+		const sl_item *want = sl_map_at(views, i);
+		sl_item got;
+		if (ledger_view_get(l, &want->key, &got) == SL_ERR_NOT_FOUND) {
+			is_bad = true;
+			view_bad(r, want, "is missing");
+		}
+	}
+	return is_bad ? SL_ERR_CORRUPT : SL_OK;
 }
 
 /* row: one expected row of a view column family. */
