@@ -44,18 +44,27 @@ static void key_decode(sl_command *c, const Sl__ItemKey *pb, const char *default
 	           pb->location_id != NULL ? pb->location_id : default_location, "locationId");
 }
 
-static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char *default_location,
-                           sl_error_info *err)
+/* lines_alloc gives c room for n lines, at most max ("at most 300 lines per <per>"). */
+static sl_err lines_alloc(sl_command *c, size_t n, size_t max, const char *per, sl_error_info *err)
 {
-	if (n > SL_LINES_MAX)
+	if (n > max)
 		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
-		                    "%zu lines: at most %d lines per command", n, SL_LINES_MAX);
+		                    "%zu lines: at most %zu lines per %s", n, max, per);
 	if (n == 0)
 		return SL_OK;
 	c->lines = calloc(n, sizeof(*c->lines));
 	if (c->lines == NULL)
 		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 	c->n_lines = n;
+	return SL_OK;
+}
+
+static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char *default_location,
+                           sl_error_info *err)
+{
+	sl_err rc = lines_alloc(c, n, SL_LINES_MAX, "command", err);
+	if (rc != SL_OK || n == 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
 		c->lines[i].quantity = lines[i]->quantity;
@@ -68,15 +77,9 @@ static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char
 static sl_err order_lines_decode(sl_command *c, Sl__OrderLineSpec **lines, size_t n,
                                  const char *default_location, sl_error_info *err)
 {
-	if (n > SL_ORDER_LINES_MAX)
-		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
-		                    "%zu lines: at most %d lines per order", n, SL_ORDER_LINES_MAX);
-	if (n == 0)
-		return SL_OK;
-	c->lines = calloc(n, sizeof(*c->lines));
-	if (c->lines == NULL)
-		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-	c->n_lines = n;
+	sl_err rc = lines_alloc(c, n, SL_ORDER_LINES_MAX, "order", err);
+	if (rc != SL_OK || n == 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if (lines[i]->item != NULL)
 			key_decode(c, lines[i]->item, default_location, &c->lines[i].item);

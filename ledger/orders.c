@@ -168,15 +168,7 @@ static bool line_state_equal(const sl_order_line_state *a, const sl_order_line_s
 static void event_start(sl_event *ev, const sl_command *cmd, const ledger_order_env *env,
                         size_t index, sl_event_type type)
 {
-	memset(ev, 0, sizeof(*ev));
-	ev->seq = env->next_seq + index;
-	ev->time_ms = env->time_ms;
-	ev->type = type;
-	ev->command_seq = env->next_seq;
-	ev->line = (uint32_t)index;
-	sl_strlcpy(ev->command_key, cmd->key, sizeof(ev->command_key));
-	sl_strlcpy(ev->reason, cmd->reason, sizeof(ev->reason));
-	sl_strlcpy(ev->order_id, cmd->order_id, sizeof(ev->order_id));
+	ledger_event_init(ev, cmd, env->next_seq, env->time_ms, index, type);
 }
 
 static sl_err range_fail(sl_error_info *err, const plan_line *pl, int64_t q)

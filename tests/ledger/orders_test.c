@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/banned.h"
+#include "support/sl_testing.h"
 #include "base/sl_util.h"
 #include "ledger/orders.h"
 #include "projector/orders.h"
@@ -69,10 +70,7 @@ static int world_teardown(void **state)
 
 static void key_set(sl_item_key *k, const char *product)
 {
-	memset(k, 0, sizeof(*k));
-	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, SL_DEFAULT_LOCATION, sizeof(k->location_id));
+	sl_test_key_set(k, product, SL_DEFAULT_LOCATION);
 }
 
 static sl_item *item_find(const char *product)
