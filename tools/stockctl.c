@@ -729,7 +729,7 @@ static int parse_opts(ctl *c, const ctl_cmd *cmd, int argc, char **argv, int fro
 	if (c->n_pos < cmd->pos_min)
 		return usage_error(
 		    c, "'%s' needs %s", c->cmd_name,
-		    strcmp(cmd->word1, "order") == 0
+		    strcmp(cmd->word1, "order") == 0 && strcmp(cmd->word2, "holds") != 0
 		        ? (cmd->pos_min > 1 ? "ORDER and at least one line" : "ORDER")
 		    : cmd->pos_max > 1 ? "at least one LINE"
 		                       : "an ITEM");
