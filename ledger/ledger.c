@@ -55,7 +55,7 @@ size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
 	return p + v + l + 2;
 }
 
-static sl_err head_load(ledger *l, char *errbuf, size_t errbuf_size)
+static sl_err head_load(ledger *l, const char *dir, char *errbuf, size_t errbuf_size)
 {
 	store_iter *it = store_iter_alloc(l->st, STORE_CF_EVENTS);
 	if (it == NULL)
@@ -67,7 +67,10 @@ static sl_err head_load(ledger *l, char *errbuf, size_t errbuf_size)
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
 		if (klen != 8 || vlen < SL_HASH_BYTES) {
-			snprintf(errbuf, errbuf_size, "corrupt log head in store");
+			snprintf(
+			    errbuf, errbuf_size,
+			    "cannot open ledger '%s': the last record of the log is not an event",
+			    dir);
 			rc = SL_ERR_CORRUPT;
 		} else {
 			l->head_seq = sl_be64_get(k);
@@ -120,7 +123,7 @@ sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_si
 	if (rc == SL_OK)
 		rc = format_check(l, errbuf, errbuf_size);
 	if (rc == SL_OK)
-		rc = head_load(l, errbuf, errbuf_size);
+		rc = head_load(l, dir, errbuf, errbuf_size);
 	if (rc != SL_OK) {
 		ledger_close(l);
 		return rc;

@@ -1,9 +1,10 @@
 /*
  * rebuild.c: rebuild and verify, both built on one fold of the whole log into in-memory
  * views (fold_all): the item views, the order views and the settings. Rebuild then writes
- * them (with the holds rows derived from the orders); verify compares them with the store:
- * item views row by row, and the order, holds and settings rows as sorted lists of the
- * rows the fold implies, so that a missing, extra or different row is named.
+ * them (with the holds rows derived from the orders) and the history index; verify compares
+ * them with the store: item views row by row, the history index, and the order, holds and
+ * settings rows as sorted lists of the rows the fold implies, so that a missing, extra or
+ * different row is named.
  *
  * NEEDSWORK: the map holds every item (about 1.6 KiB each); a log of millions of items
  * would want a fold that spills views to the store in key ranges.
@@ -78,13 +79,54 @@ static sl_err fold_orders(fold_state *f, const sl_event *ev, projector_report *r
 	return rc;
 }
 
-/* fold_all reads the whole log, checking its chain; with f, folds every event into its
- * views; with txn, stages every item event's index row (committing every
- * REBUILD_BATCH_OPS). */
-static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_progress_fn progress,
-                       void *ctx, projector_report *r)
+/* What one pass over the log does besides checking the chain. */
+typedef struct fold_job {
+	fold_state *f;       /* fold every event into these views */
+	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
+	bool is_index_check; /* check every item event's stored index row (verify) */
+	uint64_t item_events;
+	projector_report index_bad; /* the first event whose index row is bad (bad_seq 0: none) */
+} fold_job;
+
+/* index_key writes the item index key of ev into k; returns its length. */
+static size_t index_key(const sl_item_key *item, uint64_t item_seq, uint8_t *k)
 {
-	sl_map *views = f != NULL ? &f->views : NULL;
+	size_t klen = ledger_key_encode(item, k);
+	k[klen++] = '\0';
+	sl_be64_put(k + klen, item_seq);
+	return klen + 8;
+}
+
+/* index_check_event checks that the index row of ev names ev. */
+static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, projector_report *r)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	sl_err rc = store_get(ledger_store(l), STORE_CF_ITEM_EVENTS, k,
+	                      index_key(&ev->item, ev->item_seq, k), scratch);
+	if (rc == SL_OK && (scratch->len != 8 || sl_be64_get(scratch->data) != ev->seq))
+		rc = SL_ERR_CORRUPT;
+	if (rc == SL_ERR_NOT_FOUND || rc == SL_ERR_CORRUPT) {
+		rc = SL_ERR_CORRUPT;
+		r->bad_seq = ev->seq;
+		snprintf(r->message, sizeof(r->message),
+		         "the history index row of event %llu (item '%s/%s@%s', item seq %llu) is "
+		         "%s",
+		         (unsigned long long)ev->seq, ev->item.product_id, ev->item.variant_id,
+		         ev->item.location_id, (unsigned long long)ev->item_seq,
+		         scratch->len == 0 ? "missing" : "wrong");
+	}
+	return rc;
+}
+
+/* fold_all reads the whole log, checking its chain, and does job on each item event
+ * (committing staged index rows every REBUILD_BATCH_OPS). */
+static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress, void *ctx,
+                       projector_report *r)
+{
+	sl_map *views = job->f != NULL ? &job->f->views : NULL;
+	ledger_txn *txn = job->txn;
+	sl_buf scratch;
+	sl_buf_init(&scratch);
 	uint64_t total = ledger_head(l, NULL);
 	ledger_iter *it = ledger_iter_alloc(l, 1);
 	if (it == NULL)
@@ -98,7 +140,7 @@ static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_prog
 	uint64_t bad_seq = 0;
 	while ((rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
 		r->events++;
-		if (f != NULL && (rc = fold_orders(f, ev, r)) != SL_OK)
+		if (job->f != NULL && (rc = fold_orders(job->f, ev, r)) != SL_OK)
 			break;
 		if (stock_event_is_item(ev) && views != NULL) {
 			uint8_t k[LEDGER_KEY_BYTES];
@@ -117,6 +159,18 @@ static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_prog
 				         ev->item.variant_id, ev->item.location_id);
 				break;
 			}
+		}
+		if (stock_event_is_item(ev))
+			job->item_events++;
+		if (stock_event_is_item(ev) && job->is_index_check && job->index_bad.bad_seq == 0) {
+			/* a bad index row is noted and the fold goes on: a view may have gone
+			 * wrong at an earlier seq */
+			scratch.len = 0;
+			rc = index_check_event(l, ev, &scratch, &job->index_bad);
+			if (rc == SL_ERR_CORRUPT)
+				rc = SL_OK;
+			else if (rc != SL_OK)
+				break;
 		}
 		if (stock_event_is_item(ev) && txn != NULL) {
 			ledger_txn_put_index(txn, ev);
@@ -143,6 +197,50 @@ static sl_err fold_all(ledger *l, fold_state *f, ledger_txn *txn, projector_prog
 		progress(ctx, r->events, total);
 	free(ev);
 	ledger_iter_free(it);
+	sl_buf_fini(&scratch);
+	return rc;
+}
+
+/* index_check_rows checks that the index holds no row but those of the log's item events:
+ * as many rows as events (each of which found its own row), else names the first row that
+ * does not point at its event. */
+static sl_err index_check_rows(ledger *l, uint64_t item_events, projector_report *r)
+{
+	store_iter *it = store_iter_alloc(ledger_store(l), STORE_CF_ITEM_EVENTS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	uint64_t rows = 0;
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
+		rows++;
+	sl_err rc = store_iter_status(it);
+	for (store_iter_seek_first(it); rc == SL_OK && rows != item_events && store_iter_valid(it);
+	     store_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		sl_event ev;
+		uint8_t want[LEDGER_KEY_BYTES];
+		uint64_t seq = vlen == 8 ? sl_be64_get(v) : 0;
+		bool is_ok = seq != 0 && ledger_event_get(l, seq, &ev) == SL_OK &&
+		             index_key(&ev.item, ev.item_seq, want) == klen &&
+		             memcmp(want, k, klen) == 0;
+		if (!is_ok) {
+			rc = SL_ERR_CORRUPT;
+			r->bad_seq = seq;
+			snprintf(
+			    r->message, sizeof(r->message),
+			    "a history index row of item '%.*s' points at event %llu, which is not "
+			    "its event",
+			    (int)klen, (const char *)k, (unsigned long long)seq);
+		}
+	}
+	if (rc == SL_OK && rows != item_events) {
+		rc = SL_ERR_CORRUPT;
+		snprintf(r->message, sizeof(r->message),
+		         "the history index has %llu rows for %llu item events",
+		         (unsigned long long)rows, (unsigned long long)item_events);
+	}
+	store_iter_free(it);
 	return rc;
 }
 
@@ -191,7 +289,8 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	}
 	/* Fold the whole log before dropping anything: a log that does not replay leaves the
 	 * views and the index as they were. */
-	if ((rc = fold_all(l, &f, NULL, progress, ctx, r)) != SL_OK)
+	fold_job job = {.f = &f};
+	if ((rc = fold_all(l, &job, progress, ctx, r)) != SL_OK)
 		goto done;
 	store *st = ledger_store(l);
 	for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++) {
@@ -205,7 +304,8 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	/* The index rows, from a second pass over the log (it was checked just now). */
 	projector_report index_pass;
 	memset(&index_pass, 0, sizeof(index_pass));
-	if ((rc = fold_all(l, NULL, txn, NULL, NULL, &index_pass)) != SL_OK) {
+	fold_job index_job = {.txn = txn};
+	if ((rc = fold_all(l, &index_job, NULL, NULL, &index_pass)) != SL_OK) {
 		ledger_txn_abort(txn);
 		r->bad_seq = index_pass.bad_seq;
 		snprintf(r->message, sizeof(r->message), "%s", index_pass.message);
@@ -444,9 +544,18 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
-	rc = fold_all(l, &f, NULL, progress, ctx, r);
+	fold_job job = {.f = &f, .is_index_check = true};
+	rc = fold_all(l, &job, progress, ctx, r);
 	if (rc == SL_OK)
 		rc = compare_views(l, &f.views, r);
+	if ((rc == SL_OK || rc == SL_ERR_CORRUPT) && job.index_bad.bad_seq != 0 &&
+	    (r->bad_seq == 0 || job.index_bad.bad_seq < r->bad_seq)) {
+		rc = SL_ERR_CORRUPT;
+		r->bad_seq = job.index_bad.bad_seq;
+		memcpy(r->message, job.index_bad.message, sizeof(r->message));
+	}
+	if (rc == SL_OK)
+		rc = index_check_rows(l, job.item_events, r);
 	if (rc == SL_OK)
 		rc = compare_orders(l, &f, r);
 	if (rc == SL_OK)

@@ -26,11 +26,13 @@ typedef struct projector_report {
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
                          projector_report *report);
 
-/* projector_verify checks the chain of every event and compares every stored view with a
- * fresh fold, without changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first
- * bad sequence number and a message otherwise: the first event that breaks the chain or does
- * not replay, else the smallest last seq of a view that differs, is missing, or is stored
- * without any event of its item. */
+/* projector_verify checks the chain of every event, compares every stored view with a
+ * fresh fold and checks the history index (one row per item event, naming it), without
+ * changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first bad sequence number
+ * and a message otherwise: the first event that breaks the chain or does not replay, else the
+ * smallest of the last seq of a view that differs, is missing or is stored without any event
+ * of its item, and the first event whose index row is missing or wrong; else the event an
+ * extra index row points at. */
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx,
                         projector_report *report);
 

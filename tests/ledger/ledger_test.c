@@ -42,15 +42,21 @@ static ledger_iter *iter_open(uint64_t from_seq)
 	return iter;
 }
 
+/* ledger_shut closes the test's ledger and what is open on it. */
+static void ledger_shut(void)
+{
+	ledger_iter_free(iter);
+	ledger_txn_free(txn);
+	ledger_close(lg);
+	iter = NULL;
+	txn = NULL;
+	lg = NULL;
+}
+
 static void ledger_reopen(void)
 {
 	char err[512];
-	ledger_iter_free(iter);
-	iter = NULL;
-	ledger_txn_free(txn);
-	ledger_close(lg);
-	txn = NULL;
-	lg = NULL;
+	ledger_shut();
 	if (ledger_open(dir, &lg, err, sizeof(err)) != SL_OK)
 		fail_msg("cannot open ledger: %s", err);
 	txn = ledger_txn_alloc(lg);
@@ -71,12 +77,7 @@ static int ledger_setup(void **state)
 static int ledger_teardown(void **state)
 {
 	(void)state;
-	ledger_iter_free(iter);
-	iter = NULL;
-	ledger_txn_free(txn);
-	ledger_close(lg);
-	txn = NULL;
-	lg = NULL;
+	ledger_shut();
 	return sl_test_dir_remove(dir);
 }
 
@@ -622,10 +623,7 @@ static void test_ledger_views_checksum_is_equal_for_equal_rows(void **state)
 	/* the same rows written in another order, in another ledger */
 	char first_dir[sizeof(dir)];
 	memcpy(first_dir, dir, sizeof(dir));
-	ledger_txn_free(txn);
-	ledger_close(lg);
-	txn = NULL;
-	lg = NULL;
+	ledger_shut();
 	assert_int_equal(ledger_setup(NULL), 0);
 	views_put(items, backward, 3);
 	assert_int_equal(ledger_views_checksum(lg, c2, &n2), SL_OK);
@@ -648,15 +646,28 @@ static void test_ledger_open_refuses_a_store_of_another_format(void **state)
 {
 	(void)state;
 	raw_put(STORE_CF_META, "format", 6, "stockledger-0", 13);
-	ledger_txn_free(txn);
-	ledger_close(lg);
-	txn = NULL;
-	lg = NULL;
+	ledger_shut();
 	char err[512];
 	ledger *l2 = NULL;
 	assert_int_equal(ledger_open(dir, &l2, err, sizeof(err)), SL_ERR_CORRUPT);
 	assert_null(l2);
 	assert_non_null(strstr(err, "unknown data format 'stockledger-0'"));
+}
+
+static void test_ledger_open_refuses_a_log_whose_last_record_is_not_an_event(void **state)
+{
+	(void)state;
+	append_item("A", 2);
+	uint8_t k[8];
+	sl_be64_put(k, 2);
+	raw_put(STORE_CF_EVENTS, k, sizeof(k), "short", 5);
+	ledger_shut();
+	char err[512];
+	ledger *l2 = NULL;
+	assert_int_equal(ledger_open(dir, &l2, err, sizeof(err)), SL_ERR_CORRUPT);
+	assert_null(l2);
+	assert_non_null(strstr(err, dir));
+	assert_non_null(strstr(err, "not an event"));
 }
 
 static void test_ledger_open_names_a_directory_it_cannot_use(void **state)
@@ -694,6 +705,7 @@ int main(void)
 	    T(test_ledger_abort_drops_everything_staged),
 	    T(test_ledger_views_checksum_is_equal_for_equal_rows),
 	    T(test_ledger_open_refuses_a_store_of_another_format),
+	    T(test_ledger_open_refuses_a_log_whose_last_record_is_not_an_event),
 	    T(test_ledger_open_names_a_directory_it_cannot_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,6 +333,51 @@ static void test_projector_verify_names_a_missing_or_extra_view(void **state)
 	verify_expect_bad(9, "'ghost/");
 }
 
+/* index_put writes (seq != 0) or removes the history index row of product's item_seq. */
+static void index_put(const char *product, uint64_t item_seq, uint64_t seq)
+{
+	sl_item_key key;
+	uint8_t k[LEDGER_KEY_BYTES], v[8];
+	sl_test_key_set(&key, product, SL_DEFAULT_LOCATION);
+	size_t klen = ledger_key_encode(&key, k);
+	k[klen++] = '\0';
+	sl_be64_put(k + klen, item_seq);
+	sl_be64_put(v, seq);
+	raw_put(STORE_CF_ITEM_EVENTS, k, klen + 8, seq != 0 ? v : NULL, sizeof(v));
+}
+
+static void test_projector_verify_checks_the_history_index(void **state)
+{
+	(void)state;
+	/* B's events are 3, 7 and 15: its item_seq 2 is event 7 */
+	uint64_t b[SCRIPT_EVENTS];
+	assert_int_equal(history_seqs("B", SL_DEFAULT_LOCATION, b), 3);
+	assert_int_equal(b[1], 7);
+
+	index_put("B", 2, 0);
+	verify_expect_bad(7, "missing");
+	index_put("B", 2, 8);
+	verify_expect_bad(7, "wrong");
+	/* the first bad seq wins, whether a view or the index */
+	sl_item a = view_of("A", "north");
+	sl_item tampered = a;
+	tampered.state.quantity = 99;
+	view_rewrite(&tampered);
+	verify_expect_bad(2, "'A/");
+	view_rewrite(&a);
+	index_put("B", 2, 7);
+	projector_report r;
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+
+	/* a row no event made */
+	index_put("ghost", 1, 3);
+	verify_expect_bad(3, "not its event");
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+	uint64_t ghost[SCRIPT_EVENTS];
+	assert_int_equal(history_seqs("ghost", SL_DEFAULT_LOCATION, ghost), 0);
+}
+
 /* event_flip flips the lowest bit of byte at of stored event seq (past its hash). */
 static void event_flip(uint64_t seq, size_t at)
 {
@@ -438,6 +483,7 @@ int main(void)
 	    T(test_projector_rebuild_gives_the_checksum_from_before),
 	    T(test_projector_verify_names_the_last_event_of_a_tampered_view),
 	    T(test_projector_verify_names_a_missing_or_extra_view),
+	    T(test_projector_verify_checks_the_history_index),
 	    T(test_projector_verify_and_rebuild_name_a_flipped_event_byte),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_replay),
 	    T(test_projector_rebuild_and_verify_take_an_empty_ledger),
