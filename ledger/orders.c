@@ -3,14 +3,16 @@
  *
  * An order's life, and the function behind each transition:
  *
- *            place (decide_place)
- *   (none) ----------------------> PLACED --pay (decide_pay)--> PAID --refund of all held-->
- * REFUNDED
- *                                    |  \                        |  \
- *             payment-failed         |   cancel          cancel  |   refund (some), edit
- *             (decide_payment_failed)v    v                   v  v
- *                             PAYMENT_FAILED  CANCELED  <-------'
- *   edit (decide_edit): PLACED or PAID, status unchanged. Closed states refuse everything.
+ *          decide_place         decide_pay          decide_refund (nothing held any more)
+ *   (none) ------------> PLACED ----------> PAID ----------------------------> REFUNDED
+ *                          |  \              |
+ *   decide_release         |   \ decide_     | decide_release (cancel)
+ *   (payment failed)       v    \ release    v
+ *                   PAYMENT_FAILED  `----> CANCELED
+ *
+ * decide_edit: from PLACED or PAID, the status stays; decide_refund of part of what is
+ * held: PAID stays PAID. The closed states (PAYMENT_FAILED, CANCELED, REFUNDED) refuse
+ * every command with ORDER_CLOSED.
  *
  * A command is decided in two steps, like ledger_decide: the command code builds a plan
  * (per order line: its state before and after, the units to take from stock or to give
