@@ -7,6 +7,8 @@
  */
 #include "gateway/wire.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,11 +160,30 @@ static void key_defaults(Sl__ItemKey *k, const char *default_location, bool is_o
 	}
 }
 
+/* The default line ids "1", "2"... of order lines, filled once; like the item defaults they
+ * are recognised by their address. */
+static char default_line_ids[SL_ORDER_LINES_MAX][8];
+static pthread_once_t default_line_ids_once = PTHREAD_ONCE_INIT;
+
+static void default_line_ids_fill(void)
+{
+	for (int i = 0; i < SL_ORDER_LINES_MAX; i++)
+		snprintf(default_line_ids[i], sizeof(default_line_ids[i]), "%d", i + 1);
+}
+
+/* order_lines_defaults fills (or takes out again) the item defaults and the default line
+ * ids of order lines, so that "A=1" and "1:A=1" are the same content. */
 static void order_lines_defaults(Sl__OrderLineSpec **lines, size_t n, const char *default_location,
                                  bool is_on)
 {
-	for (size_t i = 0; i < n; i++)
+	pthread_once(&default_line_ids_once, default_line_ids_fill);
+	for (size_t i = 0; i < n && i < SL_ORDER_LINES_MAX; i++) {
 		key_defaults(lines[i]->item, default_location, is_on);
+		if (is_on && lines[i]->line_id == NULL)
+			lines[i]->line_id = default_line_ids[i];
+		else if (!is_on && lines[i]->line_id == default_line_ids[i])
+			lines[i]->line_id = NULL;
+	}
 }
 
 static void command_defaults(Sl__Command *pb, const char *default_location, bool is_on)

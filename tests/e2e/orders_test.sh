@@ -101,6 +101,10 @@ ctl order place s41 C=2 --key s41-place
 check "§4.1 retry with the key is replayed" .replayed true
 check "§4.1 retry gives the original seq" .seq "$PLACE_SEQ"
 check_eq "§4.1 retry took nothing more" 1 "$(qty C)"
+ctl order place s41 1:C=2 --key s41-place
+check "§4.1 a retry spelling out the default line id is the same command" .replayed true
+ctl order place s41 C=1 --key s41-place
+check_refused "§4.1 the key with other content" IDEMPOTENCY_KEY_REUSED
 ctl order payment-failed s41
 check_rc "§4.1 payment failed" 0
 check "§4.1 restocked" '.items[0].quantity' 3
