@@ -39,7 +39,7 @@ coin() {
 run_stream() {
 	RANDOM=$SEED
 	ACCEPTED=0 REFUSED=0 REPLAYED=0 CODES=""
-	local i args kind item rev lines n k p l last_args=""
+	local i args kind item rev lines n p l last_args=""
 	# Every item of the pool first, mostly quantity-tracked, so that lines find their items.
 	for p in "${PRODUCTS[@]}"; do
 		for l in "${LOCATIONS[@]}"; do
@@ -84,7 +84,7 @@ run_stream() {
 		elif [ $kind -lt 60 ] || [ $kind -ge 90 ]; then
 			n=$((RANDOM % 3 + 1))
 			lines=()
-			for k in $(seq 1 $n); do
+			for _ in $(seq 1 $n); do
 				item_pick
 				lines+=("$PICK=$((RANDOM % 6 + 1))")
 			done
