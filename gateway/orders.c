@@ -262,6 +262,14 @@ static void read_holds(ledger *l, const sl_command *cmd, sl_buf *out)
 
 void gw_orders_read(ledger *l, const sl_command *cmd, sl_buf *out)
 {
+	if (cmd->malformed_field[0] != '\0') {
+		sl_error_info err;
+		memset(&err, 0, sizeof(err));
+		sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
+		             cmd->malformed_field);
+		read_fail(out, &err);
+		return;
+	}
 	switch (cmd->type) {
 	case SL_CMD_SETTINGS_GET:
 		read_settings(l, out);

@@ -146,8 +146,15 @@ static void order_fields_to_pb(const sl_event *e, event_pb *pb)
 	SET_OPT(ev, no_restock, e->is_no_restock);
 }
 
+static bool order_status_is_known(int status);
+static bool trigger_is_known(int trigger);
+
 static sl_err order_fields_from_pb(const Sl__Event *pb, sl_event *ev)
 {
+	if (!order_status_is_known((int)pb->order_status_before) ||
+	    !order_status_is_known((int)pb->order_status) || !trigger_is_known((int)pb->trigger) ||
+	    !trigger_is_known((int)pb->trigger_before))
+		return SL_ERR_CORRUPT;
 	ev->order_seq = pb->order_seq;
 	ev->order_status_before = (sl_order_status)pb->order_status_before;
 	ev->order_status = (sl_order_status)pb->order_status;
@@ -215,6 +222,16 @@ static bool event_type_is_known(int type)
 {
 	return (type >= SL_EV_UNKNOWN && type <= SL_EV_ITEM_DECREMENTED) ||
 	       (type >= SL_EV_SETTINGS_UPDATED && type <= SL_EV_ORDER_LINE_CHANGED);
+}
+
+static bool order_status_is_known(int status)
+{
+	return status >= SL_ORDER_NONE && status <= SL_ORDER_REFUNDED;
+}
+
+static bool trigger_is_known(int trigger)
+{
+	return trigger >= SL_TRIGGER_UNKNOWN && trigger <= SL_TRIGGER_ON_ORDER_PAID;
 }
 
 static bool status_is_known(int status)
@@ -458,7 +475,8 @@ sl_err ledger_order_decode(const uint8_t *data, size_t len, sl_order *order)
 	sl_order o;
 	memset(&o, 0, sizeof(o));
 	sl_err rc = SL_ERR_CORRUPT;
-	if (pb->n_lines > SL_ORDER_LINES_MAX)
+	if (pb->n_lines > SL_ORDER_LINES_MAX || !order_status_is_known((int)pb->status) ||
+	    !trigger_is_known((int)pb->trigger))
 		goto done;
 	o.status = (sl_order_status)pb->status;
 	o.trigger = (sl_trigger)pb->trigger;
@@ -520,6 +538,10 @@ sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *sett
 	Sl__Settings *pb = sl__settings__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
+	if (!trigger_is_known((int)pb->inventory_update_trigger)) {
+		sl__settings__free_unpacked(pb, NULL);
+		return SL_ERR_CORRUPT;
+	}
 	settings->trigger = (sl_trigger)pb->inventory_update_trigger;
 	settings->updated_ms = pb->updated_ms;
 	settings->last_seq = pb->last_seq;

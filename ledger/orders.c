@@ -3,14 +3,16 @@
  *
  * An order's life, and the function behind each transition:
  *
- *            place (decide_place)
- *   (none) ----------------------> PLACED --pay (decide_pay)--> PAID --refund of all held-->
- * REFUNDED
- *                                    |  \                        |  \
- *             payment-failed         |   cancel          cancel  |   refund (some), edit
- *             (decide_payment_failed)v    v                   v  v
- *                             PAYMENT_FAILED  CANCELED  <-------'
- *   edit (decide_edit): PLACED or PAID, status unchanged. Closed states refuse everything.
+ *          decide_place         decide_pay          decide_refund (nothing held any more)
+ *   (none) ------------> PLACED ----------> PAID ----------------------------> REFUNDED
+ *                          |  \              |
+ *   decide_release         |   \ decide_     | decide_release (cancel)
+ *   (payment failed)       v    \ release    v
+ *                   PAYMENT_FAILED  `----> CANCELED
+ *
+ * decide_edit: from PLACED or PAID, the status stays; decide_refund of part of what is
+ * held: PAID stays PAID. The closed states (PAYMENT_FAILED, CANCELED, REFUNDED) refuse
+ * every command with ORDER_CLOSED.
  *
  * A command is decided in two steps, like ledger_decide: the command code builds a plan
  * (per order line: its state before and after, the units to take from stock or to give
@@ -168,15 +170,7 @@ static bool line_state_equal(const sl_order_line_state *a, const sl_order_line_s
 static void event_start(sl_event *ev, const sl_command *cmd, const ledger_order_env *env,
                         size_t index, sl_event_type type)
 {
-	memset(ev, 0, sizeof(*ev));
-	ev->seq = env->next_seq + index;
-	ev->time_ms = env->time_ms;
-	ev->type = type;
-	ev->command_seq = env->next_seq;
-	ev->line = (uint32_t)index;
-	sl_strlcpy(ev->command_key, cmd->key, sizeof(ev->command_key));
-	sl_strlcpy(ev->reason, cmd->reason, sizeof(ev->reason));
-	sl_strlcpy(ev->order_id, cmd->order_id, sizeof(ev->order_id));
+	ledger_event_init(ev, cmd, env->next_seq, env->time_ms, index, type);
 }
 
 static sl_err range_fail(sl_error_info *err, const plan_line *pl, int64_t q)
@@ -665,12 +659,20 @@ sl_err ledger_order_decide(const sl_command *cmd, const ledger_order_env *env, s
 		return sl_error_set(err, SL_ERR_NOT_FOUND, "order '%s' does not exist",
 		                    cmd->order_id);
 
-	plan *p = calloc(1, sizeof(*p));
+	/* Not zeroed as a whole (about half a MiB): each line and work item is set up before
+	 * it is read; the counters are zeroed here. */
+	plan *p = malloc(sizeof(*p));
 	char(*ids)[SL_ID_MAX + 1] = calloc(SL_ORDER_LINES_MAX + 1, sizeof(*ids));
 	if (p == NULL || ids == NULL) {
 		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 		goto done;
 	}
+	p->n = 0;
+	p->n_items = 0;
+	p->shortages_cap = 0;
+	p->status_before = p->status = SL_ORDER_NONE;
+	p->trigger = SL_TRIGGER_UNKNOWN;
+	p->type = SL_EV_UNKNOWN;
 	switch (cmd->type) {
 	case SL_CMD_ORDER_PLACE:
 		rc = decide_place(cmd, env, p, ids, err);

@@ -97,18 +97,24 @@ static void state_normalize(sl_item_state *s)
 	}
 }
 
-static void event_init(sl_event *ev, const sl_command *cmd, const ledger_decide_env *env,
+void ledger_event_init(sl_event *ev, const sl_command *cmd, uint64_t next_seq, int64_t time_ms,
                        size_t index, sl_event_type type)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->seq = env->next_seq + index;
-	ev->time_ms = env->time_ms;
+	ev->seq = next_seq + index;
+	ev->time_ms = time_ms;
 	ev->type = type;
-	ev->command_seq = env->next_seq;
+	ev->command_seq = next_seq;
 	ev->line = (uint32_t)index;
 	sl_strlcpy(ev->command_key, cmd->key, sizeof(ev->command_key));
 	sl_strlcpy(ev->reason, cmd->reason, sizeof(ev->reason));
 	sl_strlcpy(ev->order_id, cmd->order_id, sizeof(ev->order_id));
+}
+
+static void event_init(sl_event *ev, const sl_command *cmd, const ledger_decide_env *env,
+                       size_t index, sl_event_type type)
+{
+	ledger_event_init(ev, cmd, env->next_seq, env->time_ms, index, type);
 }
 
 static void event_finish(sl_event *ev)

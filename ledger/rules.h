@@ -37,6 +37,12 @@ _Static_assert(LEDGER_COMMAND_EVENTS_MAX >= SL_LINES_MAX, "an adjust fits");
 sl_err ledger_decide(const sl_command *cmd, const ledger_decide_env *env, sl_event *events,
                      size_t *n_events, sl_error_info *err);
 
+/* ledger_event_init starts event index of a command whose first event is next_seq: zeroed,
+ * with its seq, time, type, command seq, line index, and the command's key, reason and
+ * order id. */
+void ledger_event_init(sl_event *ev, const sl_command *cmd, uint64_t next_seq, int64_t time_ms,
+                       size_t index, sl_event_type type);
+
 /* ledger_take: how a decrement of n units splits on an item's state (ledger_take_plan). */
 typedef struct ledger_take {
 	int64_t from_stock;    /* from a positive quantity, down to 0 */

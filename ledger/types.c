@@ -38,7 +38,10 @@ size_t sl_command_events_max(const sl_command *cmd)
 	case SL_CMD_ORDER_PAYMENT_FAILED:
 	case SL_CMD_ORDER_CANCEL:
 	case SL_CMD_ORDER_EDIT:
-		/* every line of the order may move (an edit also restocks lines it drops) */
+		/* every line of the order may move (an edit also restocks lines it drops).
+		 * NEEDSWORK: the bound is the worst case, so a group holds at most about 13 such
+		 * commands; a writer that sized groups by the orders' real line counts (or
+		 * deferred a command that does not fit) would batch pays and cancels better. */
 		return SL_ORDER_COMMAND_EVENTS_MAX;
 	case SL_CMD_ORDER_PLACE:
 	case SL_CMD_ORDER_REFUND:

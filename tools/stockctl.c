@@ -543,7 +543,8 @@ static void print_history(const Sl__Result *r)
 	       "REASON / ORDER");
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Sl__Event *ev = r->events[i];
-		char item_seq[24], seq[24], t[40], before[32], after[32], note[SL_REASON_MAX + 80];
+		char item_seq[24], seq[24], t[40], before[32], after[32];
+		char note[SL_REASON_MAX + 2 * SL_ID_MAX + 80];
 		static const char *const types[] = {"?",
 		                                    "created",
 		                                    "updated",
@@ -719,7 +720,7 @@ static int parse_opts(ctl *c, const ctl_cmd *cmd, int argc, char **argv, int fro
 	if (c->n_pos < cmd->pos_min)
 		return usage_error(
 		    c, "'%s' needs %s", c->cmd_name,
-		    strcmp(cmd->word1, "order") == 0
+		    strcmp(cmd->word1, "order") == 0 && strcmp(cmd->word2, "holds") != 0
 		        ? (cmd->pos_min > 1 ? "ORDER and at least one line" : "ORDER")
 		    : cmd->pos_max > 1 ? "at least one LINE"
 		                       : "an ITEM");

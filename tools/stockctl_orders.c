@@ -233,41 +233,46 @@ static int read_refund_lines(ctl *c, order_lines *ol)
 	return 0;
 }
 
-/* order_command starts cmd for the ORDER of positional argument 0. */
-static void order_command(ctl *c, Sl__Command *cmd)
+/* order_run sends cmd (its body set) for the ORDER of positional argument 0 and prints the
+ * order, the items it changed and the seq. */
+static int order_run(ctl *c, Sl__Command *cmd)
 {
 	command_common(c, cmd);
 	cmd->order_id = c->pos[0];
+	return run_and_print(c, cmd, print_order_result, order_result_json);
+}
+
+/* order_lines_run: place (is_edit false) or edit with the OLINEs of the command line. */
+static int order_lines_run(ctl *c, bool is_edit)
+{
+	Sl__PlaceOrder place = SL__PLACE_ORDER__INIT;
+	Sl__EditOrder edit = SL__EDIT_ORDER__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	int code = read_olines(c, &lines_buf);
+	if (code != 0)
+		return code;
+	if (is_edit) {
+		edit.n_lines = lines_buf.n;
+		edit.lines = lines_buf.ptrs;
+		cmd.body_case = SL__COMMAND__BODY_EDIT_ORDER;
+		cmd.edit_order = &edit;
+	} else {
+		place.n_lines = lines_buf.n;
+		place.lines = lines_buf.ptrs;
+		cmd.body_case = SL__COMMAND__BODY_PLACE_ORDER;
+		cmd.place_order = &place;
+	}
+	return order_run(c, &cmd);
 }
 
 int run_order_place(ctl *c)
 {
-	Sl__PlaceOrder body = SL__PLACE_ORDER__INIT;
-	int code = read_olines(c, &lines_buf);
-	if (code != 0)
-		return code;
-	body.n_lines = lines_buf.n;
-	body.lines = lines_buf.ptrs;
-	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
-	cmd.body_case = SL__COMMAND__BODY_PLACE_ORDER;
-	cmd.place_order = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_lines_run(c, false);
 }
 
 int run_order_edit(ctl *c)
 {
-	Sl__EditOrder body = SL__EDIT_ORDER__INIT;
-	int code = read_olines(c, &lines_buf);
-	if (code != 0)
-		return code;
-	body.n_lines = lines_buf.n;
-	body.lines = lines_buf.ptrs;
-	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
-	cmd.body_case = SL__COMMAND__BODY_EDIT_ORDER;
-	cmd.edit_order = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_lines_run(c, true);
 }
 
 int run_order_refund(ctl *c)
@@ -281,30 +286,27 @@ int run_order_refund(ctl *c)
 	body.has_no_restock = c->given[OPT_NO_RESTOCK];
 	body.no_restock = c->given[OPT_NO_RESTOCK];
 	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
 	cmd.body_case = SL__COMMAND__BODY_REFUND_ORDER;
 	cmd.refund_order = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_run(c, &cmd);
 }
 
 int run_order_pay(ctl *c)
 {
 	Sl__PayOrder body = SL__PAY_ORDER__INIT;
 	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
 	cmd.body_case = SL__COMMAND__BODY_PAY_ORDER;
 	cmd.pay_order = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_run(c, &cmd);
 }
 
 int run_order_payment_failed(ctl *c)
 {
 	Sl__OrderPaymentFailed body = SL__ORDER_PAYMENT_FAILED__INIT;
 	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
 	cmd.body_case = SL__COMMAND__BODY_PAYMENT_FAILED;
 	cmd.payment_failed = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_run(c, &cmd);
 }
 
 int run_order_cancel(ctl *c)
@@ -313,10 +315,9 @@ int run_order_cancel(ctl *c)
 	body.has_no_restock = c->given[OPT_NO_RESTOCK];
 	body.no_restock = c->given[OPT_NO_RESTOCK];
 	Sl__Command cmd = SL__COMMAND__INIT;
-	order_command(c, &cmd);
 	cmd.body_case = SL__COMMAND__BODY_CANCEL_ORDER;
 	cmd.cancel_order = &body;
-	return run_and_print(c, &cmd, print_order_result, order_result_json);
+	return order_run(c, &cmd);
 }
 
 int run_order_get(ctl *c)

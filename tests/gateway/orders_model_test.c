@@ -31,6 +31,7 @@
 #include "gateway/service.h"
 #include "projector/rebuild.h"
 #include "stockledger.pb-c.h"
+#include "support/sl_testing.h"
 
 #define N_ITEMS 6
 #define N_ORDERS 1500
@@ -161,10 +162,9 @@ static uint64_t rng(void)
 
 static void key_set(sl_item_key *k, int item)
 {
-	memset(k, 0, sizeof(*k));
-	snprintf(k->product_id, sizeof(k->product_id), "m-%d", item);
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, "default", sizeof(k->location_id));
+	char product[16];
+	snprintf(product, sizeof(product), "m-%d", item);
+	sl_test_key_set(k, product, "default");
 }
 
 /* m_apply: the reference rules. Returns the expected code; changes M only on success. */
@@ -700,17 +700,13 @@ static void test_order_flows_agree_with_the_model_and_rebuild_byte_identical(voi
 static int dir_setup(void **state)
 {
 	(void)state;
-	snprintf(data_dir, sizeof(data_dir), "/tmp/sl-orders-model-XXXXXX");
-	assert_non_null(mkdtemp(data_dir));
-	return 0;
+	return sl_test_dir_make(data_dir, sizeof(data_dir), "orders-model");
 }
 
 static int dir_teardown(void **state)
 {
 	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return sl_test_dir_remove(data_dir);
 }
 
 int main(void)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/banned.h"
+#include "support/sl_testing.h"
 #include "base/sl_util.h"
 #include "ledger/orders.h"
 #include "projector/orders.h"
@@ -69,10 +70,7 @@ static int world_teardown(void **state)
 
 static void key_set(sl_item_key *k, const char *product)
 {
-	memset(k, 0, sizeof(*k));
-	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, SL_DEFAULT_LOCATION, sizeof(k->location_id));
+	sl_test_key_set(k, product, SL_DEFAULT_LOCATION);
 }
 
 static sl_item *item_find(const char *product)
@@ -587,6 +585,27 @@ static void test_order_lines_are_validated_before_anything_moves(void **state)
 	cmd_order(SL_CMD_ORDER_PLACE, "o1", NULL);
 	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
 	assert_int_equal(qty("A"), 5);
+	/* spec §3 scenario 4: 301 lines are too many; 300 are fine */
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", NULL);
+	cmd.lines = calloc(SL_ORDER_LINES_MAX + 1, sizeof(*cmd.lines));
+	assert_non_null(cmd.lines);
+	cmd.n_lines = SL_ORDER_LINES_MAX + 1;
+	for (size_t i = 0; i < cmd.n_lines; i++) {
+		key_set(&cmd.lines[i].item, "A");
+		cmd.lines[i].quantity = 1;
+	}
+	assert_int_equal(decide(), SL_ERR_LIMIT_EXCEEDED);
+	item_add("M", SL_ORDER_LINES_MAX, false, -1);
+	for (size_t i = 0; i < SL_ORDER_LINES_MAX; i++)
+		key_set(&cmd.lines[i].item, "M");
+	cmd.n_lines = SL_ORDER_LINES_MAX;
+	sl_strlcpy(cmd.order_id, "big", sizeof(cmd.order_id));
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(n_events, SL_ORDER_LINES_MAX + 1);
+	assert_int_equal(qty("M"), 0);
+	cmd_order(SL_CMD_ORDER_CANCEL, "big", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(qty("M"), SL_ORDER_LINES_MAX);
 	/* an in-stock-tracked item has no count to hold */
 	item_add("S", 0, false, -1);
 	item_find("S")->state.track_quantity = false;

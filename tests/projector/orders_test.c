@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/banned.h"
+#include "support/sl_testing.h"
 #include "base/sl_util.h"
 #include "projector/orders.h"
 
@@ -37,10 +38,7 @@ static int view_teardown(void **state)
 
 static void key_set(sl_item_key *k, const char *product)
 {
-	memset(k, 0, sizeof(*k));
-	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, SL_DEFAULT_LOCATION, sizeof(k->location_id));
+	sl_test_key_set(k, product, SL_DEFAULT_LOCATION);
 }
 
 static sl_event order_event(uint64_t seq, uint64_t order_seq, sl_event_type type,
