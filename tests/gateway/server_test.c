@@ -302,9 +302,10 @@ static void test_server_answers_an_empty_or_unknown_command_with_unknown_command
 	Sl__Response *r = call_one(s, &empty);
 	assert_string_equal(result_code(r->results[0]), "UNKNOWN_COMMAND");
 	sl__response__free_unpacked(r, NULL);
-	/* A Command whose body is field 30, which this service does not know (a newer
-	 * client's command): Request{commands: [Command{30: 1}]}. */
-	static const uint8_t unknown[] = {0x0a, 0x03, 0xf0, 0x01, 0x01};
+	/* A Command whose body is field 60, which this service does not know (a newer client's
+	 * command; 20-59 are taken by the orders, audit and bench commands):
+	 * Request{commands: [Command{60: 1}]}. */
+	static const uint8_t unknown[] = {0x0a, 0x03, 0xe0, 0x03, 0x01};
 	r = call_raw(s, unknown, sizeof(unknown));
 	assert_null(r->error);
 	assert_int_equal(r->n_results, 1);

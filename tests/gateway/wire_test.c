@@ -296,8 +296,8 @@ static void test_wire_decode_refuses_bad_envelopes_and_leaves_the_output(void **
 static void test_wire_decodes_a_command_without_a_body_as_none(void **state)
 {
 	(void)state;
-	/* Request{commands: [Command{30: 1}]}: a body this service does not know. */
-	static const uint8_t unknown[] = {0x0a, 0x03, 0xf0, 0x01, 0x01};
+	/* Request{commands: [Command{60: 1}]}: a body this service does not know. */
+	static const uint8_t unknown[] = {0x0a, 0x03, 0xe0, 0x03, 0x01};
 	sl_command *cmds = NULL;
 	size_t n = 0;
 	sl_error_info err;
