@@ -404,6 +404,17 @@ static void ctl_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* feed_is_transient tells whether resp refuses for a passing reason (UNAVAILABLE: the service
+ * is stopping; BUSY). */
+static bool feed_is_transient(const Sl__Response *resp)
+{
+	const Sl__Error *e = resp->error != NULL    ? resp->error
+	                     : resp->n_results == 1 ? resp->results[0]->error
+	                                            : NULL;
+	return e != NULL && e->code != NULL &&
+	       (strcmp(e->code, "UNAVAILABLE") == 0 || strcmp(e->code, "BUSY") == 0);
+}
+
 /* feed_read asks for up to limit events from from_seq (to to_seq, 0: no end). Following, it
  * waits for new events and rides out a restart of the service (reconnecting every
  * CTL_RETRY_MS); else a failure is final. Returns 0 with the response, or an exit status. */
@@ -439,6 +450,16 @@ static int feed_read(feed_reader *f, uint64_t from_seq, uint64_t to_seq, uint32_
 				sl_client_close(f->cl);
 				f->cl = NULL;
 			}
+		}
+		if (rc == SL_OK && f->is_follow && feed_is_transient(*resp_out)) {
+			/* a service that is shutting down (or busy) answers, but not yet with
+			 * events: following rides it out like an unreachable one */
+			snprintf(why, sizeof(why), "the service is shutting down or busy");
+			sl__response__free_unpacked(*resp_out, NULL);
+			*resp_out = NULL;
+			sl_client_close(f->cl);
+			f->cl = NULL;
+			rc = SL_ERR_UNAVAILABLE;
 		}
 		if (rc == SL_OK)
 			break;
