@@ -21,6 +21,7 @@
 /* the feed's long poll: below the client's timeout, within SL_FEED_WAIT_MS_MAX */
 #define CTL_FEED_WAIT_MS 4000
 #define CTL_RETRY_MS 200
+#define CTL_DRAIN_WAIT_MS 1000
 #define CHART_POINTS_MAX 200000
 #define CHART_MARKS_MAX 8
 
@@ -460,6 +461,8 @@ static int feed_read(feed_reader *f, uint64_t from_seq, uint64_t to_seq, uint32_
 			sl_client_close(f->cl);
 			f->cl = NULL;
 			rc = SL_ERR_UNAVAILABLE;
+			/* let a stopping service finish closing before dialing it again */
+			ctl_sleep_ms(CTL_DRAIN_WAIT_MS);
 		}
 		if (rc == SL_OK)
 			break;
