@@ -62,6 +62,7 @@ typedef struct bench_cfg {
 	unsigned coalesce_contexts;
 	uint64_t fp_items;
 	uint64_t fp_events;
+	const char *only; /* run only this workload (for profiling), NULL: all */
 	char root[256];
 } bench_cfg;
 
@@ -749,15 +750,19 @@ typedef struct bench {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: stockledger-bench [--quick] [--runs N] [--seconds S] [--no-pg] "
-	           "[--dir DIR]\n"
-	           "  --quick       small sizes and short runs (under a minute): proves the bench "
-	           "works\n"
-	           "  --runs N      runs per figure; the table shows medians (default 3)\n"
-	           "  --seconds S   length of each timed run (default 5)\n"
-	           "  --no-pg       skip the PostgreSQL peer\n"
-	           "  --dir DIR     where to make the temporary directory (default $TMPDIR or "
-	           "/tmp)\n");
+	fprintf(f,
+	        "usage: stockledger-bench [--quick] [--runs N] [--seconds S] [--no-pg] "
+	        "[--only W] [--dir DIR]\n"
+	        "  --quick       small sizes and short runs (under a minute): proves the bench "
+	        "works\n"
+	        "  --runs N      runs per figure; the table shows medians (default 3)\n"
+	        "  --seconds S   length of each timed run (default 5)\n"
+	        "  --no-pg       skip the PostgreSQL peer\n"
+	        "  --only W      run only workload W (batch, raw, single, echo, coalesced, read, "
+	        "pg,\n"
+	        "                footprint, replay): for profiling\n"
+	        "  --dir DIR     where to make the temporary directory (default $TMPDIR or "
+	        "/tmp)\n");
 }
 
 static sl_op *sl_ops_alloc(int n)
@@ -1105,6 +1110,11 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 		       b->batch.errors, b->single.errors, b->coalesced.errors);
 }
 
+static bool is_on(const bench_cfg *cfg, const char *workload)
+{
+	return cfg->only == NULL || strcmp(cfg->only, workload) == 0;
+}
+
 static int bench_main(bench *b)
 {
 	bench_cfg *cfg = &b->cfg;
@@ -1155,13 +1165,19 @@ static int bench_main(bench *b)
 	for (int r = 0; r < cfg->runs; r++) {
 		printf("stockledger-bench: run %d of %d\n", r + 1, cfg->runs);
 		fflush(stdout);
-		run_sl_batch(b);
-		run_raw_batch(b, r);
-		run_sl_single(b, false, false);
-		run_echo(b);
-		run_sl_single(b, true, false);
-		run_sl_single(b, false, true);
-		if (b->pg != NULL) {
+		if (is_on(cfg, "batch"))
+			run_sl_batch(b);
+		if (is_on(cfg, "raw"))
+			run_raw_batch(b, r);
+		if (is_on(cfg, "single"))
+			run_sl_single(b, false, false);
+		if (is_on(cfg, "echo"))
+			run_echo(b);
+		if (is_on(cfg, "coalesced"))
+			run_sl_single(b, true, false);
+		if (is_on(cfg, "read"))
+			run_sl_single(b, false, true);
+		if (b->pg != NULL && is_on(cfg, "pg")) {
 			run_pg_batch(b);
 			run_pg_single(b, false);
 			run_pg_single(b, true);
@@ -1186,8 +1202,9 @@ static int bench_main(bench *b)
 	printf("stockledger-bench: footprint: loading %" PRIu64 " items, %" PRIu64 " events\n",
 	       cfg->fp_items, cfg->fp_events);
 	fflush(stdout);
-	child_measure("--child-footprint", dir, cfg, &fp);
-	for (int r = 0; r < cfg->runs && fp.rate.is_set; r++) {
+	if (is_on(cfg, "footprint") || is_on(cfg, "replay"))
+		child_measure("--child-footprint", dir, cfg, &fp);
+	for (int r = 0; r < cfg->runs && fp.rate.is_set && is_on(cfg, "replay"); r++) {
 		printf("stockledger-bench: replay run %d of %d\n", r + 1, cfg->runs);
 		fflush(stdout);
 		child_measure("--child-scan", dir, cfg, &scan);
@@ -1246,6 +1263,8 @@ int main(int argc, char **argv)
 			cfg->seconds = (double)v;
 			has_seconds = true;
 			i++;
+		} else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
+			cfg->only = argv[++i];
 		} else if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
 			tmp = argv[++i];
 		} else {
