@@ -55,6 +55,12 @@ struct gw_server {
 	gw_service *svc;
 	nng_socket sock;
 	bool is_open;
+	/* Requests between receipt and the return of their reply's nng_ctx_send. The reply
+	 * thread may still be inside nng_ctx_send when the client already has the reply, and
+	 * nng 1.5 does not survive nng_close racing with nng_ctx_send: gw_server_stop raises
+	 * is_stopping (new requests are dropped), waits for active to drain, then closes. */
+	atomic_int active;
+	atomic_bool is_stopping;
 	char default_location[SL_ID_MAX + 1];
 	work *works[SL_GATEWAY_CONTEXTS];
 	size_t n_works;
@@ -67,11 +73,12 @@ static void work_send(work *w, const sl_buf *reply)
 		/* Cannot even reply: drop the request; the client times out and retries. */
 		atomic_store(&w->state, WORK_RECV);
 		nng_ctx_recv(w->ctx, w->aio);
-		return;
+	} else {
+		atomic_store(&w->state, WORK_SEND);
+		nng_aio_set_msg(w->aio, msg);
+		nng_ctx_send(w->ctx, w->aio);
 	}
-	atomic_store(&w->state, WORK_SEND);
-	nng_aio_set_msg(w->aio, msg);
-	nng_ctx_send(w->ctx, w->aio);
+	atomic_fetch_sub(&w->srv->active, 1); /* raised in work_cb when the request came */
 }
 
 static void work_finish(work *w)
@@ -133,6 +140,13 @@ static void work_cb(void *arg)
 			return;
 		if (rv != 0) {
 			nng_ctx_recv(w->ctx, w->aio);
+			return;
+		}
+		atomic_fetch_add(&w->srv->active, 1);
+		if (atomic_load(&w->srv->is_stopping)) {
+			/* Stopping: this request is dropped, and the context stays quiet. */
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			atomic_fetch_sub(&w->srv->active, 1);
 			return;
 		}
 		work_request(w, nng_aio_get_msg(w->aio));
@@ -214,6 +228,11 @@ void gw_server_stop(gw_server *srv)
 {
 	if (srv == NULL)
 		return;
+	atomic_store(&srv->is_stopping, true);
+	while (atomic_load(&srv->active) > 0) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
 	if (srv->is_open)
 		nng_close(srv->sock);
 	/* Requests already handed to the writer still reference their work: wait for them. */
