@@ -158,7 +158,9 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 		c->type = SL_CMD_NONE;
 		break;
 	}
-	content_hash(pb, c->content_hash, scratch);
+	/* The hash serves idempotency only: a command without a key skips its cost. */
+	if (c->key[0] != '\0')
+		content_hash(pb, c->content_hash, scratch);
 	return SL_OK;
 }
 
