@@ -63,11 +63,70 @@ static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char
 	return SL_OK;
 }
 
-/* fill_defaults writes the defaults into the message, so that they are part of its hash. */
-static void content_hash(Sl__Command *pb, unsigned char *out, sl_buf *scratch)
+/* key_defaults fills the absent variant and location of k with the defaults (is_on), or
+ * takes them out again (!is_on): the defaults are recognised by their address, which no
+ * string of the decoded message shares, so the message can be freed as it came. */
+static void key_defaults(Sl__ItemKey *k, const char *default_location, bool is_on)
+{
+	static const char default_variant[] = SL_DEFAULT_VARIANT;
+	if (k == NULL)
+		return;
+	if (is_on) {
+		if (k->variant_id == NULL)
+			k->variant_id = (char *)default_variant;
+		if (k->location_id == NULL)
+			k->location_id = (char *)default_location;
+	} else {
+		if (k->variant_id == default_variant)
+			k->variant_id = NULL;
+		if (k->location_id == default_location)
+			k->location_id = NULL;
+	}
+}
+
+static void command_defaults(Sl__Command *pb, const char *default_location, bool is_on)
+{
+	Sl__Line **lines = NULL;
+	size_t n_lines = 0;
+	switch (pb->body_case) {
+	case SL__COMMAND__BODY_CREATE:
+		key_defaults(pb->create->item, default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_UPDATE:
+		key_defaults(pb->update->item, default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_DELETE:
+		key_defaults(pb->delete_->item, default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_GET:
+		key_defaults(pb->get->item, default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_HISTORY:
+		key_defaults(pb->history->item, default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_INCREMENT:
+		lines = pb->increment->lines;
+		n_lines = pb->increment->n_lines;
+		break;
+	case SL__COMMAND__BODY_DECREMENT:
+		lines = pb->decrement->lines;
+		n_lines = pb->decrement->n_lines;
+		break;
+	default:
+		break;
+	}
+	for (size_t i = 0; i < n_lines; i++)
+		key_defaults(lines[i]->item, default_location, is_on);
+}
+
+/* content_hash hashes the command without its key and with the defaults filled in, so that
+ * "sku=1" and "sku/<default variant>@<default location>=1" are the same content. */
+static void content_hash(Sl__Command *pb, const char *default_location, unsigned char *out,
+                         sl_buf *scratch)
 {
 	char *key = pb->key;
 	pb->key = NULL;
+	command_defaults(pb, default_location, true);
 	size_t n = sl__command__get_packed_size(pb);
 	if (sl_buf_reserve(scratch, n) == SL_OK) {
 		sl__command__pack(pb, scratch->data);
@@ -75,6 +134,7 @@ static void content_hash(Sl__Command *pb, unsigned char *out, sl_buf *scratch)
 	} else {
 		memset(out, 0xff, SL_HASH_BYTES);
 	}
+	command_defaults(pb, default_location, false);
 	pb->key = key;
 }
 
@@ -160,7 +220,7 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	}
 	/* The hash serves idempotency only: a command without a key skips its cost. */
 	if (c->key[0] != '\0')
-		content_hash(pb, c->content_hash, scratch);
+		content_hash(pb, dl, c->content_hash, scratch);
 	return SL_OK;
 }
 

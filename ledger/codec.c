@@ -146,32 +146,50 @@ sl_err ledger_event_encode(const sl_event *ev, sl_buf *out)
 	return pack_into(&pb.ev.base, out);
 }
 
+/* Enum fields from the disk are checked against the values this service knows:
+ * protobuf-c keeps an unknown value of a proto2 enum as it is. */
+static bool event_type_is_known(int type)
+{
+	return type >= SL_EV_UNKNOWN && type <= SL_EV_ITEM_DECREMENTED;
+}
+
+static bool status_is_known(int status)
+{
+	return status >= SL_STATUS_UNKNOWN && status <= SL_STATUS_PREORDER;
+}
+
 sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev)
 {
 	Sl__Event *pb = sl__event__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
-	memset(ev, 0, sizeof(*ev));
-	ev->seq = pb->seq;
-	ev->time_ms = pb->time_ms;
-	ev->type = (sl_event_type)pb->type;
-	ev->command_seq = pb->command_seq;
-	ev->line = pb->line;
-	ev->item_seq = pb->item_seq;
-	ev->delta_quantity = pb->delta_quantity;
-	ev->delta_counter = pb->delta_counter;
-	sl_err rc = copy_str(ev->command_key, sizeof(ev->command_key), pb->command_key);
+	/* decoded aside, so that *ev is untouched on failure */
+	sl_event e;
+	memset(&e, 0, sizeof(e));
+	e.seq = pb->seq;
+	e.time_ms = pb->time_ms;
+	e.type = (sl_event_type)pb->type;
+	e.command_seq = pb->command_seq;
+	e.line = pb->line;
+	e.item_seq = pb->item_seq;
+	e.delta_quantity = pb->delta_quantity;
+	e.delta_counter = pb->delta_counter;
+	sl_err rc = event_type_is_known((int)pb->type) ? SL_OK : SL_ERR_CORRUPT;
 	if (rc == SL_OK)
-		rc = copy_str(ev->reason, sizeof(ev->reason), pb->reason);
+		rc = copy_str(e.command_key, sizeof(e.command_key), pb->command_key);
 	if (rc == SL_OK)
-		rc = copy_str(ev->order_id, sizeof(ev->order_id), pb->order_id);
+		rc = copy_str(e.reason, sizeof(e.reason), pb->reason);
 	if (rc == SL_OK)
-		rc = key_from_pb(pb->item, &ev->item);
+		rc = copy_str(e.order_id, sizeof(e.order_id), pb->order_id);
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->before, &ev->before);
+		rc = key_from_pb(pb->item, &e.item);
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->after, &ev->after);
+		rc = state_from_pb(pb->before, &e.before);
+	if (rc == SL_OK)
+		rc = state_from_pb(pb->after, &e.after);
 	sl__event__free_unpacked(pb, NULL);
+	if (rc == SL_OK)
+		*ev = e;
 	return rc;
 }
 
@@ -211,18 +229,24 @@ sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item)
 	Sl__ItemView *pb = sl__item_view__unpack(NULL, len, data);
 	if (pb == NULL)
 		return SL_ERR_CORRUPT;
-	memset(item, 0, sizeof(*item));
-	item->revision = pb->revision;
-	item->created_ms = pb->created_ms;
-	item->updated_ms = pb->updated_ms;
-	item->numeric_id = pb->numeric_id;
-	item->item_seq = pb->item_seq;
-	item->last_seq = pb->last_seq;
-	item->status = (sl_status)pb->availability_status;
-	sl_err rc = key_from_pb(pb->key, &item->key);
+	/* decoded aside, so that *item is untouched on failure */
+	sl_item it;
+	memset(&it, 0, sizeof(it));
+	it.revision = pb->revision;
+	it.created_ms = pb->created_ms;
+	it.updated_ms = pb->updated_ms;
+	it.numeric_id = pb->numeric_id;
+	it.item_seq = pb->item_seq;
+	it.last_seq = pb->last_seq;
+	it.status = (sl_status)pb->availability_status;
+	sl_err rc = status_is_known((int)pb->availability_status) ? SL_OK : SL_ERR_CORRUPT;
 	if (rc == SL_OK)
-		rc = state_from_pb(pb->state, &item->state);
+		rc = key_from_pb(pb->key, &it.key);
+	if (rc == SL_OK)
+		rc = state_from_pb(pb->state, &it.state);
 	sl__item_view__free_unpacked(pb, NULL);
+	if (rc == SL_OK)
+		*item = it;
 	return rc;
 }
 
@@ -345,9 +369,15 @@ sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *conten
 		return SL_ERR_CORRUPT;
 	sl_err rc = SL_ERR_CORRUPT;
 	if (rec->content_hash.len == SL_HASH_BYTES) {
-		memcpy(content_hash, rec->content_hash.data, SL_HASH_BYTES);
-		*seq = rec->seq;
-		rc = sl_buf_set(result, rec->result.data, rec->result.len);
+		/* room first, so that nothing is written unless everything can be */
+		size_t n = rec->result.len;
+		rc = sl_buf_reserve(result, n > result->len ? n - result->len : 0);
+		if (rc == SL_OK) {
+			rc = sl_buf_set(result, rec->result.data, n);
+			SL_ASSERT(rc == SL_OK);
+			memcpy(content_hash, rec->content_hash.data, SL_HASH_BYTES);
+			*seq = rec->seq;
+		}
 	}
 	sl__idem_record__free_unpacked(rec, NULL);
 	return rc;

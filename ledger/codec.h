@@ -4,7 +4,8 @@
  *
  * Encodings are deterministic: the same record always gives the same bytes, which is what
  * lets a rebuild reproduce the stored views byte for byte. Decoders treat input as untrusted
- * (it may come from a damaged disk): a field that does not fit its bound is SL_ERR_CORRUPT.
+ * (it may come from a damaged disk): a field that does not fit its bound, or an enum value
+ * the service does not know, is SL_ERR_CORRUPT; on any failure the outputs are untouched.
  */
 #ifndef SL_CODEC_H
 #define SL_CODEC_H

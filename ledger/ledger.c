@@ -55,7 +55,7 @@ size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
 	return p + v + l + 2;
 }
 
-static sl_err head_load(ledger *l, char *errbuf, size_t errbuf_size)
+static sl_err head_load(ledger *l, const char *dir, char *errbuf, size_t errbuf_size)
 {
 	store_iter *it = store_iter_alloc(l->st, STORE_CF_EVENTS);
 	if (it == NULL)
@@ -67,7 +67,10 @@ static sl_err head_load(ledger *l, char *errbuf, size_t errbuf_size)
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
 		if (klen != 8 || vlen < SL_HASH_BYTES) {
-			snprintf(errbuf, errbuf_size, "corrupt log head in store");
+			snprintf(
+			    errbuf, errbuf_size,
+			    "cannot open ledger '%s': the last record of the log is not an event",
+			    dir);
 			rc = SL_ERR_CORRUPT;
 		} else {
 			l->head_seq = sl_be64_get(k);
@@ -120,7 +123,7 @@ sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_si
 	if (rc == SL_OK)
 		rc = format_check(l, errbuf, errbuf_size);
 	if (rc == SL_OK)
-		rc = head_load(l, errbuf, errbuf_size);
+		rc = head_load(l, dir, errbuf, errbuf_size);
 	if (rc != SL_OK) {
 		ledger_close(l);
 		return rc;
@@ -215,6 +218,13 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
                       sl_event *out, size_t *n_out, uint64_t *next_item_seq)
 {
 	uint8_t k[LEDGER_KEY_BYTES];
+	if (after_item_seq == UINT64_MAX) {
+		/* the cursor comes from a client: past the last item_seq there is nothing (and
+		 * after_item_seq + 1 would wrap to the start of the history) */
+		*n_out = 0;
+		*next_item_seq = 0;
+		return SL_OK;
+	}
 	size_t plen = ledger_key_encode(key, k);
 	k[plen++] = '\0';
 	sl_be64_put(k + plen, after_item_seq + 1);
@@ -223,7 +233,7 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
 	size_t n = 0;
-	*next_item_seq = 0;
+	uint64_t next = 0;
 	for (store_iter_seek(it, k, plen + 8); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
 		const uint8_t *ik = store_iter_key(it, &klen);
@@ -235,7 +245,9 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 			break;
 		}
 		if (n == max) {
-			*next_item_seq = out[n - 1].item_seq;
+			/* there is more: the next page starts after the last one read (or where
+			 * this one started, for a page of 0) */
+			next = n > 0 ? out[n - 1].item_seq : after_item_seq;
 			break;
 		}
 		if ((rc = ledger_event_get(l, sl_be64_get(iv), &out[n])) != SL_OK)
@@ -245,8 +257,10 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
 	store_iter_free(it);
-	if (rc == SL_OK)
+	if (rc == SL_OK) {
 		*n_out = n;
+		*next_item_seq = next;
+	}
 	return rc;
 }
 
@@ -448,11 +462,18 @@ ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq)
 	if (from_seq == 1) {
 		it->has_prev = true; /* zero hash */
 	} else {
-		sl_event prev;
-		if (ledger_event_get(l, from_seq - 1, &prev) == SL_OK) {
-			memcpy(it->prev_hash, prev.hash, SL_HASH_BYTES);
+		/* The stored hash of the event before, read raw: whether that event still
+		 * decodes is its own business, the link to from_seq is checked either way. */
+		uint8_t k[8];
+		sl_buf v;
+		sl_buf_init(&v);
+		sl_be64_put(k, from_seq - 1);
+		if (store_get(l->st, STORE_CF_EVENTS, k, sizeof(k), &v) == SL_OK &&
+		    v.len >= SL_HASH_BYTES) {
+			memcpy(it->prev_hash, v.data, SL_HASH_BYTES);
 			it->has_prev = true;
 		}
+		sl_buf_fini(&v);
 	}
 	return it;
 }

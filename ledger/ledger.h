@@ -53,7 +53,9 @@ sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, 
 sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out);
 
 /* ledger_history reads up to max events of key with item_seq > after_item_seq, oldest
- * first, into out; *next_item_seq is the cursor of the next page (0 at the end). */
+ * first, into out; *next_item_seq is the cursor of the next page (0 at the end). The events
+ * are read by seq through the index, without checking the chain (ledger_iter does). Outputs
+ * are untouched on failure. */
 sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq, size_t max,
                       sl_event *out, size_t *n_out, uint64_t *next_item_seq);
 
@@ -111,7 +113,8 @@ void ledger_txn_abort(ledger_txn *t);
  */
 
 /* ledger_iter_alloc iterates events from from_seq (>= 1) on; the chain check starts from
- * the stored hash of event from_seq - 1. */
+ * the stored hash of event from_seq - 1 (the 32 bytes stored before it, whether or not the
+ * rest of that record decodes). */
 ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq);
 void ledger_iter_free(ledger_iter *it);
 

@@ -1,12 +1,14 @@
 /*
  * rebuild.c: rebuild and verify, both built on one fold of the whole log into an in-memory
- * map of views (fold_all). Rebuild then writes the map; verify compares it with the store.
+ * map of views (fold_all). Rebuild then writes the map and the history index; verify
+ * compares both with the store.
  *
  * NEEDSWORK: the map holds every item (about 1.6 KiB each); a log of millions of items
  * would want a fold that spills views to the store in key ranges.
  */
 #include "projector/rebuild.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +23,54 @@
 #define REBUILD_BATCH_OPS 50000
 #define FOLD_ITEMS_MAX 50000000
 
-/* fold_all folds every event into views; with txn, also stages index rows. */
-static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_progress_fn progress,
-                       void *ctx, projector_report *r)
+/* What one pass over the log does besides checking the chain. */
+typedef struct fold_job {
+	sl_map *views;       /* fold every item event into these */
+	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
+	bool is_index_check; /* check every item event's stored index row (verify) */
+	uint64_t item_events;
+	projector_report index_bad; /* the first event whose index row is bad (bad_seq 0: none) */
+} fold_job;
+
+/* index_key writes the item index key of ev into k; returns its length. */
+static size_t index_key(const sl_item_key *item, uint64_t item_seq, uint8_t *k)
 {
+	size_t klen = ledger_key_encode(item, k);
+	k[klen++] = '\0';
+	sl_be64_put(k + klen, item_seq);
+	return klen + 8;
+}
+
+/* index_check_event checks that the index row of ev names ev. */
+static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, projector_report *r)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	sl_err rc = store_get(ledger_store(l), STORE_CF_ITEM_EVENTS, k,
+	                      index_key(&ev->item, ev->item_seq, k), scratch);
+	if (rc == SL_OK && (scratch->len != 8 || sl_be64_get(scratch->data) != ev->seq))
+		rc = SL_ERR_CORRUPT;
+	if (rc == SL_ERR_NOT_FOUND || rc == SL_ERR_CORRUPT) {
+		rc = SL_ERR_CORRUPT;
+		r->bad_seq = ev->seq;
+		snprintf(r->message, sizeof(r->message),
+		         "the history index row of event %llu (item '%s/%s@%s', item seq %llu) is "
+		         "%s",
+		         (unsigned long long)ev->seq, ev->item.product_id, ev->item.variant_id,
+		         ev->item.location_id, (unsigned long long)ev->item_seq,
+		         scratch->len == 0 ? "missing" : "wrong");
+	}
+	return rc;
+}
+
+/* fold_all reads the whole log, checking its chain, and does job on each item event
+ * (committing staged index rows every REBUILD_BATCH_OPS). */
+static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress, void *ctx,
+                       projector_report *r)
+{
+	sl_map *views = job->views;
+	ledger_txn *txn = job->txn;
+	sl_buf scratch;
+	sl_buf_init(&scratch);
 	uint64_t total = ledger_head(l, NULL);
 	ledger_iter *it = ledger_iter_alloc(l, 1);
 	if (it == NULL)
@@ -38,7 +84,7 @@ static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_prog
 	uint64_t bad_seq = 0;
 	while ((rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
 		r->events++;
-		if (stock_event_is_item(ev)) {
+		if (stock_event_is_item(ev) && views != NULL) {
 			uint8_t k[LEDGER_KEY_BYTES];
 			size_t klen = ledger_key_encode(&ev->item, k);
 			int is_new;
@@ -55,13 +101,25 @@ static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_prog
 				         ev->item.variant_id, ev->item.location_id);
 				break;
 			}
-			if (txn != NULL) {
-				ledger_txn_put_index(txn, ev);
-				if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
-					if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
-					    (rc = ledger_txn_begin(txn)) != SL_OK)
-						break;
-				}
+		}
+		if (stock_event_is_item(ev))
+			job->item_events++;
+		if (stock_event_is_item(ev) && job->is_index_check && job->index_bad.bad_seq == 0) {
+			/* a bad index row is noted and the fold goes on: a view may have gone
+			 * wrong at an earlier seq */
+			scratch.len = 0;
+			rc = index_check_event(l, ev, &scratch, &job->index_bad);
+			if (rc == SL_ERR_CORRUPT)
+				rc = SL_OK;
+			else if (rc != SL_OK)
+				break;
+		}
+		if (stock_event_is_item(ev) && txn != NULL) {
+			ledger_txn_put_index(txn, ev);
+			if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
+				if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
+				    (rc = ledger_txn_begin(txn)) != SL_OK)
+					break;
 			}
 		}
 		if (progress != NULL && r->events % PROGRESS_EVERY == 0)
@@ -81,6 +139,50 @@ static sl_err fold_all(ledger *l, sl_map *views, ledger_txn *txn, projector_prog
 		progress(ctx, r->events, total);
 	free(ev);
 	ledger_iter_free(it);
+	sl_buf_fini(&scratch);
+	return rc;
+}
+
+/* index_check_rows checks that the index holds no row but those of the log's item events:
+ * as many rows as events (each of which found its own row), else names the first row that
+ * does not point at its event. */
+static sl_err index_check_rows(ledger *l, uint64_t item_events, projector_report *r)
+{
+	store_iter *it = store_iter_alloc(ledger_store(l), STORE_CF_ITEM_EVENTS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	uint64_t rows = 0;
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
+		rows++;
+	sl_err rc = store_iter_status(it);
+	for (store_iter_seek_first(it); rc == SL_OK && rows != item_events && store_iter_valid(it);
+	     store_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		sl_event ev;
+		uint8_t want[LEDGER_KEY_BYTES];
+		uint64_t seq = vlen == 8 ? sl_be64_get(v) : 0;
+		bool is_ok = seq != 0 && ledger_event_get(l, seq, &ev) == SL_OK &&
+		             index_key(&ev.item, ev.item_seq, want) == klen &&
+		             memcmp(want, k, klen) == 0;
+		if (!is_ok) {
+			rc = SL_ERR_CORRUPT;
+			r->bad_seq = seq;
+			snprintf(
+			    r->message, sizeof(r->message),
+			    "a history index row of item '%.*s' points at event %llu, which is not "
+			    "its event",
+			    (int)klen, (const char *)k, (unsigned long long)seq);
+		}
+	}
+	if (rc == SL_OK && rows != item_events) {
+		rc = SL_ERR_CORRUPT;
+		snprintf(r->message, sizeof(r->message),
+		         "the history index has %llu rows for %llu item events",
+		         (unsigned long long)rows, (unsigned long long)item_events);
+	}
+	store_iter_free(it);
 	return rc;
 }
 
@@ -96,6 +198,11 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 		sl_map_fini(&views);
 		return SL_ERR_NOMEM;
 	}
+	/* Fold the whole log before dropping anything: a log that does not replay leaves the
+	 * views and the index as they were. */
+	fold_job job = {.views = &views};
+	if ((rc = fold_all(l, &job, progress, ctx, r)) != SL_OK)
+		goto done;
 	store *st = ledger_store(l);
 	if ((rc = store_clear_cf(st, STORE_CF_VIEWS)) != SL_OK ||
 	    (rc = store_clear_cf(st, STORE_CF_ITEM_EVENTS)) != SL_OK) {
@@ -104,8 +211,14 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	}
 	if ((rc = ledger_txn_begin(txn)) != SL_OK)
 		goto done;
-	if ((rc = fold_all(l, &views, txn, progress, ctx, r)) != SL_OK) {
+	/* The index rows, from a second pass over the log (it was checked just now). */
+	projector_report index_pass;
+	memset(&index_pass, 0, sizeof(index_pass));
+	fold_job index_job = {.txn = txn};
+	if ((rc = fold_all(l, &index_job, NULL, NULL, &index_pass)) != SL_OK) {
 		ledger_txn_abort(txn);
+		r->bad_seq = index_pass.bad_seq;
+		snprintf(r->message, sizeof(r->message), "%s", index_pass.message);
 		goto done;
 	}
 	for (size_t i = 0; i < views.n; i++) {
@@ -132,7 +245,21 @@ done:
 	return rc;
 }
 
-/* compare_views checks every stored row against the fold, and that no row is missing. */
+/* view_bad records a bad view row, keeping the smallest seq seen. */
+static void view_bad(projector_report *r, const sl_item *item, const char *what)
+{
+	if (r->bad_seq != 0 && item->last_seq >= r->bad_seq)
+		return;
+	r->bad_seq = item->last_seq;
+	snprintf(r->message, sizeof(r->message),
+	         "view of item '%s/%s@%s' %s (its last event is %llu)", item->key.product_id,
+	         item->key.variant_id, item->key.location_id, what,
+	         (unsigned long long)item->last_seq);
+}
+
+/* compare_views checks every stored row against the fold, and that no row is missing. A bad
+ * row is named by its last event, the first event after which it went wrong; an extra row
+ * (no event of its item in the log) by the last event it claims. */
 static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 {
 	sl_buf enc;
@@ -141,6 +268,7 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 	if (it == NULL)
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
+	bool is_bad = false;
 	uint64_t matched = 0;
 	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
@@ -148,50 +276,42 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 		const uint8_t *v = store_iter_value(it, &vlen);
 		const sl_item *want = sl_map_get(views, k, klen);
 		if (want == NULL) {
-			rc = SL_ERR_CORRUPT;
-			snprintf(r->message, sizeof(r->message),
-			         "stored view '%.*s' has no event in the log", (int)klen,
-			         (const char *)k);
-			break;
+			sl_item stored;
+			is_bad = true;
+			if (ledger_item_decode(v, vlen, &stored) == SL_OK) {
+				view_bad(r, &stored, "is stored but has no event in the log");
+			} else if (r->bad_seq == 0) {
+				snprintf(r->message, sizeof(r->message),
+				         "a stored view row of %zu bytes cannot be decoded", vlen);
+			}
+			continue;
 		}
 		enc.len = 0;
 		if ((rc = ledger_item_encode(want, &enc)) != SL_OK)
 			break;
 		if (enc.len != vlen || memcmp(enc.data, v, vlen) != 0) {
-			rc = SL_ERR_CORRUPT;
-			if (r->bad_seq == 0 || want->last_seq < r->bad_seq) {
-				r->bad_seq = want->last_seq;
-				snprintf(r->message, sizeof(r->message),
-				         "stored view of item '%s/%s@%s' differs from the fold of "
-				         "the log (its last event is %llu)",
-				         want->key.product_id, want->key.variant_id,
-				         want->key.location_id, (unsigned long long)want->last_seq);
-			}
+			is_bad = true;
+			view_bad(r, want, "differs from the fold of the log");
 			continue;
 		}
 		matched++;
 	}
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
-	if (rc == SL_OK && matched != views->n) {
-		rc = SL_ERR_CORRUPT;
-		for (size_t i = 0; i < views->n; i++) {
-			const sl_item *want = sl_map_at(views, i);
-			sl_item got;
-			if (ledger_view_get(l, &want->key, &got) == SL_ERR_NOT_FOUND) {
-				r->bad_seq = want->last_seq;
-				snprintf(r->message, sizeof(r->message),
-				         "view of item '%s/%s@%s' is missing (its last event is "
-				         "%llu)",
-				         want->key.product_id, want->key.variant_id,
-				         want->key.location_id, (unsigned long long)want->last_seq);
-				break;
-			}
-		}
-	}
 	store_iter_free(it);
 	sl_buf_fini(&enc);
-	return rc;
+	if (rc != SL_OK)
+		return rc;
+	/* every folded view must have been seen, matched or not */
+	for (size_t i = 0; i < views->n && matched != views->n; i++) {
+		const sl_item *want = sl_map_at(views, i);
+		sl_item got;
+		if (ledger_view_get(l, &want->key, &got) == SL_ERR_NOT_FOUND) {
+			is_bad = true;
+			view_bad(r, want, "is missing");
+		}
+	}
+	return is_bad ? SL_ERR_CORRUPT : SL_OK;
 }
 
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
@@ -201,9 +321,18 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 	sl_err rc = sl_map_init(&views, sizeof(sl_item), FOLD_ITEMS_MAX);
 	if (rc != SL_OK)
 		return rc;
-	rc = fold_all(l, &views, NULL, progress, ctx, r);
+	fold_job job = {.views = &views, .is_index_check = true};
+	rc = fold_all(l, &job, progress, ctx, r);
 	if (rc == SL_OK)
 		rc = compare_views(l, &views, r);
+	if ((rc == SL_OK || rc == SL_ERR_CORRUPT) && job.index_bad.bad_seq != 0 &&
+	    (r->bad_seq == 0 || job.index_bad.bad_seq < r->bad_seq)) {
+		rc = SL_ERR_CORRUPT;
+		r->bad_seq = job.index_bad.bad_seq;
+		memcpy(r->message, job.index_bad.message, sizeof(r->message));
+	}
+	if (rc == SL_OK)
+		rc = index_check_rows(l, job.item_events, r);
 	if (rc == SL_OK)
 		rc = ledger_views_checksum(l, r->checksum, &r->views);
 	sl_map_fini(&views);

@@ -18,16 +18,21 @@ typedef struct projector_report {
 	char message[512]; /* what failed, for people */
 } projector_report;
 
-/* projector_rebuild drops every view and index row and refolds the log from event 1,
- * reporting progress every 100000 events. On success fills report (events, views, the
- * checksum of the new views). SL_ERR_CORRUPT (with bad_seq and message) if the log does not
- * replay; SL_ERR_STORAGE. */
+/* projector_rebuild folds the whole log from event 1 (reporting progress every 100000
+ * events), then drops every view and index row and writes them afresh. On success fills
+ * report (events, views, the checksum of the new views). SL_ERR_CORRUPT (with bad_seq and
+ * message) if the log does not replay: then nothing is dropped or written. SL_ERR_STORAGE
+ * if the store fails while writing (views may then be partial: run it again). */
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
                          projector_report *report);
 
-/* projector_verify checks the chain of every event and compares every stored view with a
- * fresh fold, without changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first
- * bad sequence number and a message otherwise. */
+/* projector_verify checks the chain of every event, compares every stored view with a
+ * fresh fold and checks the history index (one row per item event, naming it), without
+ * changing anything. SL_OK when all holds; SL_ERR_CORRUPT with the first bad sequence number
+ * and a message otherwise: the first event that breaks the chain or does not replay, else the
+ * smallest of the last seq of a view that differs, is missing or is stored without any event
+ * of its item, and the first event whose index row is missing or wrong; else the event an
+ * extra index row points at. */
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx,
                         projector_report *report);
 

@@ -38,9 +38,12 @@ sl_err stock_view_apply(sl_item *view, const sl_event *ev)
 		return SL_ERR_CORRUPT;
 	if (ev->item_seq != view->item_seq + 1 || !state_equal(&view->state, &ev->before))
 		return SL_ERR_CORRUPT;
+	/* The type must fit the states: a create brings the item into being, a delete ends
+	 * it, anything else needs it before and leaves it after. */
 	if ((ev->type == SL_EV_ITEM_CREATED) != (!ev->before.exists && ev->after.exists))
 		return SL_ERR_CORRUPT;
-	if (ev->type != SL_EV_ITEM_CREATED && !ev->before.exists)
+	if (ev->type != SL_EV_ITEM_CREATED &&
+	    (!ev->before.exists || ev->after.exists != (ev->type != SL_EV_ITEM_DELETED)))
 		return SL_ERR_CORRUPT;
 
 	view->key = ev->item;

@@ -12,8 +12,9 @@
 
 /* stock_view_apply folds ev into view. view is the item's current view (zeroed, with the
  * key unset, when the item has none). Returns SL_ERR_CORRUPT, leaving view untouched, when
- * ev does not follow from view (its before-state, item or item_seq disagree): a log that
- * does not replay. */
+ * ev does not follow from view (its before-state, item or item_seq disagree) or its type does
+ * not fit its states (a create of an item that exists, a delete that leaves the item, an
+ * update or adjustment that deletes it): a log that does not replay. */
 sl_err stock_view_apply(sl_item *view, const sl_event *ev);
 
 /* stock_event_is_item tells whether ev changes an item view. */

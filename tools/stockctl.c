@@ -347,11 +347,16 @@ static void print_item_result(const Sl__Result *r)
 		printf("(replayed: already applied)\n");
 }
 
+/* item_result_json: the item; an idempotent retry adds "replayed": true, as the other
+ * mutating commands do, so that a script can tell a retry from a first application. */
 static json_t *item_result_json(const Sl__Result *r)
 {
-	if (r->n_items == 0)
-		return json_object();
-	return sl_json_item(r->items[0]);
+	json_t *o = r->n_items == 0 ? json_object() : sl_json_item(r->items[0]);
+	if (o != NULL && r->replayed && json_object_set_new(o, "replayed", json_true()) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 /* item_settings reads the options shared by create and update into the given fields. */
@@ -566,23 +571,34 @@ static int run_decrement(ctl *c)
 
 /* ---- history and head ---- */
 
+/* The columns of `history`: the header and every row use the same widths, so the header
+ * sits over its column; BEFORE and AFTER are right-aligned (numbers), the rest left. A width
+ * fits its widest value ("decremented", "out of stock", a time with milliseconds). The last
+ * column is left out of a row without a reason or order (no trailing blanks). */
+#define HISTORY_COLUMNS "%-6s %-8s %-24s %-11s %12s %12s%s%s\n"
+
 static void print_history(const Sl__Result *r)
 {
-	printf("%-6s %-8s %-24s %-18s %14s %-14s %s\n", "ITEM#", "SEQ", "TIME", "TYPE", "BEFORE",
-	       "AFTER", "REASON / ORDER");
+	printf(HISTORY_COLUMNS, "ITEM#", "SEQ", "TIME", "TYPE", "BEFORE", "AFTER", "  ",
+	       "REASON / ORDER");
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Sl__Event *ev = r->events[i];
-		char t[40], before[32], after[32];
+		char item_seq[24], seq[24], t[40], before[32], after[32], note[SL_REASON_MAX + 80];
 		static const char *const types[] = {"?",       "created",     "updated",
 		                                    "deleted", "incremented", "decremented"};
 		const char *type =
 		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) ? types[ev->type] : "?";
-		printf("%-6" PRIu64 " %-8" PRIu64 " %-24s %-18s %14s %-14s %s%s%s\n", ev->item_seq,
-		       ev->seq, sl_time_format(ev->time_ms, t, sizeof(t)), type,
-		       stock_text(ev->before, before, sizeof(before)),
-		       stock_text(ev->after, after, sizeof(after)), ev->reason ? ev->reason : "",
-		       ev->order_id && ev->order_id[0] ? " order " : "",
-		       ev->order_id ? ev->order_id : "");
+		const char *reason = ev->reason != NULL ? ev->reason : "";
+		bool has_order = ev->order_id != NULL && ev->order_id[0] != '\0';
+		snprintf(note, sizeof(note), "%s%s%s%s", reason,
+		         reason[0] != '\0' && has_order ? "; " : "", has_order ? "order " : "",
+		         has_order ? ev->order_id : "");
+		snprintf(item_seq, sizeof(item_seq), "%" PRIu64, ev->item_seq);
+		snprintf(seq, sizeof(seq), "%" PRIu64, ev->seq);
+		printf(HISTORY_COLUMNS, item_seq, seq, sl_time_format(ev->time_ms, t, sizeof(t)),
+		       type, stock_text(ev->before, before, sizeof(before)),
+		       stock_text(ev->after, after, sizeof(after)), note[0] != '\0' ? "  " : "",
+		       note);
 	}
 	if (r->has_next_item_seq)
 		printf("more: --cursor %" PRIu64 "\n", r->next_item_seq);

@@ -27,20 +27,65 @@ trap sl_cleanup EXIT
 
 # sl_start [ARGS...]: starts stockledgerd on $SL_DATA and $SL_URL, waits until it listens.
 sl_start() {
+	SL_LOG_FROM=$(sl_log_lines)
 	"$SL_BIN/stockledgerd" --data "$SL_DATA" --listen "$SL_URL" "$@" >>"$T/daemon.log" 2>&1 &
 	SL_PID=$!
-	for _ in $(seq 1 200); do
-		if grep -q "listening on $SL_URL" "$T/daemon.log" 2>/dev/null; then
-			return 0
-		fi
-		if ! kill -0 "$SL_PID" 2>/dev/null; then
-			break
-		fi
-		sleep 0.05
-	done
+	if sl_wait_listening; then
+		return 0
+	fi
 	echo "FATAL: stockledgerd did not start; its log:" >&2
 	cat "$T/daemon.log" >&2
 	exit 1
+}
+
+# sl_start_tcp [ARGS...]: starts stockledgerd on tcp://127.0.0.1:PORT with a free PORT, sets
+# SL_URL and $STOCKLEDGER_SERVER to it. A port that looks free (not in `ss -tln`) may still be
+# taken by the time the daemon binds it, so a daemon that cannot listen is retried on another
+# port (up to 20 times) rather than trusted to a probe.
+sl_start_tcp() {
+	local try port
+	for try in $(seq 1 20); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$port\$"; then
+			continue
+		fi
+		SL_URL="tcp://127.0.0.1:$port"
+		export STOCKLEDGER_SERVER=$SL_URL
+		SL_LOG_FROM=$(sl_log_lines)
+		"$SL_BIN/stockledgerd" --data "$SL_DATA" --listen "$SL_URL" "$@" >>"$T/daemon.log" 2>&1 &
+		SL_PID=$!
+		if sl_wait_listening; then
+			return 0
+		fi
+		wait "$SL_PID" 2>/dev/null
+		SL_PID=""
+		tail -n +"$((SL_LOG_FROM + 1))" "$T/daemon.log" | grep -q "cannot listen" || break
+	done
+	echo "FATAL: stockledgerd did not start on a free tcp port (try $try); its log:" >&2
+	cat "$T/daemon.log" >&2
+	exit 1
+}
+
+# sl_log_lines: lines in the daemon log so far (a restart appends to the same log).
+sl_log_lines() {
+	if [ -f "$T/daemon.log" ]; then wc -l <"$T/daemon.log"; else echo 0; fi
+}
+
+# sl_wait_listening: waits until the daemon $SL_PID prints "listening on $SL_URL" (after line
+# $SL_LOG_FROM of the log: an earlier run's line does not count); fails if it exits first or
+# takes longer than 10 s.
+sl_wait_listening() {
+	for _ in $(seq 1 200); do
+		if tail -n +"$((SL_LOG_FROM + 1))" "$T/daemon.log" 2>/dev/null |
+			grep -q "listening on $SL_URL"; then
+			return 0
+		fi
+		if ! kill -0 "$SL_PID" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 1
 }
 
 # sl_stop: SIGTERM, and checks the daemon exits 0.
@@ -99,6 +144,33 @@ check_rc() {
 check_refused() {
 	check_rc "$1" 1
 	check "$1 (error code)" .error.code "$2"
+}
+
+# head_save: remembers the log's head ({seq, hash} from `stockctl head`) in $SL_HEAD.
+# $OUT and $RC are kept as they were.
+head_save() {
+	local out=$OUT rc=$RC
+	ctl head
+	SL_HEAD=$(jqo '"\(.seq) \(.hash)"')
+	OUT=$out
+	RC=$rc
+}
+
+# check_unchanged WHAT: after a refusal: the head equals the one head_save remembered (the
+# log is untouched) and the daemon still serves (it answered `head` and is alive).
+# $OUT and $RC are kept as they were.
+check_unchanged() {
+	local out=$OUT rc=$RC
+	ctl head
+	check_eq "$1: daemon still serving (head exit status)" 0 "$RC"
+	check_eq "$1: head unchanged" "$SL_HEAD" "$(jqo '"\(.seq) \(.hash)"')"
+	OUT=$out
+	RC=$rc
+}
+
+# item_json ITEM: prints `stockctl --json item get ITEM` (the whole item, dates included).
+item_json() {
+	"$SL_BIN/stockctl" --json item get "$1" 2>/dev/null
 }
 
 # sl_done: prints the tally and exits 0 only if every check passed.

@@ -841,6 +841,116 @@ static void test_ledger_decide_preorder_units_need_a_preorder_request_and_preord
 	assert_int_equal(view_of("off")->state.preorder_counter, 0);
 }
 
+static void
+test_ledger_decide_unrestricted_preorder_request_goes_negative_past_the_limit(void **state)
+{
+	(void)state;
+	/* stock first, then the preorder units left, then below zero (docs/decisions.md) */
+	create_preorder_ok("sku-1", 2, 3);
+	adjust1(SL_CMD_DECREMENT, "sku-1", 7);
+	cmd.is_preorder_request = true;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(events[0].after.quantity, -2);
+	assert_int_equal(events[0].after.preorder_counter, 3);
+	assert_int_equal(events[0].delta_quantity, -4);
+	assert_int_equal(events[0].delta_counter, 3);
+	assert_false(events[0].after.in_stock);
+	assert_int_equal(view_of("sku-1")->status, SL_STATUS_OUT_OF_STOCK);
+}
+
+static void test_ledger_decide_counter_over_a_lowered_limit_leaves_no_preorder_units(void **state)
+{
+	(void)state;
+	create_preorder_ok("sku-1", 0, 5);
+	adjust1(SL_CMD_DECREMENT, "sku-1", 4);
+	cmd.is_restricted = true;
+	cmd.is_preorder_request = true;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(view_of("sku-1")->state.preorder_counter, 4);
+	cmd_update("sku-1");
+	cmd.has_preorder_limit = true;
+	cmd.preorder_limit = 2;
+	assert_int_equal(decide(), SL_OK);
+	/* the counter is past the limit: no unit is left, and none is negative */
+	assert_int_equal(view_of("sku-1")->status, SL_STATUS_OUT_OF_STOCK);
+	adjust1(SL_CMD_DECREMENT, "sku-1", 1);
+	cmd.is_restricted = true;
+	cmd.is_preorder_request = true;
+	expect_refused(SL_ERR_INSUFFICIENT_INVENTORY);
+	assert_int_equal(err.shortages[0].available, 0);
+	assert_int_equal(view_of("sku-1")->state.preorder_counter, 4);
+	/* unrestricted, the line comes from the quantity and the counter stays */
+	cmd.is_restricted = false;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(quantity_of("sku-1"), -1);
+	assert_int_equal(view_of("sku-1")->state.preorder_counter, 4);
+}
+
+static void test_ledger_decide_follows_the_v1_and_v3_adjustment_scenarios(void **state)
+{
+	(void)state;
+	/* spec 1.3 scenario 1: 4 + 2, the event carries old and new values */
+	create_quantity_ok("s1", 4);
+	adjust1(SL_CMD_INCREMENT, "s1", 2);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(events[0].before.quantity, 4);
+	assert_true(events[0].before.in_stock);
+	assert_int_equal(events[0].after.quantity, 6);
+	assert_true(events[0].after.in_stock);
+	/* spec 1.3 scenario 2: 1 - 1 reaches 0 and goes out of stock */
+	create_quantity_ok("s2", 1);
+	adjust1(SL_CMD_DECREMENT, "s2", 1);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(quantity_of("s2"), 0);
+	assert_false(view_of("s2")->state.in_stock);
+	assert_int_equal(view_of("s2")->status, SL_STATUS_OUT_OF_STOCK);
+	/* spec 1.3 scenario 3: an untracked item set out of stock by hand */
+	cmd_create_in_stock("s3", true);
+	assert_int_equal(decide(), SL_OK);
+	cmd_update("s3");
+	cmd.has_in_stock = true;
+	cmd.in_stock = false;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(view_of("s3")->status, SL_STATUS_OUT_OF_STOCK);
+	assert_int_equal(view_of("s3")->state.quantity, 0);
+	/* spec 2.5 scenario 5: 2 - 3 unrestricted without preorder is -1, out of stock */
+	create_quantity_ok("s5", 2);
+	adjust1(SL_CMD_DECREMENT, "s5", 3);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(quantity_of("s5"), -1);
+	assert_int_equal(view_of("s5")->status, SL_STATUS_OUT_OF_STOCK);
+	assert_int_equal(view_of("s5")->state.preorder_counter, 0);
+}
+
+static void test_ledger_decide_validates_a_command_before_looking_up_its_items(void **state)
+{
+	(void)state;
+	/* docs/decisions.md: an invalid command on an unknown item is INVALID_ARGUMENT */
+	w.lookups = 0;
+	cmd_reset(SL_CMD_UPDATE, "nobody");
+	cmd.has_revision = true;
+	cmd.revision = 1;
+	cmd.has_quantity = true;
+	cmd.quantity = SL_QUANTITY_MAX + 1;
+	expect_refused(SL_ERR_INVALID_ARGUMENT);
+	cmd.quantity = 1;
+	cmd.has_preorder_limit = true;
+	cmd.preorder_limit = -1;
+	expect_refused(SL_ERR_INVALID_ARGUMENT);
+	cmd_create_quantity("nobody", SL_QUANTITY_MIN - 1);
+	expect_refused(SL_ERR_INVALID_ARGUMENT);
+	cmd_lines(SL_CMD_DECREMENT, 2);
+	line_set(0, "nobody", 1);
+	line_set(1, "nobody-2", 0);
+	expect_refused(SL_ERR_INVALID_ARGUMENT);
+	assert_int_equal(err.index, 1);
+	cmd_lines(SL_CMD_INCREMENT, SL_LINES_MAX + 1);
+	for (size_t i = 0; i <= SL_LINES_MAX; i++)
+		line_set(i, "nobody", 1);
+	expect_refused(SL_ERR_LIMIT_EXCEEDED);
+	assert_int_equal(w.lookups, 0);
+}
+
 static void test_ledger_decide_refuses_to_adjust_an_in_stock_tracked_item(void **state)
 {
 	(void)state;
@@ -1106,6 +1216,10 @@ int main(void)
 	    T(test_ledger_decide_preorder_request_takes_preorder_units_within_the_limit),
 	    T(test_ledger_decide_preorder_request_without_a_limit_keeps_the_quantity),
 	    T(test_ledger_decide_preorder_units_need_a_preorder_request_and_preorder_on),
+	    T(test_ledger_decide_unrestricted_preorder_request_goes_negative_past_the_limit),
+	    T(test_ledger_decide_counter_over_a_lowered_limit_leaves_no_preorder_units),
+	    T(test_ledger_decide_follows_the_v1_and_v3_adjustment_scenarios),
+	    T(test_ledger_decide_validates_a_command_before_looking_up_its_items),
 	    T(test_ledger_decide_refuses_to_adjust_an_in_stock_tracked_item),
 	    T(test_ledger_decide_adjust_of_an_unknown_item_names_its_line),
 	    T(test_ledger_decide_refuses_invalid_ids),

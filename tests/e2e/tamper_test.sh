@@ -1,0 +1,62 @@
+#!/bin/bash
+# tamper_test.sh: a change to history is found. One stored event is changed behind the
+# ledger's back by sl-tamper (tests/e2e/tamper.c, which rewrites the raw RocksDB value of the
+# event and nothing else): a text replaced so that the event still decodes, a bit flipped in
+# an event's body, a bit flipped in its stored chain hash. Each time `stockledger-admin
+# verify` exits 1 naming exactly the changed seq, `dump` stops there, and `rebuild` refuses
+# and leaves the views as they were.
+#
+# Method: a real daemon writes a short log and is stopped; the untouched data directory
+# verifies; each case works on its own copy of it.
+. "$(dirname "$0")/lib.sh"
+TAMPER=${SL_TAMPER:-$SL_BIN/tests/e2e/sl-tamper}
+sl_start
+ctl item create t --quantity 5 --reason initial
+ctl increment t=2 --reason restock
+ctl decrement t=1 --order o-77
+ctl item create u --in-stock true
+ctl increment t=1 t=1 --reason twice
+ctl item update u --revision 1 --in-stock false --reason "sold out"
+ctl head
+check "setup: seven events" .seq 7
+sl_stop
+admin verify --data "$SL_DATA"
+check_rc "the untouched log verifies" 0
+
+# tampered CASE SEQ TAMPER-ARGS...: copies the data, changes event SEQ, checks the tools.
+tampered() {
+	local name=$1 seq=$2 dir=$T/$1
+	shift 2
+	cp -a "$SL_DATA" "$dir"
+	admin checksum --data "$dir"
+	local sum
+	sum=$(printf '%s\n' "$OUT" | sed -n 's/^checksum //p')
+	"$TAMPER" --data "$dir" --seq "$seq" "$@" >/dev/null
+	check_eq "$name: sl-tamper changed event $seq" 0 $?
+	admin verify --data "$dir"
+	check_rc "$name: verify" 1
+	check_eq "$name: verify names seq $seq" 1 \
+		"$(printf '%s\n' "$OUT" | grep -c "^verify: FAILED at seq $seq: ")"
+	"$SL_BIN/stockledger-admin" dump --data "$dir" >"$dir.dump" 2>"$dir.err"
+	check_eq "$name: dump fails" 1 $?
+	check_eq "$name: dump prints the events before it" $((seq - 1)) "$(wc -l <"$dir.dump")"
+	check_eq "$name: dump names the event" 1 "$(grep -c "at event $seq:" "$dir.err")"
+	admin rebuild --data "$dir"
+	check_rc "$name: rebuild refuses" 1
+	check_eq "$name: rebuild names the seq" 1 "$(printf '%s\n' "$OUT" | grep -c "failed: event $seq: ")"
+	admin checksum --data "$dir"
+	check_eq "$name: the views are as they were" "$sum" "$(printf '%s\n' "$OUT" | sed -n 's/^checksum //p')"
+}
+
+tampered reason 2 --replace restock RESTOCK
+tampered order 3 --replace o-77 o-78
+tampered body 6 --flip 40
+tampered hash 4 --flip 0
+tampered last 7 --replace "sold out" "sold in!"
+
+# The helper refuses what it cannot do, and the original is untouched by all of the above.
+"$TAMPER" --data "$SL_DATA" --seq 99 --flip 0 2>/dev/null
+check_eq "sl-tamper: no such event" 1 $?
+admin verify --data "$SL_DATA"
+check_rc "the original still verifies" 0
+sl_done

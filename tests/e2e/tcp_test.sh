@@ -1,0 +1,37 @@
+#!/bin/bash
+# tcp_test.sh: the daemon serves tcp:// too. It is started on tcp://127.0.0.1:PORT with a
+# free PORT (lib.sh's sl_start_tcp: a port not in `ss -tln`, retried on another one if
+# binding still fails), serves writes and reads over it, is reachable through
+# $STOCKLEDGER_SERVER and --server, refuses a second daemon on the same port (which exits 1
+# and leaves the first one serving), and stops cleanly.
+#
+# Method: real daemons on a real tcp port and two RocksDB directories.
+. "$(dirname "$0")/lib.sh"
+sl_start_tcp
+echo "tcp_test: listening on $SL_URL"
+check_eq "the daemon says where it listens" 1 "$(grep -c "listening on tcp://127.0.0.1:" "$T/daemon.log")"
+ctl item create tcp-item --quantity 4 --key k-tcp
+check_rc "create over tcp" 0
+ctl decrement tcp-item=3 --restrict
+check "decrement over tcp" '.items[0].quantity' 1
+ctl --server "$SL_URL" item get tcp-item
+check "get over tcp with --server" '"\(.quantity) \(.revision)"' "1 2"
+ctl item create tcp-item --quantity 4 --key k-tcp
+check "a keyed retry over tcp" .replayed true
+ctl decrement tcp-item=3 --restrict
+check_refused "a refusal over tcp" INSUFFICIENT_INVENTORY
+
+# A second daemon on the same port cannot listen: it says so and exits 1.
+"$SL_BIN/stockledgerd" --data "$T/data2" --listen "$SL_URL" >"$T/second.log" 2>&1
+check_eq "a second daemon on a taken port exits 1" 1 $?
+check_eq "it names the url" 1 "$(grep -c "cannot listen on '$SL_URL'" "$T/second.log")"
+ctl head
+check "the first daemon still serves" .seq 2
+
+# A malformed --listen is refused before anything starts.
+"$SL_BIN/stockledgerd" --data "$T/data3" --listen "tcp://127.0.0.1:notaport" >"$T/third.log" 2>&1
+check_eq "a malformed listen url exits 1" 1 $?
+sl_stop
+ctl head
+check_rc "after the stop the port is unreachable" 3
+sl_done

@@ -1,0 +1,71 @@
+/*
+ * sl_testing.c: helpers shared by the module tests (see sl_testing.h).
+ */
+#define _XOPEN_SOURCE 700
+#include "sl_testing.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+
+int sl_test_dir_make(char *dir, size_t dir_size, const char *name)
+{
+	if ((size_t)snprintf(dir, dir_size, "/tmp/sl-%s-XXXXXX", name) >= dir_size)
+		return -1;
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int remove_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int sl_test_dir_remove(const char *dir)
+{
+	return nftw(dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void sl_test_key_set(sl_item_key *k, const char *product, const char *location)
+{
+	memset(k, 0, sizeof(*k));
+	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
+	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
+	sl_strlcpy(k->location_id, location, sizeof(k->location_id));
+}
+
+sl_err sl_test_store_put(store *st, store_cf cf, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+	store_batch *b = store_batch_alloc(st);
+	if (b == NULL)
+		return SL_ERR_NOMEM;
+	if (val != NULL)
+		store_batch_put(b, cf, key, klen, val, vlen);
+	else
+		store_batch_delete(b, cf, key, klen);
+	sl_err rc = store_write(st, b, true);
+	store_batch_free(b);
+	return rc;
+}
+
+sl_err sl_test_store_flip(store *st, store_cf cf, const void *key, size_t klen, size_t at)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(st, cf, key, klen, &v);
+	if (rc == SL_OK && at >= v.len)
+		rc = SL_ERR_INVALID_ARGUMENT;
+	if (rc == SL_OK) {
+		v.data[at] ^= 0x01;
+		rc = sl_test_store_put(st, cf, key, klen, v.data, v.len);
+	}
+	sl_buf_fini(&v);
+	return rc;
+}
