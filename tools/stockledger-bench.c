@@ -1275,13 +1275,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg->is_quick) {
-		cfg->items = 2000;
-		cfg->fp_items = 5000;
-		cfg->fp_events = 50000;
+		cfg->items = 1000;
+		cfg->fp_items = 2000;
+		cfg->fp_events = 20000;
 		if (!has_runs)
 			cfg->runs = 1;
 		if (!has_seconds)
-			cfg->seconds = 0.5;
+			cfg->seconds = 0.3;
 	}
 	snprintf(cfg->root, sizeof(cfg->root), "%s/sl-bench-XXXXXX", tmp);
 	if (mkdtemp(cfg->root) == NULL) {
