@@ -206,6 +206,10 @@ typedef struct figure {
 
 static void figure_add(figure *f, const group *g, double elapsed)
 {
+	/* progress on stderr, so that a long run that is cut short still tells something */
+	fprintf(stderr,
+	        "stockledger-bench:   %.0f units/s, p50 %.0f us, p99 %.0f us, %" PRIu64 " failed\n",
+	        (double)g->units / elapsed, g->p50_us, g->p99_us, g->errors);
 	if (f->n < 16) {
 		f->rate[f->n] = (double)g->units / elapsed;
 		f->p50[f->n] = g->p50_us;
@@ -666,6 +670,8 @@ static void child_measure(const char *mode, const char *dir, const bench_cfg *cf
 		snprintf(f->rate.why, sizeof(f->rate.why), "%s failed (exit %d)", mode, rc);
 		return;
 	}
+	fprintf(stderr, "stockledger-bench:   %s: %" PRIu64 " events in %.1f s, peak RSS %ld MiB\n",
+	        mode, n, secs, rss_kb / 1024);
 	if (f->rate.n < 16) {
 		f->rate.rate[f->rate.n] = (double)n / secs;
 		f->rss_mib[f->rate.n] = (double)rss_kb / 1024.0;
