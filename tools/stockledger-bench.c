@@ -485,17 +485,29 @@ static int child_run(char *const argv[], char *out, size_t out_size, long *maxrs
 
 /* ---- in-process loading, bounded by the writer's queue ---- */
 
+/* The loader keeps the writer's queue fed with enough to fill every group, and no more: its
+ * backlog is bounded in commands and in lines, so that the footprint measures the service
+ * and not a pile of 300-line commands (60 KiB each) waiting in the driver. */
+#define LOADER_LINES_MAX (4 * SL_GROUP_EVENTS_MAX)
+
 typedef struct loader {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	size_t outstanding;
+	size_t outstanding_lines;
 	uint64_t failed;
 	char first_error[256];
 } loader;
 
+typedef struct load_ticket {
+	loader *ld;
+	size_t lines;
+} load_ticket;
+
 static void loader_done_cb(void *arg, const uint8_t *result, size_t len)
 {
-	loader *ld = arg;
+	load_ticket *t = arg;
+	loader *ld = t->ld;
 	Sl__Result *r = sl__result__unpack(NULL, len, result);
 	pthread_mutex_lock(&ld->lock);
 	if (r == NULL || r->error != NULL) {
@@ -504,20 +516,28 @@ static void loader_done_cb(void *arg, const uint8_t *result, size_t len)
 			         r != NULL ? r->error->message : "undecodable result");
 	}
 	ld->outstanding--;
+	ld->outstanding_lines -= t->lines;
 	pthread_cond_signal(&ld->cond);
 	pthread_mutex_unlock(&ld->lock);
+	free(t);
 	if (r != NULL)
 		sl__result__free_unpacked(r, NULL);
 }
 
 static void loader_submit(loader *ld, gw_service *svc, sl_command *cmd)
 {
+	load_ticket *t = malloc(sizeof(*t));
+	SL_ASSERT(t != NULL);
+	t->ld = ld;
+	t->lines = cmd->n_lines > 0 ? cmd->n_lines : 1;
 	pthread_mutex_lock(&ld->lock);
-	while (ld->outstanding >= SL_QUEUE_COMMANDS_MAX / 2)
+	while (ld->outstanding >= SL_QUEUE_COMMANDS_MAX / 2 ||
+	       ld->outstanding_lines + t->lines > LOADER_LINES_MAX)
 		pthread_cond_wait(&ld->cond, &ld->lock);
 	ld->outstanding++;
+	ld->outstanding_lines += t->lines;
 	pthread_mutex_unlock(&ld->lock);
-	gw_service_submit(svc, cmd, loader_done_cb, ld);
+	gw_service_submit(svc, cmd, loader_done_cb, t);
 }
 
 static void loader_wait(loader *ld)

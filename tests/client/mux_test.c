@@ -25,6 +25,7 @@
 #include "gateway/echo.h"
 #include "gateway/server.h"
 #include "gateway/service.h"
+#include "support/sl_testing.h"
 
 typedef struct fixture {
 	char dir[128];
@@ -37,8 +38,7 @@ static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sl-mux-test-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(sl_test_dir_make(f->dir, sizeof(f->dir), "mux-test"), 0);
 	snprintf(f->url, sizeof(f->url), "ipc://%s/sock", f->dir);
 	char data[160], err[512];
 	snprintf(data, sizeof(data), "%s/data", f->dir);
@@ -56,11 +56,9 @@ static int teardown(void **state)
 	fixture *f = *state;
 	gw_server_stop(f->srv);
 	gw_service_close(f->svc);
-	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	int rc = system(cmd);
+	int rc = sl_test_dir_remove(f->dir);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 static sl_mux *mux_open(const fixture *f, unsigned contexts, bool is_coalescing)
@@ -235,6 +233,20 @@ static void collector_fini(collector *c, size_t n)
 	pthread_mutex_destroy(&c->lock);
 }
 
+/* submit_all submits n commands at once, without waiting in between, and waits until every
+ * outcome is in c. */
+static void submit_all(sl_mux *m, collector *c, cmd_buf *bufs, size_t n)
+{
+	static slot_arg args[256];
+	assert_true(n <= 256);
+	collector_init(c);
+	for (size_t i = 0; i < n; i++) {
+		args[i] = (slot_arg){.c = c, .index = i};
+		assert_int_equal(sl_mux_submit(m, &bufs[i].cmd, collect_cb, &args[i]), SL_OK);
+	}
+	collect_wait(c, n);
+}
+
 static void test_mux_command_returns_the_result_of_one_command(void **state)
 {
 	fixture *f = *state;
@@ -255,17 +267,13 @@ static void test_mux_coalesces_commands_that_wait_for_a_context(void **state)
 	sl_mux *m = mux_open(f, 1, true);
 	create(m, "cup", 1000);
 	static cmd_buf bufs[N];
-	slot_arg args[N];
 	collector c;
-	collector_init(&c);
 	for (size_t i = 0; i < N; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "take-%zu", i);
 		cmd_decrement(&bufs[i], "cup", 1, key);
-		args[i] = (slot_arg){.c = &c, .index = i};
-		assert_int_equal(sl_mux_submit(m, &bufs[i].cmd, collect_cb, &args[i]), SL_OK);
 	}
-	collect_wait(&c, N);
+	submit_all(m, &c, bufs, N);
 	/* Each command has its own result, in submission order: stock 999, 998, ... */
 	for (size_t i = 0; i < N; i++) {
 		assert_int_equal(c.rcs[i], SL_OK);
@@ -298,19 +306,15 @@ static void test_mux_a_refused_command_does_not_affect_its_neighbours(void **sta
 	sl_mux *m = mux_open(f, 1, true);
 	create(m, "lamp", 40);
 	static cmd_buf bufs[N];
-	slot_arg args[N];
 	collector c;
-	collector_init(&c);
 	/* Every third command asks for more than there can be; the others take 1 each. Some
 	 * commands reuse a key with other content and are refused too. */
 	for (size_t i = 0; i < N; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "k-%zu", i % 50);
 		cmd_decrement(&bufs[i], "lamp", i % 3 == 2 ? 1000 : 1, key);
-		args[i] = (slot_arg){.c = &c, .index = i};
-		assert_int_equal(sl_mux_submit(m, &bufs[i].cmd, collect_cb, &args[i]), SL_OK);
 	}
-	collect_wait(&c, N);
+	submit_all(m, &c, bufs, N);
 	int64_t left = 40;
 	for (size_t i = 0; i < N; i++) {
 		assert_int_equal(c.rcs[i], SL_OK);
@@ -420,11 +424,12 @@ static void test_mux_fails_unavailable_when_nobody_listens(void **state)
 static void test_mux_close_fails_what_is_not_answered(void **state)
 {
 	fixture *f = *state;
-	/* The service stops answering (server gone), the mux times out each command. */
+	/* The service stops answering (server gone): the mux times out the command. */
+	sl_mux *ok = mux_open(f, 1, false);
+	create(ok, "vase", 1);
 	sl_mux_config cfg = {.contexts = 1, .is_coalescing = true, .timeout_ms = 300};
 	sl_mux *m = NULL;
 	assert_int_equal(sl_mux_open(f->url, &cfg, &m, NULL, 0), SL_OK);
-	create(m, "vase", 1);
 	gw_server_stop(f->srv);
 	f->srv = NULL;
 	cmd_buf b;
@@ -433,6 +438,7 @@ static void test_mux_close_fails_what_is_not_answered(void **state)
 	assert_int_equal(sl_mux_command(m, &b.cmd, &r), SL_ERR_UNAVAILABLE);
 	assert_null(r);
 	sl_mux_close(m);
+	sl_mux_close(ok);
 }
 
 static void test_mux_raw_requests_go_through_the_echo_server(void **state)

@@ -22,6 +22,7 @@
 #include "base/sl_util.h"
 #include "gateway/service.h"
 #include "stockledger.pb-c.h"
+#include "support/sl_testing.h"
 
 #define THREADS 16
 #define PER_THREAD 20
@@ -31,17 +32,13 @@ static char data_dir[256];
 static int dir_setup(void **state)
 {
 	(void)state;
-	snprintf(data_dir, sizeof(data_dir), "/tmp/sl-group-test-XXXXXX");
-	assert_non_null(mkdtemp(data_dir));
-	return 0;
+	return sl_test_dir_make(data_dir, sizeof(data_dir), "group-test");
 }
 
 static int dir_teardown(void **state)
 {
 	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return sl_test_dir_remove(data_dir);
 }
 
 static gw_service *service_open(void)
@@ -52,14 +49,6 @@ static gw_service *service_open(void)
 	if (gw_service_open(&cfg, &s, err, sizeof(err)) != SL_OK)
 		fail_msg("cannot open service: %s", err);
 	return s;
-}
-
-static void key_set(sl_item_key *k, const char *product)
-{
-	memset(k, 0, sizeof(*k));
-	sl_strlcpy(k->product_id, product, sizeof(k->product_id));
-	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
-	sl_strlcpy(k->location_id, "default", sizeof(k->location_id));
 }
 
 /* run executes cmd and returns its quantity after (or -1 on a refusal). */
@@ -83,7 +72,7 @@ static int64_t create(gw_service *s, const char *product)
 	sl_command c;
 	memset(&c, 0, sizeof(c));
 	c.type = SL_CMD_CREATE;
-	key_set(&c.item, product);
+	sl_test_key_set(&c.item, product, "default");
 	c.has_quantity = true;
 	c.quantity = 0;
 	return run(s, &c);
@@ -98,7 +87,7 @@ static int64_t increment(gw_service *s, const char *product)
 	if (c.lines == NULL)
 		return -4;
 	c.n_lines = 1;
-	key_set(&c.lines[0].item, product);
+	sl_test_key_set(&c.lines[0].item, product, "default");
 	c.lines[0].quantity = 1;
 	return run(s, &c);
 }
@@ -108,7 +97,7 @@ static int64_t get(gw_service *s, const char *product)
 	sl_command c;
 	memset(&c, 0, sizeof(c));
 	c.type = SL_CMD_GET;
-	key_set(&c.item, product);
+	sl_test_key_set(&c.item, product, "default");
 	return run(s, &c);
 }
 
