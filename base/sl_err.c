@@ -25,6 +25,8 @@ static const char *const err_names[] = {
     "UNAVAILABLE",
     "NOMEM",
     "INTERNAL",
+    "ORDER_CLOSED",
+    "REFUND_EXCEEDS_HELD",
 };
 
 static const char *const err_texts[] = {
@@ -46,6 +48,8 @@ static const char *const err_texts[] = {
     "service unavailable",
     "out of memory",
     "internal error",
+    "the order is closed",
+    "refund exceeds what the order line holds",
 };
 
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == SL_ERR_COUNT_, "name every sl_err");

@@ -29,6 +29,8 @@ typedef enum sl_err {
 	SL_ERR_UNAVAILABLE = 15,           /* the service is shutting down or unreachable */
 	SL_ERR_NOMEM = 16,                 /* out of memory */
 	SL_ERR_INTERNAL = 17,              /* a bug: please report it */
+	SL_ERR_ORDER_CLOSED = 18,        /* the order is canceled, refunded or its payment failed */
+	SL_ERR_REFUND_EXCEEDS_HELD = 19, /* a refund of more units than the order line holds */
 	SL_ERR_COUNT_
 } sl_err;
 

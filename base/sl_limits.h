@@ -52,6 +52,18 @@
 /* Size of a chain hash (SHA-256). */
 #define SL_HASH_BYTES 32
 
+/* ---- orders ---- */
+/* Lines of one order over its life (an edit may add lines; removed lines stay, at 0). */
+#define SL_ORDER_LINES_MAX SL_LINES_MAX
+/* Events that may change one order line (place, pay, edits, refunds, close). */
+#define SL_ORDER_LINE_EVENTS_MAX 32
+/* Holds listed by one read of an item's open orders. */
+#define SL_HOLDS_PAGE_MAX 1000
+/* Events one order command appends: one per line that changes, then the order's event. */
+#define SL_ORDER_COMMAND_EVENTS_MAX (SL_ORDER_LINES_MAX + 1)
+
+_Static_assert(SL_ORDER_COMMAND_EVENTS_MAX <= SL_GROUP_EVENTS_MAX - SL_LINES_MAX,
+               "an order command fits a group");
 _Static_assert(SL_LINES_MAX <= SL_GROUP_EVENTS_MAX, "one command must fit a group");
 _Static_assert(SL_GROUP_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a group is drawn from the queue");
 _Static_assert(SL_REQUEST_BYTES_MAX < SL_TRANSPORT_BYTES_MAX, "oversized requests get a reply");

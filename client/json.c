@@ -58,6 +58,22 @@ static const char *event_type_name(Sl__EventType t)
 		return "item_incremented";
 	case SL__EVENT_TYPE__ITEM_DECREMENTED:
 		return "item_decremented";
+	case SL__EVENT_TYPE__SETTINGS_UPDATED:
+		return "settings_updated";
+	case SL__EVENT_TYPE__ORDER_PLACED:
+		return "order_placed";
+	case SL__EVENT_TYPE__ORDER_PAID:
+		return "order_paid";
+	case SL__EVENT_TYPE__ORDER_PAYMENT_FAILED:
+		return "order_payment_failed";
+	case SL__EVENT_TYPE__ORDER_CANCELED:
+		return "order_canceled";
+	case SL__EVENT_TYPE__ORDER_REFUNDED:
+		return "order_refunded";
+	case SL__EVENT_TYPE__ORDER_EDITED:
+		return "order_edited";
+	case SL__EVENT_TYPE__ORDER_LINE_CHANGED:
+		return "order_line_changed";
 	default:
 		return "unknown";
 	}
@@ -114,6 +130,132 @@ static json_t *state_json(const Sl__ItemState *s)
 	                 (json_int_t)s->preorder_counter);
 }
 
+const char *sl_json_trigger_name(Sl__InventoryUpdateTrigger t)
+{
+	switch (t) {
+	case SL__INVENTORY_UPDATE_TRIGGER__ON_ORDER_PLACED:
+		return "ON_ORDER_PLACED";
+	case SL__INVENTORY_UPDATE_TRIGGER__ON_ORDER_PAID:
+		return "ON_ORDER_PAID";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+const char *sl_json_order_status_name(Sl__OrderStatus st)
+{
+	switch (st) {
+	case SL__ORDER_STATUS__PLACED:
+		return "PLACED";
+	case SL__ORDER_STATUS__PAID:
+		return "PAID";
+	case SL__ORDER_STATUS__PAYMENT_FAILED:
+		return "PAYMENT_FAILED";
+	case SL__ORDER_STATUS__CANCELED:
+		return "CANCELED";
+	case SL__ORDER_STATUS__REFUNDED:
+		return "REFUNDED";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+static const Sl__OrderLineState line_state_none = SL__ORDER_LINE_STATE__INIT;
+
+static json_t *line_state_json(const Sl__OrderLineState *s)
+{
+	if (s == NULL)
+		s = &line_state_none;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "quantity", (json_int_t)s->quantity, "held",
+	                 (json_int_t)s->held, "heldPreorder", (json_int_t)s->held_preorder,
+	                 "refundQuantity", (json_int_t)s->refunded, "restockQuantity",
+	                 (json_int_t)s->restocked);
+}
+
+/* event_order_json: the order fields of an event, only those it carries (an item event
+ * without an order looks as it did before orders existed). */
+static json_t *event_order_json(const Sl__Event *ev)
+{
+	json_t *o = json_object();
+	if (ev->order_line_id != NULL)
+		o = join(o, json_pack("{s:s, s:o, s:o}", "orderLineId", ev->order_line_id,
+		                      "lineBefore", line_state_json(ev->line_before), "lineAfter",
+		                      line_state_json(ev->line_after)));
+	if (ev->has_order_seq)
+		o = join(o, json_pack("{s:I}", "orderSeq", (json_int_t)ev->order_seq));
+	if (ev->has_order_status)
+		o = join(o, json_pack("{s:s, s:s}", "orderStatusBefore",
+		                      ev->has_order_status_before
+		                          ? sl_json_order_status_name(ev->order_status_before)
+		                          : "NONE",
+		                      "orderStatus", sl_json_order_status_name(ev->order_status)));
+	if (ev->has_trigger)
+		o = join(o, json_pack("{s:s}", "inventoryUpdateTrigger",
+		                      sl_json_trigger_name(ev->trigger)));
+	if (ev->has_trigger_before)
+		o = join(o, json_pack("{s:s}", "inventoryUpdateTriggerBefore",
+		                      sl_json_trigger_name(ev->trigger_before)));
+	if (ev->has_no_restock)
+		o = join(o, json_pack("{s:b}", "noRestock", ev->no_restock));
+	return o;
+}
+
+json_t *sl_json_order(const Sl__OrderView *order)
+{
+	char created[40], updated[40];
+	sl_time_format(order->created_ms, created, sizeof(created));
+	sl_time_format(order->updated_ms, updated, sizeof(updated));
+	json_t *lines = json_array();
+	for (size_t i = 0; lines != NULL && i < order->n_lines; i++) {
+		const Sl__OrderLine *l = order->lines[i];
+		json_t *seqs = json_array();
+		for (size_t j = 0; seqs != NULL && j < l->n_seqs; j++)
+			if (json_array_append_new(seqs, json_integer((json_int_t)l->seqs[j])) !=
+			    0) {
+				json_decref(seqs);
+				seqs = NULL;
+			}
+		json_t *lo = json_pack("{s:s}", "lineId", str_or_empty(l->line_id));
+		lo = join(lo, key_json(l->item));
+		lo = join(lo, line_state_json(l->state));
+		lo = join(lo, json_pack("{s:o}", "seqs", seqs));
+		if (json_array_append_new(lines, lo) != 0) {
+			json_decref(lines);
+			lines = NULL;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "orderId",
+	                 str_or_empty(order->order_id), "status",
+	                 sl_json_order_status_name(order->status), "inventoryUpdateTrigger",
+	                 sl_json_trigger_name(order->trigger), "createdDate", created,
+	                 "updatedDate", updated, "orderSeq", (json_int_t)order->order_seq,
+	                 "lastSeq", (json_int_t)order->last_seq, "lines", lines);
+}
+
+json_t *sl_json_settings(const Sl__Settings *s)
+{
+	char updated[40];
+	json_t *date = json_null();
+	if (s->has_updated_ms) {
+		json_decref(date);
+		date = json_string(sl_time_format(s->updated_ms, updated, sizeof(updated)));
+	}
+	return json_pack("{s:s, s:o}", "inventoryUpdateTrigger",
+	                 sl_json_trigger_name(s->has_inventory_update_trigger
+	                                          ? s->inventory_update_trigger
+	                                          : SL__INVENTORY_UPDATE_TRIGGER__ON_ORDER_PLACED),
+	                 "updatedDate", date);
+}
+
+json_t *sl_json_hold(const Sl__Hold *h)
+{
+	json_t *o = json_pack("{s:s, s:s}", "orderId", str_or_empty(h->order_id), "lineId",
+	                      str_or_empty(h->line_id));
+	o = join(o, key_json(h->item));
+	return join(o, json_pack("{s:I, s:I}", "held", (json_int_t)h->held, "heldPreorder",
+	                         (json_int_t)h->held_preorder));
+}
+
 json_t *sl_json_event(const Sl__Event *ev)
 {
 	char t[40];
@@ -129,6 +271,7 @@ json_t *sl_json_event(const Sl__Event *ev)
 	         json_pack("{s:o, s:o, s:I, s:I}", "before", state_json(ev->before), "after",
 	                   state_json(ev->after), "deltaQuantity", (json_int_t)ev->delta_quantity,
 	                   "deltaCounter", (json_int_t)ev->delta_counter));
+	o = join(o, event_order_json(ev));
 	if (ev->has_hash && ev->hash.len <= SL_HASH_BYTES) {
 		char hex[2 * SL_HASH_BYTES + 1];
 		sl_hex(ev->hash.data, ev->hash.len, hex);

@@ -13,7 +13,8 @@
  * The results of a request's commands arrive from the writer thread or, for reads, on the
  * submitting thread; a counter set to n + 1 before the first submit and dropped once after
  * the last makes sure the reply is sent exactly once, after every result is in. nng errors
- * are translated here only.
+ * are translated here only. gw_server_stop drains before it closes (see there), and no
+ * thread is inside nng on a context when the socket closes (work_nng_enter).
  */
 #include "gateway/server.h"
 
@@ -44,6 +45,7 @@ struct work {
 	nng_ctx ctx;
 	_Atomic int state;
 	atomic_size_t pending;
+	atomic_int in_result_cb; /* writer or reader threads inside work_result_cb */
 	size_t n_cmds;
 	sl_command *cmds;
 	slot slots[SL_REQUEST_COMMANDS_MAX];
@@ -55,34 +57,71 @@ struct gw_server {
 	gw_service *svc;
 	nng_socket sock;
 	bool is_open;
-	/* Requests between receipt and the return of their reply's nng_ctx_send. The reply
-	 * thread may still be inside nng_ctx_send when the client already has the reply, and
-	 * nng 1.5 does not survive nng_close racing with nng_ctx_send: gw_server_stop raises
-	 * is_stopping (new requests are dropped), waits for active to drain, then closes. */
-	atomic_int active;
-	atomic_bool is_stopping;
+	atomic_bool is_draining; /* stopping: new requests are answered UNAVAILABLE */
+	atomic_bool is_stopping; /* stopped: no thread may enter nng on a context any more */
+	atomic_int in_nng;       /* threads inside nng_ctx_send/nng_ctx_recv */
 	char default_location[SL_ID_MAX + 1];
 	work *works[SL_GATEWAY_CONTEXTS];
 	size_t n_works;
 };
+
+/*
+ * Every call into nng on a context is bracketed by work_nng_enter/leave. nng 1.5 (Debian 12)
+ * releases its hold on a context at the end of nng_ctx_send/nng_ctx_recv, and when the
+ * socket is closed at that moment the release locks a protocol mutex the close has already
+ * destroyed ("panic: pthread_mutex_lock: Invalid argument": seen with a reply sent from the
+ * writer thread while gw_server_stop closed the socket). So gw_server_stop closes the socket
+ * only once no thread is inside such a call and none can enter one. The count goes up
+ * before the flag is read, so either the thread sees is_stopping or the stopper sees it.
+ */
+static bool work_nng_enter(work *w)
+{
+	atomic_fetch_add(&w->srv->in_nng, 1);
+	if (atomic_load(&w->srv->is_stopping)) {
+		atomic_fetch_sub(&w->srv->in_nng, 1);
+		return false;
+	}
+	return true;
+}
+
+static void work_nng_leave(work *w)
+{
+	atomic_fetch_sub(&w->srv->in_nng, 1);
+}
+
+/* work_recv waits for the next request on w's context (nothing, once stopping). */
+static void work_recv(work *w)
+{
+	atomic_store(&w->state, WORK_RECV);
+	if (!work_nng_enter(w))
+		return;
+	nng_ctx_recv(w->ctx, w->aio);
+	work_nng_leave(w);
+}
 
 static void work_send(work *w, const sl_buf *reply)
 {
 	nng_msg *msg;
 	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, reply->data, reply->len) != 0) {
 		/* Cannot even reply: drop the request; the client times out and retries. */
-		atomic_store(&w->state, WORK_RECV);
-		nng_ctx_recv(w->ctx, w->aio);
-	} else {
-		atomic_store(&w->state, WORK_SEND);
-		nng_aio_set_msg(w->aio, msg);
-		nng_ctx_send(w->ctx, w->aio);
+		work_recv(w);
+		return;
 	}
-	atomic_fetch_sub(&w->srv->active, 1); /* raised in work_cb when the request came */
+	if (!work_nng_enter(w)) {
+		/* Stopped: the socket is closing and the reply could not go out anyway. */
+		nng_msg_free(msg);
+		atomic_store(&w->state, WORK_RECV);
+		return;
+	}
+	atomic_store(&w->state, WORK_SEND);
+	nng_aio_set_msg(w->aio, msg);
+	nng_ctx_send(w->ctx, w->aio);
+	work_nng_leave(w);
 }
 
 static void work_finish(work *w)
 {
+	SL_ASSERT(atomic_load(&w->state) == WORK_WAIT);
 	sl_err rc = gw_response_encode(w->results, w->n_cmds, &w->reply);
 	gw_commands_free(w->cmds, w->n_cmds);
 	w->cmds = NULL;
@@ -95,14 +134,19 @@ static void work_finish(work *w)
 	work_send(w, &w->reply);
 }
 
+/* work_result_cb runs on the writer thread (writes) or the submitting thread (reads). The
+ * last result sends the reply from here, so the work is in use until this returns, after
+ * the state has left WAIT: in_result_cb tells gw_server_stop to wait for that too. */
 static void work_result_cb(void *arg, const uint8_t *result, size_t len)
 {
 	slot *sl = arg;
 	work *w = sl->w;
+	atomic_fetch_add(&w->in_result_cb, 1);
 	if (sl_buf_set(&w->results[sl->index], result, len) != SL_OK)
 		w->results[sl->index].len = 0;
 	if (atomic_fetch_sub(&w->pending, 1) == 1)
 		work_finish(w);
+	atomic_fetch_sub(&w->in_result_cb, 1);
 }
 
 static void work_request(work *w, nng_msg *msg)
@@ -111,6 +155,10 @@ static void work_request(work *w, nng_msg *msg)
 	sl_err rc = gw_request_decode(nng_msg_body(msg), nng_msg_len(msg), w->srv->default_location,
 	                              &w->cmds, &w->n_cmds, &err);
 	nng_msg_free(msg);
+	if (rc == SL_OK && atomic_load(&w->srv->is_draining)) {
+		gw_commands_free(w->cmds, w->n_cmds);
+		rc = sl_error_set(&err, SL_ERR_UNAVAILABLE, "the service is shutting down");
+	}
 	if (rc != SL_OK) {
 		w->cmds = NULL;
 		w->n_cmds = 0;
@@ -139,14 +187,7 @@ static void work_cb(void *arg)
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			return;
 		if (rv != 0) {
-			nng_ctx_recv(w->ctx, w->aio);
-			return;
-		}
-		atomic_fetch_add(&w->srv->active, 1);
-		if (atomic_load(&w->srv->is_stopping)) {
-			/* Stopping: this request is dropped, and the context stays quiet. */
-			nng_msg_free(nng_aio_get_msg(w->aio));
-			atomic_fetch_sub(&w->srv->active, 1);
+			work_recv(w);
 			return;
 		}
 		work_request(w, nng_aio_get_msg(w->aio));
@@ -157,7 +198,7 @@ static void work_cb(void *arg)
 		atomic_store(&w->state, WORK_RECV);
 		if (rv == NNG_ECLOSED)
 			return;
-		nng_ctx_recv(w->ctx, w->aio);
+		work_recv(w);
 		return;
 	default:
 		SL_ASSERT(0 && "aio callback while waiting for the writer");
@@ -211,10 +252,8 @@ sl_err gw_server_start(gw_service *svc, const char *url, const char *default_loc
 		snprintf(errbuf, errbuf_size, "cannot listen on '%s': %s", url, nng_strerror(rv));
 		goto fail;
 	}
-	for (size_t i = 0; i < srv->n_works; i++) {
-		atomic_store(&srv->works[i]->state, WORK_RECV);
-		nng_ctx_recv(srv->works[i]->ctx, srv->works[i]->aio);
-	}
+	for (size_t i = 0; i < srv->n_works; i++)
+		work_recv(srv->works[i]);
 	*out = srv;
 	return SL_OK;
 nomem:
@@ -224,24 +263,40 @@ fail:
 	return rv == NNG_EADDRINUSE ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID_ARGUMENT;
 }
 
-void gw_server_stop(gw_server *srv)
+/* works_wait_idle waits until no request of srv is with the writer and no result callback
+ * is still using its work (state first: a callback counts itself in before it moves the
+ * state out of WAIT). */
+static void works_wait_idle(gw_server *srv)
 {
-	if (srv == NULL)
-		return;
-	atomic_store(&srv->is_stopping, true);
-	while (atomic_load(&srv->active) > 0) {
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-	}
-	if (srv->is_open)
-		nng_close(srv->sock);
-	/* Requests already handed to the writer still reference their work: wait for them. */
 	for (size_t i = 0; i < srv->n_works; i++) {
-		while (atomic_load(&srv->works[i]->state) == WORK_WAIT) {
+		while (atomic_load(&srv->works[i]->state) == WORK_WAIT ||
+		       atomic_load(&srv->works[i]->in_result_cb) > 0) {
 			struct timespec ts = {0, 1000000};
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+/*
+ * Stopping, in four steps: (1) drain: new requests are answered UNAVAILABLE; (2) wait for
+ * the requests already with the writer, whose replies go out; (3) stop: no thread may enter
+ * nng on a context any more; wait for those inside to leave; (4) close the socket (parked
+ * receives end with ECLOSED) and free the works (nng_aio_free waits for running callbacks).
+ */
+void gw_server_stop(gw_server *srv)
+{
+	if (srv == NULL)
+		return;
+	atomic_store(&srv->is_draining, true);
+	works_wait_idle(srv);
+	atomic_store(&srv->is_stopping, true);
+	while (atomic_load(&srv->in_nng) > 0) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	works_wait_idle(srv);
+	if (srv->is_open)
+		nng_close(srv->sock);
 	for (size_t i = 0; i < srv->n_works; i++)
 		work_free(srv->works[i]);
 	free(srv);

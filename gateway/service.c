@@ -31,6 +31,7 @@
 #include "base/sl_map.h"
 #include "base/sl_util.h"
 #include "ledger/codec.h"
+#include "gateway/orders.h"
 #include "ledger/rules.h"
 #include "projector/stock.h"
 
@@ -84,6 +85,7 @@ struct gw_service {
 	sl_buf *results; /* results_sets[cur] */
 	sl_map overlay;
 	sl_map idem;
+	gw_orders *orders; /* the group's overlay of orders and settings */
 	sl_event *events;
 	int64_t last_time_ms;
 };
@@ -213,7 +215,17 @@ static sl_err decide_one(gw_service *s, size_t index)
 	    .next_seq = ledger_txn_next_seq(s->txn),
 	    .time_ms = s->last_time_ms,
 	};
-	rc = ledger_decide(cmd, &env, s->events, &n_events, &err);
+	bool is_unchanged = false;
+	if (sl_cmd_is_order(cmd->type)) {
+		ledger_order_env oenv = {.lookup = env.lookup,
+		                         .lookup_ctx = env.lookup_ctx,
+		                         .next_seq = env.next_seq,
+		                         .time_ms = env.time_ms};
+		gw_orders_env(s->orders, &oenv);
+		rc = ledger_order_decide(cmd, &oenv, s->events, &n_events, &is_unchanged, &err);
+	} else {
+		rc = ledger_decide(cmd, &env, s->events, &n_events, &err);
+	}
 	if (rc != SL_OK) {
 		error_result(out, &err);
 		sl_error_info_fini(&err);
@@ -222,8 +234,8 @@ static sl_err decide_one(gw_service *s, size_t index)
 
 	/* Fold each event into the overlay and stage it; collect the touched items in the
 	 * order they first appear (touched_by marks an item as collected for this command). */
-	sl_item *touched = calloc(n_events, sizeof(*touched));
-	overlay_view **touched_v = calloc(n_events, sizeof(*touched_v));
+	sl_item *touched = calloc(n_events + 1, sizeof(*touched));
+	overlay_view **touched_v = calloc(n_events + 1, sizeof(*touched_v));
 	size_t n_touched = 0;
 	if (touched == NULL || touched_v == NULL) {
 		rc = SL_ERR_NOMEM;
@@ -231,6 +243,17 @@ static sl_err decide_one(gw_service *s, size_t index)
 	}
 	for (size_t i = 0; i < n_events; i++) {
 		sl_event *ev = &s->events[i];
+		/* Order and settings events fold into their own overlay; the rules decided
+		 * against it, so a fold that fails is a bug, like below. */
+		rc = gw_orders_apply(s->orders, ev);
+		SL_ASSERT(rc != SL_ERR_CORRUPT);
+		if (rc != SL_OK)
+			goto fail;
+		if (!stock_event_is_item(ev)) {
+			if ((rc = ledger_txn_append(s->txn, ev)) != SL_OK)
+				goto fail;
+			continue;
+		}
 		overlay_view *v = overlay_load(s, &ev->item, &rc);
 		if (v == NULL)
 			goto fail;
@@ -250,8 +273,23 @@ static sl_err decide_one(gw_service *s, size_t index)
 	ledger_result r = {
 	    .items = touched,
 	    .n_items = n_touched,
-	    .seq = s->events[n_events - 1].seq,
+	    .seq = n_events > 0 ? s->events[n_events - 1].seq : 0,
+	    .is_unchanged = is_unchanged,
 	};
+	sl_settings settings;
+	if (cmd->type == SL_CMD_SETTINGS_SET) {
+		if ((rc = gw_orders_settings(s->orders, &settings)) == SL_ERR_NOT_FOUND)
+			settings.trigger = SL_TRIGGER_ON_ORDER_PLACED;
+		else if (rc != SL_OK)
+			goto fail;
+		r.settings = &settings;
+		if (is_unchanged)
+			r.seq = settings.last_seq;
+	} else if (sl_cmd_is_order(cmd->type)) {
+		r.order = gw_orders_view(s->orders, cmd->order_id);
+		if (is_unchanged && r.order != NULL)
+			r.seq = r.order->last_seq;
+	}
 	if ((rc = ledger_result_encode(&r, out)) != SL_OK)
 		goto fail;
 	if (cmd->key[0] != '\0') {
@@ -341,6 +379,7 @@ static void group_run(gw_service *s, size_t n)
 	}
 	sl_map_clear(&s->overlay);
 	sl_map_clear(&s->idem);
+	gw_orders_begin(s->orders);
 	for (size_t i = 0; i < n && rc == SL_OK; i++)
 		rc = decide_one(s, i);
 	for (size_t i = 0; i < s->overlay.n && rc == SL_OK; i++) {
@@ -348,6 +387,8 @@ static void group_run(gw_service *s, size_t n)
 		if (v->is_dirty)
 			rc = ledger_txn_put_view(s->txn, &v->item);
 	}
+	if (rc == SL_OK)
+		rc = gw_orders_stage(s->orders, s->txn);
 	if (rc != SL_OK) {
 		ledger_txn_abort(s->txn);
 		group_fail_all(s, n, rc, "cannot stage the group's writes");
@@ -380,7 +421,7 @@ static void *writer_main(void *arg)
 		size_t n = 0, lines = 0;
 		while (s->q_len > 0 && n < SL_GROUP_COMMANDS_MAX) {
 			queued *q = &s->queue[s->q_head];
-			size_t l = q->cmd.n_lines > 0 ? q->cmd.n_lines : 1;
+			size_t l = sl_command_events_max(&q->cmd);
 			if (n > 0 && lines + l > SL_GROUP_EVENTS_MAX - SL_LINES_MAX)
 				break;
 			lines += l;
@@ -487,6 +528,11 @@ void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *ar
 		case SL_CMD_HEAD:
 			read_head(s, &out);
 			break;
+		case SL_CMD_SETTINGS_GET:
+		case SL_CMD_ORDER_GET:
+		case SL_CMD_ORDER_HOLDS:
+			gw_orders_read(s->l, cmd, &out);
+			break;
 		default:
 			sl_buf_fini(&out);
 			sl_command_fini(cmd);
@@ -579,7 +625,8 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->results = s->results_sets[0];
 	s->events = calloc(LEDGER_COMMAND_EVENTS_MAX, sizeof(*s->events));
 	s->txn = ledger_txn_alloc(s->l);
-	if (s->queue == NULL || s->events == NULL || s->txn == NULL)
+	s->orders = gw_orders_alloc(s->l);
+	if (s->queue == NULL || s->events == NULL || s->txn == NULL || s->orders == NULL)
 		goto fail;
 	if ((rc = sl_map_init(&s->overlay, sizeof(overlay_view), OVERLAY_MAX)) != SL_OK ||
 	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK)
@@ -637,6 +684,7 @@ void gw_service_close(gw_service *s)
 	sl_map_fini(&s->overlay);
 	sl_map_fini(&s->idem);
 	ledger_txn_free(s->txn);
+	gw_orders_free(s->orders);
 	free(s->events);
 	free(s->queue);
 	ledger_close(s->l);

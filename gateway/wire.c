@@ -7,6 +7,8 @@
  */
 #include "gateway/wire.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,23 +46,97 @@ static void key_decode(sl_command *c, const Sl__ItemKey *pb, const char *default
 	           pb->location_id != NULL ? pb->location_id : default_location, "locationId");
 }
 
-static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char *default_location,
-                           sl_error_info *err)
+/* lines_alloc gives c room for n lines, at most max ("at most 300 lines per <per>"). */
+static sl_err lines_alloc(sl_command *c, size_t n, size_t max, const char *per, sl_error_info *err)
 {
-	if (n > SL_LINES_MAX)
+	if (n > max)
 		return sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
-		                    "%zu lines: at most %d lines per command", n, SL_LINES_MAX);
+		                    "%zu lines: at most %zu lines per %s", n, max, per);
 	if (n == 0)
 		return SL_OK;
 	c->lines = calloc(n, sizeof(*c->lines));
 	if (c->lines == NULL)
 		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 	c->n_lines = n;
+	return SL_OK;
+}
+
+static sl_err lines_decode(sl_command *c, Sl__Line **lines, size_t n, const char *default_location,
+                           sl_error_info *err)
+{
+	sl_err rc = lines_alloc(c, n, SL_LINES_MAX, "command", err);
+	if (rc != SL_OK || n == 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
 		c->lines[i].quantity = lines[i]->quantity;
 	}
 	return SL_OK;
+}
+
+/* order_lines_decode reads order lines (line id, item, quantity); a refund's lines name no
+ * item, and get none. */
+static sl_err order_lines_decode(sl_command *c, Sl__OrderLineSpec **lines, size_t n,
+                                 const char *default_location, sl_error_info *err)
+{
+	sl_err rc = lines_alloc(c, n, SL_ORDER_LINES_MAX, "order", err);
+	if (rc != SL_OK || n == 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i]->item != NULL)
+			key_decode(c, lines[i]->item, default_location, &c->lines[i].item);
+		copy_field(c, c->lines[i].line_id, sizeof(c->lines[i].line_id), lines[i]->line_id,
+		           "lineId");
+		c->lines[i].quantity = lines[i]->quantity;
+	}
+	return SL_OK;
+}
+
+/* order_decode reads the order commands (orders 20-29 of Command.body). */
+static sl_err order_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_error_info *err)
+{
+	switch (pb->body_case) {
+	case SL__COMMAND__BODY_SET_SETTINGS:
+		c->type = SL_CMD_SETTINGS_SET;
+		c->trigger = (sl_trigger)pb->set_settings->inventory_update_trigger;
+		return SL_OK;
+	case SL__COMMAND__BODY_GET_SETTINGS:
+		c->type = SL_CMD_SETTINGS_GET;
+		return SL_OK;
+	case SL__COMMAND__BODY_PLACE_ORDER:
+		c->type = SL_CMD_ORDER_PLACE;
+		return order_lines_decode(c, pb->place_order->lines, pb->place_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_PAY_ORDER:
+		c->type = SL_CMD_ORDER_PAY;
+		return SL_OK;
+	case SL__COMMAND__BODY_PAYMENT_FAILED:
+		c->type = SL_CMD_ORDER_PAYMENT_FAILED;
+		return SL_OK;
+	case SL__COMMAND__BODY_CANCEL_ORDER:
+		c->type = SL_CMD_ORDER_CANCEL;
+		c->is_no_restock = pb->cancel_order->no_restock;
+		return SL_OK;
+	case SL__COMMAND__BODY_REFUND_ORDER:
+		c->type = SL_CMD_ORDER_REFUND;
+		c->is_no_restock = pb->refund_order->no_restock;
+		return order_lines_decode(c, pb->refund_order->lines, pb->refund_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_EDIT_ORDER:
+		c->type = SL_CMD_ORDER_EDIT;
+		return order_lines_decode(c, pb->edit_order->lines, pb->edit_order->n_lines, dl,
+		                          err);
+	case SL__COMMAND__BODY_GET_ORDER:
+		c->type = SL_CMD_ORDER_GET;
+		return SL_OK;
+	case SL__COMMAND__BODY_LIST_HOLDS:
+		c->type = SL_CMD_ORDER_HOLDS;
+		key_decode(c, pb->list_holds->item, dl, &c->item);
+		return SL_OK;
+	default:
+		c->type = SL_CMD_NONE;
+		return SL_OK;
+	}
 }
 
 /* key_defaults fills the absent variant and location of k with the defaults (is_on), or
@@ -81,6 +157,32 @@ static void key_defaults(Sl__ItemKey *k, const char *default_location, bool is_o
 			k->variant_id = NULL;
 		if (k->location_id == default_location)
 			k->location_id = NULL;
+	}
+}
+
+/* The default line ids "1", "2"... of order lines, filled once; like the item defaults they
+ * are recognised by their address. */
+static char default_line_ids[SL_ORDER_LINES_MAX][8];
+static pthread_once_t default_line_ids_once = PTHREAD_ONCE_INIT;
+
+static void default_line_ids_fill(void)
+{
+	for (int i = 0; i < SL_ORDER_LINES_MAX; i++)
+		snprintf(default_line_ids[i], sizeof(default_line_ids[i]), "%d", i + 1);
+}
+
+/* order_lines_defaults fills (or takes out again) the item defaults and the default line
+ * ids of order lines, so that "A=1" and "1:A=1" are the same content. */
+static void order_lines_defaults(Sl__OrderLineSpec **lines, size_t n, const char *default_location,
+                                 bool is_on)
+{
+	pthread_once(&default_line_ids_once, default_line_ids_fill);
+	for (size_t i = 0; i < n && i < SL_ORDER_LINES_MAX; i++) {
+		key_defaults(lines[i]->item, default_location, is_on);
+		if (is_on && lines[i]->line_id == NULL)
+			lines[i]->line_id = default_line_ids[i];
+		else if (!is_on && lines[i]->line_id == default_line_ids[i])
+			lines[i]->line_id = NULL;
 	}
 }
 
@@ -111,6 +213,14 @@ static void command_defaults(Sl__Command *pb, const char *default_location, bool
 	case SL__COMMAND__BODY_DECREMENT:
 		lines = pb->decrement->lines;
 		n_lines = pb->decrement->n_lines;
+		break;
+	case SL__COMMAND__BODY_PLACE_ORDER:
+		order_lines_defaults(pb->place_order->lines, pb->place_order->n_lines,
+		                     default_location, is_on);
+		break;
+	case SL__COMMAND__BODY_EDIT_ORDER:
+		order_lines_defaults(pb->edit_order->lines, pb->edit_order->n_lines,
+		                     default_location, is_on);
 		break;
 	default:
 		break;
@@ -215,7 +325,8 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 		c->type = SL_CMD_HEAD;
 		break;
 	default:
-		c->type = SL_CMD_NONE;
+		if (order_decode(pb, dl, c, err) != SL_OK)
+			return err->code;
 		break;
 	}
 	/* The hash serves idempotency only: a command without a key skips its cost. */

@@ -96,7 +96,76 @@ typedef struct event_pb {
 	Sl__Event ev;
 	Sl__ItemKey key;
 	Sl__ItemState before, after;
+	Sl__OrderLineState line_before, line_after;
 } event_pb;
+
+static void line_state_to_pb(const sl_order_line_state *s, Sl__OrderLineState *pb)
+{
+	sl__order_line_state__init(pb);
+	SET_OPT(pb, quantity, s->quantity);
+	SET_OPT(pb, held, s->held);
+	SET_OPT(pb, held_preorder, s->held_preorder);
+	SET_OPT(pb, refunded, s->refunded);
+	SET_OPT(pb, restocked, s->restocked);
+}
+
+static void line_state_from_pb(const Sl__OrderLineState *pb, sl_order_line_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (pb == NULL)
+		return;
+	s->quantity = pb->quantity;
+	s->held = pb->held;
+	s->held_preorder = pb->held_preorder;
+	s->refunded = pb->refunded;
+	s->restocked = pb->restocked;
+}
+
+/* order_fields_to_pb sets the order fields of an event; all absent on item-only events, so
+ * their encoding is what it was before orders existed. */
+static void order_fields_to_pb(const sl_event *e, event_pb *pb)
+{
+	Sl__Event *ev = &pb->ev;
+	ev->order_line_id = opt(e->order_line_id);
+	if (e->order_line_id[0] != '\0') {
+		line_state_to_pb(&e->line_before, &pb->line_before);
+		line_state_to_pb(&e->line_after, &pb->line_after);
+		ev->line_before = &pb->line_before;
+		ev->line_after = &pb->line_after;
+	}
+	SET_OPT(ev, order_seq, e->order_seq);
+	ev->order_status_before = (Sl__OrderStatus)e->order_status_before;
+	ev->has_order_status_before = e->order_status_before != SL_ORDER_NONE;
+	ev->order_status = (Sl__OrderStatus)e->order_status;
+	ev->has_order_status = e->order_status != SL_ORDER_NONE;
+	ev->trigger = (Sl__InventoryUpdateTrigger)e->trigger;
+	ev->has_trigger = e->trigger != SL_TRIGGER_UNKNOWN;
+	ev->trigger_before = (Sl__InventoryUpdateTrigger)e->trigger_before;
+	ev->has_trigger_before = e->trigger_before != SL_TRIGGER_UNKNOWN;
+	SET_OPT(ev, order_lines, e->order_lines);
+	SET_OPT(ev, no_restock, e->is_no_restock);
+}
+
+static bool order_status_is_known(int status);
+static bool trigger_is_known(int trigger);
+
+static sl_err order_fields_from_pb(const Sl__Event *pb, sl_event *ev)
+{
+	if (!order_status_is_known((int)pb->order_status_before) ||
+	    !order_status_is_known((int)pb->order_status) || !trigger_is_known((int)pb->trigger) ||
+	    !trigger_is_known((int)pb->trigger_before))
+		return SL_ERR_CORRUPT;
+	ev->order_seq = pb->order_seq;
+	ev->order_status_before = (sl_order_status)pb->order_status_before;
+	ev->order_status = (sl_order_status)pb->order_status;
+	ev->trigger = (sl_trigger)pb->trigger;
+	ev->trigger_before = (sl_trigger)pb->trigger_before;
+	ev->order_lines = pb->order_lines;
+	ev->is_no_restock = pb->no_restock;
+	line_state_from_pb(pb->line_before, &ev->line_before);
+	line_state_from_pb(pb->line_after, &ev->line_after);
+	return copy_str(ev->order_line_id, sizeof(ev->order_line_id), pb->order_line_id);
+}
 
 static void event_to_pb(const sl_event *e, event_pb *pb, bool with_hash)
 {
@@ -120,6 +189,7 @@ static void event_to_pb(const sl_event *e, event_pb *pb, bool with_hash)
 	SET_OPT(ev, delta_quantity, e->delta_quantity);
 	SET_OPT(ev, delta_counter, e->delta_counter);
 	SET_OPT(ev, item_seq, e->item_seq);
+	order_fields_to_pb(e, pb);
 	if (with_hash) {
 		ev->has_hash = true;
 		ev->hash.data = (uint8_t *)e->hash;
@@ -150,7 +220,18 @@ sl_err ledger_event_encode(const sl_event *ev, sl_buf *out)
  * protobuf-c keeps an unknown value of a proto2 enum as it is. */
 static bool event_type_is_known(int type)
 {
-	return type >= SL_EV_UNKNOWN && type <= SL_EV_ITEM_DECREMENTED;
+	return (type >= SL_EV_UNKNOWN && type <= SL_EV_ITEM_DECREMENTED) ||
+	       (type >= SL_EV_SETTINGS_UPDATED && type <= SL_EV_ORDER_LINE_CHANGED);
+}
+
+static bool order_status_is_known(int status)
+{
+	return status >= SL_ORDER_NONE && status <= SL_ORDER_REFUNDED;
+}
+
+static bool trigger_is_known(int trigger)
+{
+	return trigger >= SL_TRIGGER_UNKNOWN && trigger <= SL_TRIGGER_ON_ORDER_PAID;
 }
 
 static bool status_is_known(int status)
@@ -187,6 +268,8 @@ sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev)
 		rc = state_from_pb(pb->before, &e.before);
 	if (rc == SL_OK)
 		rc = state_from_pb(pb->after, &e.after);
+	if (rc == SL_OK)
+		rc = order_fields_from_pb(pb, &e);
 	sl__event__free_unpacked(pb, NULL);
 	if (rc == SL_OK)
 		*ev = e;
@@ -250,6 +333,175 @@ sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item)
 	return rc;
 }
 
+/* ---- orders: views, settings, holds ---- */
+
+typedef struct order_pb {
+	Sl__OrderView view;
+	Sl__OrderLine *lines;
+	Sl__OrderLine **line_ptrs;
+	Sl__ItemKey *keys;
+	Sl__OrderLineState *states;
+} order_pb;
+
+static void order_pb_fini(order_pb *pb)
+{
+	free(pb->lines);
+	free(pb->line_ptrs);
+	free(pb->keys);
+	free(pb->states);
+	memset(pb, 0, sizeof(*pb));
+}
+
+static sl_err order_to_pb(const sl_order *o, order_pb *pb)
+{
+	memset(pb, 0, sizeof(*pb));
+	sl__order_view__init(&pb->view);
+	Sl__OrderView *v = &pb->view;
+	v->order_id = opt(o->order_id);
+	v->status = (Sl__OrderStatus)o->status;
+	v->has_status = o->status != SL_ORDER_NONE;
+	v->trigger = (Sl__InventoryUpdateTrigger)o->trigger;
+	v->has_trigger = o->trigger != SL_TRIGGER_UNKNOWN;
+	SET_OPT(v, created_ms, o->created_ms);
+	SET_OPT(v, updated_ms, o->updated_ms);
+	SET_OPT(v, order_seq, o->order_seq);
+	SET_OPT(v, last_seq, o->last_seq);
+	if (o->n_lines == 0)
+		return SL_OK;
+	pb->lines = calloc(o->n_lines, sizeof(*pb->lines));
+	pb->line_ptrs = calloc(o->n_lines, sizeof(*pb->line_ptrs));
+	pb->keys = calloc(o->n_lines, sizeof(*pb->keys));
+	pb->states = calloc(o->n_lines, sizeof(*pb->states));
+	if (pb->lines == NULL || pb->line_ptrs == NULL || pb->keys == NULL || pb->states == NULL) {
+		order_pb_fini(pb);
+		return SL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < o->n_lines; i++) {
+		const sl_order_line *l = &o->lines[i];
+		Sl__OrderLine *lp = &pb->lines[i];
+		sl__order_line__init(lp);
+		lp->line_id = opt(l->line_id);
+		key_to_pb(&l->item, &pb->keys[i]);
+		lp->item = &pb->keys[i];
+		line_state_to_pb(&l->state, &pb->states[i]);
+		lp->state = &pb->states[i];
+		lp->n_seqs = l->n_seqs;
+		lp->seqs = (uint64_t *)l->seqs;
+		pb->line_ptrs[i] = lp;
+	}
+	v->n_lines = o->n_lines;
+	v->lines = pb->line_ptrs;
+	return SL_OK;
+}
+
+sl_err ledger_order_encode(const sl_order *order, sl_buf *out)
+{
+	order_pb pb;
+	sl_err rc = order_to_pb(order, &pb);
+	if (rc == SL_OK)
+		rc = pack_into(&pb.view.base, out);
+	order_pb_fini(&pb);
+	return rc;
+}
+
+sl_err ledger_order_decode(const uint8_t *data, size_t len, sl_order *order)
+{
+	Sl__OrderView *pb = sl__order_view__unpack(NULL, len, data);
+	if (pb == NULL)
+		return SL_ERR_CORRUPT;
+	sl_order o;
+	memset(&o, 0, sizeof(o));
+	sl_err rc = SL_ERR_CORRUPT;
+	if (pb->n_lines > SL_ORDER_LINES_MAX || !order_status_is_known((int)pb->status) ||
+	    !trigger_is_known((int)pb->trigger))
+		goto done;
+	o.status = (sl_order_status)pb->status;
+	o.trigger = (sl_trigger)pb->trigger;
+	o.created_ms = pb->created_ms;
+	o.updated_ms = pb->updated_ms;
+	o.order_seq = pb->order_seq;
+	o.last_seq = pb->last_seq;
+	if ((rc = copy_str(o.order_id, sizeof(o.order_id), pb->order_id)) != SL_OK)
+		goto done;
+	if (pb->n_lines > 0 && (o.lines = calloc(pb->n_lines, sizeof(*o.lines))) == NULL) {
+		rc = SL_ERR_NOMEM;
+		goto done;
+	}
+	o.n_lines = pb->n_lines;
+	for (size_t i = 0; i < pb->n_lines && rc == SL_OK; i++) {
+		const Sl__OrderLine *lp = pb->lines[i];
+		sl_order_line *l = &o.lines[i];
+		if (lp->n_seqs > SL_ORDER_LINE_EVENTS_MAX) {
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		rc = copy_str(l->line_id, sizeof(l->line_id), lp->line_id);
+		if (rc == SL_OK)
+			rc = key_from_pb(lp->item, &l->item);
+		line_state_from_pb(lp->state, &l->state);
+		l->n_seqs = (uint32_t)lp->n_seqs;
+		if (lp->n_seqs > 0)
+			memcpy(l->seqs, lp->seqs, lp->n_seqs * sizeof(*l->seqs));
+	}
+done:
+	sl__order_view__free_unpacked(pb, NULL);
+	if (rc != SL_OK) {
+		sl_order_fini(&o);
+		return rc;
+	}
+	sl_order_fini(order);
+	*order = o;
+	return SL_OK;
+}
+
+static void settings_to_pb(const sl_settings *s, Sl__Settings *pb)
+{
+	sl__settings__init(pb);
+	pb->inventory_update_trigger = (Sl__InventoryUpdateTrigger)s->trigger;
+	pb->has_inventory_update_trigger = s->trigger != SL_TRIGGER_UNKNOWN;
+	SET_OPT(pb, updated_ms, s->updated_ms);
+	SET_OPT(pb, last_seq, s->last_seq);
+}
+
+sl_err ledger_settings_encode(const sl_settings *settings, sl_buf *out)
+{
+	Sl__Settings pb;
+	settings_to_pb(settings, &pb);
+	return pack_into(&pb.base, out);
+}
+
+sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *settings)
+{
+	Sl__Settings *pb = sl__settings__unpack(NULL, len, data);
+	if (pb == NULL)
+		return SL_ERR_CORRUPT;
+	if (!trigger_is_known((int)pb->inventory_update_trigger)) {
+		sl__settings__free_unpacked(pb, NULL);
+		return SL_ERR_CORRUPT;
+	}
+	settings->trigger = (sl_trigger)pb->inventory_update_trigger;
+	settings->updated_ms = pb->updated_ms;
+	settings->last_seq = pb->last_seq;
+	sl__settings__free_unpacked(pb, NULL);
+	return SL_OK;
+}
+
+typedef struct hold_pb {
+	Sl__Hold hold;
+	Sl__ItemKey key;
+} hold_pb;
+
+static void hold_to_pb(const sl_hold *h, hold_pb *pb)
+{
+	sl__hold__init(&pb->hold);
+	key_to_pb(&h->item, &pb->key);
+	pb->hold.order_id = opt(h->order_id);
+	pb->hold.line_id = opt(h->line_id);
+	pb->hold.item = &pb->key;
+	SET_OPT(&pb->hold, held, h->held);
+	SET_OPT(&pb->hold, held_preorder, h->held_preorder);
+}
+
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 {
 	sl_err rc = SL_ERR_NOMEM;
@@ -261,7 +513,12 @@ sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 	Sl__ItemView **item_ptrs = NULL;
 	event_pb *events_pb = NULL;
 	Sl__Event **event_ptrs = NULL;
+	order_pb order;
+	Sl__Settings settings;
+	hold_pb *holds_pb = NULL;
+	Sl__Hold **hold_ptrs = NULL;
 
+	memset(&order, 0, sizeof(order));
 	sl__result__init(&res);
 	if (r->error != NULL) {
 		const sl_error_info *e = r->error;
@@ -327,8 +584,34 @@ sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 		res.head_hash.len = SL_HASH_BYTES;
 	}
 	SET_OPT(&res, next_item_seq, r->next_item_seq);
+	if (r->order != NULL) {
+		if ((rc = order_to_pb(r->order, &order)) != SL_OK)
+			goto fail;
+		res.order = &order.view;
+		rc = SL_ERR_NOMEM;
+	}
+	if (r->settings != NULL) {
+		settings_to_pb(r->settings, &settings);
+		res.settings = &settings;
+	}
+	SET_OPT(&res, unchanged, r->is_unchanged);
+	if (r->n_holds > 0) {
+		holds_pb = calloc(r->n_holds, sizeof(*holds_pb));
+		hold_ptrs = calloc(r->n_holds, sizeof(*hold_ptrs));
+		if (holds_pb == NULL || hold_ptrs == NULL)
+			goto fail;
+		for (size_t i = 0; i < r->n_holds; i++) {
+			hold_to_pb(&r->holds[i], &holds_pb[i]);
+			hold_ptrs[i] = &holds_pb[i].hold;
+		}
+		res.n_holds = r->n_holds;
+		res.holds = hold_ptrs;
+	}
 	rc = pack_into(&res.base, out);
 fail:
+	free(hold_ptrs);
+	free(holds_pb);
+	order_pb_fini(&order);
 	free(event_ptrs);
 	free(events_pb);
 	free(item_ptrs);

@@ -26,6 +26,12 @@ typedef struct ledger_result {
 	bool has_head_hash;
 	unsigned char head_hash[SL_HASH_BYTES];
 	uint64_t next_item_seq; /* 0: no further page */
+	/* orders */
+	const sl_order *order;
+	const sl_settings *settings;
+	bool is_unchanged; /* the order or setting already was so: nothing appended */
+	const sl_hold *holds;
+	size_t n_holds;
 } ledger_result;
 
 /* ledger_event_encode appends the encoding of ev (without its hash) to out. */
@@ -38,6 +44,16 @@ sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev);
 /* ledger_item_encode appends the encoding of a view to out; ledger_item_decode reads it. */
 sl_err ledger_item_encode(const sl_item *item, sl_buf *out);
 sl_err ledger_item_decode(const uint8_t *data, size_t len, sl_item *item);
+
+/* ledger_order_encode appends the encoding of an order view to out. ledger_order_decode
+ * reads one into *order, replacing (and freeing) what it held; *order is untouched on
+ * failure (SL_ERR_CORRUPT, SL_ERR_NOMEM). */
+sl_err ledger_order_encode(const sl_order *order, sl_buf *out);
+sl_err ledger_order_decode(const uint8_t *data, size_t len, sl_order *order);
+
+/* ledger_settings_encode / ledger_settings_decode: the settings view. */
+sl_err ledger_settings_encode(const sl_settings *settings, sl_buf *out);
+sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *settings);
 
 /* ledger_result_encode appends the encoding of an sl.Result to out. */
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out);

@@ -264,13 +264,34 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 	return rc;
 }
 
+/* The view column families, in checksum order. Empty ones add nothing, so the checksum of
+ * a log without orders is what it was before orders existed. */
+static const store_cf view_cfs[] = {STORE_CF_VIEWS, STORE_CF_ORDERS, STORE_CF_HOLDS,
+                                    STORE_CF_SETTINGS};
+
+static sl_err cf_checksum(ledger *l, store_cf cf, unsigned char *h, uint64_t *n_rows);
+
 sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows)
 {
 	unsigned char h[SL_HASH_BYTES] = {0};
 	uint64_t n = 0;
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < sizeof(view_cfs) / sizeof(view_cfs[0]) && rc == SL_OK; i++)
+		rc = cf_checksum(l, view_cfs[i], h, &n);
+	if (rc == SL_OK) {
+		memcpy(out, h, SL_HASH_BYTES);
+		*n_rows = n;
+	}
+	return rc;
+}
+
+/* cf_checksum chains every row of cf into h and adds the rows to *n_rows. */
+static sl_err cf_checksum(ledger *l, store_cf cf, unsigned char *h, uint64_t *n_rows)
+{
+	uint64_t n = 0;
 	sl_buf rec;
 	sl_buf_init(&rec);
-	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
+	store_iter *it = store_iter_alloc(l->st, cf);
 	if (it == NULL)
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
@@ -289,17 +310,15 @@ sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows)
 			rc = sl_buf_append(&rec, len8, 8);
 		if (rc == SL_OK)
 			rc = sl_buf_append(&rec, v, vlen);
-		sl_sha256(h, sizeof(h), rec.data, rec.len, h);
+		sl_sha256(h, SL_HASH_BYTES, rec.data, rec.len, h);
 		n++;
 	}
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
 	store_iter_free(it);
 	sl_buf_fini(&rec);
-	if (rc == SL_OK) {
-		memcpy(out, h, SL_HASH_BYTES);
-		*n_rows = n;
-	}
+	if (rc == SL_OK)
+		*n_rows += n;
 	return rc;
 }
 
@@ -360,7 +379,7 @@ sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev)
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 {
 	SL_ASSERT(t->is_open);
-	SL_ASSERT(ev->seq == t->next_seq && ev->item_seq > 0);
+	SL_ASSERT(ev->seq == t->next_seq);
 	t->value.len = 0;
 	sl_err rc = sl_buf_reserve(&t->value, SL_HASH_BYTES);
 	if (rc != SL_OK)
@@ -379,7 +398,8 @@ sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 	uint8_t k[8];
 	sl_be64_put(k, ev->seq);
 	store_batch_put(t->batch, STORE_CF_EVENTS, k, sizeof(k), t->value.data, t->value.len);
-	ledger_txn_put_index(t, ev);
+	if (ev->item_seq > 0)
+		ledger_txn_put_index(t, ev);
 	memcpy(t->prev_hash, ev->hash, SL_HASH_BYTES);
 	t->next_seq++;
 	return SL_OK;
@@ -434,6 +454,151 @@ void ledger_txn_abort(ledger_txn *t)
 {
 	store_batch_clear(t->batch);
 	t->is_open = false;
+}
+
+/* ---- orders ---- */
+
+static const char settings_key[] = LEDGER_SETTINGS_KEY;
+
+sl_err ledger_order_get(ledger *l, const char *order_id, sl_order *out)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_ORDERS, order_id, strlen(order_id), &v);
+	if (rc == SL_OK)
+		rc = ledger_order_decode(v.data, v.len, out);
+	sl_buf_fini(&v);
+	return rc;
+}
+
+sl_err ledger_settings_get(ledger *l, sl_settings *out)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_SETTINGS, settings_key, sizeof(settings_key) - 1, &v);
+	if (rc == SL_OK)
+		rc = ledger_settings_decode(v.data, v.len, out);
+	sl_buf_fini(&v);
+	return rc;
+}
+
+#define HOLD_KEY_BYTES LEDGER_HOLD_KEY_BYTES
+
+/* hold_key_encode: item key \0 order id \0 line id; the item part is the list prefix. */
+static size_t hold_key_encode(const sl_item_key *item, const char *order_id, const char *line_id,
+                              uint8_t *buf, size_t *prefix_len)
+{
+	size_t n = ledger_key_encode(item, buf);
+	buf[n++] = '\0';
+	*prefix_len = n;
+	size_t o = strlen(order_id), li = strlen(line_id);
+	memcpy(buf + n, order_id, o);
+	n += o;
+	buf[n++] = '\0';
+	memcpy(buf + n, line_id, li);
+	return n + li;
+}
+
+sl_err ledger_holds_list(ledger *l, const sl_item_key *item, const char *after_order_id,
+                         const char *after_line_id, size_t max, sl_hold *out, size_t *n_out,
+                         bool *has_more)
+{
+	uint8_t k[HOLD_KEY_BYTES];
+	size_t plen;
+	size_t klen = hold_key_encode(item, after_order_id, after_line_id, k, &plen);
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_HOLDS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	size_t n = 0;
+	*has_more = false;
+	if (after_order_id[0] != '\0') {
+		store_iter_seek(it, k, klen);
+		if (store_iter_valid(it)) {
+			size_t hl;
+			const uint8_t *hk = store_iter_key(it, &hl);
+			if (hl == klen && memcmp(hk, k, klen) == 0)
+				store_iter_next(it);
+		}
+	} else {
+		store_iter_seek(it, k, plen);
+	}
+	for (; store_iter_valid(it); store_iter_next(it)) {
+		size_t hl, vlen;
+		const uint8_t *hk = store_iter_key(it, &hl);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		if (hl < plen || memcmp(hk, k, plen) != 0)
+			break;
+		if (n == max) {
+			*has_more = true;
+			break;
+		}
+		const uint8_t *rest = hk + plen, *end = hk + hl;
+		const uint8_t *sep = memchr(rest, '\0', (size_t)(end - rest));
+		if (vlen != 16 || sep == NULL || sep - rest > SL_ID_MAX ||
+		    end - (sep + 1) > SL_ID_MAX) {
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		sl_hold *h = &out[n++];
+		memset(h, 0, sizeof(*h));
+		h->item = *item;
+		memcpy(h->order_id, rest, (size_t)(sep - rest));
+		memcpy(h->line_id, sep + 1, (size_t)(end - (sep + 1)));
+		h->held = (int64_t)sl_be64_get(v);
+		h->held_preorder = (int64_t)sl_be64_get(v + 8);
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	if (rc == SL_OK)
+		*n_out = n;
+	return rc;
+}
+
+sl_err ledger_txn_put_order(ledger_txn *t, const sl_order *order)
+{
+	t->scratch.len = 0;
+	sl_err rc = ledger_order_encode(order, &t->scratch);
+	if (rc != SL_OK)
+		return rc;
+	store_batch_put(t->batch, STORE_CF_ORDERS, order->order_id, strlen(order->order_id),
+	                t->scratch.data, t->scratch.len);
+	return SL_OK;
+}
+
+sl_err ledger_txn_put_settings(ledger_txn *t, const sl_settings *settings)
+{
+	t->scratch.len = 0;
+	sl_err rc = ledger_settings_encode(settings, &t->scratch);
+	if (rc != SL_OK)
+		return rc;
+	store_batch_put(t->batch, STORE_CF_SETTINGS, settings_key, sizeof(settings_key) - 1,
+	                t->scratch.data, t->scratch.len);
+	return SL_OK;
+}
+
+size_t ledger_hold_row(const char *order_id, const sl_order_line *line, uint8_t *key, uint8_t *val)
+{
+	size_t plen;
+	sl_be64_put(val, (uint64_t)line->state.held);
+	sl_be64_put(val + 8, (uint64_t)line->state.held_preorder);
+	return hold_key_encode(&line->item, order_id, line->line_id, key, &plen);
+}
+
+sl_err ledger_txn_put_holds(ledger_txn *t, const sl_order *order)
+{
+	for (size_t i = 0; i < order->n_lines; i++) {
+		const sl_order_line *line = &order->lines[i];
+		uint8_t k[HOLD_KEY_BYTES], v[LEDGER_HOLD_VALUE_BYTES];
+		size_t klen = ledger_hold_row(order->order_id, line, k, v);
+		if (line->state.held > 0) {
+			store_batch_put(t->batch, STORE_CF_HOLDS, k, klen, v, sizeof(v));
+		} else {
+			store_batch_delete(t->batch, STORE_CF_HOLDS, k, klen);
+		}
+	}
+	return SL_OK;
 }
 
 struct ledger_iter {

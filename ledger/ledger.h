@@ -64,9 +64,41 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf);
 #define LEDGER_KEY_BYTES (3 * (SL_ID_MAX + 1) + 8)
 
-/* ledger_views_checksum hashes every view row (key and bytes, in key order) into
- * out[SL_HASH_BYTES] and counts the rows. Equal checksums mean byte-identical views. */
+/* ledger_views_checksum hashes every view row (key and bytes, in key order: item views,
+ * then order views, holds and settings) into out[SL_HASH_BYTES] and counts the rows. Equal
+ * checksums mean byte-identical views. */
 sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows);
+
+/*
+ * Orders (docs/orders.md): order views, the settings view and the holds index
+ * (item, order, line) -> units held, all written by the writer in the group's batch.
+ */
+
+/* ledger_order_get reads the committed view of order_id into *out (replacing and freeing
+ * what it held; sl_order_fini it). SL_ERR_NOT_FOUND if there is no such order. */
+sl_err ledger_order_get(ledger *l, const char *order_id, sl_order *out);
+
+/* ledger_settings_get reads the committed settings. SL_ERR_NOT_FOUND if they were never
+ * set (the defaults apply: ON_ORDER_PLACED). */
+sl_err ledger_settings_get(ledger *l, sl_settings *out);
+
+/* ledger_holds_list lists the open order lines holding units of item, by order id then
+ * line id, after the line (after_order_id, after_line_id) when after_order_id is not empty.
+ * Writes up to max holds into out, their count into *n_out, and *has_more when more
+ * follow. Only lines with held > 0 are listed: a closed order holds nothing. Reads
+ * committed state; any thread. */
+sl_err ledger_holds_list(ledger *l, const sl_item_key *item, const char *after_order_id,
+                         const char *after_line_id, size_t max, sl_hold *out, size_t *n_out,
+                         bool *has_more);
+
+/* ledger_hold_row encodes the holds row of one order line: its key (item key \0 order id
+ * \0 line id) into key (LEDGER_HOLD_KEY_BYTES), returning its length, and its value (held,
+ * held_preorder, big-endian) into val. For verify, which compares rows. */
+/* The key of the settings row in its column family. */
+#define LEDGER_SETTINGS_KEY "orders"
+#define LEDGER_HOLD_KEY_BYTES (LEDGER_KEY_BYTES + 2 * (SL_ID_MAX + 1))
+#define LEDGER_HOLD_VALUE_BYTES 16
+size_t ledger_hold_row(const char *order_id, const sl_order_line *line, uint8_t *key, uint8_t *val);
 
 /*
  * Transactions: the writer stages a group of commands and commits them with one sync.
@@ -83,11 +115,21 @@ sl_err ledger_txn_begin(ledger_txn *t);
 uint64_t ledger_txn_next_seq(const ledger_txn *t);
 
 /* ledger_txn_append stages ev (ev->seq == next seq), computes its chain hash into ev->hash
- * and stages its item index entry. */
+ * and stages its item index entry (events of an item: item_seq > 0). */
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev);
 
 /* ledger_txn_put_view stages the view row of item. */
 sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item);
+
+/* ledger_txn_put_order stages the view row of order. */
+sl_err ledger_txn_put_order(ledger_txn *t, const sl_order *order);
+
+/* ledger_txn_put_settings stages the settings view. */
+sl_err ledger_txn_put_settings(ledger_txn *t, const sl_settings *settings);
+
+/* ledger_txn_put_holds stages the holds rows of every line of order: a row for a line that
+ * holds units, a delete for one that holds none. */
+sl_err ledger_txn_put_holds(ledger_txn *t, const sl_order *order);
 
 /* ledger_txn_put_index stages the item index entry of ev (rebuild only: append does it). */
 sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev);

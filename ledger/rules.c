@@ -41,7 +41,26 @@ sl_status ledger_item_status(const sl_item_state *s)
 	return s->preorder_enabled ? SL_STATUS_PREORDER : SL_STATUS_OUT_OF_STOCK;
 }
 
-static sl_err id_validate(const char *what, const char *id, sl_error_info *err)
+void ledger_take_plan(const sl_item_state *s, int64_t n, bool is_preorder_request, ledger_take *out)
+{
+	int64_t stock = s->quantity > 0 ? s->quantity : 0;
+	int64_t preorder_left = 0;
+	if (is_preorder_request && s->preorder_enabled) {
+		preorder_left = INT64_MAX;
+		if (s->has_preorder_limit) {
+			preorder_left = s->preorder_limit - s->preorder_counter;
+			if (preorder_left < 0)
+				preorder_left = 0;
+		}
+	}
+	out->from_stock = n < stock ? n : stock;
+	int64_t rest = n - out->from_stock;
+	out->from_preorder = rest < preorder_left ? rest : preorder_left;
+	out->rest = rest - out->from_preorder;
+	out->available = preorder_left == INT64_MAX ? INT64_MAX : stock + preorder_left;
+}
+
+sl_err ledger_id_validate(const char *what, const char *id, sl_error_info *err)
 {
 	if (!sl_id_is_valid(id, strlen(id), SL_ID_MAX))
 		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
@@ -53,11 +72,11 @@ static sl_err id_validate(const char *what, const char *id, sl_error_info *err)
 
 sl_err ledger_item_key_validate(const sl_item_key *key, sl_error_info *err)
 {
-	sl_err rc = id_validate("productId", key->product_id, err);
+	sl_err rc = ledger_id_validate("productId", key->product_id, err);
 	if (rc == SL_OK)
-		rc = id_validate("variantId", key->variant_id, err);
+		rc = ledger_id_validate("variantId", key->variant_id, err);
 	if (rc == SL_OK)
-		rc = id_validate("locationId", key->location_id, err);
+		rc = ledger_id_validate("locationId", key->location_id, err);
 	return rc;
 }
 
@@ -78,18 +97,24 @@ static void state_normalize(sl_item_state *s)
 	}
 }
 
-static void event_init(sl_event *ev, const sl_command *cmd, const ledger_decide_env *env,
+void ledger_event_init(sl_event *ev, const sl_command *cmd, uint64_t next_seq, int64_t time_ms,
                        size_t index, sl_event_type type)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->seq = env->next_seq + index;
-	ev->time_ms = env->time_ms;
+	ev->seq = next_seq + index;
+	ev->time_ms = time_ms;
 	ev->type = type;
-	ev->command_seq = env->next_seq;
+	ev->command_seq = next_seq;
 	ev->line = (uint32_t)index;
 	sl_strlcpy(ev->command_key, cmd->key, sizeof(ev->command_key));
 	sl_strlcpy(ev->reason, cmd->reason, sizeof(ev->reason));
 	sl_strlcpy(ev->order_id, cmd->order_id, sizeof(ev->order_id));
+}
+
+static void event_init(sl_event *ev, const sl_command *cmd, const ledger_decide_env *env,
+                       size_t index, sl_event_type type)
+{
+	ledger_event_init(ev, cmd, env->next_seq, env->time_ms, index, type);
 }
 
 static void event_finish(sl_event *ev)
@@ -119,7 +144,7 @@ static sl_err common_validate(const sl_command *cmd, sl_error_info *err)
 		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
 		                    cmd->malformed_field);
 	if (cmd->order_id[0] != '\0')
-		return id_validate("orderId", cmd->order_id, err);
+		return ledger_id_validate("orderId", cmd->order_id, err);
 	return SL_OK;
 }
 
@@ -418,34 +443,18 @@ static sl_err decide_adjust(const sl_command *cmd, const ledger_decide_env *env,
 		if (!is_decrement) {
 			after.quantity += l->quantity;
 		} else {
-			/* Take from stock first, then preorder units (spec 2.5 scenario 12). */
-			int64_t stock = w->state.quantity > 0 ? w->state.quantity : 0;
-			int64_t from_stock = l->quantity < stock ? l->quantity : stock;
-			int64_t rest = l->quantity - from_stock;
-			int64_t preorder_left = 0;
-			if (cmd->is_preorder_request && w->state.preorder_enabled) {
-				preorder_left = INT64_MAX;
-				if (w->state.has_preorder_limit) {
-					preorder_left =
-					    w->state.preorder_limit - w->state.preorder_counter;
-					if (preorder_left < 0)
-						preorder_left = 0;
-				}
-			}
-			int64_t from_preorder = rest < preorder_left ? rest : preorder_left;
-			rest -= from_preorder;
-			if (rest > 0 && cmd->is_restricted) {
-				int64_t available =
-				    preorder_left == INT64_MAX ? INT64_MAX : stock + preorder_left;
-				if (shortage_add(err, &shortages_cap, (uint32_t)i, l, available) !=
-				    SL_OK) {
+			ledger_take take;
+			ledger_take_plan(&w->state, l->quantity, cmd->is_preorder_request, &take);
+			if (take.rest > 0 && cmd->is_restricted) {
+				if (shortage_add(err, &shortages_cap, (uint32_t)i, l,
+				                 take.available) != SL_OK) {
 					rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 					break;
 				}
 				continue;
 			}
-			after.quantity -= from_stock + rest;
-			after.preorder_counter += from_preorder;
+			after.quantity -= take.from_stock + take.rest;
+			after.preorder_counter += take.from_preorder;
 		}
 		if (!quantity_in_range(after.quantity)) {
 			rc = line_fail(err, SL_ERR_LIMIT_EXCEEDED, i,

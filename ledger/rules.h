@@ -24,8 +24,10 @@ typedef struct ledger_decide_env {
 	int64_t time_ms;   /* the command's time, written into its events */
 } ledger_decide_env;
 
-/* Events one command can produce at most. */
-#define LEDGER_COMMAND_EVENTS_MAX SL_LINES_MAX
+/* Events one command can produce at most (an order command: a line event per line and the
+ * order's event). */
+#define LEDGER_COMMAND_EVENTS_MAX SL_ORDER_COMMAND_EVENTS_MAX
+_Static_assert(LEDGER_COMMAND_EVENTS_MAX >= SL_LINES_MAX, "an adjust fits");
 
 /* ledger_decide decides the write command cmd. On success it writes *n_events events (at
  * most LEDGER_COMMAND_EVENTS_MAX) into events and returns SL_OK. On refusal it returns the
@@ -35,11 +37,35 @@ typedef struct ledger_decide_env {
 sl_err ledger_decide(const sl_command *cmd, const ledger_decide_env *env, sl_event *events,
                      size_t *n_events, sl_error_info *err);
 
+/* ledger_event_init starts event index of a command whose first event is next_seq: zeroed,
+ * with its seq, time, type, command seq, line index, and the command's key, reason and
+ * order id. */
+void ledger_event_init(sl_event *ev, const sl_command *cmd, uint64_t next_seq, int64_t time_ms,
+                       size_t index, sl_event_type type);
+
+/* ledger_take: how a decrement of n units splits on an item's state (ledger_take_plan). */
+typedef struct ledger_take {
+	int64_t from_stock;    /* from a positive quantity, down to 0 */
+	int64_t from_preorder; /* preorder units within the limit (the counter grows) */
+	int64_t rest;          /* what is left: below zero when unrestricted, short otherwise */
+	int64_t available;     /* stock plus preorder units left; INT64_MAX without a limit */
+} ledger_take;
+
+/* ledger_take_plan splits a decrement of n units of state s (spec 2.5 scenario 12): stock
+ * first, then, with is_preorder_request and preorder enabled, preorder units within the
+ * limit; the rest goes below zero (or is a shortage when restricted). Pure. */
+void ledger_take_plan(const sl_item_state *s, int64_t n, bool is_preorder_request,
+                      ledger_take *out);
+
 /* ledger_item_status computes availabilityStatus of a state (spec section 2.2):
  * quantity-tracked: quantity > 0 IN_STOCK; else preorder enabled and (no limit or
  * counter < limit) PREORDER; else OUT_OF_STOCK. In-stock-tracked: in_stock IN_STOCK; else
  * preorder enabled PREORDER; else OUT_OF_STOCK. A deleted item is UNKNOWN. */
 sl_status ledger_item_status(const sl_item_state *state);
+
+/* ledger_id_validate checks one id (what names it in the message: "orderId"); on failure
+ * fills err and returns SL_ERR_INVALID_ARGUMENT. */
+sl_err ledger_id_validate(const char *what, const char *id, sl_error_info *err);
 
 /* ledger_item_key_validate checks each id of key; on failure fills err and returns
  * SL_ERR_INVALID_ARGUMENT. */

@@ -27,7 +27,7 @@
 #include "base/sl_util.h"
 
 static const char *const cf_names[STORE_CF_COUNT_] = {
-    "default", "events", "views", "idem", "item_events",
+    "default", "events", "views", "idem", "item_events", "orders", "order_holds", "settings",
 };
 
 struct store {

@@ -26,6 +26,9 @@ typedef enum store_cf {
 	STORE_CF_VIEWS,       /* item key -> ItemView */
 	STORE_CF_IDEM,        /* idempotency key -> IdemRecord */
 	STORE_CF_ITEM_EVENTS, /* item key || be64 item_seq -> be64 seq */
+	STORE_CF_ORDERS,      /* order id -> OrderView */
+	STORE_CF_HOLDS,       /* item key \0 order id \0 line id -> be64 held || be64 preorder */
+	STORE_CF_SETTINGS,    /* "orders" -> Settings */
 	STORE_CF_COUNT_
 } store_cf;
 

@@ -67,7 +67,88 @@ typedef enum sl_event_type {
 	SL_EV_ITEM_DELETED = 3,
 	SL_EV_ITEM_INCREMENTED = 4,
 	SL_EV_ITEM_DECREMENTED = 5,
+	/* orders (docs/orders.md); values match proto EventType */
+	SL_EV_SETTINGS_UPDATED = 10,
+	SL_EV_ORDER_PLACED = 11,
+	SL_EV_ORDER_PAID = 12,
+	SL_EV_ORDER_PAYMENT_FAILED = 13,
+	SL_EV_ORDER_CANCELED = 14,
+	SL_EV_ORDER_REFUNDED = 15,
+	SL_EV_ORDER_EDITED = 16,
+	SL_EV_ORDER_LINE_CHANGED = 17,
 } sl_event_type;
+
+/* ---- orders ---- */
+
+/* sl_trigger: the Orders Settings inventoryUpdateTrigger (values match the proto enum). */
+typedef enum sl_trigger {
+	SL_TRIGGER_UNKNOWN = 0,
+	SL_TRIGGER_ON_ORDER_PLACED = 1,
+	SL_TRIGGER_ON_ORDER_PAID = 2,
+} sl_trigger;
+
+typedef enum sl_order_status {
+	SL_ORDER_NONE = 0,
+	SL_ORDER_PLACED = 1,
+	SL_ORDER_PAID = 2,
+	SL_ORDER_PAYMENT_FAILED = 3,
+	SL_ORDER_CANCELED = 4,
+	SL_ORDER_REFUNDED = 5,
+} sl_order_status;
+
+/* sl_order_line_state: what a line event changes. held counts the units the line has taken
+ * from stock and not given back; held_preorder the part of them taken as preorder units. */
+typedef struct sl_order_line_state {
+	int64_t quantity;
+	int64_t held;
+	int64_t held_preorder;
+	int64_t refunded;
+	int64_t restocked;
+} sl_order_line_state;
+
+typedef struct sl_order_line {
+	char line_id[SL_ID_MAX + 1];
+	sl_item_key item;
+	sl_order_line_state state;
+	uint32_t n_seqs;
+	uint64_t seqs[SL_ORDER_LINE_EVENTS_MAX]; /* the events that changed the line */
+} sl_order_line;
+
+/* sl_order: the projected view of one order. Lines are a heap array (an order may have up
+ * to SL_ORDER_LINES_MAX of them); sl_order_fini frees it, sl_order_copy deep-copies. */
+typedef struct sl_order {
+	char order_id[SL_ID_MAX + 1];
+	sl_order_status status;
+	sl_trigger trigger; /* in force when the order was placed: it rules the whole order */
+	int64_t created_ms;
+	int64_t updated_ms;
+	uint64_t order_seq;
+	uint64_t last_seq;
+	sl_order_line *lines;
+	size_t n_lines;
+} sl_order;
+
+void sl_order_fini(sl_order *order);
+sl_err sl_order_copy(sl_order *dst, const sl_order *src);
+/* sl_order_line_find returns the line of order with line_id, or NULL. */
+sl_order_line *sl_order_line_find(const sl_order *order, const char *line_id);
+/* sl_order_is_closed: canceled, payment failed or refunded. */
+bool sl_order_is_closed(sl_order_status status);
+
+typedef struct sl_settings {
+	sl_trigger trigger;
+	int64_t updated_ms;
+	uint64_t last_seq;
+} sl_settings;
+
+/* sl_hold: one open order line holding units of an item (the item -> order index). */
+typedef struct sl_hold {
+	char order_id[SL_ID_MAX + 1];
+	char line_id[SL_ID_MAX + 1];
+	sl_item_key item;
+	int64_t held;
+	int64_t held_preorder;
+} sl_hold;
 
 typedef struct sl_event {
 	uint64_t seq;
@@ -85,6 +166,17 @@ typedef struct sl_event {
 	int64_t delta_quantity;
 	int64_t delta_counter;
 	unsigned char hash[SL_HASH_BYTES]; /* chain hash, filled by the log */
+	/* orders: set on the events of order commands and settings changes */
+	char order_line_id[SL_ID_MAX + 1];
+	sl_order_line_state line_before;
+	sl_order_line_state line_after;
+	uint64_t order_seq;
+	sl_order_status order_status_before;
+	sl_order_status order_status;
+	sl_trigger trigger;
+	sl_trigger trigger_before;
+	uint32_t order_lines;
+	bool is_no_restock;
 } sl_event;
 
 typedef enum sl_cmd_type {
@@ -98,11 +190,24 @@ typedef enum sl_cmd_type {
 	SL_CMD_GET,
 	SL_CMD_HISTORY,
 	SL_CMD_HEAD,
+	/* orders: writes */
+	SL_CMD_SETTINGS_SET,
+	SL_CMD_ORDER_PLACE,
+	SL_CMD_ORDER_PAY,
+	SL_CMD_ORDER_PAYMENT_FAILED,
+	SL_CMD_ORDER_CANCEL,
+	SL_CMD_ORDER_REFUND,
+	SL_CMD_ORDER_EDIT,
+	/* orders: reads */
+	SL_CMD_SETTINGS_GET,
+	SL_CMD_ORDER_GET,
+	SL_CMD_ORDER_HOLDS,
 } sl_cmd_type;
 
 typedef struct sl_line {
 	sl_item_key item;
 	int64_t quantity;
+	char line_id[SL_ID_MAX + 1]; /* order lines; "" elsewhere */
 } sl_line;
 
 /* sl_command: one decoded command. Optional fields have a has_ flag. */
@@ -131,7 +236,9 @@ typedef struct sl_command {
 	bool is_preorder_request;
 	uint32_t limit;          /* history page size */
 	uint64_t after_item_seq; /* history cursor */
-	sl_line *lines;          /* increment, decrement: owned, n_lines entries */
+	sl_trigger trigger;      /* settings set */
+	bool is_no_restock;      /* order cancel, refund */
+	sl_line *lines;          /* increment, decrement, order lines: owned, n_lines entries */
 	size_t n_lines;
 	/* set by the decoder when a field did not fit its bound: the command is refused with
 	 * INVALID_ARGUMENT naming the field */
@@ -142,6 +249,12 @@ typedef struct sl_command {
 void sl_command_fini(sl_command *cmd);
 
 bool sl_cmd_is_write(sl_cmd_type type);
+
+/* sl_cmd_is_order tells whether type is a write decided by ledger_order_decide. */
+bool sl_cmd_is_order(sl_cmd_type type);
+
+/* sl_command_events_max bounds the events cmd may append (the writer sizes groups by it). */
+size_t sl_command_events_max(const sl_command *cmd);
 
 typedef struct sl_shortage {
 	uint32_t index;

@@ -1,7 +1,10 @@
 /*
- * rebuild.c: rebuild and verify, both built on one fold of the whole log into an in-memory
- * map of views (fold_all). Rebuild then writes the map and the history index; verify
- * compares both with the store.
+ * rebuild.c: rebuild and verify, both built on one fold of the whole log into in-memory
+ * views (fold_all): the item views, the order views and the settings. Rebuild then writes
+ * them (with the holds rows derived from the orders) and the history index; verify compares
+ * them with the store: item views row by row, the history index, and the order, holds and
+ * settings rows as sorted lists of the rows the fold implies, so that a missing, extra or
+ * different row is named.
  *
  * NEEDSWORK: the map holds every item (about 1.6 KiB each); a log of millions of items
  * would want a fold that spills views to the store in key ranges.
@@ -17,15 +20,68 @@
 #include "base/sl_map.h"
 #include "base/sl_util.h"
 #include "ledger/codec.h"
+#include "projector/orders.h"
 #include "projector/stock.h"
 
 #define PROGRESS_EVERY 100000
 #define REBUILD_BATCH_OPS 50000
 #define FOLD_ITEMS_MAX 50000000
+#define FOLD_ORDERS_MAX 50000000
+
+/* fold_state: everything the log folds into. */
+typedef struct fold_state {
+	sl_map views;  /* item key -> sl_item */
+	sl_map orders; /* order id -> sl_order (owning its lines) */
+	sl_settings settings;
+	bool has_settings;
+} fold_state;
+
+static sl_err fold_init(fold_state *f)
+{
+	memset(f, 0, sizeof(*f));
+	sl_err rc = sl_map_init(&f->views, sizeof(sl_item), FOLD_ITEMS_MAX);
+	if (rc == SL_OK &&
+	    (rc = sl_map_init(&f->orders, sizeof(sl_order), FOLD_ORDERS_MAX)) != SL_OK)
+		sl_map_fini(&f->views);
+	return rc;
+}
+
+static void fold_fini(fold_state *f)
+{
+	for (size_t i = 0; i < f->orders.n; i++)
+		sl_order_fini(sl_map_at(&f->orders, i));
+	sl_map_fini(&f->orders);
+	sl_map_fini(&f->views);
+}
+
+/* fold_orders folds ev into the order or settings views it changes. */
+static sl_err fold_orders(fold_state *f, const sl_event *ev, projector_report *r)
+{
+	sl_err rc = SL_OK;
+	if (settings_event_is_settings(ev)) {
+		rc = settings_view_apply(&f->settings, ev);
+		f->has_settings = true;
+	} else if (order_event_is_order(ev)) {
+		int is_new;
+		sl_order *o =
+		    sl_map_put(&f->orders, ev->order_id, strlen(ev->order_id), &is_new, &rc);
+		if (o != NULL)
+			rc = order_view_apply(o, ev);
+	}
+	if (rc == SL_ERR_CORRUPT) {
+		r->bad_seq = ev->seq;
+		snprintf(r->message, sizeof(r->message),
+		         "event %llu does not follow from the state of %s '%s' before it",
+		         (unsigned long long)ev->seq,
+		         settings_event_is_settings(ev) ? "the settings" : "order",
+		         settings_event_is_settings(ev) ? "orders" : ev->order_id);
+	}
+	return rc;
+}
 
 /* What one pass over the log does besides checking the chain. */
 typedef struct fold_job {
-	sl_map *views;       /* fold every item event into these */
+	fold_state *f;       /* fold every event into these views */
 	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
 	bool is_index_check; /* check every item event's stored index row (verify) */
 	uint64_t item_events;
@@ -67,7 +123,7 @@ static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, 
 static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress, void *ctx,
                        projector_report *r)
 {
-	sl_map *views = job->views;
+	sl_map *views = job->f != NULL ? &job->f->views : NULL;
 	ledger_txn *txn = job->txn;
 	sl_buf scratch;
 	sl_buf_init(&scratch);
@@ -84,6 +140,8 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 	uint64_t bad_seq = 0;
 	while ((rc = ledger_iter_next(it, ev, &bad_seq)) == SL_OK) {
 		r->events++;
+		if (job->f != NULL && (rc = fold_orders(job->f, ev, r)) != SL_OK)
+			break;
 		if (stock_event_is_item(ev) && views != NULL) {
 			uint8_t k[LEDGER_KEY_BYTES];
 			size_t klen = ledger_key_encode(&ev->item, k);
@@ -186,28 +244,60 @@ static sl_err index_check_rows(ledger *l, uint64_t item_events, projector_report
 	return rc;
 }
 
+/* flush_if_full commits what txn holds once it is large, and begins again. */
+static sl_err flush_if_full(ledger_txn *txn)
+{
+	sl_err rc = SL_OK;
+	if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS &&
+	    (rc = ledger_txn_commit(txn, false)) == SL_OK)
+		rc = ledger_txn_begin(txn);
+	return rc;
+}
+
+/* write_views stages every folded view (items, orders with their holds, settings). */
+static sl_err write_views(ledger_txn *txn, fold_state *f)
+{
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < f->views.n && rc == SL_OK; i++) {
+		if ((rc = ledger_txn_put_view(txn, sl_map_at(&f->views, i))) == SL_OK)
+			rc = flush_if_full(txn);
+	}
+	for (size_t i = 0; i < f->orders.n && rc == SL_OK; i++) {
+		const sl_order *o = sl_map_at(&f->orders, i);
+		if ((rc = ledger_txn_put_order(txn, o)) == SL_OK &&
+		    (rc = ledger_txn_put_holds(txn, o)) == SL_OK)
+			rc = flush_if_full(txn);
+	}
+	if (rc == SL_OK && f->has_settings)
+		rc = ledger_txn_put_settings(txn, &f->settings);
+	return rc;
+}
+
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
 {
-	sl_map views;
+	fold_state f;
+	static const store_cf cleared[] = {STORE_CF_VIEWS, STORE_CF_ITEM_EVENTS, STORE_CF_ORDERS,
+	                                   STORE_CF_HOLDS, STORE_CF_SETTINGS};
 	memset(r, 0, sizeof(*r));
-	sl_err rc = sl_map_init(&views, sizeof(sl_item), FOLD_ITEMS_MAX);
+	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
 	ledger_txn *txn = ledger_txn_alloc(l);
 	if (txn == NULL) {
-		sl_map_fini(&views);
+		fold_fini(&f);
 		return SL_ERR_NOMEM;
 	}
 	/* Fold the whole log before dropping anything: a log that does not replay leaves the
 	 * views and the index as they were. */
-	fold_job job = {.views = &views};
+	fold_job job = {.f = &f};
 	if ((rc = fold_all(l, &job, progress, ctx, r)) != SL_OK)
 		goto done;
 	store *st = ledger_store(l);
-	if ((rc = store_clear_cf(st, STORE_CF_VIEWS)) != SL_OK ||
-	    (rc = store_clear_cf(st, STORE_CF_ITEM_EVENTS)) != SL_OK) {
-		snprintf(r->message, sizeof(r->message), "%s", store_last_error(st));
-		goto done;
+	for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++) {
+		if ((rc = store_clear_cf(st, cleared[i])) != SL_OK) {
+			snprintf(r->message, sizeof(r->message), "%s", store_last_error(st));
+			goto done;
+		}
 	}
 	if ((rc = ledger_txn_begin(txn)) != SL_OK)
 		goto done;
@@ -221,15 +311,7 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 		snprintf(r->message, sizeof(r->message), "%s", index_pass.message);
 		goto done;
 	}
-	for (size_t i = 0; i < views.n; i++) {
-		if ((rc = ledger_txn_put_view(txn, sl_map_at(&views, i))) != SL_OK)
-			break;
-		if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
-			if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
-			    (rc = ledger_txn_begin(txn)) != SL_OK)
-				break;
-		}
-	}
+	rc = write_views(txn, &f);
 	if (rc == SL_OK)
 		rc = ledger_txn_commit(txn, true);
 	else
@@ -241,7 +323,7 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 	rc = ledger_views_checksum(l, r->checksum, &r->views);
 done:
 	ledger_txn_free(txn);
-	sl_map_fini(&views);
+	fold_fini(&f);
 	return rc;
 }
 
@@ -314,17 +396,158 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 	return is_bad ? SL_ERR_CORRUPT : SL_OK;
 }
 
+/* row: one expected row of a view column family. */
+typedef struct row {
+	uint8_t *key;
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+} row;
+
+typedef struct rows {
+	row *v;
+	size_t n, cap;
+} rows;
+
+static void rows_fini(rows *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->v[i].key);
+		free(rs->v[i].val);
+	}
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static sl_err rows_add(rows *rs, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	if (rs->n == rs->cap) {
+		size_t ncap = rs->cap == 0 ? 64 : rs->cap * 2;
+		row *nv = realloc(rs->v, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return SL_ERR_NOMEM;
+		rs->v = nv;
+		rs->cap = ncap;
+	}
+	row *w = &rs->v[rs->n];
+	w->key = malloc(klen + 1);
+	w->val = malloc(vlen + 1);
+	if (w->key == NULL || w->val == NULL) {
+		free(w->key);
+		free(w->val);
+		return SL_ERR_NOMEM;
+	}
+	memcpy(w->key, key, klen);
+	memcpy(w->val, val, vlen);
+	w->klen = klen;
+	w->vlen = vlen;
+	rs->n++;
+	return SL_OK;
+}
+
+/* row_cmp orders rows as RocksDB's bytewise comparator does. */
+static int row_cmp(const void *a, const void *b)
+{
+	const row *x = a, *y = b;
+	size_t n = x->klen < y->klen ? x->klen : y->klen;
+	int c = memcmp(x->key, y->key, n);
+	if (c != 0)
+		return c;
+	return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* compare_rows checks that cf holds exactly the rows rs (sorted here), naming the first
+ * difference. */
+static sl_err compare_rows(ledger *l, store_cf cf, const char *what, rows *rs, projector_report *r)
+{
+	if (rs->n > 0)
+		qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
+	store_iter *it = store_iter_alloc(ledger_store(l), cf);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	size_t i = 0;
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it), i++) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		if (i == rs->n || rs->v[i].klen != klen || memcmp(rs->v[i].key, k, klen) != 0) {
+			snprintf(r->message, sizeof(r->message),
+			         "stored %s row '%.*s' is not what the fold of the log gives", what,
+			         (int)klen, (const char *)k);
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		if (rs->v[i].vlen != vlen || memcmp(rs->v[i].val, v, vlen) != 0) {
+			snprintf(r->message, sizeof(r->message),
+			         "stored %s row '%.*s' differs from the fold of the log", what,
+			         (int)klen, (const char *)k);
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	if (rc == SL_OK && i != rs->n) {
+		snprintf(r->message, sizeof(r->message), "%s row '%.*s' is missing", what,
+		         (int)rs->v[i].klen, (const char *)rs->v[i].key);
+		rc = SL_ERR_CORRUPT;
+	}
+	store_iter_free(it);
+	return rc;
+}
+
+/* compare_orders checks the order, holds and settings rows against the fold. */
+static sl_err compare_orders(ledger *l, fold_state *f, projector_report *r)
+{
+	rows orders = {0}, holds = {0}, settings = {0};
+	sl_buf enc;
+	sl_buf_init(&enc);
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < f->orders.n && rc == SL_OK; i++) {
+		const sl_order *o = sl_map_at(&f->orders, i);
+		enc.len = 0;
+		if ((rc = ledger_order_encode(o, &enc)) == SL_OK)
+			rc = rows_add(&orders, o->order_id, strlen(o->order_id), enc.data, enc.len);
+		for (size_t j = 0; j < o->n_lines && rc == SL_OK; j++) {
+			uint8_t k[LEDGER_HOLD_KEY_BYTES], v[LEDGER_HOLD_VALUE_BYTES];
+			size_t klen = ledger_hold_row(o->order_id, &o->lines[j], k, v);
+			if (o->lines[j].state.held > 0)
+				rc = rows_add(&holds, k, klen, v, sizeof(v));
+		}
+	}
+	if (rc == SL_OK && f->has_settings) {
+		enc.len = 0;
+		if ((rc = ledger_settings_encode(&f->settings, &enc)) == SL_OK)
+			rc = rows_add(&settings, LEDGER_SETTINGS_KEY, strlen(LEDGER_SETTINGS_KEY),
+			              enc.data, enc.len);
+	}
+	if (rc == SL_OK)
+		rc = compare_rows(l, STORE_CF_ORDERS, "order", &orders, r);
+	if (rc == SL_OK)
+		rc = compare_rows(l, STORE_CF_HOLDS, "holds", &holds, r);
+	if (rc == SL_OK)
+		rc = compare_rows(l, STORE_CF_SETTINGS, "settings", &settings, r);
+	if (rc == SL_ERR_CORRUPT && r->bad_seq == 0)
+		r->bad_seq = ledger_head(l, NULL);
+	rows_fini(&orders);
+	rows_fini(&holds);
+	rows_fini(&settings);
+	sl_buf_fini(&enc);
+	return rc;
+}
+
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
 {
-	sl_map views;
+	fold_state f;
 	memset(r, 0, sizeof(*r));
-	sl_err rc = sl_map_init(&views, sizeof(sl_item), FOLD_ITEMS_MAX);
+	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
-	fold_job job = {.views = &views, .is_index_check = true};
+	fold_job job = {.f = &f, .is_index_check = true};
 	rc = fold_all(l, &job, progress, ctx, r);
 	if (rc == SL_OK)
-		rc = compare_views(l, &views, r);
+		rc = compare_views(l, &f.views, r);
 	if ((rc == SL_OK || rc == SL_ERR_CORRUPT) && job.index_bad.bad_seq != 0 &&
 	    (r->bad_seq == 0 || job.index_bad.bad_seq < r->bad_seq)) {
 		rc = SL_ERR_CORRUPT;
@@ -334,7 +557,9 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 	if (rc == SL_OK)
 		rc = index_check_rows(l, job.item_events, r);
 	if (rc == SL_OK)
+		rc = compare_orders(l, &f, r);
+	if (rc == SL_OK)
 		rc = ledger_views_checksum(l, r->checksum, &r->views);
-	sl_map_fini(&views);
+	fold_fini(&f);
 	return rc;
 }

@@ -19,34 +19,12 @@
 #include "client/args.h"
 #include "client/client.h"
 #include "client/json.h"
+#include "tools/stockctl.h"
 
 #define CTL_SERVER_DEFAULT "tcp://127.0.0.1:7450"
 #define CTL_TIMEOUT_MS 10000
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
 
-enum opt {
-	OPT_QUANTITY,
-	OPT_IN_STOCK,
-	OPT_PREORDER,
-	OPT_PREORDER_LIMIT,
-	OPT_PREORDER_MESSAGE,
-	OPT_REASON,
-	OPT_KEY,
-	OPT_REVISION,
-	OPT_ORDER,
-	OPT_LIMIT,
-	OPT_CURSOR,
-	OPT_RESTRICT,
-	OPT_PREORDER_REQUEST,
-	OPT_COUNT_
-};
-
-static const struct {
-	const char *name;
-	bool has_value;
-} opt_spec[OPT_COUNT_] = {
+const ctl_opt_spec opt_spec[OPT_COUNT_] = {
     [OPT_QUANTITY] = {"--quantity", true},
     [OPT_IN_STOCK] = {"--in-stock", true},
     [OPT_PREORDER] = {"--preorder", true},
@@ -60,39 +38,14 @@ static const struct {
     [OPT_CURSOR] = {"--cursor", true},
     [OPT_RESTRICT] = {"--restrict", false},
     [OPT_PREORDER_REQUEST] = {"--preorder-request", false},
+    [OPT_NO_RESTOCK] = {"--no-restock", false},
+    [OPT_TRIGGER] = {"--inventory-update-trigger", true},
 };
-
-#define BIT(o) (1u << (o))
-#define OPTS_MUTATE (BIT(OPT_REASON) | BIT(OPT_KEY))
-#define OPTS_SETTINGS                                                                              \
-	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
-	 BIT(OPT_PREORDER_MESSAGE))
-
-typedef struct ctl {
-	const char *server;
-	bool is_json;
-	const char *val[OPT_COUNT_];
-	bool given[OPT_COUNT_];
-	char **pos; /* positional arguments after the command words */
-	int n_pos;
-	const char *cmd_name; /* "item create", for messages */
-} ctl;
-
-typedef struct ctl_cmd ctl_cmd;
-struct ctl_cmd {
-	const char *word1, *word2; /* word2 NULL: a one-word command */
-	int (*run)(ctl *c);
-	unsigned opts;
-	int pos_min, pos_max;
-	const char *synopsis;
-};
-
-static int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- printing ---- */
 
 /* emit prints a JSON document on stdout (and frees it); NULL means memory ran out. */
-static void emit(json_t *doc)
+void emit(json_t *doc)
 {
 	if (doc == NULL) {
 		fprintf(stderr, "stockctl: out of memory while printing\n");
@@ -109,7 +62,7 @@ static void print_error_json(const char *code, const char *message)
 	               json_object()));
 }
 
-static int usage_error(ctl *c, const char *fmt, ...)
+int usage_error(ctl *c, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -125,7 +78,7 @@ static int usage_error(ctl *c, const char *fmt, ...)
 }
 
 /* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
-static const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
+const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
 {
 	if (k == NULL || k->product_id == NULL) {
 		snprintf(buf, size, "?");
@@ -139,7 +92,7 @@ static const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
 	return buf;
 }
 
-static const char *status_text(Sl__AvailabilityStatus st)
+const char *status_text(Sl__AvailabilityStatus st)
 {
 	switch (st) {
 	case SL__AVAILABILITY_STATUS__IN_STOCK:
@@ -154,7 +107,7 @@ static const char *status_text(Sl__AvailabilityStatus st)
 }
 
 /* stock_text writes "12" for a tracked state, "in stock"/"out of stock" otherwise. */
-static const char *stock_text(const Sl__ItemState *s, char *buf, size_t size)
+const char *stock_text(const Sl__ItemState *s, char *buf, size_t size)
 {
 	if (s == NULL || !s->exists)
 		snprintf(buf, size, "-");
@@ -188,7 +141,7 @@ static void print_item_human(const Sl__ItemView *it)
 	printf("  %-12s %s\n", "updated", sl_time_format(it->updated_ms, updated, sizeof(updated)));
 }
 
-static void print_items_line_human(const Sl__Result *r)
+void print_items_line_human(const Sl__Result *r)
 {
 	for (size_t i = 0; i < r->n_items; i++) {
 		const Sl__ItemView *it = r->items[i];
@@ -200,7 +153,7 @@ static void print_items_line_human(const Sl__Result *r)
 	printf("seq %" PRIu64 "%s\n", r->seq, r->replayed ? " (replayed: already applied)" : "");
 }
 
-static json_t *items_json(const Sl__Result *r)
+json_t *items_json(const Sl__Result *r)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a != NULL && i < r->n_items; i++)
@@ -213,7 +166,7 @@ static json_t *items_json(const Sl__Result *r)
 
 /* print_refusal prints a result's error: JSON on stdout, or a line (and the shortages) on
  * stderr. Returns EXIT_REFUSED. */
-static int print_refusal(const ctl *c, const Sl__Error *err)
+int print_refusal(const ctl *c, const Sl__Error *err)
 {
 	if (c->is_json) {
 		emit(json_pack("{s:o}", "error", sl_json_error(err)));
@@ -237,7 +190,7 @@ static int print_refusal(const ctl *c, const Sl__Error *err)
 
 /* call sends one command and returns its result in *res_out (and the response to free in
  * *resp_out), or prints why not and returns the exit status. */
-static int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
+int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
 {
 	sl_client *cl = NULL;
 	char why[128] = "";
@@ -288,7 +241,7 @@ static int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **
 	return 0;
 }
 
-static void command_common(ctl *c, Sl__Command *cmd)
+void command_common(ctl *c, Sl__Command *cmd)
 {
 	cmd->key = (char *)c->val[OPT_KEY];
 	cmd->reason = (char *)c->val[OPT_REASON];
@@ -297,8 +250,8 @@ static void command_common(ctl *c, Sl__Command *cmd)
 
 /* run_and_print calls the service and prints the result with print (human) or as JSON built
  * by to_json. */
-static int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
-                         json_t *(*to_json)(const Sl__Result *))
+int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
+                  json_t *(*to_json)(const Sl__Result *))
 {
 	Sl__Response *resp = NULL;
 	Sl__Result *res = NULL;
@@ -330,7 +283,7 @@ static int opt_bool(ctl *c, enum opt o, bool *out)
 	return 0;
 }
 
-static int pos_item(ctl *c, int i, Sl__ItemKey *key)
+int pos_item(ctl *c, int i, Sl__ItemKey *key)
 {
 	if (sl_args_item(c->pos[i], key) != SL_OK)
 		return usage_error(c, "ITEM is PRODUCT[/VARIANT][@LOCATION], not '%s'", c->pos[i]);
@@ -498,7 +451,7 @@ static int run_item_delete(ctl *c)
 
 /* ---- increment / decrement ---- */
 
-static json_t *items_seq_json(const Sl__Result *r)
+json_t *items_seq_json(const Sl__Result *r)
 {
 	json_t *o = json_pack("{s:o, s:I}", "items", items_json(r), "seq", (json_int_t)r->seq);
 	if (o != NULL && r->replayed)
@@ -583,16 +536,18 @@ static void print_history(const Sl__Result *r)
 	       "REASON / ORDER");
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Sl__Event *ev = r->events[i];
-		char item_seq[24], seq[24], t[40], before[32], after[32], note[SL_REASON_MAX + 80];
+		char item_seq[24], seq[24], t[40], before[32], after[32];
+		char note[SL_REASON_MAX + 2 * SL_ID_MAX + 80];
 		static const char *const types[] = {"?",       "created",     "updated",
 		                                    "deleted", "incremented", "decremented"};
 		const char *type =
 		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) ? types[ev->type] : "?";
 		const char *reason = ev->reason != NULL ? ev->reason : "";
 		bool has_order = ev->order_id != NULL && ev->order_id[0] != '\0';
-		snprintf(note, sizeof(note), "%s%s%s%s", reason,
+		snprintf(note, sizeof(note), "%s%s%s%s%s%s", reason,
 		         reason[0] != '\0' && has_order ? "; " : "", has_order ? "order " : "",
-		         has_order ? ev->order_id : "");
+		         has_order ? ev->order_id : "", ev->order_line_id != NULL ? " line " : "",
+		         ev->order_line_id != NULL ? ev->order_line_id : "");
 		snprintf(item_seq, sizeof(item_seq), "%" PRIu64, ev->item_seq);
 		snprintf(seq, sizeof(seq), "%" PRIu64, ev->seq);
 		printf(HISTORY_COLUMNS, item_seq, seq, sl_time_format(ev->time_ms, t, sizeof(t)),
@@ -703,6 +658,24 @@ static const ctl_cmd commands[] = {
     {"history", NULL, run_history, BIT(OPT_LIMIT) | BIT(OPT_CURSOR), 1, 1,
      "history ITEM [--limit N] [--cursor C]"},
     {"head", NULL, run_head, 0, 0, 0, "head"},
+    /* orders: tools/stockctl_orders.c */
+    {"settings", "get", run_settings_get, 0, 0, 0, "settings get"},
+    {"settings", "set", run_settings_set, BIT(OPT_TRIGGER) | OPTS_MUTATE, 0, 0,
+     "settings set --inventory-update-trigger ON_ORDER_PLACED|ON_ORDER_PAID [--key KEY]"},
+    {"order", "place", run_order_place, OPTS_MUTATE, 2, 1 << 20,
+     "order place ORDER OLINE... [--key KEY]   OLINE is [LINE_ID:]ITEM=N"},
+    {"order", "pay", run_order_pay, OPTS_MUTATE, 1, 1, "order pay ORDER [--key KEY]"},
+    {"order", "payment-failed", run_order_payment_failed, OPTS_MUTATE, 1, 1,
+     "order payment-failed ORDER [--key KEY]"},
+    {"order", "cancel", run_order_cancel, OPTS_MUTATE | BIT(OPT_NO_RESTOCK), 1, 1,
+     "order cancel ORDER [--no-restock] [--key KEY]"},
+    {"order", "refund", run_order_refund, OPTS_MUTATE | BIT(OPT_NO_RESTOCK), 2, 1 << 20,
+     "order refund ORDER LINE_ID=N... [--no-restock] [--key KEY]"},
+    {"order", "edit", run_order_edit, OPTS_MUTATE, 2, 1 << 20,
+     "order edit ORDER OLINE... [--key KEY]    the complete new set of lines"},
+    {"order", "get", run_order_get, 0, 1, 1, "order get ORDER"},
+    {"order", "holds", run_order_holds, 0, 1, 1,
+     "order holds ITEM                         the open orders holding ITEM"},
 };
 
 static void usage(FILE *f)
@@ -754,8 +727,12 @@ static int parse_opts(ctl *c, const ctl_cmd *cmd, int argc, char **argv, int fro
 		}
 	}
 	if (c->n_pos < cmd->pos_min)
-		return usage_error(c, "'%s' needs %s", c->cmd_name,
-		                   cmd->pos_max > 1 ? "at least one LINE" : "an ITEM");
+		return usage_error(
+		    c, "'%s' needs %s", c->cmd_name,
+		    strcmp(cmd->word1, "order") == 0 && strcmp(cmd->word2, "holds") != 0
+		        ? (cmd->pos_min > 1 ? "ORDER and at least one line" : "ORDER")
+		    : cmd->pos_max > 1 ? "at least one LINE"
+		                       : "an ITEM");
 	if (c->n_pos > cmd->pos_max)
 		return usage_error(c, "unexpected argument '%s'", c->pos[cmd->pos_max]);
 	return 0;

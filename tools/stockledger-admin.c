@@ -57,6 +57,18 @@ static int dump(ledger *l)
 		    ev.item.location_id, "before", state_json(&ev.before), "after",
 		    state_json(&ev.after), "deltaQuantity", (json_int_t)ev.delta_quantity,
 		    "deltaCounter", (json_int_t)ev.delta_counter, "hash", hex);
+		if (ev.order_seq > 0 || ev.trigger != SL_TRIGGER_UNKNOWN)
+			json_object_update_missing_new(
+			    o, json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I}",
+			                 "orderLineId", ev.order_line_id, "orderSeq",
+			                 (json_int_t)ev.order_seq, "orderStatusBefore",
+			                 (int)ev.order_status_before, "orderStatus",
+			                 (int)ev.order_status, "trigger", (int)ev.trigger,
+			                 "triggerBefore", (int)ev.trigger_before, "lineHeldBefore",
+			                 (json_int_t)ev.line_before.held, "lineHeldAfter",
+			                 (json_int_t)ev.line_after.held, "lineQuantityAfter",
+			                 (json_int_t)ev.line_after.quantity, "lineRestockedAfter",
+			                 (json_int_t)ev.line_after.restocked));
 		char *s = json_dumps(o, JSON_COMPACT);
 		puts(s);
 		free(s);

@@ -22,10 +22,12 @@ head_save
 # error with a code and a message) and that nothing changed; the code is left in $CODE.
 refused() {
 	ctl "$@"
-	CODE=$(jqo .error.code)
 	check_rc "$*" 1
-	check "$* has a message" '.error.message | length > 0' true
-	check "$* has details" '.error.details | type' object
+	# one jq for the three facts: a code, a message, details as an object
+	local facts
+	facts=$(jqo '"\(.error.code) \(.error.message | length > 0) \(.error.details | type)"')
+	CODE=${facts%% *}
+	check_eq "$* has a message and details" "true object" "${facts#* }"
 	check_unchanged "$*"
 }
 

@@ -11,7 +11,7 @@
 # hashes aside), which is what "replayable" means.
 . "$(dirname "$0")/lib.sh"
 SEED=${SL_SEED:-$(((RANDOM << 15) | RANDOM))}
-N_COMMANDS=${SL_COMMANDS:-90}
+N_COMMANDS=${SL_COMMANDS:-60}
 echo "replay_test: seed $SEED ($N_COMMANDS commands; SL_SEED=$SEED replays it)"
 
 PRODUCTS=(p0 p1 p2 p3 p4 p5)
@@ -39,11 +39,11 @@ coin() {
 run_stream() {
 	RANDOM=$SEED
 	ACCEPTED=0 REFUSED=0 REPLAYED=0 CODES=""
-	local i args kind item rev lines n k p l last_args=""
+	local i args kind item rev lines n p l last_args=""
 	# Every item of the pool first, mostly quantity-tracked, so that lines find their items.
 	for p in "${PRODUCTS[@]}"; do
 		for l in "${LOCATIONS[@]}"; do
-			if [ $((RANDOM % 6)) = 0 ]; then
+			if [ $((RANDOM % 10)) = 0 ]; then
 				ctl item create "$p@$l" --in-stock true
 			else
 				ctl item create "$p@$l" --quantity $((RANDOM % 20))
@@ -72,8 +72,8 @@ run_stream() {
 			rev=$("$SL_BIN/stockctl" --json item get "$item" | jq -r '.revision // 1')
 			[ $((RANDOM % 4)) = 0 ] && rev=$((rev - 1))
 			args=(item update "$item" --revision "$rev")
-			case $((RANDOM % 4)) in
-			0) args+=(--quantity $((RANDOM % 40 - 10))) ;;
+			case $((RANDOM % 6)) in
+			0 | 4 | 5) args+=(--quantity $((RANDOM % 40 - 10))) ;;
 			1)
 				coin
 				args+=(--in-stock "$BOOL")
@@ -82,9 +82,9 @@ run_stream() {
 			3) args+=(--preorder-limit none --preorder-message "m$((RANDOM % 9))") ;;
 			esac
 		elif [ $kind -lt 60 ] || [ $kind -ge 90 ]; then
-			n=$((RANDOM % 4 + 1))
+			n=$((RANDOM % 3 + 1))
 			lines=()
-			for k in $(seq 1 $n); do
+			for _ in $(seq 1 $n); do
 				item_pick
 				lines+=("$PICK=$((RANDOM % 6 + 1))")
 			done

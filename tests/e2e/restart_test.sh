@@ -35,6 +35,7 @@ check_rc "setup" 0
 snapshot "$T/before"
 sl_stop
 check_eq "the daemon's last line" 1 "$(tail -n 1 "$T/daemon.log" | grep -c '^stockledgerd: stopped after [0-9]* commands')"
+check_eq "the daemon's log ends with a newline" 0a "$(tail -c 1 "$T/daemon.log" | od -An -tx1 | tr -d ' ')"
 
 sl_start
 snapshot "$T/after"

@@ -7,9 +7,13 @@
  *   sl-tamper --data DIR --seq N --flip OFFSET        flips the low bit of byte OFFSET
  *   sl-tamper --data DIR --seq N --replace OLD NEW    replaces the first OLD by NEW (same
  *                                                      length: the event still decodes)
+ *   sl-tamper --data DIR --view PRODUCT --replace OLD NEW
+ *                                      the same on the stored view row of PRODUCT (default
+ *                                      variant, location "default"), not on the log
  *
- * It never touches the chain hashes of other events, so the change can only be found by
- * checking the chain. Exit status: 0 changed, 1 could not, 2 usage. Run on a stopped daemon.
+ * It never touches the chain hashes of other events, so a change to an event can only be
+ * found by checking the chain, and a change to a view only by refolding the log. Exit
+ * status: 0 changed, 1 could not, 2 usage. Run on a stopped daemon.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,7 @@
 
 #include "base/banned.h"
 #include "base/sl_util.h"
-#include "ledger/store.h"
+#include "ledger/ledger.h"
 
 static int usage(void)
 {
@@ -28,7 +32,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *dir = NULL, *old_text = NULL, *new_text = NULL;
+	const char *dir = NULL, *old_text = NULL, *new_text = NULL, *view = NULL;
 	int64_t seq = 0, offset = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
@@ -36,6 +40,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--seq") == 0 && i + 1 < argc) {
 			if (sl_parse_i64(argv[++i], &seq) != SL_OK || seq < 1)
 				return usage();
+		} else if (strcmp(argv[i], "--view") == 0 && i + 1 < argc) {
+			view = argv[++i];
 		} else if (strcmp(argv[i], "--flip") == 0 && i + 1 < argc) {
 			if (sl_parse_i64(argv[++i], &offset) != SL_OK || offset < 0)
 				return usage();
@@ -45,7 +51,7 @@ int main(int argc, char **argv)
 		} else
 			return usage();
 	}
-	if (dir == NULL || seq == 0 || (offset < 0) == (old_text == NULL) ||
+	if (dir == NULL || (seq == 0) == (view == NULL) || (offset < 0) == (old_text == NULL) ||
 	    (old_text != NULL && (strlen(old_text) != strlen(new_text) || old_text[0] == '\0')))
 		return usage();
 
@@ -56,42 +62,55 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int status = 1;
-	uint8_t key[8];
+	uint8_t key[LEDGER_KEY_BYTES];
+	size_t klen = 8;
+	store_cf cf = STORE_CF_EVENTS;
+	char what[128];
 	sl_buf val;
 	sl_buf_init(&val);
-	sl_be64_put(key, (uint64_t)seq);
+	if (view != NULL) {
+		sl_item_key k;
+		memset(&k, 0, sizeof(k));
+		sl_strlcpy(k.product_id, view, sizeof(k.product_id));
+		sl_strlcpy(k.variant_id, SL_DEFAULT_VARIANT, sizeof(k.variant_id));
+		sl_strlcpy(k.location_id, SL_DEFAULT_LOCATION, sizeof(k.location_id));
+		klen = ledger_key_encode(&k, key);
+		cf = STORE_CF_VIEWS;
+		snprintf(what, sizeof(what), "the view of '%s'", view);
+	} else {
+		sl_be64_put(key, (uint64_t)seq);
+		snprintf(what, sizeof(what), "event %lld", (long long)seq);
+	}
 	store_batch *b = NULL;
-	if (store_get(st, STORE_CF_EVENTS, key, sizeof(key), &val) != SL_OK) {
-		fprintf(stderr, "sl-tamper: no event %lld in '%s'\n", (long long)seq, dir);
+	if (store_get(st, cf, key, klen, &val) != SL_OK) {
+		fprintf(stderr, "sl-tamper: no %s in '%s'\n", what, dir);
 		goto done;
 	}
 	if (offset >= 0) {
 		if ((size_t)offset >= val.len) {
-			fprintf(stderr, "sl-tamper: event %lld has %zu bytes, no byte %lld\n",
-			        (long long)seq, val.len, (long long)offset);
+			fprintf(stderr, "sl-tamper: %s has %zu bytes, no byte %lld\n", what,
+			        val.len, (long long)offset);
 			goto done;
 		}
 		val.data[offset] ^= 1;
-		printf("sl-tamper: flipped byte %lld of event %lld\n", (long long)offset,
-		       (long long)seq);
+		printf("sl-tamper: flipped byte %lld of %s\n", (long long)offset, what);
 	} else {
 		size_t n = strlen(old_text);
 		size_t at = 0;
 		while (at + n <= val.len && memcmp(val.data + at, old_text, n) != 0)
 			at++;
 		if (at + n > val.len) {
-			fprintf(stderr, "sl-tamper: '%s' is not in event %lld\n", old_text,
-			        (long long)seq);
+			fprintf(stderr, "sl-tamper: '%s' is not in %s\n", old_text, what);
 			goto done;
 		}
 		memcpy(val.data + at, new_text, n);
-		printf("sl-tamper: replaced '%s' by '%s' at byte %zu of event %lld\n", old_text,
-		       new_text, at, (long long)seq);
+		printf("sl-tamper: replaced '%s' by '%s' at byte %zu of %s\n", old_text, new_text,
+		       at, what);
 	}
 	b = store_batch_alloc(st);
 	if (b == NULL)
 		goto done;
-	store_batch_put(b, STORE_CF_EVENTS, key, sizeof(key), val.data, val.len);
+	store_batch_put(b, cf, key, klen, val.data, val.len);
 	if (store_write(st, b, true) != SL_OK) {
 		fprintf(stderr, "sl-tamper: cannot write: %s\n", store_last_error(st));
 		goto done;

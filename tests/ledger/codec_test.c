@@ -74,6 +74,17 @@ static void event_full(sl_event *ev)
 	ev->delta_quantity = SL_QUANTITY_MIN - SL_QUANTITY_MAX;
 	ev->delta_counter = -77;
 	memset(ev->hash, 0xee, sizeof(ev->hash));
+	/* the order fields (docs/orders.md) */
+	fill(ev->order_line_id, sizeof(ev->order_line_id), 'l');
+	ev->line_before = (sl_order_line_state){1, 2, 3, 4, 5};
+	ev->line_after = (sl_order_line_state){-6, SL_QUANTITY_MAX, 7, 8, 9};
+	ev->order_seq = UINT64_MAX - 1;
+	ev->order_status_before = SL_ORDER_PLACED;
+	ev->order_status = SL_ORDER_REFUNDED;
+	ev->trigger = SL_TRIGGER_ON_ORDER_PAID;
+	ev->trigger_before = SL_TRIGGER_ON_ORDER_PLACED;
+	ev->order_lines = SL_ORDER_LINES_MAX;
+	ev->is_no_restock = true;
 }
 
 static void item_full(sl_item *it)
@@ -127,6 +138,16 @@ static void event_assert_equal(const sl_event *a, const sl_event *b)
 	state_assert_equal(&a->after, &b->after);
 	assert_int_equal(a->delta_quantity, b->delta_quantity);
 	assert_int_equal(a->delta_counter, b->delta_counter);
+	assert_string_equal(a->order_line_id, b->order_line_id);
+	assert_memory_equal(&a->line_before, &b->line_before, sizeof(a->line_before));
+	assert_memory_equal(&a->line_after, &b->line_after, sizeof(a->line_after));
+	assert_int_equal(a->order_seq, b->order_seq);
+	assert_int_equal(a->order_status_before, b->order_status_before);
+	assert_int_equal(a->order_status, b->order_status);
+	assert_int_equal(a->trigger, b->trigger);
+	assert_int_equal(a->trigger_before, b->trigger_before);
+	assert_int_equal(a->order_lines, b->order_lines);
+	assert_int_equal(a->is_no_restock, b->is_no_restock);
 }
 
 static void item_assert_equal(const sl_item *a, const sl_item *b)
@@ -386,6 +407,16 @@ static void test_ledger_encoders_are_deterministic(void **state)
 	smudge(ev2.before.preorder_message, sizeof(ev2.before.preorder_message));
 	ev2.delta_quantity = -3;
 	ev2.delta_counter = 0;
+	sl_strlcpy(ev2.order_line_id, "", sizeof(ev2.order_line_id));
+	memset(&ev2.line_before, 0, sizeof(ev2.line_before));
+	memset(&ev2.line_after, 0, sizeof(ev2.line_after));
+	ev2.order_seq = 0;
+	ev2.order_status_before = SL_ORDER_NONE;
+	ev2.order_status = SL_ORDER_NONE;
+	ev2.trigger = SL_TRIGGER_UNKNOWN;
+	ev2.trigger_before = SL_TRIGGER_UNKNOWN;
+	ev2.order_lines = 0;
+	ev2.is_no_restock = false;
 	memset(&ev, 0, sizeof(ev));
 	ev.seq = 9;
 	ev.time_ms = 10;
@@ -494,7 +525,7 @@ static void test_ledger_decoders_refuse_truncated_bytes(void **state)
 	sl_buf_init(&b);
 	event_full(&ev);
 	encode_event(&ev, &b);
-	prefixes_assert(decode_event, &b, 14); /* 14 top-level fields */
+	prefixes_assert(decode_event, &b, 24); /* 24 top-level fields (10 of orders) */
 	item_full(&it);
 	encode_item(&it, &b);
 	prefixes_assert(decode_item, &b, 9);

@@ -1,0 +1,614 @@
+/*
+ * server_test.c: the nng transport of the service (gateway/server.c) against what a hostile
+ * or broken client may send, on a real socket.
+ *
+ * Method: a real gw_service on a RocksDB directory in a temporary folder, and a real
+ * gw_server listening on an ipc:// socket in that folder. Clients are plain nng REQ sockets
+ * that send raw bytes (not the client library, which only ever sends well-formed requests):
+ * garbage, an empty request, an envelope with an empty or unknown command, a request over
+ * SL_REQUEST_BYTES_MAX and one over the transport's hard cap, too many lines and commands,
+ * an update without a revision (which stockctl cannot send). Every reply is decoded with the
+ * generated protobuf-c code, and after each one the server must still answer a head
+ * request. The concurrency test runs more client threads than the server has contexts,
+ * each on its own connection, and checks that every increment was applied exactly once.
+ *
+ * Not here: the write path's semantics (group commit, the sticky STORAGE state, idempotency,
+ * the model test) are service_test.c's. Only that a STORAGE refusal crosses the wire intact
+ * is checked here. BUSY needs 8192 queued commands while the writer is held, which no seam
+ * can do deterministically (the fault seam fails commits, it does not stall them).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "gateway/server.h"
+#include "gateway/service.h"
+#include "stockledger.pb-c.h"
+
+typedef struct fixture {
+	char dir[256];
+	char url[300];
+	gw_service *svc;
+	gw_server *srv;
+} fixture;
+
+static int server_setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sl-server-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->url, sizeof(f->url), "ipc://%s/sl.sock", f->dir);
+	char data[300];
+	snprintf(data, sizeof(data), "%s/data", f->dir);
+	gw_config cfg = {.data_dir = data, .default_location = "main"};
+	char err[512];
+	if (gw_service_open(&cfg, &f->svc, err, sizeof(err)) != SL_OK)
+		fail_msg("cannot open service: %s", err);
+	if (gw_server_start(f->svc, f->url, "main", &f->srv, err, sizeof(err)) != SL_OK)
+		fail_msg("cannot start server: %s", err);
+	*state = f;
+	return 0;
+}
+
+static int server_teardown(void **state)
+{
+	fixture *f = *state;
+	gw_server_stop(f->srv);
+	gw_service_close(f->svc);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	int rc = system(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* client_open dials the fixture's server with a REQ socket that gives up after timeout_ms. */
+static nng_socket client_open(const fixture *f, int timeout_ms)
+{
+	nng_socket s;
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE), 0);
+	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
+	return s;
+}
+
+/* exchange sends len raw bytes and returns the decoded reply, or NULL if none came (nng's
+ * error in *rv). */
+static Sl__Response *exchange(nng_socket s, const void *data, size_t len, int *rv)
+{
+	nng_msg *msg;
+	assert_int_equal(nng_msg_alloc(&msg, len), 0);
+	if (len > 0)
+		memcpy(nng_msg_body(msg), data, len);
+	assert_int_equal(nng_sendmsg(s, msg, 0), 0);
+	*rv = nng_recvmsg(s, &msg, 0);
+	if (*rv != 0)
+		return NULL;
+	Sl__Response *r = sl__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	assert_non_null(r);
+	return r;
+}
+
+/* call_raw: exchange that must get a reply. */
+static Sl__Response *call_raw(nng_socket s, const void *data, size_t len)
+{
+	int rv;
+	Sl__Response *r = exchange(s, data, len, &rv);
+	if (r == NULL)
+		fail_msg("no reply: %s", nng_strerror(rv));
+	return r;
+}
+
+/* call packs req and exchanges it. */
+static Sl__Response *call(nng_socket s, const Sl__Request *req)
+{
+	size_t n = sl__request__get_packed_size(req);
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+	assert_non_null(buf);
+	sl__request__pack(req, buf);
+	Sl__Response *r = call_raw(s, buf, n);
+	free(buf);
+	return r;
+}
+
+/* call_one sends one command and returns the response, which holds exactly one result. */
+static Sl__Response *call_one(nng_socket s, Sl__Command *cmd)
+{
+	Sl__Request req = SL__REQUEST__INIT;
+	Sl__Command *cmds[1] = {cmd};
+	req.n_commands = 1;
+	req.commands = cmds;
+	Sl__Response *r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, 1);
+	return r;
+}
+
+static const char *result_code(const Sl__Result *r)
+{
+	return r->error != NULL ? r->error->code : "OK";
+}
+
+/* head_seq asks for the head on s and returns its seq: the server still serves. */
+static uint64_t head_seq(nng_socket s)
+{
+	Sl__GetHead body = SL__GET_HEAD__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_HEAD;
+	cmd.head = &body;
+	Sl__Response *r = call_one(s, &cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	assert_true(r->results[0]->has_head_hash);
+	uint64_t seq = r->results[0]->seq;
+	sl__response__free_unpacked(r, NULL);
+	return seq;
+}
+
+/* adjust_cmd fills cmd (with its body, line and key storage) as an increment or decrement of
+ * n lines of qty on product. */
+typedef struct adjust_cmd {
+	Sl__Command cmd;
+	Sl__Increment inc;
+	Sl__Decrement dec;
+	Sl__Line *line_ptrs[SL_LINES_MAX + 1];
+	Sl__Line lines[SL_LINES_MAX + 1];
+	Sl__ItemKey key;
+} adjust_cmd;
+
+static void adjust_cmd_init(adjust_cmd *a, bool is_decrement, const char *product, size_t n,
+                            int64_t qty)
+{
+	assert_true(n <= SL_LINES_MAX + 1);
+	sl__command__init(&a->cmd);
+	sl__increment__init(&a->inc);
+	sl__decrement__init(&a->dec);
+	sl__item_key__init(&a->key);
+	a->key.product_id = (char *)product;
+	for (size_t i = 0; i < n; i++) {
+		sl__line__init(&a->lines[i]);
+		a->lines[i].item = &a->key;
+		a->lines[i].has_quantity = true;
+		a->lines[i].quantity = qty;
+		a->line_ptrs[i] = &a->lines[i];
+	}
+	if (is_decrement) {
+		a->dec.n_lines = n;
+		a->dec.lines = a->line_ptrs;
+		a->cmd.body_case = SL__COMMAND__BODY_DECREMENT;
+		a->cmd.decrement = &a->dec;
+	} else {
+		a->inc.n_lines = n;
+		a->inc.lines = a->line_ptrs;
+		a->cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+		a->cmd.increment = &a->inc;
+	}
+}
+
+static void create_item(nng_socket s, const char *product, int64_t qty)
+{
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	Sl__CreateItem body = SL__CREATE_ITEM__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	key.product_id = (char *)product;
+	body.item = &key;
+	body.has_quantity = true;
+	body.quantity = qty;
+	cmd.body_case = SL__COMMAND__BODY_CREATE;
+	cmd.create = &body;
+	Sl__Response *r = call_one(s, &cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	sl__response__free_unpacked(r, NULL);
+}
+
+static int64_t item_quantity(nng_socket s, const char *product)
+{
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	Sl__GetItem body = SL__GET_ITEM__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	key.product_id = (char *)product;
+	body.item = &key;
+	cmd.body_case = SL__COMMAND__BODY_GET;
+	cmd.get = &body;
+	Sl__Response *r = call_one(s, &cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	assert_int_equal(r->results[0]->n_items, 1);
+	int64_t q = r->results[0]->items[0]->state->quantity;
+	sl__response__free_unpacked(r, NULL);
+	return q;
+}
+
+/* expect_envelope_error: the reply to these bytes is an envelope error with code. */
+static void expect_envelope_error(nng_socket s, const void *data, size_t len, const char *code)
+{
+	Sl__Response *r = call_raw(s, data, len);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->code, code);
+	assert_non_null(r->error->message);
+	assert_true(strlen(r->error->message) > 0);
+	assert_int_equal(r->n_results, 0);
+	sl__response__free_unpacked(r, NULL);
+}
+
+static void test_server_answers_garbage_with_malformed_and_keeps_serving(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	/* field 1, length-delimited, claims 127 bytes and holds 1 */
+	static const uint8_t truncated[] = {0x0a, 0x7f, 0x01};
+	/* an unterminated varint tag */
+	static const uint8_t bad_varint[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                     0xff, 0xff, 0xff, 0xff, 0xff};
+	/* field 1 holds a Command whose field 1 (key) is a string that is not a string: it
+	 * has wire type 0 */
+	static const uint8_t wrong_type[] = {0x0a, 0x02, 0x0d, 0x01};
+	static const char text[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	expect_envelope_error(s, truncated, sizeof(truncated), "MALFORMED");
+	assert_int_equal(head_seq(s), 0);
+	expect_envelope_error(s, bad_varint, sizeof(bad_varint), "MALFORMED");
+	assert_int_equal(head_seq(s), 0);
+	expect_envelope_error(s, wrong_type, sizeof(wrong_type), "MALFORMED");
+	assert_int_equal(head_seq(s), 0);
+	expect_envelope_error(s, text, sizeof(text) - 1, "MALFORMED");
+	assert_int_equal(head_seq(s), 0);
+	/* Random bytes from a fixed seed: whatever they decode to, a reply comes and nothing
+	 * is written (they hold no valid write command). */
+	srand(20261205);
+	for (int i = 0; i < 50; i++) {
+		uint8_t buf[64];
+		size_t n = (size_t)(rand() % (int)sizeof(buf)) + 1;
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (uint8_t)rand();
+		Sl__Response *r = call_raw(s, buf, n);
+		sl__response__free_unpacked(r, NULL);
+	}
+	assert_int_equal(head_seq(s), 0);
+	nng_close(s);
+}
+
+static void test_server_answers_an_empty_request_with_invalid_argument(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	expect_envelope_error(s, "", 0, "INVALID_ARGUMENT");
+	Sl__Request req = SL__REQUEST__INIT;
+	Sl__Response *r = call(s, &req);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->code, "INVALID_ARGUMENT");
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), 0);
+	nng_close(s);
+}
+
+static void test_server_answers_an_empty_or_unknown_command_with_unknown_command(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	/* A Command with no body at all. */
+	Sl__Command empty = SL__COMMAND__INIT;
+	Sl__Response *r = call_one(s, &empty);
+	assert_string_equal(result_code(r->results[0]), "UNKNOWN_COMMAND");
+	sl__response__free_unpacked(r, NULL);
+	/* A Command whose body is field 30, which this service does not know (a newer
+	 * client's command): Request{commands: [Command{30: 1}]}. */
+	static const uint8_t unknown[] = {0x0a, 0x03, 0xf0, 0x01, 0x01};
+	r = call_raw(s, unknown, sizeof(unknown));
+	assert_null(r->error);
+	assert_int_equal(r->n_results, 1);
+	assert_string_equal(result_code(r->results[0]), "UNKNOWN_COMMAND");
+	sl__response__free_unpacked(r, NULL);
+	/* Mixed with good commands, only the unknown one is refused, in its place. */
+	create_item(s, "mixed", 1);
+	Sl__GetHead head_body = SL__GET_HEAD__INIT;
+	Sl__Command head = SL__COMMAND__INIT;
+	head.body_case = SL__COMMAND__BODY_HEAD;
+	head.head = &head_body;
+	adjust_cmd *inc = calloc(1, sizeof(*inc));
+	assert_non_null(inc);
+	adjust_cmd_init(inc, false, "mixed", 1, 2);
+	Sl__Command *cmds[3] = {&head, &empty, &inc->cmd};
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 3;
+	req.commands = cmds;
+	r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, 3);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	assert_string_equal(result_code(r->results[1]), "UNKNOWN_COMMAND");
+	assert_string_equal(result_code(r->results[2]), "OK");
+	assert_int_equal(r->results[2]->seq, 2);
+	sl__response__free_unpacked(r, NULL);
+	free(inc);
+	assert_int_equal(item_quantity(s, "mixed"), 3);
+	assert_int_equal(head_seq(s), 2);
+	nng_close(s);
+}
+
+static void test_server_answers_an_oversized_request_with_limit_exceeded(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	size_t n = SL_REQUEST_BYTES_MAX + 1;
+	uint8_t *big = calloc(1, n);
+	assert_non_null(big);
+	expect_envelope_error(s, big, n, "LIMIT_EXCEEDED");
+	assert_int_equal(head_seq(s), 0);
+	/* Exactly at the limit, the size is fine: these zero bytes are no Request. */
+	expect_envelope_error(s, big, SL_REQUEST_BYTES_MAX, "MALFORMED");
+	free(big);
+	assert_int_equal(head_seq(s), 0);
+	nng_close(s);
+}
+
+static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving(void **state)
+{
+	fixture *f = *state;
+	/* Over SL_TRANSPORT_BYTES_MAX the transport drops the message (and the connection)
+	 * before the service sees it: no reply, by design; the server goes on serving. */
+	nng_socket s = client_open(f, 1500);
+	size_t n = SL_TRANSPORT_BYTES_MAX + 1;
+	uint8_t *huge = calloc(1, n);
+	assert_non_null(huge);
+	int rv;
+	Sl__Response *r = exchange(s, huge, n, &rv);
+	free(huge);
+	assert_null(r);
+	assert_int_not_equal(rv, 0); /* timed out, or the connection was reset */
+	nng_close(s);
+	s = client_open(f, 10000);
+	assert_int_equal(head_seq(s), 0);
+	nng_close(s);
+}
+
+static void test_server_refuses_too_many_lines_and_commands(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "lines", 0);
+	adjust_cmd *a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	/* 301 lines: the whole request is refused (stockctl refuses it before sending). */
+	adjust_cmd_init(a, false, "lines", SL_LINES_MAX + 1, 1);
+	Sl__Command *cmds[1] = {&a->cmd};
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 1;
+	req.commands = cmds;
+	Sl__Response *r = call(s, &req);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->code, "LIMIT_EXCEEDED");
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), 1);
+	/* 300 lines of the same item apply, one event each. */
+	adjust_cmd_init(a, false, "lines", SL_LINES_MAX, 1);
+	r = call(s, &req);
+	assert_null(r->error);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	assert_int_equal(r->results[0]->seq, 1 + SL_LINES_MAX);
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "lines"), SL_LINES_MAX);
+
+	/* More commands than a request may carry. */
+	size_t n = SL_REQUEST_COMMANDS_MAX + 1;
+	Sl__Command **many = calloc(n, sizeof(*many));
+	Sl__GetHead head_body = SL__GET_HEAD__INIT;
+	Sl__Command head = SL__COMMAND__INIT;
+	assert_non_null(many);
+	head.body_case = SL__COMMAND__BODY_HEAD;
+	head.head = &head_body;
+	for (size_t i = 0; i < n; i++)
+		many[i] = &head;
+	req.n_commands = n;
+	req.commands = many;
+	r = call(s, &req);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->code, "LIMIT_EXCEEDED");
+	sl__response__free_unpacked(r, NULL);
+	/* ...and exactly as many as it may. */
+	req.n_commands = SL_REQUEST_COMMANDS_MAX;
+	r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, SL_REQUEST_COMMANDS_MAX);
+	for (size_t i = 0; i < r->n_results; i++)
+		assert_string_equal(result_code(r->results[i]), "OK");
+	sl__response__free_unpacked(r, NULL);
+	free(many);
+	free(a);
+	assert_int_equal(head_seq(s), 1 + SL_LINES_MAX);
+	nng_close(s);
+}
+
+static void test_server_refuses_an_update_without_a_revision(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "norev", 4);
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	Sl__UpdateItem body = SL__UPDATE_ITEM__INIT;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	key.product_id = "norev";
+	body.item = &key;
+	body.has_quantity = true;
+	body.quantity = 9;
+	cmd.body_case = SL__COMMAND__BODY_UPDATE;
+	cmd.update = &body;
+	Sl__Response *r = call_one(s, &cmd);
+	const Sl__Error *e = r->results[0]->error;
+	assert_non_null(e);
+	assert_string_equal(e->code, "REVISION_MISMATCH");
+	assert_string_equal(e->message, "revision must not be empty");
+	assert_true(e->has_current_revision);
+	assert_int_equal(e->current_revision, 1);
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "norev"), 4);
+	assert_int_equal(head_seq(s), 1);
+	nng_close(s);
+}
+
+static void test_server_carries_a_storage_refusal_to_the_client(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "disk", 5);
+	gw_service_fault_set(f->svc, 1);
+	adjust_cmd *a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	adjust_cmd_init(a, false, "disk", 1, 1);
+	Sl__Response *r = call_one(s, &a->cmd);
+	assert_string_equal(result_code(r->results[0]), "STORAGE");
+	assert_non_null(r->results[0]->error->message);
+	assert_non_null(strstr(r->results[0]->error->message, "not committed"));
+	sl__response__free_unpacked(r, NULL);
+	free(a);
+	/* Reads go on over the socket. */
+	assert_int_equal(item_quantity(s, "disk"), 5);
+	assert_int_equal(head_seq(s), 1);
+	nng_close(s);
+}
+
+/* ---- concurrency: more clients than contexts ---- */
+
+#define CONC_THREADS (SL_GATEWAY_CONTEXTS + 16)
+#define CONC_TRIES 5
+
+typedef struct conc {
+	const fixture *f;
+	int id;
+	int ok;
+} conc;
+
+static void *conc_main(void *arg)
+{
+	conc *c = arg;
+	nng_socket s;
+	if (nng_req0_open(&s) != 0 || nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 60000) != 0 ||
+	    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) != 0 ||
+	    nng_dial(s, c->f->url, NULL, 0) != 0)
+		return NULL;
+	for (int i = 0; i < CONC_TRIES; i++) {
+		/* one increment of the shared item and one of the thread's own, in one request */
+		char own[32];
+		snprintf(own, sizeof(own), "own-%d", c->id);
+		Sl__ItemKey kshared = SL__ITEM_KEY__INIT, kown = SL__ITEM_KEY__INIT;
+		kshared.product_id = "shared";
+		kown.product_id = own;
+		Sl__Line l1 = SL__LINE__INIT, l2 = SL__LINE__INIT;
+		l1.item = &kshared;
+		l1.has_quantity = true;
+		l1.quantity = 1;
+		l2.item = &kown;
+		l2.has_quantity = true;
+		l2.quantity = 1;
+		Sl__Line *lines[2] = {&l1, &l2};
+		Sl__Increment inc = SL__INCREMENT__INIT;
+		inc.n_lines = i == 0 ? 1 : 2;
+		inc.lines = lines;
+		Sl__Command cmd = SL__COMMAND__INIT;
+		cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+		cmd.increment = &inc;
+		Sl__ItemKey ckey = SL__ITEM_KEY__INIT;
+		Sl__CreateItem create = SL__CREATE_ITEM__INIT;
+		Sl__Command ccmd = SL__COMMAND__INIT;
+		ckey.product_id = own;
+		create.item = &ckey;
+		create.has_quantity = true;
+		create.quantity = 0;
+		ccmd.body_case = SL__COMMAND__BODY_CREATE;
+		ccmd.create = &create;
+		/* the first request creates the thread's item and increments only the shared one */
+		Sl__Command *cmds[2] = {i == 0 ? &ccmd : &cmd, &cmd};
+		Sl__Request req = SL__REQUEST__INIT;
+		req.n_commands = 2;
+		req.commands = cmds;
+		size_t n = sl__request__get_packed_size(&req);
+		nng_msg *msg;
+		if (nng_msg_alloc(&msg, n) != 0)
+			break;
+		sl__request__pack(&req, nng_msg_body(msg));
+		if (nng_sendmsg(s, msg, 0) != 0) {
+			nng_msg_free(msg);
+			break;
+		}
+		if (nng_recvmsg(s, &msg, 0) != 0)
+			break;
+		Sl__Response *r = sl__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+		nng_msg_free(msg);
+		if (r != NULL && r->error == NULL && r->n_results == 2 &&
+		    r->results[0]->error == NULL && r->results[1]->error == NULL)
+			c->ok++;
+		sl__response__free_unpacked(r, NULL);
+	}
+	nng_close(s);
+	return NULL;
+}
+
+static void test_server_serves_more_clients_than_contexts_at_once(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "shared", 0);
+	pthread_t th[CONC_THREADS];
+	conc cs[CONC_THREADS];
+	for (int i = 0; i < CONC_THREADS; i++) {
+		cs[i] = (conc){.f = f, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, conc_main, &cs[i]), 0);
+	}
+	for (int i = 0; i < CONC_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(cs[i].ok, CONC_TRIES);
+	}
+	/* Per thread: the first request increments shared once (create + increment), each
+	 * later one twice (two commands). Own items get one per line of the later requests. */
+	assert_int_equal(item_quantity(s, "shared"), CONC_THREADS * (1 + 2 * (CONC_TRIES - 1)));
+	for (int i = 0; i < CONC_THREADS; i++) {
+		char own[32];
+		snprintf(own, sizeof(own), "own-%d", i);
+		assert_int_equal(item_quantity(s, own), 2 * (CONC_TRIES - 1));
+	}
+	gw_stats st;
+	gw_service_stats(f->svc, &st);
+	assert_int_equal(st.commands, 1 + CONC_THREADS * 2 * CONC_TRIES);
+	nng_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_server_answers_garbage_with_malformed_and_keeps_serving, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_answers_an_empty_request_with_invalid_argument, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_answers_an_empty_or_unknown_command_with_unknown_command, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_answers_an_oversized_request_with_limit_exceeded, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_drops_a_request_over_the_transport_cap_and_keeps_serving, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
+	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_refuses_an_update_without_a_revision,
+	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_carries_a_storage_refusal_to_the_client,
+	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_serves_more_clients_than_contexts_at_once,
+	                                    server_setup, server_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

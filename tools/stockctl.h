@@ -1,0 +1,117 @@
+/*
+ * stockctl.h: what the files of stockctl share: the parsed command line (ctl), the table
+ * entry of a command (ctl_cmd), and the calling and printing helpers of stockctl.c that the
+ * order commands (stockctl_orders.c) use too. Tools only; not part of the library.
+ */
+#ifndef SL_STOCKCTL_H
+#define SL_STOCKCTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "stockledger.pb-c.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+enum opt {
+	OPT_QUANTITY,
+	OPT_IN_STOCK,
+	OPT_PREORDER,
+	OPT_PREORDER_LIMIT,
+	OPT_PREORDER_MESSAGE,
+	OPT_REASON,
+	OPT_KEY,
+	OPT_REVISION,
+	OPT_ORDER,
+	OPT_LIMIT,
+	OPT_CURSOR,
+	OPT_RESTRICT,
+	OPT_PREORDER_REQUEST,
+	OPT_NO_RESTOCK,
+	OPT_TRIGGER,
+	OPT_COUNT_
+};
+
+#define BIT(o) (1u << (o))
+#define OPTS_MUTATE (BIT(OPT_REASON) | BIT(OPT_KEY))
+#define OPTS_SETTINGS                                                                              \
+	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
+	 BIT(OPT_PREORDER_MESSAGE))
+
+typedef struct ctl {
+	const char *server;
+	bool is_json;
+	const char *val[OPT_COUNT_];
+	bool given[OPT_COUNT_];
+	char **pos; /* positional arguments after the command words */
+	int n_pos;
+	const char *cmd_name; /* "item create", for messages */
+} ctl;
+
+typedef struct ctl_cmd ctl_cmd;
+struct ctl_cmd {
+	const char *word1, *word2; /* word2 NULL: a one-word command */
+	int (*run)(ctl *c);
+	unsigned opts;
+	int pos_min, pos_max;
+	const char *synopsis;
+};
+
+typedef struct ctl_opt_spec {
+	const char *name;
+	bool has_value;
+} ctl_opt_spec;
+extern const ctl_opt_spec opt_spec[OPT_COUNT_];
+
+/* emit prints a JSON document on stdout (and frees it); NULL means memory ran out. */
+void emit(json_t *doc);
+
+/* usage_error prints a usage message (and the JSON USAGE error); returns EXIT_USAGE. */
+int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
+const char *key_text(const Sl__ItemKey *k, char *buf, size_t size);
+const char *status_text(Sl__AvailabilityStatus st);
+/* stock_text writes "12" for a tracked state, "in stock"/"out of stock" otherwise. */
+const char *stock_text(const Sl__ItemState *s, char *buf, size_t size);
+
+/* print_items_line_human prints one aligned line per item of r, then the seq. */
+void print_items_line_human(const Sl__Result *r);
+/* items_json: the items of r as a JSON array; items_seq_json: {"items", "seq"}. */
+json_t *items_json(const Sl__Result *r);
+json_t *items_seq_json(const Sl__Result *r);
+
+/* print_refusal prints a result's error (JSON on stdout, or text on stderr); returns
+ * EXIT_REFUSED. */
+int print_refusal(const ctl *c, const Sl__Error *err);
+
+/* call sends one command and returns its result (and the response to free), or prints why
+ * not and returns the exit status. */
+int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out);
+
+/* command_common sets the key, reason and order id of cmd from the options. */
+void command_common(ctl *c, Sl__Command *cmd);
+
+/* run_and_print calls the service and prints the result with print or to_json. */
+int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
+                  json_t *(*to_json)(const Sl__Result *));
+
+/* pos_item parses positional argument i as an ITEM. */
+int pos_item(ctl *c, int i, Sl__ItemKey *key);
+
+/* The order commands (stockctl_orders.c), entries of stockctl.c's table. */
+int run_settings_get(ctl *c);
+int run_settings_set(ctl *c);
+int run_order_place(ctl *c);
+int run_order_pay(ctl *c);
+int run_order_payment_failed(ctl *c);
+int run_order_cancel(ctl *c);
+int run_order_refund(ctl *c);
+int run_order_edit(ctl *c);
+int run_order_get(ctl *c);
+int run_order_holds(ctl *c);
+
+#endif
