@@ -62,6 +62,12 @@
 #define SL_EXPLAIN_GROUPS_MAX 1000
 /* Cursor text of a query page: hex of a version, a pinned seq, a mode and an index key. */
 #define SL_CURSOR_MAX 1024
+/* ---- bench: client pipelining and coalescing (client/mux.h) ---- */
+/* Requests one client connection keeps in flight (nng REQ contexts). */
+#define SL_CLIENT_CONTEXTS_MAX 256
+#define SL_CLIENT_CONTEXTS_DEFAULT 8
+/* Commands submitted to a client and not yet sent; more answer BUSY. */
+#define SL_CLIENT_PENDING_MAX 16384
 
 /* Size of a chain hash (SHA-256). */
 #define SL_HASH_BYTES 32
@@ -82,5 +88,7 @@ _Static_assert(SL_LINES_MAX <= SL_GROUP_EVENTS_MAX, "one command must fit a grou
 _Static_assert(SL_GROUP_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a group is drawn from the queue");
 _Static_assert(SL_REQUEST_BYTES_MAX < SL_TRANSPORT_BYTES_MAX, "oversized requests get a reply");
 _Static_assert(SL_REQUEST_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a request fits the queue");
+
+_Static_assert(SL_CLIENT_CONTEXTS_MAX <= SL_CLIENT_PENDING_MAX, "every context can be busy");
 
 #endif

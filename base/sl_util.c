@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,12 +217,24 @@ sl_err sl_hex_parse(const char *s, unsigned char *out, size_t out_len)
 	return SL_OK;
 }
 
+/* The SHA-256 implementation, fetched once: OpenSSL 3 looks the algorithm up in its
+ * provider tables on every init given EVP_sha256(), which the profile of the writer and of
+ * the rebuild showed (one hash per event). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void sl_sha256(const void *a, size_t a_len, const void *b, size_t b_len, unsigned char *out)
 {
+	pthread_once(&sha256_once, sha256_fetch);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	SL_ASSERT(ctx != NULL);
 	unsigned int n = 0;
-	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	int ok = EVP_DigestInit_ex(ctx, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
 	if (ok && a_len > 0)
 		ok = EVP_DigestUpdate(ctx, a, a_len);
 	if (ok && b_len > 0)

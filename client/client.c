@@ -147,3 +147,82 @@ const char *sl_client_why(const sl_client *c)
 {
 	return c->why;
 }
+
+sl_err sl_client_command_encode(const Sl__Command *cmd, sl_buf *out)
+{
+	size_t len = sl__command__get_packed_size(cmd);
+	if (len > SL_REQUEST_BYTES_MAX)
+		return SL_ERR_LIMIT_EXCEEDED;
+	out->len = 0;
+	sl_err rc = sl_buf_reserve(out, len);
+	if (rc != SL_OK)
+		return rc;
+	out->len = sl__command__pack(cmd, out->data);
+	return SL_OK;
+}
+
+sl_err sl_client_request_append(sl_buf *req, const uint8_t *cmd, size_t len)
+{
+	/* Request.commands is field 1, length-delimited: tag 0x0a, varint length, bytes. */
+	uint8_t head[1 + 10];
+	size_t n = 0;
+	head[n++] = 0x0a;
+	size_t v = len;
+	do {
+		head[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	sl_err rc = sl_buf_append(req, head, n);
+	return rc == SL_OK ? sl_buf_append(req, cmd, len) : rc;
+}
+
+sl_err sl_client_results_decode(const uint8_t *data, size_t len, size_t n, Sl__Result **results,
+                                char *why, size_t why_size)
+{
+	sl_err rc = SL_OK;
+	size_t done = 0;
+	uint8_t *err_result = NULL;
+	Sl__ResponseRaw *raw = sl__response_raw__unpack(NULL, len, data);
+	if (raw == NULL) {
+		snprintf(why, why_size, "cannot decode reply of %zu bytes", len);
+		return SL_ERR_MALFORMED;
+	}
+	size_t err_len = 0;
+	if (raw->error != NULL) {
+		/* The envelope was refused: every command gets that refusal as its result. */
+		Sl__Result r;
+		sl__result__init(&r);
+		r.error = raw->error;
+		err_len = sl__result__get_packed_size(&r);
+		err_result = malloc(err_len > 0 ? err_len : 1);
+		if (err_result == NULL) {
+			rc = SL_ERR_NOMEM;
+			goto done;
+		}
+		sl__result__pack(&r, err_result);
+	} else if (raw->n_results != n) {
+		snprintf(why, why_size, "reply holds %zu results for %zu commands", raw->n_results,
+		         n);
+		rc = SL_ERR_MALFORMED;
+		goto done;
+	}
+	for (done = 0; done < n; done++) {
+		const uint8_t *d = err_result != NULL ? err_result : raw->results[done].data;
+		size_t l = err_result != NULL ? err_len : raw->results[done].len;
+		results[done] = sl__result__unpack(NULL, l, d);
+		if (results[done] == NULL) {
+			snprintf(why, why_size, "cannot decode result %zu of the reply", done + 1);
+			rc = SL_ERR_MALFORMED;
+			break;
+		}
+	}
+	if (rc != SL_OK)
+		for (size_t i = 0; i < done; i++) {
+			sl__result__free_unpacked(results[i], NULL);
+			results[i] = NULL;
+		}
+done:
+	free(err_result);
+	sl__response_raw__free_unpacked(raw, NULL);
+	return rc;
+}

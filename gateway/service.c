@@ -7,6 +7,13 @@
  *   views and idempotency records into one transaction --> commit (one WAL sync) -->
  *   release every reply of the group
  *
+ * The replies of a committed group are sent by the reply thread while the writer already
+ * takes, decides and commits the next group (two sets of group buffers, one being filled by
+ * the writer, one being answered by the replier; group_hand_off waits if the replier is
+ * still busy). A reply still leaves only after its group's commit returned: what the
+ * replier receives is committed. The profile showed why: with 64 clients, sending about 35
+ * replies took the writer 40% as long as the WAL sync itself.
+ *
  * Within a group the overlay map holds the views as the group's earlier commands left
  * them, and the idempotency records they made, so command k sees commands 1..k-1 exactly as
  * if they had been committed one by one. A refused command stages nothing. If the commit
@@ -63,10 +70,21 @@ struct gw_service {
 	gw_stats stats;
 	gw_feed *feed; /* the change feed's parked reads (gateway/reads.h) */
 
+	/* the reply thread and the two sets of group buffers (guarded by lock) */
+	pthread_t replier;
+	bool has_replier;
+	bool is_replier_stopping;
+	pthread_cond_t reply_cond;
+	queued *groups[2];
+	sl_buf *results_sets[2];
+	size_t cur;       /* the set the writer fills */
+	size_t reply_n;   /* commands handed to the replier, 0: it is idle */
+	size_t reply_set; /* the set they are in */
+
 	/* writer-only state */
 	ledger_txn *txn;
-	queued *group;
-	sl_buf *results;
+	queued *group;   /* groups[cur] */
+	sl_buf *results; /* results_sets[cur] */
 	sl_map overlay;
 	sl_map idem;
 	gw_orders *orders; /* the group's overlay of orders and settings */
@@ -313,6 +331,51 @@ static void group_fail_all(gw_service *s, size_t n, sl_err code, const char *why
 		error_result(&s->results[i], &err);
 }
 
+/* group_hand_off gives the committed (or failed) group to the reply thread and switches
+ * the writer to the other set of buffers. */
+static void group_hand_off(gw_service *s, size_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stats.groups++;
+	s->stats.commands += n;
+	if (n > s->stats.group_commands_max)
+		s->stats.group_commands_max = n;
+	while (s->reply_n > 0)
+		pthread_cond_wait(&s->reply_cond, &s->lock);
+	s->reply_n = n;
+	s->reply_set = s->cur;
+	pthread_cond_broadcast(&s->reply_cond);
+	s->cur ^= 1;
+	s->group = s->groups[s->cur];
+	s->results = s->results_sets[s->cur];
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *replier_main(void *arg)
+{
+	gw_service *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->reply_n == 0 && !s->is_replier_stopping)
+			pthread_cond_wait(&s->reply_cond, &s->lock);
+		if (s->reply_n == 0)
+			break;
+		size_t n = s->reply_n;
+		queued *group = s->groups[s->reply_set];
+		sl_buf *results = s->results_sets[s->reply_set];
+		pthread_mutex_unlock(&s->lock);
+		for (size_t i = 0; i < n; i++) {
+			group[i].done(group[i].arg, results[i].data, results[i].len);
+			sl_command_fini(&group[i].cmd);
+		}
+		pthread_mutex_lock(&s->lock);
+		s->reply_n = 0;
+		pthread_cond_broadcast(&s->reply_cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 static void group_run(gw_service *s, size_t n)
 {
 	sl_err rc = ledger_txn_begin(s->txn);
@@ -349,17 +412,7 @@ static void group_run(gw_service *s, size_t n)
 		gw_feed_notify(s->feed);
 	}
 reply:
-	for (size_t i = 0; i < n; i++) {
-		queued *q = &s->group[i];
-		q->done(q->arg, s->results[i].data, s->results[i].len);
-		sl_command_fini(&q->cmd);
-	}
-	pthread_mutex_lock(&s->lock);
-	s->stats.groups++;
-	s->stats.commands += n;
-	if (n > s->stats.group_commands_max)
-		s->stats.group_commands_max = n;
-	pthread_mutex_unlock(&s->lock);
+	group_hand_off(s, n);
 }
 
 static void *writer_main(void *arg)
@@ -538,6 +591,7 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 		return SL_ERR_NOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->nonempty, NULL);
+	pthread_cond_init(&s->reply_cond, NULL);
 	sl_strlcpy(s->default_location,
 	           cfg->default_location != NULL ? cfg->default_location : SL_DEFAULT_LOCATION,
 	           sizeof(s->default_location));
@@ -546,14 +600,20 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 		goto fail;
 	rc = SL_ERR_NOMEM;
 	s->queue = calloc(SL_QUEUE_COMMANDS_MAX, sizeof(*s->queue));
-	s->group = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->group));
-	s->results = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->results));
+	for (size_t i = 0; i < 2; i++) {
+		s->groups[i] = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->groups[i]));
+		s->results_sets[i] = calloc(SL_GROUP_COMMANDS_MAX, sizeof(*s->results_sets[i]));
+		if (s->groups[i] == NULL || s->results_sets[i] == NULL)
+			goto fail;
+	}
+	s->group = s->groups[0];
+	s->results = s->results_sets[0];
 	s->events = calloc(LEDGER_COMMAND_EVENTS_MAX, sizeof(*s->events));
 	s->txn = ledger_txn_alloc(s->l);
 	s->orders = gw_orders_alloc(s->l);
 	s->feed = gw_feed_open(s->l);
-	if (s->queue == NULL || s->group == NULL || s->results == NULL || s->events == NULL ||
-	    s->txn == NULL || s->orders == NULL || s->feed == NULL)
+	if (s->queue == NULL || s->events == NULL || s->txn == NULL || s->orders == NULL ||
+	    s->feed == NULL)
 		goto fail;
 	if ((rc = sl_map_init(&s->overlay, sizeof(overlay_view), OVERLAY_MAX)) != SL_OK ||
 	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK)
@@ -563,6 +623,12 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	uint64_t head = ledger_head(s->l, NULL);
 	if (head > 0 && ledger_event_get(s->l, head, &last) == SL_OK)
 		s->last_time_ms = last.time_ms;
+	if (pthread_create(&s->replier, NULL, replier_main, s) != 0) {
+		rc = SL_ERR_INTERNAL;
+		snprintf(errbuf, errbuf_size, "cannot start the reply thread");
+		goto fail;
+	}
+	s->has_replier = true;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = SL_ERR_INTERNAL;
 		snprintf(errbuf, errbuf_size, "cannot start the writer thread");
@@ -589,19 +655,29 @@ void gw_service_close(gw_service *s)
 	if (s->has_writer)
 		pthread_join(s->writer, NULL);
 	gw_feed_close(s->feed);
-	if (s->results != NULL)
-		for (size_t i = 0; i < SL_GROUP_COMMANDS_MAX; i++)
-			sl_buf_fini(&s->results[i]);
+	/* The writer handed off its last group; the replier answers it, then stops. */
+	pthread_mutex_lock(&s->lock);
+	s->is_replier_stopping = true;
+	pthread_cond_broadcast(&s->reply_cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->has_replier)
+		pthread_join(s->replier, NULL);
+	for (size_t k = 0; k < 2; k++) {
+		if (s->results_sets[k] != NULL)
+			for (size_t i = 0; i < SL_GROUP_COMMANDS_MAX; i++)
+				sl_buf_fini(&s->results_sets[k][i]);
+		free(s->results_sets[k]);
+		free(s->groups[k]);
+	}
 	sl_map_fini(&s->overlay);
 	sl_map_fini(&s->idem);
 	ledger_txn_free(s->txn);
 	gw_orders_free(s->orders);
 	free(s->events);
-	free(s->results);
-	free(s->group);
 	free(s->queue);
 	ledger_close(s->l);
 	pthread_cond_destroy(&s->nonempty);
+	pthread_cond_destroy(&s->reply_cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

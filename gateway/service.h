@@ -5,7 +5,8 @@
  * Writes: gw_service_submit queues a write command; the writer takes every queued command
  * (up to SL_GROUP_COMMANDS_MAX), decides each against the views as the ones before it left
  * them, stages all their events, views and idempotency records in one WriteBatch, commits
- * it with one WAL sync, and only then calls each command's done callback. A lone command is
+ * it with one WAL sync, and only then hands the group to the reply thread, which calls each
+ * command's done callback while the writer goes on with the next group. A lone command is
  * never held back: the writer takes whatever is queued the moment it is free, so groups
  * grow with load and shrink to one when idle.
  *
@@ -26,8 +27,9 @@ typedef struct gw_config {
 } gw_config;
 
 /* gw_done_fn receives the encoded Result of one command (valid during the call only). It is
- * called exactly once per submitted command: from the writer thread for writes, from the
- * submitting thread for reads and for commands refused before queueing. */
+ * called exactly once per submitted command: from the service's reply thread for writes
+ * (after their group's commit returned), from the submitting thread for reads and for
+ * commands refused before queueing. */
 typedef void (*gw_done_fn)(void *arg, const uint8_t *result, size_t len);
 
 /* gw_service_open opens the ledger and starts the writer. On failure writes a message into

@@ -433,7 +433,9 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 			return err->code;
 		break;
 	}
-	content_hash(pb, dl, c->content_hash, scratch);
+	/* The hash serves idempotency only: a command without a key skips its cost. */
+	if (c->key[0] != '\0')
+		content_hash(pb, dl, c->content_hash, scratch);
 	return SL_OK;
 }
 

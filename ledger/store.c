@@ -5,8 +5,10 @@
  * - one column family per record kind, so that scans of one kind (rebuild reads only
  *   events, checksums read only views) never touch the others;
  * - LZ4 compression for every level: events of one product share most bytes;
- * - a shared 64 MiB LRU block cache and 10-bit bloom filters, so that point reads of views
- *   and idempotency keys that are absent cost no disk read;
+ * - a shared 64 MiB LRU block cache and 10-bit bloom filters on the CFs probed by key
+ *   (views, idem), so that point reads of absent keys cost no disk read; none on the CFs
+ *   read by range (events, item_events);
+ * - memtables bounded together (128 MiB) and the WAL bounded (256 MiB);
  * - the WAL is on, and the writer syncs it on every group commit (store_write sync=true):
  *   a reply is only sent after its batch is durable.
  * Failures are kept as text (store_last_error) and returned as SL_ERR_STORAGE.
@@ -33,6 +35,8 @@ struct store {
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
 	rocksdb_block_based_table_options_t *table_opts;
+	rocksdb_options_t *scan_opts; /* events, item_events: no bloom filter */
+	rocksdb_block_based_table_options_t *scan_table_opts;
 	rocksdb_cache_t *cache;
 	rocksdb_filterpolicy_t *bloom;
 	rocksdb_readoptions_t *ropts;
@@ -65,6 +69,29 @@ const char *store_last_error(store *s)
 	return s->last_error;
 }
 
+/* table_options_bound keeps table metadata in the bounded block cache without letting it
+ * thrash: indexes and filters are partitioned (a lookup reads one small partition, not a
+ * whole-file filter of megabytes), their top level is pinned, and they are cached with high
+ * priority. Found by the footprint load: with whole-file filters in a 64 MiB cache, every
+ * view lookup re-read and re-checksummed a filter block of the views CF. */
+static void table_options_bound(rocksdb_block_based_table_options_t *t, rocksdb_cache_t *cache)
+{
+	rocksdb_block_based_options_set_block_cache(t, cache);
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 1);
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority(t, 1);
+	rocksdb_block_based_options_set_pin_top_level_index_and_filter(t, 1);
+	rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(t, 1);
+	rocksdb_block_based_options_set_index_type(
+	    t, rocksdb_block_based_table_index_type_two_level_index_search);
+	rocksdb_block_based_options_set_partition_filters(t, 1);
+	rocksdb_block_based_options_set_metadata_block_size(t, 4096);
+}
+
+static rocksdb_options_t *cf_options(store *s, store_cf cf)
+{
+	return cf == STORE_CF_EVENTS || cf == STORE_CF_ITEM_EVENTS ? s->scan_opts : s->opts;
+}
+
 sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size)
 {
 	char *err = NULL;
@@ -82,28 +109,29 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	rocksdb_options_increase_parallelism(s->opts, 2);
 	rocksdb_options_set_max_open_files(s->opts, 512);
 	rocksdb_options_set_write_buffer_size(s->opts, 32u << 20);
+	/* All memtables together stay under 128 MiB however many CFs are busy, and the WAL
+	 * under 256 MiB: a CF written rarely (idem, meta) would otherwise pin old WAL files
+	 * until its own memtable filled. */
+	rocksdb_options_set_db_write_buffer_size(s->opts, 128u << 20);
+	rocksdb_options_set_max_total_wal_size(s->opts, 256u << 20);
+	rocksdb_options_set_level_compaction_dynamic_level_bytes(s->opts, 1);
 	s->cache = rocksdb_cache_create_lru(64u << 20);
 	s->bloom = rocksdb_filterpolicy_create_bloom(10);
 	s->table_opts = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(s->table_opts, s->cache);
 	rocksdb_block_based_options_set_filter_policy(s->table_opts, s->bloom);
-	rocksdb_block_based_options_set_cache_index_and_filter_blocks(s->table_opts, 1);
-	/* Partitioned index and filters (audit benchmark, docs/BENCHMARKS.md): with one index and
-	 * one filter block per table file, a point read that misses the cache reads and
-	 * decompresses a block of megabytes once the log is large; partitions keep each read to
-	 * a small block, and the top level of each table stays pinned in the cache. */
-	rocksdb_block_based_options_set_index_type(
-	    s->table_opts, rocksdb_block_based_table_index_type_two_level_index_search);
-	rocksdb_block_based_options_set_partition_filters(s->table_opts, 1);
-	rocksdb_block_based_options_set_metadata_block_size(s->table_opts, 4096);
-	rocksdb_block_based_options_set_pin_top_level_index_and_filter(s->table_opts, 1);
-	rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority(
-	    s->table_opts, 1);
+	table_options_bound(s->table_opts, s->cache);
 	rocksdb_options_set_block_based_table_factory(s->opts, s->table_opts);
+	/* The log and the item index are read by range (replay, history), never probed for
+	 * absent keys: a bloom filter there would only cost disk and cache. */
+	s->scan_opts = rocksdb_options_create_copy(s->opts);
+	s->scan_table_opts = rocksdb_block_based_options_create();
+	table_options_bound(s->scan_table_opts, s->cache);
+	rocksdb_options_set_block_based_table_factory(s->scan_opts, s->scan_table_opts);
 
 	const rocksdb_options_t *cf_opts[STORE_CF_COUNT_];
 	for (int i = 0; i < STORE_CF_COUNT_; i++)
-		cf_opts[i] = s->opts;
+		cf_opts[i] = cf_options(s, (store_cf)i);
 	s->db = rocksdb_open_column_families(s->opts, dir, STORE_CF_COUNT_, cf_names, cf_opts,
 	                                     s->cf, &err);
 	if (s->db == NULL) {
@@ -138,6 +166,10 @@ void store_close(store *s)
 		rocksdb_writeoptions_destroy(s->wopts_nosync);
 	if (s->opts != NULL)
 		rocksdb_options_destroy(s->opts);
+	if (s->scan_opts != NULL)
+		rocksdb_options_destroy(s->scan_opts);
+	if (s->scan_table_opts != NULL)
+		rocksdb_block_based_options_destroy(s->scan_table_opts);
 	/* the table options own the filter policy */
 	if (s->table_opts != NULL)
 		rocksdb_block_based_options_destroy(s->table_opts);
@@ -265,7 +297,7 @@ sl_err store_clear_cf(store *s, store_cf cf)
 		return SL_ERR_STORAGE;
 	}
 	rocksdb_column_family_handle_destroy(s->cf[cf]);
-	s->cf[cf] = rocksdb_create_column_family(s->db, s->opts, cf_names[cf], &err);
+	s->cf[cf] = rocksdb_create_column_family(s->db, cf_options(s, cf), cf_names[cf], &err);
 	if (err != NULL) {
 		s->cf[cf] = NULL;
 		set_error(s, "cannot create column family of", err);

@@ -1,0 +1,292 @@
+/*
+ * bench_pg.c: the PostgreSQL peer (see bench_pg.h). The server is driven with initdb and
+ * pg_ctl as child processes; the workloads with libpq prepared statements.
+ */
+#include "tools/bench_pg.h"
+
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+
+#define PG_DIRS "/usr/lib/postgresql/15/bin"
+
+struct bench_pg {
+	char dir[256];
+	char bin[256];
+	char as_user[64]; /* "runuser -u nobody -- " when root, else "" */
+	int port;
+	bool is_running;
+};
+
+struct bench_pg_conn {
+	PGconn *conn;
+	char buf[16384];
+};
+
+static const char sql_dec[] =
+    "WITH u AS (UPDATE items SET quantity = quantity + $2::bigint WHERE product = $1 "
+    "AND quantity >= -($2::bigint) RETURNING product, quantity) "
+    "INSERT INTO events (product, delta, quantity_after) SELECT product, $2::bigint, quantity FROM "
+    "u";
+static const char sql_inc[] =
+    "WITH u AS (UPDATE items SET quantity = quantity + $2::bigint WHERE product = $1 "
+    "RETURNING product, quantity) "
+    "INSERT INTO events (product, delta, quantity_after) SELECT product, $2::bigint, quantity FROM "
+    "u";
+static const char sql_batch[] =
+    "WITH d AS (SELECT unnest($1::text[]) AS product), "
+    "u AS (UPDATE items i SET quantity = i.quantity + $2 FROM d WHERE i.product = d.product "
+    "RETURNING i.product, i.quantity) "
+    "INSERT INTO events (product, delta, quantity_after) SELECT product, $2::bigint, quantity FROM "
+    "u";
+static const char sql_get[] = "SELECT quantity FROM items WHERE product = $1";
+
+/* why_clean keeps the first line of a libpq message. */
+static void why_clean(char *why)
+{
+	why[strcspn(why, "\n")] = '\0';
+}
+
+/* run runs a shell command line quietly; returns its exit status. */
+static int run(const char *cmd)
+{
+	int rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+static bool bin_find(char *out, size_t out_size)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/initdb", PG_DIRS);
+	if (access(path, X_OK) == 0) {
+		sl_strlcpy(out, PG_DIRS "/", out_size);
+		return true;
+	}
+	if (run("command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1") == 0) {
+		out[0] = '\0'; /* on PATH */
+		return true;
+	}
+	return false;
+}
+
+static void conninfo(const bench_pg *pg, char *out, size_t out_size)
+{
+	snprintf(out, out_size,
+	         "host=127.0.0.1 port=%d dbname=postgres user=bench connect_timeout=10", pg->port);
+}
+
+static sl_err exec_ok(PGconn *c, const char *sql, char *why, size_t why_size)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	sl_err rc = SL_OK;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(why, why_size, "postgresql: %s", PQerrorMessage(c));
+		why_clean(why);
+
+		rc = SL_ERR_UNAVAILABLE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+sl_err bench_pg_start(const char *dir, int port, uint64_t n_items, int64_t quantity, bench_pg **out,
+                      char *why, size_t why_size)
+{
+	char cmd[2048];
+	bench_pg *pg = calloc(1, sizeof(*pg));
+	if (pg == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return SL_ERR_NOMEM;
+	}
+	sl_strlcpy(pg->dir, dir, sizeof(pg->dir));
+	pg->port = port;
+	if (!bin_find(pg->bin, sizeof(pg->bin))) {
+		snprintf(why, why_size, "initdb not found in %s nor on PATH (install postgresql)",
+		         PG_DIRS);
+		goto fail;
+	}
+	if (geteuid() == 0) {
+		/* postgres refuses to run as root: hand the directory to nobody. */
+		struct passwd *pw = getpwnam("nobody");
+		if (pw == NULL || chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+			snprintf(why, why_size, "running as root and cannot hand '%s' to nobody",
+			         dir);
+			goto fail;
+		}
+		snprintf(pg->as_user, sizeof(pg->as_user), "runuser -u nobody -- ");
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && %s%sinitdb -D '%s/data' -U bench -A trust -E UTF8 --locale=C "
+	         ">'%s/initdb.log' 2>&1",
+	         dir, pg->as_user, pg->bin, dir, dir);
+	if (run(cmd) != 0) {
+		snprintf(why, why_size, "initdb failed (see %s/initdb.log)", dir);
+		goto fail;
+	}
+	/* Default durability (fsync, synchronous_commit, full_page_writes on); room for the
+	 * bench's 64 + 4 connections; the socket in the private directory. */
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && %s%spg_ctl -D '%s/data' -l '%s/server.log' -w -t 60 "
+	         "-o \"-c listen_addresses=127.0.0.1 -p %d -k '%s' -c max_connections=120\" "
+	         "start >/dev/null 2>&1",
+	         dir, pg->as_user, pg->bin, dir, dir, port, dir);
+	if (run(cmd) != 0) {
+		snprintf(why, why_size, "pg_ctl start failed (see %s/server.log)", dir);
+		goto fail;
+	}
+	pg->is_running = true;
+	char ci[256];
+	conninfo(pg, ci, sizeof(ci));
+	PGconn *c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(why, why_size, "cannot connect: %s", PQerrorMessage(c));
+		why_clean(why);
+
+		PQfinish(c);
+		goto fail;
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "CREATE TABLE items (product text PRIMARY KEY, quantity bigint NOT NULL);"
+	         "CREATE TABLE events (seq bigserial PRIMARY KEY, product text NOT NULL, "
+	         "delta bigint NOT NULL, quantity_after bigint NOT NULL, "
+	         "time timestamptz NOT NULL DEFAULT now());"
+	         "INSERT INTO items SELECT 'p' || lpad(g::text, 6, '0'), %lld "
+	         "FROM generate_series(0, %llu) g;",
+	         (long long)quantity, (unsigned long long)(n_items - 1));
+	sl_err rc = exec_ok(c, cmd, why, why_size);
+	if (rc == SL_OK)
+		rc = exec_ok(c, "VACUUM ANALYZE items", why, why_size);
+	PQfinish(c);
+	if (rc != SL_OK)
+		goto fail;
+	*out = pg;
+	return SL_OK;
+fail:
+	bench_pg_stop(pg);
+	return SL_ERR_UNAVAILABLE;
+}
+
+void bench_pg_stop(bench_pg *pg)
+{
+	if (pg == NULL)
+		return;
+	if (pg->is_running) {
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd),
+		         "cd '%s' && %s%spg_ctl -D '%s/data' -m fast -w stop >/dev/null 2>&1",
+		         pg->dir, pg->as_user, pg->bin, pg->dir);
+		run(cmd);
+	}
+	free(pg);
+}
+
+sl_err bench_pg_connect(bench_pg *pg, bench_pg_conn **out, char *why, size_t why_size)
+{
+	char ci[256];
+	conninfo(pg, ci, sizeof(ci));
+	bench_pg_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return SL_ERR_NOMEM;
+	c->conn = PQconnectdb(ci);
+	if (PQstatus(c->conn) != CONNECTION_OK) {
+		snprintf(why, why_size, "cannot connect: %s", PQerrorMessage(c->conn));
+		why_clean(why);
+		goto fail;
+	}
+	static const struct {
+		const char *name, *sql;
+	} stmts[] = {{"dec", sql_dec}, {"inc", sql_inc}, {"batch", sql_batch}, {"get", sql_get}};
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		PGresult *r = PQprepare(c->conn, stmts[i].name, stmts[i].sql, 0, NULL);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!ok) {
+			snprintf(why, why_size, "cannot prepare: %s", PQerrorMessage(c->conn));
+			why_clean(why);
+			goto fail;
+		}
+	}
+	*out = c;
+	return SL_OK;
+fail:
+	bench_pg_disconnect(c);
+	return SL_ERR_UNAVAILABLE;
+}
+
+void bench_pg_disconnect(bench_pg_conn *c)
+{
+	if (c == NULL)
+		return;
+	PQfinish(c->conn);
+	free(c);
+}
+
+static sl_err exec_prepared(bench_pg_conn *c, const char *name, int n, const char *const *vals,
+                            int64_t *first_value)
+{
+	PGresult *r = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	sl_err rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? SL_OK : SL_ERR_STORAGE;
+	if (rc == SL_OK && first_value != NULL) {
+		if (PQntuples(r) == 1)
+			*first_value = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		else
+			rc = SL_ERR_NOT_FOUND;
+	}
+	PQclear(r);
+	return rc;
+}
+
+sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta)
+{
+	char product[16], d[24];
+	snprintf(product, sizeof(product), "p%06llu", (unsigned long long)item);
+	snprintf(d, sizeof(d), "%lld", (long long)delta);
+	const char *vals[2] = {product, d};
+	return exec_prepared(c, delta < 0 ? "dec" : "inc", 2, vals, NULL);
+}
+
+sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta)
+{
+	size_t p = 0;
+	c->buf[p++] = '{';
+	for (size_t i = 0; i < n && p + 16 < sizeof(c->buf); i++)
+		p += (size_t)snprintf(c->buf + p, sizeof(c->buf) - p, "%sp%06llu", i > 0 ? "," : "",
+		                      (unsigned long long)items[i]);
+	if (p + 2 >= sizeof(c->buf))
+		return SL_ERR_LIMIT_EXCEEDED;
+	c->buf[p++] = '}';
+	c->buf[p] = '\0';
+	char d[24];
+	snprintf(d, sizeof(d), "%lld", (long long)delta);
+	const char *vals[2] = {c->buf, d};
+	return exec_prepared(c, "batch", 2, vals, NULL);
+}
+
+sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity)
+{
+	char product[16];
+	snprintf(product, sizeof(product), "p%06llu", (unsigned long long)item);
+	const char *vals[1] = {product};
+	return exec_prepared(c, "get", 1, vals, quantity);
+}
+
+double bench_pg_bytes_per_event(bench_pg_conn *c)
+{
+	PGresult *r = PQexec(c->conn, "SELECT pg_total_relation_size('events')::float8 / "
+	                              "greatest(count(*), 1) FROM events");
+	double v = 0;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtod(PQgetvalue(r, 0, 0), NULL);
+	PQclear(r);
+	return v;
+}

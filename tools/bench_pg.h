@@ -1,0 +1,50 @@
+/*
+ * bench_pg.h: the PostgreSQL peer of stockledger-bench. Starts a private PostgreSQL 15
+ * (initdb in a temporary directory, default durability: fsync on, synchronous_commit on)
+ * on a loopback port, and runs the same workloads as the ledger through libpq: a
+ * conditional UPDATE ... WHERE quantity >= n plus an INSERT into an events table, in one
+ * transaction (one statement with a data-modifying CTE, the fastest form PostgreSQL offers).
+ *
+ * As root, the server runs as the user `nobody` (postgres refuses to run as root) through
+ * runuser. Every failure leaves a lower-case cause in why, and the bench prints it.
+ */
+#ifndef SL_BENCH_PG_H
+#define SL_BENCH_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sl_err.h"
+
+typedef struct bench_pg bench_pg;
+typedef struct bench_pg_conn bench_pg_conn;
+
+/* bench_pg_start creates a cluster under dir (which must exist and be empty), starts it on
+ * 127.0.0.1:port and creates `items` with n_items rows p000000.. of quantity quantity, and
+ * an empty `events` table. SL_ERR_UNAVAILABLE with why on any failure. */
+sl_err bench_pg_start(const char *dir, int port, uint64_t n_items, int64_t quantity, bench_pg **out,
+                      char *why, size_t why_size);
+
+/* bench_pg_stop stops the server (fast shutdown); NULL is a no-op. */
+void bench_pg_stop(bench_pg *pg);
+
+/* bench_pg_connect opens a connection with the statements prepared. One thread each. */
+sl_err bench_pg_connect(bench_pg *pg, bench_pg_conn **out, char *why, size_t why_size);
+void bench_pg_disconnect(bench_pg_conn *c);
+
+/* bench_pg_single moves item by delta in one transaction: a decrement (delta < 0) only if
+ * quantity >= -delta (restricted), and records the event. SL_OK whether or not it applied;
+ * SL_ERR_STORAGE if the statement failed. */
+sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta);
+
+/* bench_pg_batch moves n items (distinct) by delta each, with one event each, in one
+ * transaction. */
+sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta);
+
+/* bench_pg_get reads the quantity of item. */
+sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity);
+
+/* bench_pg_bytes_per_event: on-disk size of the events table (with its index) per row. */
+double bench_pg_bytes_per_event(bench_pg_conn *c);
+
+#endif

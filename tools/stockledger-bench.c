@@ -1,0 +1,1325 @@
+/*
+ * stockledger-bench: measures the service against its physical limits and against
+ * PostgreSQL, and prints one table (docs/BENCHMARKS.md). It starts everything it measures
+ * itself, in a temporary directory, on loopback:
+ *
+ *   - the service in-process (gw_service + gw_server on tcp://127.0.0.1:PORT), driven over
+ *     real sockets by client/mux.h, exactly as a remote client would;
+ *   - the limits: a raw synced RocksDB WriteBatch append of the same events through the
+ *     store seam (ledger/store.h), an nng echo server (gateway/echo.h) at the same
+ *     concurrency, a raw scan and decode of the log;
+ *   - the peer: PostgreSQL 15 (tools/bench_pg.c) with default durability.
+ *
+ * Every figure is the median of --runs runs; the workloads of a run are interleaved, so a
+ * change in the machine's load hits all columns alike. Footprint and replay run in child
+ * processes (this program re-executed with --child-*), so that their peak RSS is their own.
+ * No figure is asserted anywhere: `--quick` (small sizes) only proves the bench works.
+ */
+/* wait4 and getloadavg */
+#define _DEFAULT_SOURCE
+#include <inttypes.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/banned.h"
+#include "base/sl_util.h"
+#include "client/args.h"
+#include "client/client.h"
+#include "client/mux.h"
+#include "gateway/echo.h"
+#include "gateway/server.h"
+#include "gateway/service.h"
+#include "ledger/codec.h"
+#include "projector/rebuild.h"
+#include "tools/bench_pg.h"
+
+#define BENCH_QUANTITY 500000
+#define BENCH_LINES 300
+#define BENCH_THREADS_MAX 128
+#define BENCH_SAMPLES_MAX 65536
+#define BENCH_SAMPLE_EVENTS 3000
+
+typedef struct bench_cfg {
+	bool is_quick;
+	bool has_pg;
+	int runs;
+	double seconds;
+	uint64_t items;
+	int batch_conns;
+	int single_clients;
+	unsigned coalesce_contexts;
+	uint64_t fp_items;
+	uint64_t fp_events;
+	const char *only; /* run only this workload (for profiling), NULL: all */
+	char root[256];
+} bench_cfg;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64*: cheap and good enough to spread load over items */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/* ---- the load runner: groups of threads running one operation in a closed loop ---- */
+
+/* op_fn runs one operation; returns the units it did (events, commands) or 0 on failure. */
+typedef uint64_t (*op_fn)(void *ctx, uint64_t *rng);
+
+typedef struct group {
+	op_fn fn;
+	void **ctxs; /* one per thread */
+	int threads;
+	/* results */
+	uint64_t ops, units, errors;
+	double p50_us, p99_us;
+} group;
+
+typedef struct worker {
+	group *g;
+	void *ctx;
+	uint64_t rng;
+	uint64_t ops, units, errors;
+	uint32_t *samples;
+	size_t n_samples;
+} worker;
+
+static pthread_barrier_t start_barrier;
+static atomic_bool stop_flag;
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	pthread_barrier_wait(&start_barrier);
+	while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+		double t0 = now_s();
+		uint64_t u = w->g->fn(w->ctx, &w->rng);
+		double us = (now_s() - t0) * 1e6;
+		if (u == 0) {
+			w->errors++;
+			continue;
+		}
+		w->ops++;
+		w->units += u;
+		if (w->n_samples < BENCH_SAMPLES_MAX)
+			w->samples[w->n_samples++] = us > 4e9 ? UINT32_MAX : (uint32_t)us;
+	}
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* run_groups runs every group at once for seconds; returns the elapsed time. */
+static double run_groups(group *gs, int n_groups, double seconds)
+{
+	int total = 0;
+	for (int i = 0; i < n_groups; i++)
+		total += gs[i].threads;
+	worker *ws = calloc((size_t)total, sizeof(*ws));
+	pthread_t *tids = calloc((size_t)total, sizeof(*tids));
+	SL_ASSERT(ws != NULL && tids != NULL);
+	pthread_barrier_init(&start_barrier, NULL, (unsigned)total + 1);
+	atomic_store(&stop_flag, false);
+	int k = 0;
+	for (int i = 0; i < n_groups; i++)
+		for (int t = 0; t < gs[i].threads; t++, k++) {
+			ws[k].g = &gs[i];
+			ws[k].ctx = gs[i].ctxs[t];
+			ws[k].rng =
+			    0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1) + (uint64_t)time(NULL);
+			ws[k].samples = malloc(BENCH_SAMPLES_MAX * sizeof(uint32_t));
+			SL_ASSERT(ws[k].samples != NULL);
+			SL_ASSERT(pthread_create(&tids[k], NULL, worker_main, &ws[k]) == 0);
+		}
+	pthread_barrier_wait(&start_barrier);
+	double t0 = now_s();
+	struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	nanosleep(&ts, NULL);
+	atomic_store(&stop_flag, true);
+	for (k = 0; k < total; k++)
+		pthread_join(tids[k], NULL);
+	double elapsed = now_s() - t0;
+	pthread_barrier_destroy(&start_barrier);
+	k = 0;
+	for (int i = 0; i < n_groups; i++) {
+		group *g = &gs[i];
+		size_t n = 0;
+		g->ops = g->units = g->errors = 0;
+		for (int t = 0; t < g->threads; t++)
+			n += ws[k + t].n_samples;
+		uint32_t *all = malloc((n > 0 ? n : 1) * sizeof(uint32_t));
+		SL_ASSERT(all != NULL);
+		n = 0;
+		for (int t = 0; t < g->threads; t++, k++) {
+			g->ops += ws[k].ops;
+			g->units += ws[k].units;
+			g->errors += ws[k].errors;
+			memcpy(all + n, ws[k].samples, ws[k].n_samples * sizeof(uint32_t));
+			n += ws[k].n_samples;
+			free(ws[k].samples);
+		}
+		qsort(all, n, sizeof(uint32_t), cmp_u32);
+		g->p50_us = n > 0 ? all[n / 2] : 0;
+		g->p99_us = n > 0 ? all[(n * 99) / 100] : 0;
+		free(all);
+	}
+	free(ws);
+	free(tids);
+	return elapsed;
+}
+
+/* A measured figure: rate per second and latency, each the median over runs. */
+typedef struct figure {
+	double rate[16];
+	double p50[16];
+	double p99[16];
+	int n;
+	uint64_t errors;
+	bool is_set;
+	char why[256]; /* why it is unavailable */
+} figure;
+
+static void figure_add(figure *f, const group *g, double elapsed)
+{
+	/* progress on stderr, so that a long run that is cut short still tells something */
+	fprintf(stderr,
+	        "stockledger-bench:   %.0f units/s, p50 %.0f us, p99 %.0f us, %" PRIu64 " failed\n",
+	        (double)g->units / elapsed, g->p50_us, g->p99_us, g->errors);
+	if (f->n < 16) {
+		f->rate[f->n] = (double)g->units / elapsed;
+		f->p50[f->n] = g->p50_us;
+		f->p99[f->n] = g->p99_us;
+		f->n++;
+	}
+	f->errors += g->errors;
+	f->is_set = true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double tmp[16];
+	if (n == 0)
+		return 0;
+	memcpy(tmp, v, (size_t)n * sizeof(double));
+	qsort(tmp, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 == 1 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+/* ---- StockLedger operations over client/mux ---- */
+
+typedef struct sl_op {
+	sl_mux *m;
+	uint64_t lo, hi; /* items this thread touches: [lo, hi) */
+	uint64_t cursor;
+	bool is_down; /* alternate decrements and increments */
+	Sl__ItemKey keys[BENCH_LINES];
+	Sl__Line lines[BENCH_LINES];
+	Sl__Line *line_ptrs[BENCH_LINES];
+	char products[BENCH_LINES][16];
+	const uint8_t *raw; /* echo: the request to send */
+	size_t raw_len;
+	sl_buf reply;
+} sl_op;
+
+static void op_lines(sl_op *o, size_t n, uint64_t first, int64_t quantity)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t item = o->lo + (first + i) % (o->hi - o->lo);
+		snprintf(o->products[i], sizeof(o->products[i]), "p%06" PRIu64, item);
+		sl__item_key__init(&o->keys[i]);
+		o->keys[i].product_id = o->products[i];
+		sl__line__init(&o->lines[i]);
+		o->lines[i].item = &o->keys[i];
+		o->lines[i].has_quantity = true;
+		o->lines[i].quantity = quantity;
+		o->line_ptrs[i] = &o->lines[i];
+	}
+}
+
+/* op_command fills cmd with a move of n lines starting at item first, alternating
+ * restricted decrements and increments of 1. */
+static void op_command(sl_op *o, Sl__Command *cmd, Sl__Increment *inc, Sl__Decrement *dec, size_t n,
+                       uint64_t first)
+{
+	op_lines(o, n, first, 1);
+	sl__command__init(cmd);
+	o->is_down = !o->is_down;
+	if (o->is_down) {
+		sl__decrement__init(dec);
+		dec->n_lines = n;
+		dec->lines = o->line_ptrs;
+		dec->has_restrict_inventory = true;
+		dec->restrict_inventory = n == 1; /* single-line commands are restricted */
+		cmd->body_case = SL__COMMAND__BODY_DECREMENT;
+		cmd->decrement = dec;
+	} else {
+		sl__increment__init(inc);
+		inc->n_lines = n;
+		inc->lines = o->line_ptrs;
+		cmd->body_case = SL__COMMAND__BODY_INCREMENT;
+		cmd->increment = inc;
+	}
+}
+
+static uint64_t op_run(sl_op *o, const Sl__Command *cmd, uint64_t units)
+{
+	Sl__Result *r = NULL;
+	if (sl_mux_command(o->m, cmd, &r) != SL_OK)
+		return 0;
+	bool is_ok = r->error == NULL;
+	sl__result__free_unpacked(r, NULL);
+	return is_ok ? units : 0;
+}
+
+static uint64_t sl_single_op(void *ctx, uint64_t *rng)
+{
+	sl_op *o = ctx;
+	Sl__Command cmd;
+	Sl__Increment inc;
+	Sl__Decrement dec;
+	op_command(o, &cmd, &inc, &dec, 1, rng_next(rng) % (o->hi - o->lo));
+	return op_run(o, &cmd, 1);
+}
+
+static uint64_t sl_batch_op(void *ctx, uint64_t *rng)
+{
+	(void)rng;
+	sl_op *o = ctx;
+	Sl__Command cmd;
+	Sl__Increment inc;
+	Sl__Decrement dec;
+	op_command(o, &cmd, &inc, &dec, BENCH_LINES, o->cursor);
+	o->cursor += BENCH_LINES;
+	return op_run(o, &cmd, BENCH_LINES);
+}
+
+static uint64_t sl_get_op(void *ctx, uint64_t *rng)
+{
+	sl_op *o = ctx;
+	Sl__Command cmd;
+	Sl__GetItem get;
+	op_lines(o, 1, rng_next(rng) % (o->hi - o->lo), 0);
+	sl__command__init(&cmd);
+	sl__get_item__init(&get);
+	get.item = &o->keys[0];
+	cmd.body_case = SL__COMMAND__BODY_GET;
+	cmd.get = &get;
+	return op_run(o, &cmd, 1);
+}
+
+static uint64_t echo_op(void *ctx, uint64_t *rng)
+{
+	(void)rng;
+	sl_op *o = ctx;
+	return sl_mux_raw(o->m, o->raw, o->raw_len, &o->reply) == SL_OK ? 1 : 0;
+}
+
+/* ---- the raw RocksDB append: the same event records, through the store seam ---- */
+
+typedef struct raw_op {
+	store *st;
+	store_batch *b;
+	const sl_buf *samples;
+	size_t n_samples;
+	atomic_uint_fast64_t *next_seq;
+} raw_op;
+
+static uint64_t raw_append_op(void *ctx, uint64_t *rng)
+{
+	raw_op *o = ctx;
+	uint64_t seq = atomic_fetch_add(o->next_seq, BENCH_LINES);
+	size_t first = rng_next(rng) % o->n_samples;
+	store_batch_clear(o->b);
+	for (size_t i = 0; i < BENCH_LINES; i++) {
+		uint8_t k[8];
+		const sl_buf *v = &o->samples[(first + i) % o->n_samples];
+		sl_be64_put(k, seq + i);
+		store_batch_put(o->b, STORE_CF_EVENTS, k, sizeof(k), v->data, v->len);
+	}
+	return store_write(o->st, o->b, true) == SL_OK ? BENCH_LINES : 0;
+}
+
+/* ---- PostgreSQL operations ---- */
+
+typedef struct pg_op {
+	bench_pg_conn *c;
+	uint64_t lo, hi, cursor;
+	bool is_down;
+	uint64_t items[BENCH_LINES];
+} pg_op;
+
+static uint64_t pg_single_op(void *ctx, uint64_t *rng)
+{
+	pg_op *o = ctx;
+	o->is_down = !o->is_down;
+	uint64_t item = o->lo + rng_next(rng) % (o->hi - o->lo);
+	return bench_pg_single(o->c, item, o->is_down ? -1 : 1) == SL_OK ? 1 : 0;
+}
+
+static uint64_t pg_batch_op(void *ctx, uint64_t *rng)
+{
+	(void)rng;
+	pg_op *o = ctx;
+	o->is_down = !o->is_down;
+	for (size_t i = 0; i < BENCH_LINES; i++)
+		o->items[i] = o->lo + (o->cursor + i) % (o->hi - o->lo);
+	o->cursor += BENCH_LINES;
+	return bench_pg_batch(o->c, o->items, BENCH_LINES, o->is_down ? -1 : 1) == SL_OK
+	           ? BENCH_LINES
+	           : 0;
+}
+
+static uint64_t pg_get_op(void *ctx, uint64_t *rng)
+{
+	pg_op *o = ctx;
+	int64_t q;
+	return bench_pg_get(o->c, o->lo + rng_next(rng) % (o->hi - o->lo), &q) == SL_OK ? 1 : 0;
+}
+
+/* ---- helpers: ports, directories, children ---- */
+
+static int port_free(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static uint64_t dir_bytes(const char *dir)
+{
+	uint64_t total = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char path[1024];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "stockledger-bench: cannot remove '%s'\n", dir);
+}
+
+/* child_run runs this program with argv, collects its stdout into out and its peak RSS. */
+static int child_run(char *const argv[], char *out, size_t out_size, long *maxrss_kb)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < out_size && (r = read(fds[0], out + n, out_size - n - 1)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	int status;
+	struct rusage ru;
+	if (wait4(pid, &status, 0, &ru) != pid)
+		return -1;
+	*maxrss_kb = ru.ru_maxrss;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- in-process loading, bounded by the writer's queue ---- */
+
+/* The loader keeps the writer's queue fed with enough to fill every group, and no more: its
+ * backlog is bounded in commands and in lines, so that the footprint measures the service
+ * and not a pile of 300-line commands (60 KiB each) waiting in the driver. */
+#define LOADER_LINES_MAX (4 * SL_GROUP_EVENTS_MAX)
+
+typedef struct loader {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t outstanding;
+	size_t outstanding_lines;
+	uint64_t failed;
+	char first_error[256];
+} loader;
+
+typedef struct load_ticket {
+	loader *ld;
+	size_t lines;
+} load_ticket;
+
+static void loader_done_cb(void *arg, const uint8_t *result, size_t len)
+{
+	load_ticket *t = arg;
+	loader *ld = t->ld;
+	Sl__Result *r = sl__result__unpack(NULL, len, result);
+	pthread_mutex_lock(&ld->lock);
+	if (r == NULL || r->error != NULL) {
+		if (ld->failed++ == 0)
+			snprintf(ld->first_error, sizeof(ld->first_error), "%s",
+			         r != NULL ? r->error->message : "undecodable result");
+	}
+	ld->outstanding--;
+	ld->outstanding_lines -= t->lines;
+	pthread_cond_signal(&ld->cond);
+	pthread_mutex_unlock(&ld->lock);
+	free(t);
+	if (r != NULL)
+		sl__result__free_unpacked(r, NULL);
+}
+
+static void loader_submit(loader *ld, gw_service *svc, sl_command *cmd)
+{
+	load_ticket *t = malloc(sizeof(*t));
+	SL_ASSERT(t != NULL);
+	t->ld = ld;
+	t->lines = cmd->n_lines > 0 ? cmd->n_lines : 1;
+	pthread_mutex_lock(&ld->lock);
+	while (ld->outstanding >= SL_QUEUE_COMMANDS_MAX / 2 ||
+	       ld->outstanding_lines + t->lines > LOADER_LINES_MAX)
+		pthread_cond_wait(&ld->cond, &ld->lock);
+	ld->outstanding++;
+	ld->outstanding_lines += t->lines;
+	pthread_mutex_unlock(&ld->lock);
+	gw_service_submit(svc, cmd, loader_done_cb, t);
+}
+
+static void loader_wait(loader *ld)
+{
+	pthread_mutex_lock(&ld->lock);
+	while (ld->outstanding > 0)
+		pthread_cond_wait(&ld->cond, &ld->lock);
+	pthread_mutex_unlock(&ld->lock);
+}
+
+static void key_of(sl_item_key *k, uint64_t item)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->product_id, sizeof(k->product_id), "p%06" PRIu64, item);
+	sl_strlcpy(k->variant_id, SL_DEFAULT_VARIANT, sizeof(k->variant_id));
+	sl_strlcpy(k->location_id, SL_DEFAULT_LOCATION, sizeof(k->location_id));
+}
+
+/* load_items creates items 0..n-1 with quantity, then adds events with increments of
+ * BENCH_LINES lines until the log holds n_events events. */
+static sl_err load_items(gw_service *svc, uint64_t n, uint64_t n_events, char *why, size_t why_size)
+{
+	loader ld;
+	memset(&ld, 0, sizeof(ld));
+	pthread_mutex_init(&ld.lock, NULL);
+	pthread_cond_init(&ld.cond, NULL);
+	sl_command *cmd = malloc(sizeof(*cmd));
+	SL_ASSERT(cmd != NULL);
+	for (uint64_t i = 0; i < n; i++) {
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = SL_CMD_CREATE;
+		key_of(&cmd->item, i);
+		cmd->has_quantity = true;
+		cmd->quantity = BENCH_QUANTITY;
+		loader_submit(&ld, svc, cmd);
+	}
+	uint64_t events = n, cursor = 0;
+	while (events < n_events) {
+		size_t lines = n_events - events < BENCH_LINES ? n_events - events : BENCH_LINES;
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = SL_CMD_INCREMENT;
+		cmd->lines = calloc(lines, sizeof(*cmd->lines));
+		SL_ASSERT(cmd->lines != NULL);
+		cmd->n_lines = lines;
+		for (size_t j = 0; j < lines; j++) {
+			key_of(&cmd->lines[j].item, (cursor + j) % n);
+			cmd->lines[j].quantity = 1;
+		}
+		cursor += lines;
+		events += lines;
+		loader_submit(&ld, svc, cmd);
+	}
+	loader_wait(&ld);
+	free(cmd);
+	pthread_cond_destroy(&ld.cond);
+	pthread_mutex_destroy(&ld.lock);
+	if (ld.failed > 0) {
+		snprintf(why, why_size, "%" PRIu64 " loading commands failed, first: %s", ld.failed,
+		         ld.first_error);
+		return SL_ERR_INTERNAL;
+	}
+	return SL_OK;
+}
+
+/* ---- children: footprint, replay, scan ---- */
+
+static int child_footprint(const char *dir, uint64_t items, uint64_t events)
+{
+	char err[512];
+	gw_config cfg = {.data_dir = dir, .default_location = SL_DEFAULT_LOCATION};
+	gw_service *svc = NULL;
+	if (gw_service_open(&cfg, &svc, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	double t0 = now_s();
+	sl_err rc = load_items(svc, items, events, err, sizeof(err));
+	double elapsed = now_s() - t0;
+	uint64_t head = ledger_head(gw_service_ledger(svc), NULL);
+	gw_service_close(svc);
+	if (rc != SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	printf("events %" PRIu64 " seconds %.6f disk %" PRIu64 "\n", head, elapsed, dir_bytes(dir));
+	return 0;
+}
+
+static int child_replay(const char *dir, bool is_scan_only)
+{
+	char err[512];
+	ledger *l = NULL;
+	if (ledger_open(dir, &l, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	uint64_t n = 0;
+	double t0 = now_s();
+	sl_err rc = SL_OK;
+	if (is_scan_only) {
+		/* The limit: read every event record and decode it, nothing more. */
+		store_iter *it = store_iter_alloc(ledger_store(l), STORE_CF_EVENTS);
+		sl_event *ev = malloc(sizeof(*ev));
+		SL_ASSERT(it != NULL && ev != NULL);
+		for (store_iter_seek_first(it); store_iter_valid(it) && rc == SL_OK;
+		     store_iter_next(it)) {
+			size_t vlen;
+			const uint8_t *v = store_iter_value(it, &vlen);
+			rc = vlen < SL_HASH_BYTES
+			         ? SL_ERR_CORRUPT
+			         : ledger_event_decode(v + SL_HASH_BYTES, vlen - SL_HASH_BYTES, ev);
+			n++;
+		}
+		free(ev);
+		store_iter_free(it);
+	} else {
+		projector_report rep;
+		rc = projector_rebuild(l, NULL, NULL, &rep);
+		n = rep.events;
+		if (rc != SL_OK)
+			fprintf(stderr, "stockledger-bench: rebuild: %s\n", rep.message);
+	}
+	double elapsed = now_s() - t0;
+	ledger_close(l);
+	if (rc != SL_OK)
+		return 1;
+	printf("events %" PRIu64 " seconds %.6f disk 0\n", n, elapsed);
+	return 0;
+}
+
+typedef struct child_fig {
+	figure rate; /* events/s */
+	double rss_mib[16];
+	double bytes_per_event;
+	uint64_t events;
+} child_fig;
+
+static void child_measure(const char *mode, const char *dir, const bench_cfg *cfg, child_fig *f)
+{
+	char items[32], events[32], out[512];
+	snprintf(items, sizeof(items), "%" PRIu64, cfg->fp_items);
+	snprintf(events, sizeof(events), "%" PRIu64, cfg->fp_events);
+	char *argv[] = {"stockledger-bench", (char *)mode, (char *)dir, items, events, NULL};
+	long rss_kb = 0;
+	int rc = child_run(argv, out, sizeof(out), &rss_kb);
+	uint64_t n = 0, disk = 0;
+	double secs = 0;
+	if (rc != 0 ||
+	    sscanf(out, "events %" SCNu64 " seconds %lf disk %" SCNu64, &n, &secs, &disk) != 3) {
+		snprintf(f->rate.why, sizeof(f->rate.why), "%s failed (exit %d)", mode, rc);
+		return;
+	}
+	fprintf(stderr, "stockledger-bench:   %s: %" PRIu64 " events in %.1f s, peak RSS %ld MiB\n",
+	        mode, n, secs, rss_kb / 1024);
+	if (f->rate.n < 16) {
+		f->rate.rate[f->rate.n] = (double)n / secs;
+		f->rss_mib[f->rate.n] = (double)rss_kb / 1024.0;
+		f->rate.n++;
+	}
+	f->rate.is_set = true;
+	f->events = n;
+	if (disk > 0)
+		f->bytes_per_event = (double)disk / (double)n;
+}
+
+/* ---- printing ---- */
+
+static void fmt_rate(char *out, size_t size, double v)
+{
+	if (v >= 1e6)
+		snprintf(out, size, "%.2f M", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(out, size, "%.0f k", v / 1e3);
+	else
+		snprintf(out, size, "%.0f", v);
+}
+
+static void cell_rate(char *out, size_t size, const figure *f, const char *unit, bool has_lat)
+{
+	char r[32];
+	if (!f->is_set) {
+		snprintf(out, size, "unavailable%s%.200s", f->why[0] != '\0' ? ": " : "", f->why);
+		return;
+	}
+	fmt_rate(r, sizeof(r), median(f->rate, f->n));
+	if (has_lat)
+		snprintf(out, size, "%s %s, p50 %.2f ms, p99 %.2f ms", r, unit,
+		         median(f->p50, f->n) / 1e3, median(f->p99, f->n) / 1e3);
+	else
+		snprintf(out, size, "%s %s", r, unit);
+}
+
+static void cell_ratio(char *out, size_t size, const figure *a, const figure *b, bool is_pct)
+{
+	if (!a->is_set || !b->is_set || median(b->rate, b->n) <= 0) {
+		snprintf(out, size, "-");
+		return;
+	}
+	double r = median(a->rate, a->n) / median(b->rate, b->n);
+	if (is_pct)
+		snprintf(out, size, "%.0f%%", r * 100);
+	else
+		snprintf(out, size, "%.1fx", r);
+}
+
+static const char *verdict(bool is_met)
+{
+	return is_met ? "met" : "MISSED";
+}
+
+static double ratio_of(const figure *a, const figure *b)
+{
+	if (!a->is_set || !b->is_set || median(b->rate, b->n) <= 0)
+		return -1;
+	return median(a->rate, a->n) / median(b->rate, b->n);
+}
+
+/* ---- main ---- */
+
+typedef struct bench {
+	bench_cfg cfg;
+	gw_service *svc;
+	gw_server *srv;
+	gw_echo *echo;
+	bench_pg *pg;
+	char sl_url[64], echo_url[64];
+	char pg_why[256];
+	figure batch, batch_raw, batch_pg;
+	figure single, single_echo, single_pg;
+	figure coalesced;
+	figure read, read_single, read_pg, read_pg_single;
+	double pg_bytes_per_event;
+	gw_stats stats_before, stats_after;
+	sl_mux_stats coalesce_stats;
+} bench;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: stockledger-bench [--quick] [--runs N] [--seconds S] [--no-pg] "
+	        "[--only W] [--dir DIR]\n"
+	        "  --quick       small sizes and short runs (under a minute): proves the bench "
+	        "works\n"
+	        "  --runs N      runs per figure; the table shows medians (default 3)\n"
+	        "  --seconds S   length of each timed run (default 5)\n"
+	        "  --no-pg       skip the PostgreSQL peer\n"
+	        "  --only W      run only workload W (batch, raw, single, echo, coalesced, read, "
+	        "pg,\n"
+	        "                footprint, replay): for profiling\n"
+	        "  --dir DIR     where to make the temporary directory (default $TMPDIR or "
+	        "/tmp)\n");
+}
+
+static sl_op *sl_ops_alloc(int n)
+{
+	sl_op *ops = calloc((size_t)n, sizeof(*ops));
+	SL_ASSERT(ops != NULL);
+	return ops;
+}
+
+static void sl_ops_close(sl_op *ops, int n, bool is_shared)
+{
+	for (int i = 0; i < n; i++) {
+		if (!is_shared || i == 0)
+			sl_mux_close(ops[i].m);
+		sl_buf_fini(&ops[i].reply);
+	}
+	free(ops);
+}
+
+static sl_mux *mux_or_die(const char *url, unsigned contexts, bool is_coalescing)
+{
+	sl_mux_config mc = {
+	    .contexts = contexts, .is_coalescing = is_coalescing, .timeout_ms = 30000};
+	sl_mux *m = NULL;
+	char why[128];
+	if (sl_mux_open(url, &mc, &m, why, sizeof(why)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: cannot connect to %s: %s\n", url, why);
+		exit(1);
+	}
+	return m;
+}
+
+/* single_ops: n clients, each its own connection with one request in flight, or (shared)
+ * one connection with coalescing that all of them submit to. */
+static sl_op *single_ops(bench *b, const char *url, int n, bool is_shared, void **ctxs)
+{
+	sl_op *ops = sl_ops_alloc(n);
+	sl_mux *shared = is_shared ? mux_or_die(url, b->cfg.coalesce_contexts, true) : NULL;
+	for (int i = 0; i < n; i++) {
+		ops[i].m = is_shared ? shared : mux_or_die(url, 1, false);
+		ops[i].lo = 0;
+		ops[i].hi = b->cfg.items;
+		sl_buf_init(&ops[i].reply);
+		ctxs[i] = &ops[i];
+	}
+	return ops;
+}
+
+static void run_sl_batch(bench *b)
+{
+	int n = b->cfg.batch_conns;
+	void *ctxs[BENCH_THREADS_MAX];
+	sl_op *ops = single_ops(b, b->sl_url, n, false, ctxs);
+	for (int i = 0; i < n; i++) {
+		/* disjoint item ranges: the same plan as PostgreSQL, which would deadlock else */
+		ops[i].lo = b->cfg.items * (uint64_t)i / (uint64_t)n;
+		ops[i].hi = b->cfg.items * (uint64_t)(i + 1) / (uint64_t)n;
+	}
+	group g = {.fn = sl_batch_op, .ctxs = ctxs, .threads = n};
+	double el = run_groups(&g, 1, b->cfg.seconds);
+	figure_add(&b->batch, &g, el);
+	sl_ops_close(ops, n, false);
+}
+
+static void raw_samples(bench *b, sl_buf *samples, size_t *n)
+{
+	/* The most recent events of the log: what the batch workload appended. */
+	store *st = ledger_store(gw_service_ledger(b->svc));
+	store_iter *it = store_iter_alloc(st, STORE_CF_EVENTS);
+	SL_ASSERT(it != NULL);
+	*n = 0;
+	for (store_iter_seek_last(it); store_iter_valid(it) && *n < BENCH_SAMPLE_EVENTS;
+	     store_iter_prev(it)) {
+		size_t vlen;
+		const uint8_t *v = store_iter_value(it, &vlen);
+		sl_buf_init(&samples[*n]);
+		SL_ASSERT(sl_buf_set(&samples[*n], v, vlen) == SL_OK);
+		(*n)++;
+	}
+	store_iter_free(it);
+}
+
+static void run_raw_batch(bench *b, int run)
+{
+	char dir[300], err[512];
+	snprintf(dir, sizeof(dir), "%s/raw-%d", b->cfg.root, run);
+	store *st = NULL;
+	if (store_open(dir, &st, err, sizeof(err)) != SL_OK) {
+		snprintf(b->batch_raw.why, sizeof(b->batch_raw.why), "%.200s", err);
+		return;
+	}
+	static sl_buf samples[BENCH_SAMPLE_EVENTS];
+	size_t n_samples = 0;
+	raw_samples(b, samples, &n_samples);
+	int n = b->cfg.batch_conns;
+	raw_op ops[BENCH_THREADS_MAX];
+	void *ctxs[BENCH_THREADS_MAX];
+	atomic_uint_fast64_t next_seq = 1;
+	for (int i = 0; i < n; i++) {
+		ops[i] = (raw_op){.st = st,
+		                  .b = store_batch_alloc(st),
+		                  .samples = samples,
+		                  .n_samples = n_samples,
+		                  .next_seq = &next_seq};
+		ctxs[i] = &ops[i];
+	}
+	group g = {.fn = raw_append_op, .ctxs = ctxs, .threads = n};
+	double el = run_groups(&g, 1, b->cfg.seconds);
+	figure_add(&b->batch_raw, &g, el);
+	for (int i = 0; i < n; i++)
+		store_batch_free(ops[i].b);
+	for (size_t i = 0; i < n_samples; i++)
+		sl_buf_fini(&samples[i]);
+	store_close(st);
+	rm_rf(dir);
+}
+
+static pg_op *pg_ops_open(bench *b, int n, void **ctxs)
+{
+	pg_op *ops = calloc((size_t)n, sizeof(*ops));
+	SL_ASSERT(ops != NULL);
+	for (int i = 0; i < n; i++) {
+		char why[256];
+		if (bench_pg_connect(b->pg, &ops[i].c, why, sizeof(why)) != SL_OK) {
+			snprintf(b->pg_why, sizeof(b->pg_why), "%s", why);
+			for (int j = 0; j < i; j++)
+				bench_pg_disconnect(ops[j].c);
+			free(ops);
+			return NULL;
+		}
+		ops[i].lo = 0;
+		ops[i].hi = b->cfg.items;
+		ctxs[i] = &ops[i];
+	}
+	return ops;
+}
+
+static void pg_ops_close(pg_op *ops, int n)
+{
+	if (ops == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+		bench_pg_disconnect(ops[i].c);
+	free(ops);
+}
+
+static void run_pg_batch(bench *b)
+{
+	int n = b->cfg.batch_conns;
+	void *ctxs[BENCH_THREADS_MAX];
+	pg_op *ops = pg_ops_open(b, n, ctxs);
+	if (ops == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		ops[i].lo = b->cfg.items * (uint64_t)i / (uint64_t)n;
+		ops[i].hi = b->cfg.items * (uint64_t)(i + 1) / (uint64_t)n;
+	}
+	group g = {.fn = pg_batch_op, .ctxs = ctxs, .threads = n};
+	double el = run_groups(&g, 1, b->cfg.seconds);
+	figure_add(&b->batch_pg, &g, el);
+	pg_ops_close(ops, n);
+}
+
+static void run_sl_single(bench *b, bool is_coalesced, bool has_reader)
+{
+	int n = b->cfg.single_clients;
+	void *ctxs[BENCH_THREADS_MAX], *rctx[1];
+	sl_op *ops = single_ops(b, b->sl_url, n, is_coalesced, ctxs);
+	sl_op *reader = has_reader ? single_ops(b, b->sl_url, 1, false, rctx) : NULL;
+	group gs[2] = {{.fn = sl_single_op, .ctxs = ctxs, .threads = n},
+	               {.fn = sl_get_op, .ctxs = rctx, .threads = 1}};
+	gw_service_stats(b->svc, &b->stats_before);
+	double el = run_groups(gs, has_reader ? 2 : 1, b->cfg.seconds);
+	gw_service_stats(b->svc, &b->stats_after);
+	if (has_reader) {
+		figure_add(&b->read_single, &gs[0], el);
+		figure_add(&b->read, &gs[1], el);
+	} else {
+		figure_add(is_coalesced ? &b->coalesced : &b->single, &gs[0], el);
+	}
+	if (is_coalesced)
+		sl_mux_stats_get(ops[0].m, &b->coalesce_stats);
+	sl_ops_close(ops, n, is_coalesced);
+	if (reader != NULL)
+		sl_ops_close(reader, 1, false);
+}
+
+static void run_echo(bench *b)
+{
+	/* The same request bytes a single-line decrement sends. */
+	Sl__Command cmd;
+	Sl__Increment inc;
+	Sl__Decrement dec;
+	static sl_op tmpl;
+	tmpl.lo = 0;
+	tmpl.hi = b->cfg.items;
+	op_command(&tmpl, &cmd, &inc, &dec, 1, 12345);
+	sl_buf enc, req;
+	sl_buf_init(&enc);
+	sl_buf_init(&req);
+	SL_ASSERT(sl_client_command_encode(&cmd, &enc) == SL_OK);
+	SL_ASSERT(sl_client_request_append(&req, enc.data, enc.len) == SL_OK);
+	int n = b->cfg.single_clients;
+	void *ctxs[BENCH_THREADS_MAX];
+	sl_op *ops = single_ops(b, b->echo_url, n, false, ctxs);
+	for (int i = 0; i < n; i++) {
+		ops[i].raw = req.data;
+		ops[i].raw_len = req.len;
+	}
+	group g = {.fn = echo_op, .ctxs = ctxs, .threads = n};
+	double el = run_groups(&g, 1, b->cfg.seconds);
+	figure_add(&b->single_echo, &g, el);
+	sl_ops_close(ops, n, false);
+	sl_buf_fini(&enc);
+	sl_buf_fini(&req);
+}
+
+static void run_pg_single(bench *b, bool has_reader)
+{
+	int n = b->cfg.single_clients;
+	void *ctxs[BENCH_THREADS_MAX], *rctx[1];
+	pg_op *ops = pg_ops_open(b, n, ctxs);
+	if (ops == NULL)
+		return;
+	pg_op *reader = has_reader ? pg_ops_open(b, 1, rctx) : NULL;
+	if (has_reader && reader == NULL) {
+		pg_ops_close(ops, n);
+		return;
+	}
+	group gs[2] = {{.fn = pg_single_op, .ctxs = ctxs, .threads = n},
+	               {.fn = pg_get_op, .ctxs = rctx, .threads = 1}};
+	double el = run_groups(gs, has_reader ? 2 : 1, b->cfg.seconds);
+	if (has_reader) {
+		figure_add(&b->read_pg_single, &gs[0], el);
+		figure_add(&b->read_pg, &gs[1], el);
+	} else {
+		figure_add(&b->single_pg, &gs[0], el);
+	}
+	pg_ops_close(ops, n);
+	pg_ops_close(reader, 1);
+}
+
+static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
+                        const child_fig *scan)
+{
+	char a[256], l[256], lr[64], p[256], pr[64];
+	const figure *pgf;
+	printf("\n| workload | StockLedger | limit | vs limit | PostgreSQL 15 | vs PostgreSQL | "
+	       "target |\n|---|---|---|---|---|---|---|\n");
+
+	cell_rate(a, sizeof(a), &b->batch, "events/s", false);
+	cell_rate(l, sizeof(l), &b->batch_raw, "events/s", false);
+	cell_ratio(lr, sizeof(lr), &b->batch, &b->batch_raw, true);
+	cell_rate(p, sizeof(p), &b->batch_pg, "events/s", false);
+	cell_ratio(pr, sizeof(pr), &b->batch, &b->batch_pg, false);
+	printf("| batch: %d-line commands over %" PRIu64 " items, %d connections | %s | raw synced "
+	       "RocksDB WriteBatch append, same events: %s | %s | %s | %s | >= 60%% of limit: "
+	       "%s |\n",
+	       BENCH_LINES, b->cfg.items, b->cfg.batch_conns, a, l, lr, p, pr,
+	       verdict(ratio_of(&b->batch, &b->batch_raw) >= 0.6));
+
+	cell_rate(a, sizeof(a), &b->single, "commands/s", true);
+	cell_rate(l, sizeof(l), &b->single_echo, "round trips/s", true);
+	cell_ratio(lr, sizeof(lr), &b->single, &b->single_echo, true);
+	cell_rate(p, sizeof(p), &b->single_pg, "commands/s", true);
+	cell_ratio(pr, sizeof(pr), &b->single, &b->single_pg, false);
+	printf("| single: 1-line restricted decrements/increments, %d clients, 1 command per "
+	       "request | %s | nng echo, same concurrency: %s | %s | %s | %s | >= 90%% of echo: "
+	       "%s |\n",
+	       b->cfg.single_clients, a, l, lr, p, pr,
+	       verdict(ratio_of(&b->single, &b->single_echo) >= 0.9));
+
+	cell_rate(a, sizeof(a), &b->coalesced, "commands/s", true);
+	cell_ratio(lr, sizeof(lr), &b->coalesced, &b->single_echo, true);
+	cell_ratio(pr, sizeof(pr), &b->coalesced, &b->single_pg, false);
+	printf("| single-coalesced: the same, %d clients on one connection, %u requests in flight, "
+	       "coalescing | %s | nng echo (above) | %s | (above) | %s | >= 10x PostgreSQL: %s |\n",
+	       b->cfg.single_clients, b->cfg.coalesce_contexts, a, lr, pr,
+	       verdict(ratio_of(&b->coalesced, &b->single_pg) >= 10));
+
+	/* NEEDSWORK: orders (issue 3) reached this branch with the last merge of main, after
+	 * the full run; the workload is not wired yet. To add it: an sl_op that places an
+	 * order (3 lines, restricted) then pays it, 10% canceled and 10% edited, run like
+	 * run_sl_single into its own figure, with a PostgreSQL twin in bench_pg.c. */
+	printf("| orders: place (3 lines, restricted) then pay; 10%% canceled, 10%% edited | not "
+	       "measured: the orders workload is not wired into the bench yet | - | - | - | - | "
+	       "- |\n");
+
+	char rd[128], rdp[320];
+	if (b->read.is_set)
+		snprintf(rd, sizeof(rd), "p50 %.2f ms, p99 %.2f ms (under %.0f writes/s)",
+		         median(b->read.p50, b->read.n) / 1e3, median(b->read.p99, b->read.n) / 1e3,
+		         median(b->read_single.rate, b->read_single.n));
+	else
+		snprintf(rd, sizeof(rd), "unavailable");
+	pgf = &b->read_pg;
+	if (pgf->is_set)
+		snprintf(rdp, sizeof(rdp), "p50 %.2f ms, p99 %.2f ms (under %.0f writes/s)",
+		         median(pgf->p50, pgf->n) / 1e3, median(pgf->p99, pgf->n) / 1e3,
+		         median(b->read_pg_single.rate, b->read_pg_single.n));
+	else
+		snprintf(rdp, sizeof(rdp), "unavailable%s%.200s", b->pg_why[0] ? ": " : "",
+		         b->pg_why);
+	printf("| read: item get while single runs | %s | - | - | %s | - | p99 < 1 ms: %s |\n", rd,
+	       rdp, verdict(b->read.is_set && median(b->read.p99, b->read.n) < 1000));
+
+	cell_rate(a, sizeof(a), &replay->rate, "events/s", false);
+	cell_rate(l, sizeof(l), &scan->rate, "events/s", false);
+	cell_ratio(lr, sizeof(lr), &replay->rate, &scan->rate, true);
+	printf("| replay: rebuild of a %" PRIu64 "-event log (views and index) | %s (peak RSS "
+	       "%.0f MiB) | raw scan + decode of the log: %s | %s | n/a | - | >= 50%% of limit: "
+	       "%s |\n",
+	       replay->events, a, median(replay->rss_mib, replay->rate.n), l, lr,
+	       verdict(ratio_of(&replay->rate, &scan->rate) >= 0.5));
+
+	double rss = median(fp->rss_mib, fp->rate.n);
+	char fpa[256], fpp[128];
+	if (fp->rate.is_set)
+		snprintf(fpa, sizeof(fpa),
+		         "peak RSS %.0f MiB, %.0f bytes on disk per event (loaded at %.0f "
+		         "events/s in-process)",
+		         rss, fp->bytes_per_event, median(fp->rate.rate, fp->rate.n));
+	else
+		snprintf(fpa, sizeof(fpa), "unavailable: %.200s", fp->rate.why);
+	if (b->pg_bytes_per_event > 0)
+		snprintf(fpp, sizeof(fpp), "%.0f bytes on disk per event (events table)",
+		         b->pg_bytes_per_event);
+	else
+		snprintf(fpp, sizeof(fpp), "unavailable");
+	printf("| footprint: %" PRIu64 " items, %" PRIu64 " events | %s | - | - | %s | - | RSS < "
+	       "512 MiB: %s |\n",
+	       b->cfg.fp_items, b->cfg.fp_events, fpa, fpp, verdict(fp->rate.is_set && rss < 512));
+
+	uint64_t groups = b->stats_after.groups - b->stats_before.groups;
+	printf("\nwriter during the last timed run: %" PRIu64 " commands in %" PRIu64
+	       " groups (%.1f per WAL sync); coalescing client: %" PRIu64 " commands in %" PRIu64
+	       " requests (largest %" PRIu64 ")\n",
+	       b->stats_after.commands - b->stats_before.commands, groups,
+	       groups > 0
+	           ? (double)(b->stats_after.commands - b->stats_before.commands) / (double)groups
+	           : 0.0,
+	       b->coalesce_stats.commands, b->coalesce_stats.requests,
+	       b->coalesce_stats.commands_per_request_max);
+	if (b->single.errors + b->coalesced.errors + b->batch.errors > 0)
+		printf("failed operations: batch %" PRIu64 ", single %" PRIu64
+		       ", coalesced %" PRIu64 "\n",
+		       b->batch.errors, b->single.errors, b->coalesced.errors);
+}
+
+static bool is_on(const bench_cfg *cfg, const char *workload)
+{
+	return cfg->only == NULL || strcmp(cfg->only, workload) == 0;
+}
+
+static int bench_main(bench *b)
+{
+	bench_cfg *cfg = &b->cfg;
+	char err[512], dir[300];
+	double loads[3];
+	if (getloadavg(loads, 3) == 3)
+		printf("stockledger-bench: %ld cpus, load average %.2f %.2f %.2f at start\n",
+		       sysconf(_SC_NPROCESSORS_ONLN), loads[0], loads[1], loads[2]);
+	printf("stockledger-bench: %s, %d run(s) of %.1f s per figure, in %s\n",
+	       cfg->is_quick ? "quick" : "full", cfg->runs, cfg->seconds, cfg->root);
+	fflush(stdout);
+
+	/* the service, in-process, on loopback TCP */
+	snprintf(dir, sizeof(dir), "%s/ledger", cfg->root);
+	gw_config gc = {.data_dir = dir, .default_location = SL_DEFAULT_LOCATION};
+	if (gw_service_open(&gc, &b->svc, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	snprintf(b->sl_url, sizeof(b->sl_url), "tcp://127.0.0.1:%d", port_free());
+	if (gw_server_start(b->svc, b->sl_url, SL_DEFAULT_LOCATION, &b->srv, err, sizeof(err)) !=
+	    SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	if (load_items(b->svc, cfg->items, cfg->items, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: %s\n", err);
+		return 1;
+	}
+	snprintf(b->echo_url, sizeof(b->echo_url), "tcp://127.0.0.1:%d", port_free());
+	if (gw_echo_start(b->echo_url, SL_GATEWAY_CONTEXTS, &b->echo, err, sizeof(err)) != SL_OK) {
+		fprintf(stderr, "stockledger-bench: echo server: %s\n", err);
+		return 1;
+	}
+	if (cfg->has_pg) {
+		snprintf(dir, sizeof(dir), "%s/pg", cfg->root);
+		mkdir(dir, 0700);
+		if (bench_pg_start(dir, port_free(), cfg->items, BENCH_QUANTITY, &b->pg, b->pg_why,
+		                   sizeof(b->pg_why)) != SL_OK)
+			fprintf(stderr, "stockledger-bench: postgresql peer unavailable: %s\n",
+			        b->pg_why);
+	} else {
+		snprintf(b->pg_why, sizeof(b->pg_why), "--no-pg");
+	}
+	snprintf(b->batch_pg.why, sizeof(b->batch_pg.why), "%s", b->pg_why);
+	snprintf(b->single_pg.why, sizeof(b->single_pg.why), "%s", b->pg_why);
+
+	for (int r = 0; r < cfg->runs; r++) {
+		printf("stockledger-bench: run %d of %d\n", r + 1, cfg->runs);
+		fflush(stdout);
+		if (is_on(cfg, "batch"))
+			run_sl_batch(b);
+		if (is_on(cfg, "raw"))
+			run_raw_batch(b, r);
+		if (is_on(cfg, "single"))
+			run_sl_single(b, false, false);
+		if (is_on(cfg, "echo"))
+			run_echo(b);
+		if (is_on(cfg, "coalesced"))
+			run_sl_single(b, true, false);
+		if (is_on(cfg, "read"))
+			run_sl_single(b, false, true);
+		if (b->pg != NULL && is_on(cfg, "pg")) {
+			run_pg_batch(b);
+			run_pg_single(b, false);
+			run_pg_single(b, true);
+		}
+	}
+	if (b->pg != NULL) {
+		void *ctx[1];
+		pg_op *o = pg_ops_open(b, 1, ctx);
+		if (o != NULL)
+			b->pg_bytes_per_event = bench_pg_bytes_per_event(o->c);
+		pg_ops_close(o, 1);
+		bench_pg_stop(b->pg);
+		b->pg = NULL;
+	}
+	gw_echo_stop(b->echo);
+	gw_server_stop(b->srv);
+	gw_service_close(b->svc);
+
+	/* footprint, then replay and scan of the same log, each in a child of its own */
+	static child_fig fp, replay, scan;
+	snprintf(dir, sizeof(dir), "%s/footprint", cfg->root);
+	printf("stockledger-bench: footprint: loading %" PRIu64 " items, %" PRIu64 " events\n",
+	       cfg->fp_items, cfg->fp_events);
+	fflush(stdout);
+	if (is_on(cfg, "footprint") || is_on(cfg, "replay"))
+		child_measure("--child-footprint", dir, cfg, &fp);
+	for (int r = 0; r < cfg->runs && fp.rate.is_set && is_on(cfg, "replay"); r++) {
+		printf("stockledger-bench: replay run %d of %d\n", r + 1, cfg->runs);
+		fflush(stdout);
+		child_measure("--child-scan", dir, cfg, &scan);
+		child_measure("--child-replay", dir, cfg, &replay);
+	}
+	if (getloadavg(loads, 3) == 3)
+		printf("stockledger-bench: load average %.2f %.2f %.2f at the end\n", loads[0],
+		       loads[1], loads[2]);
+	print_table(b, &fp, &replay, &scan);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "--child-footprint") == 0) {
+		uint64_t items, events;
+		if (sl_args_u64(argv[3], &items) != SL_OK || sl_args_u64(argv[4], &events) != SL_OK)
+			return 2;
+		return child_footprint(argv[2], items, events);
+	}
+	if (argc == 5 && strcmp(argv[1], "--child-replay") == 0)
+		return child_replay(argv[2], false);
+	if (argc == 5 && strcmp(argv[1], "--child-scan") == 0)
+		return child_replay(argv[2], true);
+
+	static bench b;
+	bench_cfg *cfg = &b.cfg;
+	const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	cfg->has_pg = true;
+	cfg->runs = 3;
+	cfg->seconds = 5;
+	cfg->items = 100000;
+	cfg->batch_conns = 4;
+	cfg->single_clients = 64;
+	cfg->coalesce_contexts = 4;
+	cfg->fp_items = 1000000;
+	cfg->fp_events = 10000000;
+	bool has_runs = false, has_seconds = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int64_t v;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--quick") == 0) {
+			cfg->is_quick = true;
+		} else if (strcmp(a, "--no-pg") == 0) {
+			cfg->has_pg = false;
+		} else if (strcmp(a, "--runs") == 0 && i + 1 < argc &&
+		           sl_parse_i64(argv[i + 1], &v) == SL_OK && v >= 1 && v <= 16) {
+			cfg->runs = (int)v;
+			has_runs = true;
+			i++;
+		} else if (strcmp(a, "--seconds") == 0 && i + 1 < argc &&
+		           sl_parse_i64(argv[i + 1], &v) == SL_OK && v >= 1 && v <= 600) {
+			cfg->seconds = (double)v;
+			has_seconds = true;
+			i++;
+		} else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
+			cfg->only = argv[++i];
+		} else if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
+			tmp = argv[++i];
+		} else {
+			fprintf(stderr, "stockledger-bench: unknown or incomplete option '%s'\n",
+			        a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (cfg->is_quick) {
+		cfg->items = 1000;
+		cfg->fp_items = 2000;
+		cfg->fp_events = 20000;
+		if (!has_runs)
+			cfg->runs = 1;
+		if (!has_seconds)
+			cfg->seconds = 0.3;
+	}
+	snprintf(cfg->root, sizeof(cfg->root), "%s/sl-bench-XXXXXX", tmp);
+	if (mkdtemp(cfg->root) == NULL) {
+		fprintf(stderr, "stockledger-bench: cannot create a directory in '%s': %s\n", tmp,
+		        strerror(errno));
+		return 1;
+	}
+	/* the PostgreSQL server may run as nobody: it must reach its directory */
+	chmod(cfg->root, 0755);
+	int rc = bench_main(&b);
+	rm_rf(cfg->root);
+	return rc;
+}
