@@ -48,6 +48,80 @@ static const char sql_batch[] =
     "INSERT INTO events (product, delta, quantity_after) SELECT product, $2::bigint, quantity FROM "
     "u";
 static const char sql_get[] = "SELECT quantity FROM items WHERE product = $1";
+static const char sql_place[] = "SELECT order_place($1, $2::text[], $3::bigint[])";
+static const char sql_pay[] = "SELECT order_pay($1)";
+static const char sql_cancel[] = "SELECT order_cancel($1)";
+static const char sql_edit[] = "SELECT order_edit($1, $2::text[], $3::bigint[])";
+
+/* The order tables and flows (bench_pg.h). SQLSTATE SL001 is a short line, SL002 a refused
+ * transition; raising either rolls the whole transaction back. Line ids are 1..n. */
+static const char sql_orders_schema[] =
+    "CREATE TABLE orders (order_id text PRIMARY KEY, status text NOT NULL, "
+    "created timestamptz NOT NULL DEFAULT now(), updated timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE order_lines (order_id text NOT NULL, line_id text NOT NULL, "
+    "product text NOT NULL, quantity bigint NOT NULL, held bigint NOT NULL, "
+    "PRIMARY KEY (order_id, line_id));"
+    "CREATE TABLE order_events (seq bigserial PRIMARY KEY, order_id text NOT NULL, "
+    "line_id text, product text, delta bigint, quantity_after bigint, status text NOT NULL, "
+    "time timestamptz NOT NULL DEFAULT now());"
+    /* place: the restricted decrements, then the order; any short line rolls back all */
+    "CREATE FUNCTION order_place(o text, p text[], q bigint[]) RETURNS void "
+    "LANGUAGE plpgsql AS $$ DECLARE i int; after_q bigint; n_short int := 0; BEGIN "
+    "FOR i IN 1 .. cardinality(p) LOOP "
+    "UPDATE items SET quantity = quantity - q[i] WHERE product = p[i] AND quantity >= q[i] "
+    "RETURNING quantity INTO after_q; "
+    "IF NOT FOUND THEN n_short := n_short + 1; CONTINUE; END IF; "
+    "INSERT INTO order_lines VALUES (o, i::text, p[i], q[i], q[i]); "
+    "INSERT INTO order_events (order_id, line_id, product, delta, quantity_after, status) "
+    "VALUES (o, i::text, p[i], -q[i], after_q, 'PLACED'); END LOOP; "
+    "IF n_short > 0 THEN RAISE EXCEPTION 'insufficient inventory on % lines of order %', "
+    "n_short, o USING ERRCODE = 'SL001'; END IF; "
+    "INSERT INTO orders (order_id, status) VALUES (o, 'PLACED'); "
+    "INSERT INTO order_events (order_id, status) VALUES (o, 'PLACED'); END $$;"
+    /* pay: under ON_ORDER_PLACED the stock was taken at placement */
+    "CREATE FUNCTION order_pay(o text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "UPDATE orders SET status = 'PAID', updated = now() WHERE order_id = o "
+    "AND status = 'PLACED'; "
+    "IF NOT FOUND THEN RAISE EXCEPTION 'order % cannot be paid', o USING ERRCODE = 'SL002'; "
+    "END IF; INSERT INTO order_events (order_id, status) VALUES (o, 'PAID'); END $$;"
+    /* cancel: restock what each line holds, close */
+    "CREATE FUNCTION order_cancel(o text) RETURNS void LANGUAGE plpgsql AS $$ "
+    "DECLARE r record; after_q bigint; BEGIN "
+    "UPDATE orders SET status = 'CANCELED', updated = now() WHERE order_id = o "
+    "AND status IN ('PLACED', 'PAID'); "
+    "IF NOT FOUND THEN RAISE EXCEPTION 'order % is closed', o USING ERRCODE = 'SL002'; "
+    "END IF; "
+    "FOR r IN SELECT line_id, product, held FROM order_lines WHERE order_id = o AND held > 0 "
+    "ORDER BY product LOOP "
+    "UPDATE items SET quantity = quantity + r.held WHERE product = r.product "
+    "RETURNING quantity INTO after_q; "
+    "UPDATE order_lines SET held = 0 WHERE order_id = o AND line_id = r.line_id; "
+    "INSERT INTO order_events (order_id, line_id, product, delta, quantity_after, status) "
+    "VALUES (o, r.line_id, r.product, r.held, after_q, 'CANCELED'); END LOOP; "
+    "INSERT INTO order_events (order_id, status) VALUES (o, 'CANCELED'); END $$;"
+    /* edit: the complete new set; each line's delta against what it holds, unrestricted */
+    "CREATE FUNCTION order_edit(o text, p text[], q bigint[]) RETURNS void "
+    "LANGUAGE plpgsql AS $$ DECLARE r record; after_q bigint; st text; BEGIN "
+    "SELECT status INTO st FROM orders WHERE order_id = o FOR UPDATE; "
+    "IF st IS NULL OR st NOT IN ('PLACED', 'PAID') THEN "
+    "RAISE EXCEPTION 'order % cannot be edited', o USING ERRCODE = 'SL002'; END IF; "
+    "FOR r IN SELECT coalesce(l.line_id, n.line_id) AS line_id, "
+    "coalesce(l.product, n.product) AS product, coalesce(n.quantity, 0) AS quantity, "
+    "coalesce(l.held, 0) AS held "
+    "FROM (SELECT g::text AS line_id, p[g] AS product, q[g] AS quantity "
+    "FROM generate_subscripts(p, 1) g) n "
+    "FULL JOIN (SELECT line_id, product, held FROM order_lines WHERE order_id = o) l "
+    "ON l.line_id = n.line_id WHERE coalesce(n.quantity, 0) <> coalesce(l.held, 0) "
+    "ORDER BY 2 LOOP "
+    "UPDATE items SET quantity = quantity - (r.quantity - r.held) "
+    "WHERE product = r.product RETURNING quantity INTO after_q; "
+    "INSERT INTO order_lines VALUES (o, r.line_id, r.product, r.quantity, r.quantity) "
+    "ON CONFLICT (order_id, line_id) DO UPDATE SET quantity = excluded.quantity, "
+    "held = excluded.held; "
+    "INSERT INTO order_events (order_id, line_id, product, delta, quantity_after, status) "
+    "VALUES (o, r.line_id, r.product, r.held - r.quantity, after_q, st); END LOOP; "
+    "UPDATE orders SET updated = now() WHERE order_id = o; "
+    "INSERT INTO order_events (order_id, status) VALUES (o, st); END $$;";
 
 /* why_clean keeps the first line of a libpq message. */
 static void why_clean(char *why)
@@ -164,6 +238,8 @@ sl_err bench_pg_start(const char *dir, int port, uint64_t n_items, int64_t quant
 	         (long long)quantity, (unsigned long long)(n_items - 1));
 	sl_err rc = exec_ok(c, cmd, why, why_size);
 	if (rc == SL_OK)
+		rc = exec_ok(c, sql_orders_schema, why, why_size);
+	if (rc == SL_OK)
 		rc = exec_ok(c, "VACUUM ANALYZE items", why, why_size);
 	PQfinish(c);
 	if (rc != SL_OK)
@@ -204,7 +280,9 @@ sl_err bench_pg_connect(bench_pg *pg, bench_pg_conn **out, char *why, size_t why
 	}
 	static const struct {
 		const char *name, *sql;
-	} stmts[] = {{"dec", sql_dec}, {"inc", sql_inc}, {"batch", sql_batch}, {"get", sql_get}};
+	} stmts[] = {{"dec", sql_dec},       {"inc", sql_inc},     {"batch", sql_batch},
+	             {"get", sql_get},       {"place", sql_place}, {"pay", sql_pay},
+	             {"cancel", sql_cancel}, {"edit", sql_edit}};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		PGresult *r = PQprepare(c->conn, stmts[i].name, stmts[i].sql, 0, NULL);
 		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -278,6 +356,75 @@ sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity)
 	snprintf(product, sizeof(product), "p%06llu", (unsigned long long)item);
 	const char *vals[1] = {product};
 	return exec_prepared(c, "get", 1, vals, quantity);
+}
+
+/* exec_order runs a prepared order function and maps its SQLSTATE (see sql_orders_schema). */
+static sl_err exec_order(bench_pg_conn *c, const char *name, int n, const char *const *vals)
+{
+	PGresult *r = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
+	sl_err rc = SL_OK;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state != NULL && strcmp(state, "SL001") == 0)
+			rc = SL_ERR_INSUFFICIENT_INVENTORY;
+		else if (state != NULL && strcmp(state, "SL002") == 0)
+			rc = SL_ERR_FAILED_PRECONDITION;
+		else
+			rc = SL_ERR_STORAGE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* order_arrays writes the array literals {p000001,...} and {1,...} of n lines into the
+ * connection's buffer; *products and *quantities point into it. */
+static sl_err order_arrays(bench_pg_conn *c, const uint64_t *items, const int64_t *quantities,
+                           size_t n, const char **products, const char **quantities_out)
+{
+	size_t p = 0, size = sizeof(c->buf);
+	const char *sep = "{";
+	if (n == 0 || n > BENCH_PG_ORDER_LINES_MAX)
+		return SL_ERR_LIMIT_EXCEEDED;
+	for (size_t i = 0; i < n; i++, sep = ",")
+		p += (size_t)snprintf(c->buf + p, size - p, "%sp%06llu", sep,
+		                      (unsigned long long)items[i]);
+	p += (size_t)snprintf(c->buf + p, size - p, "}") + 1;
+	*products = c->buf;
+	*quantities_out = c->buf + p;
+	sep = "{";
+	for (size_t i = 0; i < n; i++, sep = ",")
+		p +=
+		    (size_t)snprintf(c->buf + p, size - p, "%s%lld", sep, (long long)quantities[i]);
+	snprintf(c->buf + p, size - p, "}");
+	return SL_OK;
+}
+
+sl_err bench_pg_order_place(bench_pg_conn *c, const char *order_id, const uint64_t *items,
+                            const int64_t *quantities, size_t n)
+{
+	const char *vals[3] = {order_id, NULL, NULL};
+	sl_err rc = order_arrays(c, items, quantities, n, &vals[1], &vals[2]);
+	return rc != SL_OK ? rc : exec_order(c, "place", 3, vals);
+}
+
+sl_err bench_pg_order_pay(bench_pg_conn *c, const char *order_id)
+{
+	const char *vals[1] = {order_id};
+	return exec_order(c, "pay", 1, vals);
+}
+
+sl_err bench_pg_order_cancel(bench_pg_conn *c, const char *order_id)
+{
+	const char *vals[1] = {order_id};
+	return exec_order(c, "cancel", 1, vals);
+}
+
+sl_err bench_pg_order_edit(bench_pg_conn *c, const char *order_id, const uint64_t *items,
+                           const int64_t *quantities, size_t n)
+{
+	const char *vals[3] = {order_id, NULL, NULL};
+	sl_err rc = order_arrays(c, items, quantities, n, &vals[1], &vals[2]);
+	return rc != SL_OK ? rc : exec_order(c, "edit", 3, vals);
 }
 
 double bench_pg_bytes_per_event(bench_pg_conn *c)

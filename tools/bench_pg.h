@@ -44,6 +44,40 @@ sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t
 /* bench_pg_get reads the quantity of item. */
 sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity);
 
+/*
+ * The order flows (docs/orders.md, under ON_ORDER_PLACED), each one call of a PL/pgSQL
+ * function created by bench_pg_start, so one round trip and one transaction per command,
+ * as one request and one group commit per command on the ledger's side. Tables: `orders`
+ * (id, status), `order_lines` (order, line id 1..n, product, quantity, held) and
+ * `order_events` (an order's events: one per line that moved, one for the order).
+ * Items are locked in the order given (the bench gives them sorted, which keeps
+ * concurrent orders free of deadlocks); every function returns SL_ERR_INSUFFICIENT_INVENTORY
+ * for a short place (rolled back whole), SL_ERR_FAILED_PRECONDITION for a transition the
+ * order's status refuses, SL_ERR_STORAGE for any other failure, SL_OK otherwise.
+ */
+
+/* Lines of one order the bench's order functions take (the bench's orders have 3). */
+#define BENCH_PG_ORDER_LINES_MAX 16
+
+/* bench_pg_order_place places order_id with lines 1..n (items[i], quantities[i]): the
+ * restricted decrement of every line (UPDATE ... WHERE quantity >= n), all or nothing, and
+ * the order, its lines and its events. */
+sl_err bench_pg_order_place(bench_pg_conn *c, const char *order_id, const uint64_t *items,
+                            const int64_t *quantities, size_t n);
+
+/* bench_pg_order_pay marks a placed order paid (status UPDATE and an event; no stock moves
+ * under ON_ORDER_PLACED). */
+sl_err bench_pg_order_pay(bench_pg_conn *c, const char *order_id);
+
+/* bench_pg_order_cancel restocks what every line holds, closes the order, with events. */
+sl_err bench_pg_order_cancel(bench_pg_conn *c, const char *order_id);
+
+/* bench_pg_order_edit gives the order its complete new set of lines 1..n: each line's delta
+ * against what it holds is decremented (unrestricted) or restocked, lines left out go to 0;
+ * one event per line that moved and one for the order. */
+sl_err bench_pg_order_edit(bench_pg_conn *c, const char *order_id, const uint64_t *items,
+                           const int64_t *quantities, size_t n);
+
 /* bench_pg_bytes_per_event: on-disk size of the events table (with its index) per row. */
 double bench_pg_bytes_per_event(bench_pg_conn *c);
 

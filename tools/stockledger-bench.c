@@ -87,9 +87,14 @@ static uint64_t rng_next(uint64_t *s)
 /* op_fn runs one operation; returns the units it did (events, commands) or 0 on failure. */
 typedef uint64_t (*op_fn)(void *ctx, uint64_t *rng);
 
+/* latency_fn returns the latency (us) to record for the operation that just succeeded, when
+ * it is not the whole operation's (orders record their place). */
+typedef double (*latency_fn)(void *ctx);
+
 typedef struct group {
 	op_fn fn;
-	void **ctxs; /* one per thread */
+	latency_fn latency; /* NULL: the whole operation */
+	void **ctxs;        /* one per thread */
 	int threads;
 	/* results */
 	uint64_t ops, units, errors;
@@ -116,6 +121,8 @@ static void *worker_main(void *arg)
 		double t0 = now_s();
 		uint64_t u = w->g->fn(w->ctx, &w->rng);
 		double us = (now_s() - t0) * 1e6;
+		if (w->g->latency != NULL)
+			us = w->g->latency(w->ctx);
 		if (u == 0) {
 			w->errors++;
 			continue;
@@ -292,14 +299,20 @@ static void op_command(sl_op *o, Sl__Command *cmd, Sl__Increment *inc, Sl__Decre
 	}
 }
 
-static uint64_t op_run(sl_op *o, const Sl__Command *cmd, uint64_t units)
+/* mux_run sends cmd and waits: true if the service applied it. */
+static bool mux_run(sl_mux *m, const Sl__Command *cmd)
 {
 	Sl__Result *r = NULL;
-	if (sl_mux_command(o->m, cmd, &r) != SL_OK)
-		return 0;
+	if (sl_mux_command(m, cmd, &r) != SL_OK)
+		return false;
 	bool is_ok = r->error == NULL;
 	sl__result__free_unpacked(r, NULL);
-	return is_ok ? units : 0;
+	return is_ok;
+}
+
+static uint64_t op_run(sl_op *o, const Sl__Command *cmd, uint64_t units)
+{
+	return mux_run(o->m, cmd) ? units : 0;
 }
 
 static uint64_t sl_single_op(void *ctx, uint64_t *rng)
@@ -405,6 +418,168 @@ static uint64_t pg_get_op(void *ctx, uint64_t *rng)
 	pg_op *o = ctx;
 	int64_t q;
 	return bench_pg_get(o->c, o->lo + rng_next(rng) % (o->hi - o->lo), &q) == SL_OK ? 1 : 0;
+}
+
+/* ---- orders: place (3 lines, restricted) then pay; 10% canceled, 10% edited ---- */
+
+#define ORDER_LINES 3
+
+/* The flow of order number n: of every ten orders, one is edited after payment (its first
+ * line grows by one unit, its last is dropped: one unrestricted decrement and one restock),
+ * one is canceled after payment (every line restocked), the eight others are placed and paid.
+ * Under ON_ORDER_PLACED (the default) the place takes the stock and the pay moves none. */
+typedef enum order_flow { ORDER_FLOW_PAID, ORDER_FLOW_EDITED, ORDER_FLOW_CANCELED } order_flow;
+typedef enum order_step { ORDER_PLACE, ORDER_PAY, ORDER_EDIT, ORDER_CANCEL } order_step;
+
+static const int64_t order_place_quantities[ORDER_LINES] = {1, 1, 1};
+static const int64_t order_edit_quantities[ORDER_LINES - 1] = {2, 1};
+
+/* One client of the orders workload, on the ledger (m) or on PostgreSQL (c). */
+typedef struct order_op {
+	sl_mux *m;
+	bench_pg_conn *c;
+	uint64_t lo, hi;
+	atomic_uint_fast64_t *next_order; /* order numbers, shared by every client */
+	uint64_t requests;                /* requests sent, for the requests per order */
+	double place_us;                  /* latency of the last place */
+	/* the order in flight: its items are distinct and ascending (PostgreSQL locks them in
+	 * that order, so concurrent orders cannot deadlock; the ledger gets the same orders) */
+	char order_id[32];
+	order_flow flow;
+	uint64_t items[ORDER_LINES];
+	/* the ledger's command, built in place */
+	Sl__ItemKey keys[ORDER_LINES];
+	Sl__OrderLineSpec specs[ORDER_LINES];
+	Sl__OrderLineSpec *spec_ptrs[ORDER_LINES];
+	char products[ORDER_LINES][16];
+	char line_ids[ORDER_LINES][24];
+} order_op;
+
+static void order_next(order_op *o, uint64_t *rng)
+{
+	uint64_t n = atomic_fetch_add(o->next_order, 1);
+	snprintf(o->order_id, sizeof(o->order_id), "o%" PRIu64, n);
+	o->flow =
+	    n % 10 == 0 ? ORDER_FLOW_EDITED : (n % 10 == 1 ? ORDER_FLOW_CANCELED : ORDER_FLOW_PAID);
+	SL_ASSERT(o->hi - o->lo >= ORDER_LINES);
+	for (size_t i = 0; i < ORDER_LINES; i++) {
+		bool is_new;
+		do {
+			o->items[i] = o->lo + rng_next(rng) % (o->hi - o->lo);
+			is_new = true;
+			for (size_t j = 0; j < i; j++)
+				is_new = is_new && o->items[j] != o->items[i];
+		} while (!is_new);
+		for (size_t j = i; j > 0 && o->items[j - 1] > o->items[j]; j--) {
+			uint64_t t = o->items[j];
+			o->items[j] = o->items[j - 1];
+			o->items[j - 1] = t;
+		}
+	}
+}
+
+/* order_run runs the flow of the next order, one step (one request) at a time through
+ * step; returns 1 (one order) if every step succeeded, else 0. */
+static uint64_t order_run(order_op *o, uint64_t *rng, bool (*step)(order_op *, order_step))
+{
+	order_next(o, rng);
+	double t0 = now_s();
+	bool is_ok = step(o, ORDER_PLACE);
+	o->place_us = (now_s() - t0) * 1e6;
+	is_ok = is_ok && step(o, ORDER_PAY);
+	if (is_ok && o->flow == ORDER_FLOW_EDITED)
+		is_ok = step(o, ORDER_EDIT);
+	if (is_ok && o->flow == ORDER_FLOW_CANCELED)
+		is_ok = step(o, ORDER_CANCEL);
+	return is_ok ? 1 : 0;
+}
+
+static double order_place_latency(void *ctx)
+{
+	return ((order_op *)ctx)->place_us;
+}
+
+/* sl_order_step sends one order command of the order in flight to the service. */
+static bool sl_order_step(order_op *o, order_step step)
+{
+	Sl__Command cmd = SL__COMMAND__INIT;
+	Sl__PlaceOrder place = SL__PLACE_ORDER__INIT;
+	Sl__PayOrder pay = SL__PAY_ORDER__INIT;
+	Sl__CancelOrder cancel = SL__CANCEL_ORDER__INIT;
+	Sl__EditOrder edit = SL__EDIT_ORDER__INIT;
+	size_t n = step == ORDER_PLACE ? ORDER_LINES : (step == ORDER_EDIT ? ORDER_LINES - 1 : 0);
+	const int64_t *q = step == ORDER_PLACE ? order_place_quantities : order_edit_quantities;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(o->products[i], sizeof(o->products[i]), "p%06" PRIu64, o->items[i]);
+		snprintf(o->line_ids[i], sizeof(o->line_ids[i]), "%zu", i + 1);
+		sl__item_key__init(&o->keys[i]);
+		o->keys[i].product_id = o->products[i];
+		sl__order_line_spec__init(&o->specs[i]);
+		o->specs[i].line_id = o->line_ids[i];
+		o->specs[i].item = &o->keys[i];
+		o->specs[i].has_quantity = true;
+		o->specs[i].quantity = q[i];
+		o->spec_ptrs[i] = &o->specs[i];
+	}
+	cmd.order_id = o->order_id;
+	switch (step) {
+	case ORDER_PLACE:
+		place.n_lines = n;
+		place.lines = o->spec_ptrs;
+		cmd.body_case = SL__COMMAND__BODY_PLACE_ORDER;
+		cmd.place_order = &place;
+		break;
+	case ORDER_PAY:
+		cmd.body_case = SL__COMMAND__BODY_PAY_ORDER;
+		cmd.pay_order = &pay;
+		break;
+	case ORDER_EDIT:
+		edit.n_lines = n;
+		edit.lines = o->spec_ptrs;
+		cmd.body_case = SL__COMMAND__BODY_EDIT_ORDER;
+		cmd.edit_order = &edit;
+		break;
+	case ORDER_CANCEL:
+		cmd.body_case = SL__COMMAND__BODY_CANCEL_ORDER;
+		cmd.cancel_order = &cancel;
+		break;
+	}
+	o->requests++;
+	return mux_run(o->m, &cmd);
+}
+
+/* pg_order_step runs the same step as one call of PostgreSQL's order functions. */
+static bool pg_order_step(order_op *o, order_step step)
+{
+	sl_err rc = SL_ERR_INTERNAL;
+	o->requests++;
+	switch (step) {
+	case ORDER_PLACE:
+		rc = bench_pg_order_place(o->c, o->order_id, o->items, order_place_quantities,
+		                          ORDER_LINES);
+		break;
+	case ORDER_PAY:
+		rc = bench_pg_order_pay(o->c, o->order_id);
+		break;
+	case ORDER_EDIT:
+		rc = bench_pg_order_edit(o->c, o->order_id, o->items, order_edit_quantities,
+		                         ORDER_LINES - 1);
+		break;
+	case ORDER_CANCEL:
+		rc = bench_pg_order_cancel(o->c, o->order_id);
+		break;
+	}
+	return rc == SL_OK;
+}
+
+static uint64_t sl_order_op(void *ctx, uint64_t *rng)
+{
+	return order_run(ctx, rng, sl_order_step);
+}
+
+static uint64_t pg_order_op(void *ctx, uint64_t *rng)
+{
+	return order_run(ctx, rng, pg_order_step);
 }
 
 /* ---- helpers: ports, directories, children ---- */
@@ -769,8 +944,12 @@ typedef struct bench {
 	figure single, single_echo, single_pg;
 	figure coalesced;
 	figure read, read_single, read_pg, read_pg_single;
+	figure orders, orders_pg;
+	atomic_uint_fast64_t next_order;
+	uint64_t order_requests, order_count; /* the ledger's, over every orders run */
 	double pg_bytes_per_event;
 	gw_stats stats_before, stats_after;
+	gw_stats orders_stats_before, orders_stats_after;
 	sl_mux_stats coalesce_stats;
 } bench;
 
@@ -785,8 +964,9 @@ static void usage(FILE *f)
 	        "  --seconds S   length of each timed run (default 5)\n"
 	        "  --no-pg       skip the PostgreSQL peer\n"
 	        "  --only W      run only workload W (batch, raw, single, echo, coalesced, read, "
-	        "pg,\n"
-	        "                footprint, replay): for profiling\n"
+	        "orders,\n"
+	        "                pg, footprint, replay): for profiling; orders runs its "
+	        "PostgreSQL twin too\n"
 	        "  --dir DIR     where to make the temporary directory (default $TMPDIR or "
 	        "/tmp)\n");
 }
@@ -1031,6 +1211,80 @@ static void run_pg_single(bench *b, bool has_reader)
 	pg_ops_close(reader, 1);
 }
 
+/* order_ops_open: n clients of the orders workload, each on its own connection with one
+ * request in flight (the concurrency of single), to the ledger or to PostgreSQL. NULL if
+ * PostgreSQL cannot be reached (the cause in b->pg_why). */
+static order_op *order_ops_open(bench *b, int n, bool is_pg, void **ctxs)
+{
+	order_op *ops = calloc((size_t)n, sizeof(*ops));
+	SL_ASSERT(ops != NULL);
+	for (int i = 0; i < n; i++) {
+		char why[256];
+		ops[i].lo = 0;
+		ops[i].hi = b->cfg.items;
+		ops[i].next_order = &b->next_order;
+		ctxs[i] = &ops[i];
+		if (!is_pg) {
+			ops[i].m = mux_or_die(b->sl_url, 1, false);
+		} else if (bench_pg_connect(b->pg, &ops[i].c, why, sizeof(why)) != SL_OK) {
+			snprintf(b->pg_why, sizeof(b->pg_why), "%s", why);
+			for (int j = 0; j < i; j++)
+				bench_pg_disconnect(ops[j].c);
+			free(ops);
+			return NULL;
+		}
+	}
+	return ops;
+}
+
+static void order_ops_close(order_op *ops, int n)
+{
+	if (ops == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		sl_mux_close(ops[i].m);
+		bench_pg_disconnect(ops[i].c);
+	}
+	free(ops);
+}
+
+static void run_orders(bench *b, bool is_pg)
+{
+	int n = b->cfg.single_clients;
+	void *ctxs[BENCH_THREADS_MAX];
+	order_op *ops = order_ops_open(b, n, is_pg, ctxs);
+	if (ops == NULL)
+		return;
+	group g = {.fn = is_pg ? pg_order_op : sl_order_op,
+	           .latency = order_place_latency,
+	           .ctxs = ctxs,
+	           .threads = n};
+	if (!is_pg)
+		gw_service_stats(b->svc, &b->orders_stats_before);
+	double el = run_groups(&g, 1, b->cfg.seconds);
+	if (!is_pg) {
+		gw_service_stats(b->svc, &b->orders_stats_after);
+		for (int i = 0; i < n; i++)
+			b->order_requests += ops[i].requests;
+		b->order_count += g.ops + g.errors;
+	}
+	figure_add(is_pg ? &b->orders_pg : &b->orders, &g, el);
+	order_ops_close(ops, n);
+}
+
+/* cell_orders: orders/s and the place's latency. */
+static void cell_orders(char *out, size_t size, const figure *f)
+{
+	char r[32];
+	if (!f->is_set) {
+		snprintf(out, size, "unavailable%s%.200s", f->why[0] != '\0' ? ": " : "", f->why);
+		return;
+	}
+	fmt_rate(r, sizeof(r), median(f->rate, f->n));
+	snprintf(out, size, "%s orders/s, place p50 %.2f ms, p99 %.2f ms", r,
+	         median(f->p50, f->n) / 1e3, median(f->p99, f->n) / 1e3);
+}
+
 static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
                         const child_fig *scan)
 {
@@ -1069,13 +1323,28 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	       b->cfg.single_clients, b->cfg.coalesce_contexts, a, lr, pr,
 	       verdict(ratio_of(&b->coalesced, &b->single_pg) >= 10));
 
-	/* NEEDSWORK: orders (issue 3) reached this branch with the last merge of main, after
-	 * the full run; the workload is not wired yet. To add it: an sl_op that places an
-	 * order (3 lines, restricted) then pays it, 10% canceled and 10% edited, run like
-	 * run_sl_single into its own figure, with a PostgreSQL twin in bench_pg.c. */
-	printf("| orders: place (3 lines, restricted) then pay; 10%% canceled, 10%% edited | not "
-	       "measured: the orders workload is not wired into the bench yet | - | - | - | - | "
-	       "- |\n");
+	/* The orders' limit is the transport's: each client waits for each of its requests,
+	 * so at the echo's round trips per second an order costs requests-per-order of them. */
+	double rpo = b->order_count > 0 ? (double)b->order_requests / (double)b->order_count : 0;
+	figure lim = {.n = 0};
+	if (b->single_echo.is_set && rpo > 0) {
+		lim.rate[0] = median(b->single_echo.rate, b->single_echo.n) / rpo;
+		lim.n = 1;
+		lim.is_set = true;
+		fmt_rate(l, sizeof(l), lim.rate[0]);
+		snprintf(l + strlen(l), sizeof(l) - strlen(l),
+		         " orders/s (echo round trips/s / %.2f requests per order)", rpo);
+	} else {
+		snprintf(l, sizeof(l), "-");
+	}
+	cell_orders(a, sizeof(a), &b->orders);
+	cell_ratio(lr, sizeof(lr), &b->orders, &lim, true);
+	cell_orders(p, sizeof(p), &b->orders_pg);
+	cell_ratio(pr, sizeof(pr), &b->orders, &b->orders_pg, false);
+	printf("| orders: place (3 lines, restricted) then pay; 10%% canceled, 10%% edited; %d "
+	       "clients, 1 request per command | %s | nng echo, same concurrency: %s | %s | %s | "
+	       "%s | none set |\n",
+	       b->cfg.single_clients, a, l, lr, p, pr);
 
 	char rd[128], rdp[320];
 	if (b->read.is_set)
@@ -1132,10 +1401,20 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	           : 0.0,
 	       b->coalesce_stats.commands, b->coalesce_stats.requests,
 	       b->coalesce_stats.commands_per_request_max);
-	if (b->single.errors + b->coalesced.errors + b->batch.errors > 0)
+	groups = b->orders_stats_after.groups - b->orders_stats_before.groups;
+	uint64_t commands = b->orders_stats_after.commands - b->orders_stats_before.commands;
+	printf("writer during the last orders run: %" PRIu64 " commands in %" PRIu64
+	       " groups (%.1f per WAL sync), %" PRIu64 " events\n",
+	       commands, groups, groups > 0 ? (double)commands / (double)groups : 0.0,
+	       b->orders_stats_after.events - b->orders_stats_before.events);
+	if (b->single.errors + b->coalesced.errors + b->batch.errors + b->orders.errors +
+	        b->orders_pg.errors >
+	    0)
 		printf("failed operations: batch %" PRIu64 ", single %" PRIu64
-		       ", coalesced %" PRIu64 "\n",
-		       b->batch.errors, b->single.errors, b->coalesced.errors);
+		       ", coalesced %" PRIu64 ", orders %" PRIu64 ", postgresql orders %" PRIu64
+		       "\n",
+		       b->batch.errors, b->single.errors, b->coalesced.errors, b->orders.errors,
+		       b->orders_pg.errors);
 }
 
 static bool is_on(const bench_cfg *cfg, const char *workload)
@@ -1189,6 +1468,7 @@ static int bench_main(bench *b)
 	}
 	snprintf(b->batch_pg.why, sizeof(b->batch_pg.why), "%s", b->pg_why);
 	snprintf(b->single_pg.why, sizeof(b->single_pg.why), "%s", b->pg_why);
+	snprintf(b->orders_pg.why, sizeof(b->orders_pg.why), "%s", b->pg_why);
 
 	for (int r = 0; r < cfg->runs; r++) {
 		printf("stockledger-bench: run %d of %d\n", r + 1, cfg->runs);
@@ -1205,11 +1485,15 @@ static int bench_main(bench *b)
 			run_sl_single(b, true, false);
 		if (is_on(cfg, "read"))
 			run_sl_single(b, false, true);
+		if (is_on(cfg, "orders"))
+			run_orders(b, false);
 		if (b->pg != NULL && is_on(cfg, "pg")) {
 			run_pg_batch(b);
 			run_pg_single(b, false);
 			run_pg_single(b, true);
 		}
+		if (b->pg != NULL && (is_on(cfg, "pg") || is_on(cfg, "orders")))
+			run_orders(b, true);
 	}
 	if (b->pg != NULL) {
 		void *ctx[1];
