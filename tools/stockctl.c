@@ -24,7 +24,6 @@
 #include "tools/stockctl.h"
 
 #define CTL_SERVER_DEFAULT "tcp://127.0.0.1:7450"
-#define CTL_TIMEOUT_MS 10000
 
 const ctl_opt_spec opt_spec[OPT_COUNT_] = {
     [OPT_QUANTITY] = {"--quantity", true},
@@ -77,7 +76,7 @@ void emit(json_t *doc)
 	json_decref(doc);
 }
 
-static void print_error_json(const char *code, const char *message)
+void print_error_json(const char *code, const char *message)
 {
 	emit(json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", message, "details",
 	               json_object()));
@@ -289,14 +288,14 @@ int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
 
 /* ---- option values ---- */
 
-static int opt_i64(ctl *c, enum opt o, int64_t *out)
+int opt_i64(ctl *c, enum opt o, int64_t *out)
 {
 	if (sl_parse_i64(c->val[o], out) != SL_OK)
 		return usage_error(c, "%s needs an integer, not '%s'", opt_spec[o].name, c->val[o]);
 	return 0;
 }
 
-static int opt_bool(ctl *c, enum opt o, bool *out)
+int opt_bool(ctl *c, enum opt o, bool *out)
 {
 	if (sl_args_bool(c->val[o], out) != SL_OK)
 		return usage_error(c, "%s needs true or false, not '%s'", opt_spec[o].name,
@@ -313,7 +312,7 @@ int pos_item(ctl *c, int i, Sl__ItemKey *key)
 
 /* ---- item commands ---- */
 
-static void print_item_result(const Sl__Result *r)
+void print_item_result(const Sl__Result *r)
 {
 	if (r->n_items > 0)
 		print_item_human(r->items[0]);
@@ -323,7 +322,7 @@ static void print_item_result(const Sl__Result *r)
 
 /* item_result_json: the item; an idempotent retry adds "replayed": true, as the other
  * mutating commands do, so that a script can tell a retry from a first application. */
-static json_t *item_result_json(const Sl__Result *r)
+json_t *item_result_json(const Sl__Result *r)
 {
 	json_t *o = r->n_items == 0 ? json_object() : sl_json_item(r->items[0]);
 	if (o != NULL && r->replayed && json_object_set_new(o, "replayed", json_true()) != 0) {
@@ -537,7 +536,7 @@ static int run_decrement(ctl *c)
  * column is left out of a row without a reason or order (no trailing blanks). */
 #define HISTORY_COLUMNS "%-6s %-8s %-24s %-11s %12s %12s%s%s\n"
 
-static void print_history(const Sl__Result *r)
+void print_history(const Sl__Result *r)
 {
 	printf(HISTORY_COLUMNS, "ITEM#", "SEQ", "TIME", "TYPE", "BEFORE", "AFTER", "  ",
 	       "REASON / ORDER");
@@ -575,7 +574,7 @@ static void print_history(const Sl__Result *r)
 		printf("more: --cursor %" PRIu64 "\n", r->next_item_seq);
 }
 
-static json_t *history_json(const Sl__Result *r)
+json_t *history_json(const Sl__Result *r)
 {
 	json_t *events = json_array();
 	for (size_t i = 0; events != NULL && i < r->n_events; i++)
@@ -623,10 +622,6 @@ static int run_head(ctl *c)
 	return run_and_print(c, &cmd, print_head, head_json);
 }
 
-/* the audit commands (issue 4): query, history ranges, point in time, explain, events,
- * export, chart; one file of their own, sharing this file's helpers */
-#include "stockctl_audit.c"
-
 /* ---- dispatch ---- */
 
 static const ctl_cmd commands[] = {
@@ -667,7 +662,21 @@ static const ctl_cmd commands[] = {
     {"order", "get", run_order_get, 0, 1, 1, "order get ORDER"},
     {"order", "holds", run_order_holds, 0, 1, 1,
      "order holds ITEM                         the open orders holding ITEM"},
-    AUDIT_COMMANDS};
+    /* audit (issue 4): tools/stockctl_audit.c, tools/stockctl_chart.c */
+    {"query", NULL, run_query, OPTS_QUERY, 0, 0,
+     "query [--product P] [--variant V] [--location L] [--status S] [--tracked true|false]\n"
+     "               [--min-quantity N] [--max-quantity N] [--updated-after T]\n"
+     "               [--updated-before T] [--sort FIELD:asc|desc] [--limit N] [--cursor C]\n"
+     "               [--as-of-seq N | --as-of T]   (P, V, L: ID, ID1,ID2,... or PREFIX*)"},
+    {"explain", NULL, run_explain, 0, 1, 1, "explain ITEM"},
+    {"events", NULL, run_events, BIT(OPT_FROM_SEQ) | BIT(OPT_FOLLOW) | BIT(OPT_LIMIT), 0, 0,
+     "events [--from-seq N] [--follow] [--limit N]"},
+    {"export", NULL, run_export,
+     BIT(OPT_FROM_SEQ) | BIT(OPT_TO_SEQ) | BIT(OPT_FORMAT) | BIT(OPT_OUT), 0, 0,
+     "export [--from-seq N] [--to-seq N] [--format jsonl|csv] [--out FILE]"},
+    {"chart", NULL, run_chart, BIT(OPT_OUT) | BIT(OPT_SINCE) | BIT(OPT_UNTIL), 1, 1,
+     "chart ITEM --out FILE.svg [--since T] [--until T]"},
+};
 
 static void usage(FILE *f)
 {

@@ -1,7 +1,8 @@
 /*
  * stockctl.h: what the files of stockctl share: the parsed command line (ctl), the table
  * entry of a command (ctl_cmd), and the calling and printing helpers of stockctl.c that the
- * order commands (stockctl_orders.c) use too. Tools only; not part of the library.
+ * order commands (stockctl_orders.c) and the audit commands (stockctl_audit.c,
+ * stockctl_chart.c) use too. Tools only; not part of the library.
  */
 #ifndef SL_STOCKCTL_H
 #define SL_STOCKCTL_H
@@ -16,6 +17,9 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
+
+/* how long stockctl waits for a reply */
+#define CTL_TIMEOUT_MS 10000
 
 enum opt {
 	OPT_QUANTITY,
@@ -61,6 +65,15 @@ enum opt {
 #define OPTS_SETTINGS                                                                              \
 	(BIT(OPT_QUANTITY) | BIT(OPT_IN_STOCK) | BIT(OPT_PREORDER) | BIT(OPT_PREORDER_LIMIT) |     \
 	 BIT(OPT_PREORDER_MESSAGE))
+#define OPTS_AS_OF (BIT(OPT_AS_OF_SEQ) | BIT(OPT_AS_OF))
+#define OPTS_HISTORY                                                                               \
+	(BIT(OPT_LIMIT) | BIT(OPT_CURSOR) | BIT(OPT_FROM_SEQ) | BIT(OPT_TO_SEQ) | BIT(OPT_SINCE) | \
+	 BIT(OPT_UNTIL))
+#define OPTS_QUERY                                                                                 \
+	(BIT(OPT_PRODUCT) | BIT(OPT_VARIANT) | BIT(OPT_LOCATION) | BIT(OPT_STATUS) |               \
+	 BIT(OPT_TRACKED) | BIT(OPT_MIN_QUANTITY) | BIT(OPT_MAX_QUANTITY) |                        \
+	 BIT(OPT_UPDATED_AFTER) | BIT(OPT_UPDATED_BEFORE) | BIT(OPT_SORT) | BIT(OPT_LIMIT) |       \
+	 BIT(OPT_CURSOR) | OPTS_AS_OF)
 
 typedef struct ctl {
 	const char *server;
@@ -92,6 +105,9 @@ extern const ctl_opt_spec opt_spec[OPT_COUNT_];
 /* emit prints a JSON document on stdout (and frees it); NULL means memory ran out. */
 void emit(json_t *doc);
 
+/* print_error_json prints {"error": {code, message, details}} on stdout. */
+void print_error_json(const char *code, const char *message);
+
 /* usage_error prints a usage message (and the JSON USAGE error); returns EXIT_USAGE. */
 int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -122,6 +138,18 @@ void command_common(ctl *c, Sl__Command *cmd);
 int run_and_print(ctl *c, Sl__Command *cmd, void (*print)(const Sl__Result *),
                   json_t *(*to_json)(const Sl__Result *));
 
+/* opt_i64 and opt_bool parse the value of option o; a bad one is a usage error (returned). */
+int opt_i64(ctl *c, enum opt o, int64_t *out);
+int opt_bool(ctl *c, enum opt o, bool *out);
+
+/* print_item_result and item_result_json print the item of an item command's result. */
+void print_item_result(const Sl__Result *r);
+json_t *item_result_json(const Sl__Result *r);
+
+/* print_history and history_json print a page of an item's history. */
+void print_history(const Sl__Result *r);
+json_t *history_json(const Sl__Result *r);
+
 /* pos_item parses positional argument i as an ITEM. */
 int pos_item(ctl *c, int i, Sl__ItemKey *key);
 
@@ -136,5 +164,17 @@ int run_order_refund(ctl *c);
 int run_order_edit(ctl *c);
 int run_order_get(ctl *c);
 int run_order_holds(ctl *c);
+
+/* The audit commands (stockctl_audit.c, stockctl_chart.c), entries of stockctl.c's table. */
+int run_item_get(ctl *c);
+int run_history(ctl *c);
+int run_query(ctl *c);
+int run_explain(ctl *c);
+int run_events(ctl *c);
+int run_export(ctl *c);
+int run_chart(ctl *c);
+
+/* history_body reads the history options of c into body (the key is the caller's). */
+int history_body(ctl *c, Sl__History *body);
 
 #endif

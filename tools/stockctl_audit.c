@@ -2,28 +2,30 @@
  * stockctl_audit.c: the audit commands of stockctl (issue 4): query, history with ranges,
  * item get as of a point in time, explain, events (the change feed), export and chart.
  *
- * Included by tools/stockctl.c (it shares that file's static helpers: call, emit,
- * usage_error, the printers); not a translation unit of its own. Argument parsing and
- * printing only, like the rest of stockctl; the SVG of `chart` is drawn here because it is
- * a way of printing.
+ * It uses the helpers of stockctl.c declared in tools/stockctl.h (call, emit, usage_error,
+ * the printers); each run_ function is an entry of stockctl.c's command table. Argument
+ * parsing and printing only, like the rest of stockctl; the SVG of `chart` is drawn in
+ * tools/stockctl_chart.c, because it is a way of printing.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#define OPTS_AS_OF (BIT(OPT_AS_OF_SEQ) | BIT(OPT_AS_OF))
-#define OPTS_HISTORY                                                                               \
-	(BIT(OPT_LIMIT) | BIT(OPT_CURSOR) | BIT(OPT_FROM_SEQ) | BIT(OPT_TO_SEQ) | BIT(OPT_SINCE) | \
-	 BIT(OPT_UNTIL))
-#define OPTS_QUERY                                                                                 \
-	(BIT(OPT_PRODUCT) | BIT(OPT_VARIANT) | BIT(OPT_LOCATION) | BIT(OPT_STATUS) |               \
-	 BIT(OPT_TRACKED) | BIT(OPT_MIN_QUANTITY) | BIT(OPT_MAX_QUANTITY) |                        \
-	 BIT(OPT_UPDATED_AFTER) | BIT(OPT_UPDATED_BEFORE) | BIT(OPT_SORT) | BIT(OPT_LIMIT) |       \
-	 BIT(OPT_CURSOR) | OPTS_AS_OF)
+#include "base/banned.h"
+#include "base/sl_limits.h"
+#include "base/sl_util.h"
+#include "client/args.h"
+#include "client/client.h"
+#include "client/json.h"
+#include "tools/stockctl.h"
 
 /* the feed's long poll: below the client's timeout, within SL_FEED_WAIT_MS_MAX */
 #define CTL_FEED_WAIT_MS 4000
 #define CTL_RETRY_MS 200
 #define CTL_DRAIN_WAIT_MS 1000
-#define CHART_POINTS_MAX 200000
-#define CHART_MARKS_MAX 8
 
 /* ---- option values ---- */
 
@@ -73,7 +75,7 @@ static int opt_as_of(ctl *c, protobuf_c_boolean *has_seq, uint64_t *seq, protobu
 
 /* ---- item get (point in time) and history (ranges) ---- */
 
-static int run_item_get(ctl *c)
+int run_item_get(ctl *c)
 {
 	Sl__ItemKey key;
 	Sl__GetItem body = SL__GET_ITEM__INIT;
@@ -89,7 +91,7 @@ static int run_item_get(ctl *c)
 }
 
 /* history_body reads the options of history into body (key set by the caller). */
-static int history_body(ctl *c, Sl__History *body)
+int history_body(ctl *c, Sl__History *body)
 {
 	uint64_t v;
 	int code;
@@ -117,7 +119,7 @@ static int history_body(ctl *c, Sl__History *body)
 	return 0;
 }
 
-static int run_history(ctl *c)
+int run_history(ctl *c)
 {
 	Sl__ItemKey key;
 	Sl__History body = SL__HISTORY__INIT;
@@ -235,7 +237,7 @@ static json_t *query_json(const Sl__Result *r)
 	                 as_of);
 }
 
-static int run_query(ctl *c)
+int run_query(ctl *c)
 {
 	static char *pids[SL_QUERY_IN_MAX], *vids[SL_QUERY_IN_MAX], *lids[SL_QUERY_IN_MAX];
 	Sl__Query q = SL__QUERY__INIT;
@@ -381,7 +383,7 @@ static json_t *explain_json(const Sl__Result *r)
 	                 "heldPreorder", (json_int_t)x->held_preorder);
 }
 
-static int run_explain(ctl *c)
+int run_explain(ctl *c)
 {
 	Sl__ItemKey key;
 	int code = pos_item(c, 0, &key);
@@ -611,7 +613,7 @@ static int feed_pump(ctl *c, uint64_t from, uint64_t to, uint64_t max, bool is_f
 	return code;
 }
 
-static int run_events(ctl *c)
+int run_events(ctl *c)
 {
 	uint64_t from = 1, max = 0, n;
 	int code;
@@ -622,7 +624,7 @@ static int run_events(ctl *c)
 	return feed_pump(c, from, 0, max, c->given[OPT_FOLLOW], stdout, jsonl_event, &n);
 }
 
-static int run_export(ctl *c)
+int run_export(ctl *c)
 {
 	uint64_t from = 1, to = 0, n = 0;
 	int code;
@@ -661,39 +663,3 @@ static int run_export(ctl *c)
 	}
 	return code;
 }
-
-#include "stockctl_chart.c"
-
-#define AUDIT_COMMANDS                                                                             \
-	{"query",                                                                                  \
-	 NULL,                                                                                     \
-	 run_query,                                                                                \
-	 OPTS_QUERY,                                                                               \
-	 0,                                                                                        \
-	 0,                                                                                        \
-	 "query [--product P] [--variant V] [--location L] [--status S] [--tracked true|false]\n"  \
-	 "               [--min-quantity N] [--max-quantity N] [--updated-after T]\n"              \
-	 "               [--updated-before T] [--sort FIELD:asc|desc] [--limit N] [--cursor C]\n"  \
-	 "               [--as-of-seq N | --as-of T]   (P, V, L: ID, ID1,ID2,... or PREFIX*)"},    \
-	    {"explain", NULL, run_explain, 0, 1, 1, "explain ITEM"},                               \
-	    {"events",                                                                             \
-	     NULL,                                                                                 \
-	     run_events,                                                                           \
-	     BIT(OPT_FROM_SEQ) | BIT(OPT_FOLLOW) | BIT(OPT_LIMIT),                                 \
-	     0,                                                                                    \
-	     0,                                                                                    \
-	     "events [--from-seq N] [--follow] [--limit N]"},                                      \
-	    {"export",                                                                             \
-	     NULL,                                                                                 \
-	     run_export,                                                                           \
-	     BIT(OPT_FROM_SEQ) | BIT(OPT_TO_SEQ) | BIT(OPT_FORMAT) | BIT(OPT_OUT),                 \
-	     0,                                                                                    \
-	     0,                                                                                    \
-	     "export [--from-seq N] [--to-seq N] [--format jsonl|csv] [--out FILE]"},              \
-	    {"chart",                                                                              \
-	     NULL,                                                                                 \
-	     run_chart,                                                                            \
-	     BIT(OPT_OUT) | BIT(OPT_SINCE) | BIT(OPT_UNTIL),                                       \
-	     1,                                                                                    \
-	     1,                                                                                    \
-	     "chart ITEM --out FILE.svg [--since T] [--until T]"},

@@ -1,9 +1,24 @@
 /*
  * stockctl_chart.c: `stockctl chart ITEM --out FILE.svg`: the item's quantity (and preorder
  * counter, when it ever moved) over time as step lines, with the reasons of the larger moves
- * marked. Included by tools/stockctl_audit.c. The SVG is self-contained (no script, no
+ * marked (its entry is in stockctl.c's command table). The SVG is self-contained (no script, no
  * external font or style), so it opens in any browser and in image tools.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+#include "base/sl_limits.h"
+#include "base/sl_util.h"
+#include "client/args.h"
+#include "client/json.h"
+#include "tools/stockctl.h"
+
+#define CHART_POINTS_MAX 200000
+#define CHART_MARKS_MAX 8
 
 typedef struct chart_point {
 	int64_t t_ms;
@@ -228,7 +243,7 @@ static int chart_write(FILE *f, chart *ch, const char *title)
 	return ferror(f) ? -1 : 0;
 }
 
-static int run_chart(ctl *c)
+int run_chart(ctl *c)
 {
 	Sl__ItemKey key;
 	Sl__History body = SL__HISTORY__INIT;
