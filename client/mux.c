@@ -144,8 +144,9 @@ static sl_err slot_send(mux_slot *s)
 	if (rc != SL_OK)
 		return rc;
 	nng_msg *msg;
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, s->req.data, s->req.len) != 0)
+	if (nng_msg_alloc(&msg, s->req.len) != 0)
 		return SL_ERR_NOMEM;
+	memcpy(nng_msg_body(msg), s->req.data, s->req.len);
 	s->state = SLOT_SEND;
 	nng_aio_set_msg(s->aio, msg);
 	nng_aio_set_timeout(s->aio, s->m->timeout_ms);
