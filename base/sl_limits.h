@@ -37,6 +37,10 @@
 #define SL_GROUP_EVENTS_MAX (SL_GROUP_COMMANDS_MAX * 4 + SL_LINES_MAX)
 /* Concurrent requests the gateway serves (nng contexts). */
 #define SL_GATEWAY_CONTEXTS 64
+/* How long gw_server_stop waits for nng to close the socket before it leaves the close to
+ * finish (or not) on its own thread: nng 1.5.2 can block in nng_close forever when a client
+ * connects while the socket closes (see gateway/server.c). */
+#define SL_SERVER_CLOSE_MS_MAX 5000
 
 /* Events in one page of history. */
 #define SL_HISTORY_PAGE_MAX 1000

@@ -15,11 +15,21 @@
  * the last makes sure the reply is sent exactly once, after every result is in. nng errors
  * are translated here only. gw_server_stop drains before it closes (see there), and no
  * thread is inside nng on a context when the socket closes (work_nng_enter).
+ *
+ * The close itself runs on a thread of its own (server_close_main) and gw_server_stop waits
+ * for it at most SL_SERVER_CLOSE_MS_MAX: nng 1.5.2 (Debian 12) can block in nng_close for
+ * ever when a client dials while the socket closes (a `stockctl events --follow` that
+ * re-dials a draining service; the pipe being accepted is never reaped, upstream nng issue
+ * 1543, fixed after 1.5.2), and what clients do must not decide whether a stop ends. A close
+ * that does not end in time keeps the socket and the works (the closing thread frees them if
+ * nng ever returns); nothing else touches them after the stop: a late callback only answers
+ * UNAVAILABLE without reaching the service, and cannot enter nng (is_stopping).
  */
 #include "gateway/server.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +73,11 @@ struct gw_server {
 	char default_location[SL_ID_MAX + 1];
 	work *works[SL_GATEWAY_CONTEXTS];
 	size_t n_works;
+	/* the close (server_close_main), under close_mu */
+	pthread_mutex_t close_mu;
+	pthread_cond_t close_cond;
+	bool is_closed;    /* nng_close returned */
+	bool is_abandoned; /* gw_server_stop stopped waiting: the closing thread frees srv */
 };
 
 /*
@@ -226,6 +241,15 @@ sl_err gw_server_start(gw_service *svc, const char *url, const char *default_loc
 	if (srv == NULL)
 		return SL_ERR_NOMEM;
 	srv->svc = svc;
+	if (pthread_mutex_init(&srv->close_mu, NULL) != 0) {
+		free(srv);
+		return SL_ERR_NOMEM;
+	}
+	if (pthread_cond_init(&srv->close_cond, NULL) != 0) {
+		pthread_mutex_destroy(&srv->close_mu);
+		free(srv);
+		return SL_ERR_NOMEM;
+	}
 	sl_strlcpy(srv->default_location,
 	           default_location != NULL ? default_location : SL_DEFAULT_LOCATION,
 	           sizeof(srv->default_location));
@@ -277,11 +301,74 @@ static void works_wait_idle(gw_server *srv)
 	}
 }
 
+static void server_free(gw_server *srv)
+{
+	for (size_t i = 0; i < srv->n_works; i++)
+		work_free(srv->works[i]);
+	pthread_cond_destroy(&srv->close_cond);
+	pthread_mutex_destroy(&srv->close_mu);
+	free(srv);
+}
+
+/* server_close_main closes srv's socket; if gw_server_stop has stopped waiting by then, it
+ * frees srv (nng_aio_free, in work_free, waits for callbacks still running). */
+static void *server_close_main(void *arg)
+{
+	gw_server *srv = arg;
+	nng_close(srv->sock);
+	pthread_mutex_lock(&srv->close_mu);
+	srv->is_closed = true;
+	bool is_abandoned = srv->is_abandoned;
+	pthread_cond_signal(&srv->close_cond);
+	pthread_mutex_unlock(&srv->close_mu);
+	if (is_abandoned)
+		server_free(srv);
+	return NULL;
+}
+
+/* server_close closes srv's socket within SL_SERVER_CLOSE_MS_MAX. Returns true when the
+ * socket is closed (srv is the caller's to free), false when the close goes on on its own
+ * thread, which then owns srv. */
+static bool server_close(gw_server *srv)
+{
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, server_close_main, srv) != 0) {
+		nng_close(srv->sock); /* no thread: close here, unbounded */
+		return true;
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SL_SERVER_CLOSE_MS_MAX / 1000;
+	deadline.tv_nsec += (long)(SL_SERVER_CLOSE_MS_MAX % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&srv->close_mu);
+	while (!srv->is_closed &&
+	       pthread_cond_timedwait(&srv->close_cond, &srv->close_mu, &deadline) == 0)
+		;
+	bool is_closed = srv->is_closed;
+	srv->is_abandoned = !is_closed;
+	pthread_mutex_unlock(&srv->close_mu);
+	if (is_closed) {
+		pthread_join(thread, NULL);
+		return true;
+	}
+	pthread_detach(thread);
+	fprintf(stderr,
+	        "stockledgerd: the socket did not close within %d ms (nng close race); "
+	        "stopping without waiting for it\n",
+	        SL_SERVER_CLOSE_MS_MAX);
+	return false;
+}
+
 /*
  * Stopping, in four steps: (1) drain: new requests are answered UNAVAILABLE; (2) wait for
  * the requests already with the writer, whose replies go out; (3) stop: no thread may enter
  * nng on a context any more; wait for those inside to leave; (4) close the socket (parked
- * receives end with ECLOSED) and free the works (nng_aio_free waits for running callbacks).
+ * receives end with ECLOSED), bounded by SL_SERVER_CLOSE_MS_MAX, and free the works
+ * (nng_aio_free waits for running callbacks).
  */
 void gw_server_stop(gw_server *srv)
 {
@@ -296,9 +383,7 @@ void gw_server_stop(gw_server *srv)
 		nanosleep(&ts, NULL);
 	}
 	works_wait_idle(srv);
-	if (srv->is_open)
-		nng_close(srv->sock);
-	for (size_t i = 0; i < srv->n_works; i++)
-		work_free(srv->works[i]);
-	free(srv);
+	if (srv->is_open && !server_close(srv))
+		return; /* the closing thread owns srv now */
+	server_free(srv);
 }

@@ -15,8 +15,11 @@ typedef struct gw_server gw_server;
 sl_err gw_server_start(gw_service *svc, const char *url, const char *default_location,
                        gw_server **out, char *errbuf, size_t errbuf_size);
 
-/* gw_server_stop closes the socket (no new requests), waits for the requests in flight to
- * be decided, and frees the server. svc must still be open. NULL is a no-op. */
+/* gw_server_stop answers new requests UNAVAILABLE, waits for the requests in flight to be
+ * decided and answered, closes the socket and frees the server. It always ends: if nng does
+ * not close the socket within SL_SERVER_CLOSE_MS_MAX, the close (and the freeing) goes on
+ * on a thread of its own, which no longer uses svc. svc must still be open at the call.
+ * NULL is a no-op. */
 void gw_server_stop(gw_server *srv);
 
 #endif
