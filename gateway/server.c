@@ -170,6 +170,10 @@ static void work_request(work *w, nng_msg *msg)
 	sl_err rc = gw_request_decode(nng_msg_body(msg), nng_msg_len(msg), w->srv->default_location,
 	                              &w->cmds, &w->n_cmds, &err);
 	nng_msg_free(msg);
+	/* WAIT before is_draining is read (gw_server_stop stores is_draining, then reads the
+	 * states): either this request sees the drain, or the stopper sees it in WAIT and waits
+	 * for its reply. Every path below moves the state on (work_send, work_finish). */
+	atomic_store(&w->state, WORK_WAIT);
 	if (rc == SL_OK && atomic_load(&w->srv->is_draining)) {
 		gw_commands_free(w->cmds, w->n_cmds);
 		rc = sl_error_set(&err, SL_ERR_UNAVAILABLE, "the service is shutting down");
@@ -181,7 +185,6 @@ static void work_request(work *w, nng_msg *msg)
 		work_send(w, &w->reply);
 		return;
 	}
-	atomic_store(&w->state, WORK_WAIT);
 	atomic_store(&w->pending, w->n_cmds + 1);
 	for (size_t i = 0; i < w->n_cmds; i++) {
 		w->slots[i].w = w;
