@@ -11,8 +11,6 @@
  * generated protobuf-c code, and after each one the server must still answer a head
  * request. The concurrency test runs more client threads than the server has contexts,
  * each on its own connection, and checks that every increment was applied exactly once.
- * The stop test restarts the server again and again while client threads keep re-dialing
- * it, and times every stop itself.
  *
  * Not here: the write path's semantics (group commit, the sticky STORAGE state, idempotency,
  * the model test) are service_test.c's. Only that a STORAGE refusal crosses the wire intact
@@ -28,7 +26,6 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +33,6 @@
 #include <unistd.h>
 
 #include "base/banned.h"
-#include "base/sl_limits.h"
 #include "base/sl_util.h"
 #include "gateway/server.h"
 #include "gateway/service.h"
@@ -428,120 +424,6 @@ static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving
 	nng_close(s);
 }
 
-/* A redialer dials the server again and again, as a `stockctl events --follow` does that
- * rides out a stopping service: each round opens a socket, dials without waiting, sends a
- * head request and closes the socket, answered or not. */
-typedef struct redialer {
-	const fixture *f;
-	atomic_bool *is_done;
-	int n_rounds;
-} redialer;
-
-static void *redialer_main(void *arg)
-{
-	redialer *rd = arg;
-	Sl__GetHead body = SL__GET_HEAD__INIT;
-	Sl__Command cmd = SL__COMMAND__INIT, *cmds[1] = {&cmd};
-	cmd.body_case = SL__COMMAND__BODY_HEAD;
-	cmd.head = &body;
-	Sl__Request req = SL__REQUEST__INIT;
-	req.n_commands = 1;
-	req.commands = cmds;
-	uint8_t buf[64];
-	size_t len = sl__request__pack(&req, buf);
-	while (!atomic_load(rd->is_done) && rd->n_rounds < 100000) {
-		nng_socket s;
-		if (nng_req0_open(&s) != 0)
-			break;
-		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 50);
-		nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 50);
-		nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 1);
-		nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 1);
-		nng_dial(s, rd->f->url, NULL, NNG_FLAG_NONBLOCK);
-		void *reply = NULL;
-		size_t reply_len = 0;
-		if (nng_send(s, buf, len, 0) == 0 &&
-		    nng_recv(s, &reply, &reply_len, NNG_FLAG_ALLOC) == 0)
-			nng_free(reply, reply_len);
-		nng_close(s);
-		rd->n_rounds++;
-	}
-	return NULL;
-}
-
-/* A stopper runs gw_server_stop on its own thread so that the test can bound it. */
-typedef struct stopper {
-	gw_server *srv;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	bool is_stopped;
-} stopper;
-
-static void *stopper_main(void *arg)
-{
-	stopper *st = arg;
-	gw_server_stop(st->srv);
-	pthread_mutex_lock(&st->mu);
-	st->is_stopped = true;
-	pthread_cond_signal(&st->cond);
-	pthread_mutex_unlock(&st->mu);
-	return NULL;
-}
-
-#define REDIALERS 4
-#define STOP_CYCLES 8
-/* the test's own bound on one stop: the server's close bound plus the drain, with room */
-#define STOP_MS_MAX (SL_SERVER_CLOSE_MS_MAX + 15000)
-
-static void test_server_stop_ends_while_clients_redial(void **state)
-{
-	fixture *f = *state;
-	/* A stop hung in nng_close once, with a follower re-dialing the draining service.
-	 * Here clients re-dial through whole start/stop cycles; each stop must end within
-	 * STOP_MS_MAX (timed here, not by ctest), and the server must serve after a restart. */
-	atomic_bool is_done = false;
-	redialer rds[REDIALERS];
-	pthread_t threads[REDIALERS];
-	for (int i = 0; i < REDIALERS; i++) {
-		rds[i] = (redialer){.f = f, .is_done = &is_done};
-		assert_int_equal(pthread_create(&threads[i], NULL, redialer_main, &rds[i]), 0);
-	}
-	for (int cycle = 0; cycle < STOP_CYCLES; cycle++) {
-		struct timespec ts = {0, 20000000L * (cycle % 4 + 1)}; /* clients mid-exchange */
-		nanosleep(&ts, NULL);
-		stopper st = {.srv = f->srv,
-		              .mu = PTHREAD_MUTEX_INITIALIZER,
-		              .cond = PTHREAD_COND_INITIALIZER};
-		f->srv = NULL;
-		pthread_t stop_thread;
-		assert_int_equal(pthread_create(&stop_thread, NULL, stopper_main, &st), 0);
-		struct timespec deadline;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += STOP_MS_MAX / 1000;
-		pthread_mutex_lock(&st.mu);
-		while (!st.is_stopped && pthread_cond_timedwait(&st.cond, &st.mu, &deadline) == 0)
-			;
-		bool is_stopped = st.is_stopped;
-		pthread_mutex_unlock(&st.mu);
-		if (!is_stopped)
-			fail_msg("stop %d did not end within %d ms", cycle, STOP_MS_MAX);
-		pthread_join(stop_thread, NULL);
-		char err[512];
-		if (gw_server_start(f->svc, f->url, "main", &f->srv, err, sizeof(err)) != SL_OK)
-			fail_msg("cannot start the server again: %s", err);
-	}
-	atomic_store(&is_done, true);
-	int n_rounds = 0;
-	for (int i = 0; i < REDIALERS; i++) {
-		pthread_join(threads[i], NULL);
-		n_rounds += rds[i].n_rounds;
-	}
-	assert_true(n_rounds > STOP_CYCLES);
-	nng_socket s = client_open(f, 10000);
-	assert_int_equal(head_seq(s), 0);
-	nng_close(s);
-}
-
 static void test_server_refuses_too_many_lines_and_commands(void **state)
 {
 	fixture *f = *state;
@@ -770,8 +652,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_server_drops_a_request_over_the_transport_cap_and_keeps_serving, server_setup,
 	        server_teardown),
-	    cmocka_unit_test_setup_teardown(test_server_stop_ends_while_clients_redial,
-	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_an_update_without_a_revision,
