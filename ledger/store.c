@@ -172,8 +172,9 @@ static sl_err generation_load(store *s)
 	return rc;
 }
 
-/* shadow_drop_leftovers empties the shadow families if a rebuild that did not finish (or a
- * crash between its switch and its cleanup) left rows there: they are never read. */
+/* shadow_drop_leftovers empties the shadow families that hold rows (a drop and create,
+ * which syncs the manifest, is skipped for the empty ones): at open, the rows a rebuild that
+ * did not finish (or a crash between its switch and its cleanup) left there, never read. */
 static sl_err shadow_drop_leftovers(store *s)
 {
 	sl_err rc = SL_OK;
@@ -470,11 +471,7 @@ static sl_err shadow_recreate(store *s, store_cf cf)
 
 sl_err store_shadow_reset(store *s)
 {
-	sl_err rc = SL_OK;
-	for (int i = 0; i < STORE_CF_COUNT_ && rc == SL_OK; i++)
-		if (cf_is_view((store_cf)i))
-			rc = shadow_recreate(s, (store_cf)i);
-	return rc;
+	return shadow_drop_leftovers(s);
 }
 
 sl_err store_shadow_publish(store *s)
