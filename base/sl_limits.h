@@ -73,6 +73,17 @@
 /* Commands submitted to a client and not yet sent; more answer BUSY. */
 #define SL_CLIENT_PENDING_MAX 16384
 
+/* ---- rebuild (projector/rebuild.c) ---- */
+/* Memory the rebuild's fold of the item views may hold: compact views with their keys and
+ * preorder messages, and the hash table over them. Past it the fold writes its views to the
+ * shadow views family and goes on empty, reading back the views it meets again. With the
+ * store's memtables (128 MiB) and block cache (64 MiB) this keeps a rebuild under 512 MiB. */
+#define SL_REBUILD_FOLD_BYTES_MAX (192u << 20)
+/* Orders a rebuild (and verify) folds in memory (each with its lines). */
+#define SL_REBUILD_ORDERS_MAX 50000000
+/* Rows staged in one write batch of a rebuild. */
+#define SL_REBUILD_BATCH_OPS 50000
+
 /* Size of a chain hash (SHA-256). */
 #define SL_HASH_BYTES 32
 

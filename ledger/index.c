@@ -87,7 +87,8 @@ static bool has_key(uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES],
 	return false;
 }
 
-void ledger_index_stage(store_batch *b, const ledger_index_row *old, const ledger_index_row *row)
+void ledger_index_stage(store_batch *b, store_cf cf, const ledger_index_row *old,
+                        const ledger_index_row *row)
 {
 	uint8_t ok[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
 	uint8_t nk[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
@@ -96,10 +97,10 @@ void ledger_index_stage(store_batch *b, const ledger_index_row *old, const ledge
 	size_t n_new = ledger_index_keys(row, nk, nlen);
 	for (size_t i = 0; i < n_old; i++)
 		if (!has_key(nk, nlen, n_new, ok[i], olen[i]))
-			store_batch_delete(b, STORE_CF_ITEM_INDEX, ok[i], olen[i]);
+			store_batch_delete(b, cf, ok[i], olen[i]);
 	for (size_t i = 0; i < n_new; i++)
 		if (!has_key(ok, olen, n_old, nk[i], nlen[i]))
-			store_batch_put(b, STORE_CF_ITEM_INDEX, nk[i], nlen[i], "", 0);
+			store_batch_put(b, cf, nk[i], nlen[i], "", 0);
 }
 
 size_t ledger_index_item_key(const uint8_t *k, size_t klen)

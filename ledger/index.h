@@ -60,8 +60,10 @@ size_t ledger_index_keys(const ledger_index_row *row,
                          size_t lens[LEDGER_INDEX_PER_ITEM]);
 
 /* ledger_index_stage adds to b what turns the index rows of old (NULL: the item had no
- * view) into those of row: deletes of keys that go, puts of keys that come. */
-void ledger_index_stage(store_batch *b, const ledger_index_row *old, const ledger_index_row *row);
+ * view) into those of row in cf (STORE_CF_ITEM_INDEX, or its shadow for a rebuild):
+ * deletes of keys that go, puts of keys that come. */
+void ledger_index_stage(store_batch *b, store_cf cf, const ledger_index_row *old,
+                        const ledger_index_row *row);
 
 /* ledger_index_u64 maps a signed value to an unsigned one of the same order. */
 uint64_t ledger_index_u64(int64_t v);

@@ -38,6 +38,7 @@ struct ledger_txn {
 	uint64_t next_seq;
 	unsigned char prev_hash[SL_HASH_BYTES];
 	bool is_open;
+	bool is_shadow; /* writes the shadow view families (rebuild) */
 	sl_buf scratch;
 	sl_buf value;
 	sl_map staged; /* item key -> ledger_index_row of the views staged in this txn */
@@ -355,6 +356,20 @@ ledger_txn *ledger_txn_alloc(ledger *l)
 	return t;
 }
 
+ledger_txn *ledger_txn_alloc_shadow(ledger *l)
+{
+	ledger_txn *t = ledger_txn_alloc(l);
+	if (t != NULL)
+		t->is_shadow = true;
+	return t;
+}
+
+/* txn_cf: where t writes the rows of view family cf. */
+static store_cf txn_cf(const ledger_txn *t, store_cf cf)
+{
+	return t->is_shadow ? store_cf_shadow(cf) : cf;
+}
+
 void ledger_txn_free(ledger_txn *t)
 {
 	if (t == NULL)
@@ -391,13 +406,13 @@ sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev)
 	k[klen++] = '\0';
 	sl_be64_put(k + klen, ev->item_seq);
 	sl_be64_put(v, ev->seq);
-	store_batch_put(t->batch, STORE_CF_ITEM_EVENTS, k, klen + 8, v, sizeof(v));
+	store_batch_put(t->batch, txn_cf(t, STORE_CF_ITEM_EVENTS), k, klen + 8, v, sizeof(v));
 	return SL_OK;
 }
 
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 {
-	SL_ASSERT(t->is_open);
+	SL_ASSERT(t->is_open && !t->is_shadow);
 	SL_ASSERT(ev->seq == t->next_seq);
 	t->value.len = 0;
 	sl_err rc = sl_buf_reserve(&t->value, SL_HASH_BYTES);
@@ -442,7 +457,10 @@ sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
 	bool has_old = !is_new;
 	if (is_new) {
 		sl_item prev;
-		rc = ledger_view_get(t->l, &item->key, &prev);
+		t->value.len = 0;
+		rc = store_get(t->l->st, txn_cf(t, STORE_CF_VIEWS), k, klen, &t->value);
+		if (rc == SL_OK)
+			rc = ledger_item_decode(t->value.data, t->value.len, &prev);
 		if (rc == SL_OK) {
 			ledger_index_row_of(&prev, &old);
 			has_old = true;
@@ -453,8 +471,9 @@ sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
 		old = *row;
 	}
 	ledger_index_row_of(item, row);
-	ledger_index_stage(t->batch, has_old ? &old : NULL, row);
-	store_batch_put(t->batch, STORE_CF_VIEWS, k, klen, t->scratch.data, t->scratch.len);
+	ledger_index_stage(t->batch, txn_cf(t, STORE_CF_ITEM_INDEX), has_old ? &old : NULL, row);
+	store_batch_put(t->batch, txn_cf(t, STORE_CF_VIEWS), k, klen, t->scratch.data,
+	                t->scratch.len);
 	return SL_OK;
 }
 
@@ -605,8 +624,8 @@ sl_err ledger_txn_put_order(ledger_txn *t, const sl_order *order)
 	sl_err rc = ledger_order_encode(order, &t->scratch);
 	if (rc != SL_OK)
 		return rc;
-	store_batch_put(t->batch, STORE_CF_ORDERS, order->order_id, strlen(order->order_id),
-	                t->scratch.data, t->scratch.len);
+	store_batch_put(t->batch, txn_cf(t, STORE_CF_ORDERS), order->order_id,
+	                strlen(order->order_id), t->scratch.data, t->scratch.len);
 	return SL_OK;
 }
 
@@ -616,8 +635,8 @@ sl_err ledger_txn_put_settings(ledger_txn *t, const sl_settings *settings)
 	sl_err rc = ledger_settings_encode(settings, &t->scratch);
 	if (rc != SL_OK)
 		return rc;
-	store_batch_put(t->batch, STORE_CF_SETTINGS, settings_key, sizeof(settings_key) - 1,
-	                t->scratch.data, t->scratch.len);
+	store_batch_put(t->batch, txn_cf(t, STORE_CF_SETTINGS), settings_key,
+	                sizeof(settings_key) - 1, t->scratch.data, t->scratch.len);
 	return SL_OK;
 }
 
@@ -636,9 +655,9 @@ sl_err ledger_txn_put_holds(ledger_txn *t, const sl_order *order)
 		uint8_t k[HOLD_KEY_BYTES], v[LEDGER_HOLD_VALUE_BYTES];
 		size_t klen = ledger_hold_row(order->order_id, line, k, v);
 		if (line->state.held > 0) {
-			store_batch_put(t->batch, STORE_CF_HOLDS, k, klen, v, sizeof(v));
+			store_batch_put(t->batch, txn_cf(t, STORE_CF_HOLDS), k, klen, v, sizeof(v));
 		} else {
-			store_batch_delete(t->batch, STORE_CF_HOLDS, k, klen);
+			store_batch_delete(t->batch, txn_cf(t, STORE_CF_HOLDS), k, klen);
 		}
 	}
 	return SL_OK;

@@ -113,6 +113,12 @@ size_t ledger_hold_row(const char *order_id, const sl_order_line *line, uint8_t 
 ledger_txn *ledger_txn_alloc(ledger *l);
 void ledger_txn_free(ledger_txn *t);
 
+/* ledger_txn_alloc_shadow: a transaction for rebuild that writes the view rows, holds,
+ * settings, secondary and history index rows into the shadow families (store.h), where
+ * they stay invisible until store_shadow_publish. put_view finds the old index rows of an
+ * item in the shadow views. It appends no event (asserted); its commits skip the WAL. */
+ledger_txn *ledger_txn_alloc_shadow(ledger *l);
+
 /* ledger_txn_begin starts staging on top of the committed head. SL_ERR_STORAGE if the
  * ledger is in its sticky failed state. */
 sl_err ledger_txn_begin(ledger_txn *t);

@@ -11,6 +11,10 @@
  * - memtables bounded together (128 MiB) and the WAL bounded (256 MiB);
  * - the WAL is on, and the writer syncs it on every group commit (store_write sync=true):
  *   a reply is only sent after its batch is durable.
+ * - the view families exist in two generations (plain name, and ".b"); the meta key
+ *   views_generation says which is live, the other is the shadow a rebuild fills and
+ *   store_shadow_publish switches live with one synced write (docs/storage.md, Rebuild);
+ *   store_open drops rows a rebuild that did not finish left in the shadow.
  * Failures are kept as text (store_last_error) and returned as SL_ERR_STORAGE.
  */
 #include "ledger/store.h"
@@ -31,6 +35,26 @@ static const char *const cf_names[STORE_CF_COUNT_] = {
     "orders",  "order_holds", "settings", "item_index",
 };
 
+/* The second physical copy of each view family (generation 1); generation 0 has the names
+ * above, so a directory written before shadows existed opens as generation 0. */
+static const char *const cf_names_b[STORE_CF_COUNT_] = {
+    NULL,         NULL,           "views.b", NULL, "item_events.b", "orders.b", "order_holds.b",
+    "settings.b", "item_index.b",
+};
+
+/* The meta key naming the live generation of the view families ("0" or "1"). */
+static const char gen_key[] = "views_generation";
+
+static bool cf_is_view(store_cf cf)
+{
+	return cf_names_b[cf] != NULL;
+}
+
+static const char *cf_name(store_cf cf, int gen)
+{
+	return gen == 0 ? cf_names[cf] : cf_names_b[cf];
+}
+
 struct store {
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
@@ -42,7 +66,10 @@ struct store {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts_sync;
 	rocksdb_writeoptions_t *wopts_nosync;
-	rocksdb_column_family_handle_t *cf[STORE_CF_COUNT_];
+	rocksdb_writeoptions_t *wopts_unlogged;
+	rocksdb_column_family_handle_t *cf[STORE_CF_COUNT_];     /* live */
+	rocksdb_column_family_handle_t *shadow[STORE_CF_COUNT_]; /* view families only */
+	int gen; /* generation of the live view families: cf[x] is cf_name(x, gen) */
 	char *dir;
 	pthread_mutex_t err_lock;
 	char last_error[512];
@@ -51,8 +78,23 @@ struct store {
 
 struct store_batch {
 	rocksdb_writebatch_t *wb;
-	store *owner; /* whose column family handles the operations name */
+	store *owner;    /* whose column family handles the operations name */
+	size_t n_live;   /* operations on live column families */
+	size_t n_shadow; /* operations on shadow column families */
 };
+
+/* handle_of resolves cf, possibly flagged STORE_CF_SHADOW, to its RocksDB handle. */
+static rocksdb_column_family_handle_t *handle_of(const store *s, store_cf cf)
+{
+	unsigned c = (unsigned)cf;
+	if ((c & STORE_CF_SHADOW) != 0) {
+		c &= ~(unsigned)STORE_CF_SHADOW;
+		SL_ASSERT(c < STORE_CF_COUNT_ && cf_is_view((store_cf)c));
+		return s->shadow[c];
+	}
+	SL_ASSERT(c < STORE_CF_COUNT_);
+	return s->cf[c];
+}
 
 static void set_error(store *s, const char *what, char *err)
 {
@@ -92,6 +134,63 @@ static rocksdb_options_t *cf_options(store *s, store_cf cf)
 	return cf == STORE_CF_EVENTS || cf == STORE_CF_ITEM_EVENTS ? s->scan_opts : s->opts;
 }
 
+static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf cf,
+                          const char *name);
+static sl_err shadow_recreate(store *s, store_cf cf);
+
+/* generation_load reads which generation of the view families is live and points cf[] at
+ * it (the other one becomes the shadow). */
+static sl_err generation_load(store *s)
+{
+	char *err = NULL;
+	size_t vlen = 0;
+	char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[STORE_CF_META], gen_key,
+	                         sizeof(gen_key) - 1, &vlen, &err);
+	if (err != NULL) {
+		set_error(s, "cannot read store", err);
+		return SL_ERR_STORAGE;
+	}
+	sl_err rc = SL_OK;
+	if (v != NULL && vlen == 1 && v[0] == '1') {
+		s->gen = 1;
+		for (int i = 0; i < STORE_CF_COUNT_; i++) {
+			if (cf_is_view((store_cf)i)) {
+				rocksdb_column_family_handle_t *h = s->cf[i];
+				s->cf[i] = s->shadow[i];
+				s->shadow[i] = h;
+			}
+		}
+	} else if (v != NULL && !(vlen == 1 && v[0] == '0')) {
+		pthread_mutex_lock(&s->err_lock);
+		snprintf(s->last_error, sizeof(s->last_error),
+		         "cannot open store '%s': unknown view generation '%.*s'", s->dir,
+		         (int)(vlen < 16 ? vlen : 16), v);
+		pthread_mutex_unlock(&s->err_lock);
+		rc = SL_ERR_CORRUPT;
+	}
+	rocksdb_free(v);
+	return rc;
+}
+
+/* shadow_drop_leftovers empties the shadow families that hold rows (a drop and create,
+ * which syncs the manifest, is skipped for the empty ones): at open, the rows a rebuild that
+ * did not finish (or a crash between its switch and its cleanup) left there, never read. */
+static sl_err shadow_drop_leftovers(store *s)
+{
+	sl_err rc = SL_OK;
+	for (int i = 0; i < STORE_CF_COUNT_ && rc == SL_OK; i++) {
+		if (!cf_is_view((store_cf)i))
+			continue;
+		rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->shadow[i]);
+		rocksdb_iter_seek_to_first(it);
+		bool is_empty = rocksdb_iter_valid(it) == 0;
+		rocksdb_iter_destroy(it);
+		if (!is_empty)
+			rc = shadow_recreate(s, (store_cf)i);
+	}
+	return rc;
+}
+
 sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size)
 {
 	char *err = NULL;
@@ -129,11 +228,31 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	table_options_bound(s->scan_table_opts, s->cache);
 	rocksdb_options_set_block_based_table_factory(s->scan_opts, s->scan_table_opts);
 
-	const rocksdb_options_t *cf_opts[STORE_CF_COUNT_];
-	for (int i = 0; i < STORE_CF_COUNT_; i++)
-		cf_opts[i] = cf_options(s, (store_cf)i);
-	s->db = rocksdb_open_column_families(s->opts, dir, STORE_CF_COUNT_, cf_names, cf_opts,
-	                                     s->cf, &err);
+	/* Both generations of every view family are opened; which one is live is read from
+	 * the meta family below. */
+	const rocksdb_options_t *cf_opts[2 * STORE_CF_COUNT_];
+	const char *names[2 * STORE_CF_COUNT_];
+	rocksdb_column_family_handle_t *handles[2 * STORE_CF_COUNT_];
+	int n = 0;
+	for (int i = 0; i < STORE_CF_COUNT_; i++) {
+		cf_opts[n] = cf_options(s, (store_cf)i);
+		names[n++] = cf_names[i];
+	}
+	for (int i = 0; i < STORE_CF_COUNT_; i++) {
+		if (cf_is_view((store_cf)i)) {
+			cf_opts[n] = cf_options(s, (store_cf)i);
+			names[n++] = cf_names_b[i];
+		}
+	}
+	s->db = rocksdb_open_column_families(s->opts, dir, n, names, cf_opts, handles, &err);
+	if (s->db != NULL) {
+		n = 0;
+		for (int i = 0; i < STORE_CF_COUNT_; i++)
+			s->cf[i] = handles[n++];
+		for (int i = 0; i < STORE_CF_COUNT_; i++)
+			if (cf_is_view((store_cf)i))
+				s->shadow[i] = handles[n++];
+	}
 	if (s->db == NULL) {
 		snprintf(errbuf, errbuf_size, "cannot open store '%s': %s", dir,
 		         err != NULL ? err : "unknown error");
@@ -145,6 +264,16 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	s->wopts_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
 	s->wopts_nosync = rocksdb_writeoptions_create();
+	s->wopts_unlogged = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_disable_WAL(s->wopts_unlogged, 1);
+	sl_err rc = generation_load(s);
+	if (rc == SL_OK)
+		rc = shadow_drop_leftovers(s);
+	if (rc != SL_OK) {
+		snprintf(errbuf, errbuf_size, "%s", s->last_error);
+		store_close(s);
+		return rc;
+	}
 	*out = s;
 	return SL_OK;
 }
@@ -153,9 +282,12 @@ void store_close(store *s)
 {
 	if (s == NULL)
 		return;
-	for (int i = 0; i < STORE_CF_COUNT_; i++)
+	for (int i = 0; i < STORE_CF_COUNT_; i++) {
 		if (s->cf[i] != NULL)
 			rocksdb_column_family_handle_destroy(s->cf[i]);
+		if (s->shadow[i] != NULL)
+			rocksdb_column_family_handle_destroy(s->shadow[i]);
+	}
 	if (s->db != NULL)
 		rocksdb_close(s->db);
 	if (s->ropts != NULL)
@@ -164,6 +296,8 @@ void store_close(store *s)
 		rocksdb_writeoptions_destroy(s->wopts_sync);
 	if (s->wopts_nosync != NULL)
 		rocksdb_writeoptions_destroy(s->wopts_nosync);
+	if (s->wopts_unlogged != NULL)
+		rocksdb_writeoptions_destroy(s->wopts_unlogged);
 	if (s->opts != NULL)
 		rocksdb_options_destroy(s->opts);
 	if (s->scan_opts != NULL)
@@ -215,7 +349,7 @@ sl_err store_get_at(store *s, const store_snap *snap, store_cf cf, const void *k
 {
 	char *err = NULL;
 	rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(
-	    s->db, snap != NULL ? snap->ropts : s->ropts, s->cf[cf], key, klen, &err);
+	    s->db, snap != NULL ? snap->ropts : s->ropts, handle_of(s, cf), key, klen, &err);
 	if (err != NULL) {
 		set_error(s, "cannot read store", err);
 		return SL_ERR_STORAGE;
@@ -250,17 +384,29 @@ void store_batch_free(store_batch *b)
 void store_batch_clear(store_batch *b)
 {
 	rocksdb_writebatch_clear(b->wb);
+	b->n_live = 0;
+	b->n_shadow = 0;
+}
+
+static void batch_count(store_batch *b, store_cf cf)
+{
+	if (((unsigned)cf & STORE_CF_SHADOW) != 0)
+		b->n_shadow++;
+	else
+		b->n_live++;
 }
 
 void store_batch_put(store_batch *b, store_cf cf, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-	rocksdb_writebatch_put_cf(b->wb, b->owner->cf[cf], key, klen, val, vlen);
+	batch_count(b, cf);
+	rocksdb_writebatch_put_cf(b->wb, handle_of(b->owner, cf), key, klen, val, vlen);
 }
 
 void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t klen)
 {
-	rocksdb_writebatch_delete_cf(b->wb, b->owner->cf[cf], key, klen);
+	batch_count(b, cf);
+	rocksdb_writebatch_delete_cf(b->wb, handle_of(b->owner, cf), key, klen);
 }
 
 size_t store_batch_count(const store_batch *b)
@@ -279,7 +425,12 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 		pthread_mutex_unlock(&s->err_lock);
 		return SL_ERR_STORAGE;
 	}
-	rocksdb_write(s->db, sync ? s->wopts_sync : s->wopts_nosync, b->wb, &err);
+	/* A batch of shadow rows only skips the WAL: store_shadow_publish flushes the shadow
+	 * families before it makes them live, and until then they are scratch. */
+	rocksdb_writeoptions_t *wo = sync ? s->wopts_sync : s->wopts_nosync;
+	if (b->n_live == 0 && b->n_shadow > 0)
+		wo = s->wopts_unlogged;
+	rocksdb_write(s->db, wo, b->wb, &err);
 	if (err != NULL) {
 		set_error(s, "cannot write store", err);
 		return SL_ERR_STORAGE;
@@ -289,21 +440,75 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 
 sl_err store_clear_cf(store *s, store_cf cf)
 {
+	SL_ASSERT(cf != STORE_CF_META && cf < STORE_CF_COUNT_);
+	return cf_recreate(s, &s->cf[cf], cf, cf_is_view(cf) ? cf_name(cf, s->gen) : cf_names[cf]);
+}
+
+/* cf_recreate drops the column family *h (named name) and creates it again, empty. */
+static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf cf,
+                          const char *name)
+{
 	char *err = NULL;
-	SL_ASSERT(cf != STORE_CF_META);
-	rocksdb_drop_column_family(s->db, s->cf[cf], &err);
+	rocksdb_drop_column_family(s->db, *h, &err);
 	if (err != NULL) {
 		set_error(s, "cannot drop column family of", err);
 		return SL_ERR_STORAGE;
 	}
-	rocksdb_column_family_handle_destroy(s->cf[cf]);
-	s->cf[cf] = rocksdb_create_column_family(s->db, cf_options(s, cf), cf_names[cf], &err);
+	rocksdb_column_family_handle_destroy(*h);
+	*h = rocksdb_create_column_family(s->db, cf_options(s, cf), name, &err);
 	if (err != NULL) {
-		s->cf[cf] = NULL;
+		*h = NULL;
 		set_error(s, "cannot create column family of", err);
 		return SL_ERR_STORAGE;
 	}
 	return SL_OK;
+}
+
+static sl_err shadow_recreate(store *s, store_cf cf)
+{
+	return cf_recreate(s, &s->shadow[cf], cf, cf_name(cf, 1 - s->gen));
+}
+
+sl_err store_shadow_reset(store *s)
+{
+	return shadow_drop_leftovers(s);
+}
+
+sl_err store_shadow_publish(store *s)
+{
+	char *err = NULL;
+	/* 1. the shadow rows were written without the WAL: make them durable in table files */
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	for (int i = 0; i < STORE_CF_COUNT_ && err == NULL; i++)
+		if (cf_is_view((store_cf)i))
+			rocksdb_flush_cf(s->db, fo, s->shadow[i], &err);
+	rocksdb_flushoptions_destroy(fo);
+	if (err != NULL) {
+		set_error(s, "cannot flush the rebuilt views of", err);
+		return SL_ERR_STORAGE;
+	}
+	/* 2. the switch: one synced write of the generation key; before it the old views are
+	 * live, after it the new ones, whenever a crash comes */
+	char v = s->gen == 0 ? '1' : '0';
+	store_batch *b = store_batch_alloc(s);
+	if (b == NULL)
+		return SL_ERR_NOMEM;
+	store_batch_put(b, STORE_CF_META, gen_key, sizeof(gen_key) - 1, &v, 1);
+	sl_err rc = store_write(s, b, true);
+	store_batch_free(b);
+	if (rc != SL_OK)
+		return rc;
+	for (int i = 0; i < STORE_CF_COUNT_; i++) {
+		if (cf_is_view((store_cf)i)) {
+			rocksdb_column_family_handle_t *h = s->cf[i];
+			s->cf[i] = s->shadow[i];
+			s->shadow[i] = h;
+		}
+	}
+	s->gen = 1 - s->gen;
+	/* 3. the old rows are dropped (a crash before this leaves them to store_open) */
+	return store_shadow_reset(s);
 }
 
 struct store_iter {
@@ -322,8 +527,8 @@ store_iter *store_iter_alloc_at(store *s, store_cf cf, const store_snap *snap)
 	if (it == NULL)
 		return NULL;
 	it->s = s;
-	it->it =
-	    rocksdb_create_iterator_cf(s->db, snap != NULL ? snap->ropts : s->ropts, s->cf[cf]);
+	it->it = rocksdb_create_iterator_cf(s->db, snap != NULL ? snap->ropts : s->ropts,
+	                                    handle_of(s, cf));
 	return it;
 }
 

@@ -33,6 +33,19 @@ typedef enum store_cf {
 	STORE_CF_COUNT_
 } store_cf;
 
+/* STORE_CF_SHADOW, or'ed into a view family (views, item_events, orders, order_holds,
+ * settings, item_index), names its shadow copy: a second, normally empty, physical column
+ * family that a rebuild fills and then makes live in one step (store_shadow_publish). Reads
+ * and batches take it wherever they take a store_cf. A batch that writes shadow rows only
+ * skips the WAL (they are scratch until published). */
+#define STORE_CF_SHADOW 0x100u
+
+/* store_cf_shadow: the shadow copy of view family cf. */
+static inline store_cf store_cf_shadow(store_cf cf)
+{
+	return (store_cf)((unsigned)cf | STORE_CF_SHADOW);
+}
+
 typedef struct store store;
 typedef struct store_batch store_batch;
 typedef struct store_iter store_iter;
@@ -62,8 +75,20 @@ size_t store_batch_count(const store_batch *b);
  * failure (the message is kept for store_last_error). */
 sl_err store_write(store *s, store_batch *b, bool sync);
 
-/* store_clear_cf deletes every record of cf (used by rebuild). */
+/* store_clear_cf deletes every record of cf (live copy). */
 sl_err store_clear_cf(store *s, store_cf cf);
+
+/* store_shadow_reset empties every shadow family (a rebuild starts with it). store_open
+ * does it too when it finds rows there: a rebuild that did not finish leaves nothing. */
+sl_err store_shadow_reset(store *s);
+
+/* store_shadow_publish makes the shadow families live and drops the old live rows: it
+ * flushes the shadow families to table files, then writes which generation is live in one
+ * synced write to the meta family (the switch: a crash before it keeps the old views, after
+ * it the new ones), then empties the families that were live. SL_ERR_STORAGE if a step
+ * fails (before the switch nothing changed; after it, the old rows are dropped by the next
+ * store_open). Not thread-safe: no reader or writer may use s meanwhile (offline rebuild). */
+sl_err store_shadow_publish(store *s);
 
 /* store_iter_alloc opens an iterator on cf over a consistent snapshot taken now. */
 store_iter *store_iter_alloc(store *s, store_cf cf);

@@ -1,13 +1,29 @@
 /*
- * rebuild.c: rebuild and verify, both built on one fold of the whole log (fold_all) into
- * in-memory views: the item views, the order views and the settings. Rebuild then writes
- * them (with the holds rows derived from the orders, and the secondary indexes through
- * ledger_txn_put_view) and the history index; verify compares all of them with the store:
- * item views row by row, their secondary index rows, the history index, and the order,
- * holds and settings rows as sorted lists of the rows the fold implies.
+ * rebuild.c: rebuild and verify, both built on one pass over the log (fold_all) that
+ * checks the chain and folds every event.
  *
- * NEEDSWORK: the map holds every item (about 1.6 KiB each); a log of millions of items
- * would want a fold that spills views to the store in key ranges.
+ * Rebuild folds in one pass into the shadow copies of the view families (ledger/store.h):
+ * the history index rows are staged as the events go by, the item views are folded in a
+ * compact in-memory map (fold_views: no fixed-size strings, bounded by
+ * SL_REBUILD_FOLD_BYTES_MAX, spilling to the shadow views family past it), the order views
+ * and settings in memory; at the end the views (with their secondary indexes), orders,
+ * holds and settings are written to the shadows, and store_shadow_publish makes them live
+ * with one synced write. The live views are not touched before that switch, so a log that
+ * does not replay (or a store that fails) leaves them as they were:
+ *
+ *   shadow_reset      fold_all (+ index rows)     write views       publish
+ *   ------------> folding ----------------> folded ----------> written --------> live
+ *                    |  corrupt / storage error    |                  |
+ *                    +-----------------------------+------------------+--> shadow_reset,
+ *                                                            old views stay live
+ *
+ * Verify compares the stored rows with a fold kept in memory (sl_map of sl_item): item
+ * views row by row, their secondary index rows, the history index, and the order, holds and
+ * settings rows as sorted lists of the rows the fold implies.
+ *
+ * NEEDSWORK: verify still holds every item view at full size (about 1.6 KiB each); it could
+ * fold into fold_views and compare in key ranges. Order views are held in memory by both
+ * (bounded by SL_REBUILD_ORDERS_MAX, not by bytes).
  */
 #include "projector/rebuild.h"
 
@@ -17,6 +33,7 @@
 #include <string.h>
 
 #include "base/banned.h"
+#include "base/sl_limits.h"
 #include "base/sl_map.h"
 #include "base/sl_util.h"
 #include "ledger/codec.h"
@@ -25,9 +42,9 @@
 #include "projector/stock.h"
 
 #define PROGRESS_EVERY 100000
-#define REBUILD_BATCH_OPS 50000
+#define REBUILD_BATCH_OPS SL_REBUILD_BATCH_OPS
 #define FOLD_ITEMS_MAX 50000000
-#define FOLD_ORDERS_MAX 50000000
+#define FOLD_ORDERS_MAX SL_REBUILD_ORDERS_MAX
 
 /* fold_state: everything the log folds into. */
 typedef struct fold_state {
@@ -53,6 +70,303 @@ static void fold_fini(fold_state *f)
 		sl_order_fini(sl_map_at(&f->orders, i));
 	sl_map_fini(&f->orders);
 	sl_map_fini(&f->views);
+}
+
+/* item_bad reports item event ev as one that does not replay. */
+static sl_err item_bad(const sl_event *ev, projector_report *r)
+{
+	r->bad_seq = ev->seq;
+	snprintf(r->message, sizeof(r->message),
+	         "event %llu does not follow from the state of item '%s/%s@%s' before it",
+	         (unsigned long long)ev->seq, ev->item.product_id, ev->item.variant_id,
+	         ev->item.location_id);
+	return SL_ERR_CORRUPT;
+}
+
+/*
+ * fold_views: the item views of a rebuild, compact. An entry is a fold_view followed by
+ * its store key (ledger_key_encode), in 1 MiB chunks that never move; the preorder message
+ * is a heap copy, NULL when empty. About 150 bytes an item instead of sl_item's 1.4 KiB.
+ * Open addressing with linear probing over entry pointers, doubled at 50% load.
+ */
+#define FV_CHUNK_BYTES (1u << 20)
+#define FV_EXISTS 0x01u
+#define FV_TRACK_QUANTITY 0x02u
+#define FV_IN_STOCK 0x04u
+#define FV_PREORDER_ENABLED 0x08u
+#define FV_HAS_PREORDER_LIMIT 0x10u
+
+typedef struct fold_view {
+	int64_t quantity, preorder_limit, preorder_counter;
+	int64_t revision, created_ms, updated_ms;
+	uint64_t numeric_id, item_seq, last_seq;
+	char *message; /* preorder message, NULL when empty */
+	int32_t status;
+	uint32_t hash;
+	uint16_t klen;
+	uint8_t flags;
+} fold_view;
+
+typedef struct fold_views {
+	ledger *l;
+	fold_view **slots;
+	size_t n_slots, n;
+	unsigned char **chunks;
+	size_t n_chunks, chunks_cap, chunk_used; /* chunk_used: bytes of the last chunk */
+	size_t message_bytes;
+	size_t bytes_max; /* spill past this (SL_REBUILD_FOLD_BYTES_MAX or less) */
+	size_t spills;
+	sl_item item; /* scratch: the view being folded */
+	sl_buf value; /* scratch: a view read back after a spill */
+} fold_views;
+
+static sl_err fv_init(fold_views *v, ledger *l, size_t bytes_max)
+{
+	memset(v, 0, sizeof(*v));
+	v->l = l;
+	v->bytes_max = bytes_max;
+	sl_buf_init(&v->value);
+	v->n_slots = 1024;
+	v->slots = calloc(v->n_slots, sizeof(*v->slots));
+	return v->slots != NULL ? SL_OK : SL_ERR_NOMEM;
+}
+
+/* fv_clear forgets every entry, keeping the table and the first chunk. */
+static void fv_clear(fold_views *v)
+{
+	for (size_t i = 0; i < v->n_slots; i++) {
+		if (v->slots[i] != NULL)
+			free(v->slots[i]->message);
+	}
+	memset(v->slots, 0, v->n_slots * sizeof(*v->slots));
+	for (size_t i = 1; i < v->n_chunks; i++)
+		free(v->chunks[i]);
+	v->n_chunks = v->n_chunks > 0 ? 1 : 0;
+	v->chunk_used = 0;
+	v->n = 0;
+	v->message_bytes = 0;
+}
+
+static void fv_fini(fold_views *v)
+{
+	if (v->slots != NULL)
+		fv_clear(v);
+	for (size_t i = 0; i < v->n_chunks; i++)
+		free(v->chunks[i]);
+	free(v->chunks);
+	free(v->slots);
+	sl_buf_fini(&v->value);
+	memset(v, 0, sizeof(*v));
+}
+
+/* fv_bytes: the memory the map holds, what SL_REBUILD_FOLD_BYTES_MAX bounds. */
+static size_t fv_bytes(const fold_views *v)
+{
+	return v->n_chunks * FV_CHUNK_BYTES + v->n_slots * sizeof(*v->slots) + v->message_bytes;
+}
+
+static uint32_t fv_hash(const uint8_t *k, size_t klen)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+static const uint8_t *fv_key(const fold_view *e)
+{
+	return (const uint8_t *)(e + 1);
+}
+
+static fold_view *fv_find(const fold_views *v, const uint8_t *k, size_t klen, uint32_t h)
+{
+	size_t mask = v->n_slots - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		fold_view *e = v->slots[i];
+		if (e == NULL)
+			return NULL;
+		if (e->hash == h && e->klen == klen && memcmp(fv_key(e), k, klen) == 0)
+			return e;
+	}
+}
+
+static void fv_slot_put(fold_view **slots, size_t n_slots, fold_view *e)
+{
+	size_t mask = n_slots - 1, i = e->hash & mask;
+	while (slots[i] != NULL)
+		i = (i + 1) & mask;
+	slots[i] = e;
+}
+
+/* fv_add adds a zeroed entry for key k (absent). NULL on out-of-memory. */
+static fold_view *fv_add(fold_views *v, const uint8_t *k, size_t klen, uint32_t h)
+{
+	if (2 * (v->n + 1) > v->n_slots) {
+		size_t ns = v->n_slots * 2;
+		fold_view **nslots = calloc(ns, sizeof(*nslots));
+		if (nslots == NULL)
+			return NULL;
+		for (size_t i = 0; i < v->n_slots; i++)
+			if (v->slots[i] != NULL)
+				fv_slot_put(nslots, ns, v->slots[i]);
+		free(v->slots);
+		v->slots = nslots;
+		v->n_slots = ns;
+	}
+	size_t size = (sizeof(fold_view) + klen + 7) & ~(size_t)7;
+	if (v->n_chunks == 0 || v->chunk_used + size > FV_CHUNK_BYTES) {
+		if (v->n_chunks == v->chunks_cap) {
+			size_t ncap = v->chunks_cap == 0 ? 64 : v->chunks_cap * 2;
+			unsigned char **nc = realloc(v->chunks, ncap * sizeof(*nc));
+			if (nc == NULL)
+				return NULL;
+			v->chunks = nc;
+			v->chunks_cap = ncap;
+		}
+		if (v->n_chunks == 0 || v->chunk_used > 0) {
+			v->chunks[v->n_chunks] = malloc(FV_CHUNK_BYTES);
+			if (v->chunks[v->n_chunks] == NULL)
+				return NULL;
+			v->n_chunks++;
+		}
+		v->chunk_used = 0;
+	}
+	fold_view *e = (fold_view *)(void *)(v->chunks[v->n_chunks - 1] + v->chunk_used);
+	v->chunk_used += size;
+	memset(e, 0, sizeof(*e));
+	e->hash = h;
+	e->klen = (uint16_t)klen;
+	memcpy(e + 1, k, klen);
+	fv_slot_put(v->slots, v->n_slots, e);
+	v->n++;
+	return e;
+}
+
+/* fv_get expands e into out; key is the item's key if the caller has it (NULL: decoded
+ * from the entry). */
+static void fv_get(const fold_view *e, const sl_item_key *key, sl_item *out)
+{
+	if (key != NULL) {
+		out->key = *key;
+	} else {
+		sl_err rc = ledger_key_decode(fv_key(e), e->klen, &out->key);
+		SL_ASSERT(rc == SL_OK);
+	}
+	sl_item_state *s = &out->state;
+	s->exists = (e->flags & FV_EXISTS) != 0;
+	s->track_quantity = (e->flags & FV_TRACK_QUANTITY) != 0;
+	s->in_stock = (e->flags & FV_IN_STOCK) != 0;
+	s->preorder_enabled = (e->flags & FV_PREORDER_ENABLED) != 0;
+	s->has_preorder_limit = (e->flags & FV_HAS_PREORDER_LIMIT) != 0;
+	s->quantity = e->quantity;
+	s->preorder_limit = e->preorder_limit;
+	s->preorder_counter = e->preorder_counter;
+	sl_strlcpy(s->preorder_message, e->message != NULL ? e->message : "",
+	           sizeof(s->preorder_message));
+	out->revision = e->revision;
+	out->created_ms = e->created_ms;
+	out->updated_ms = e->updated_ms;
+	out->numeric_id = e->numeric_id;
+	out->item_seq = e->item_seq;
+	out->last_seq = e->last_seq;
+	out->status = (sl_status)e->status;
+}
+
+/* fv_set stores item into e. SL_ERR_NOMEM if its message cannot be copied. */
+static sl_err fv_set(fold_views *v, fold_view *e, const sl_item *item)
+{
+	const sl_item_state *s = &item->state;
+	const char *old = e->message != NULL ? e->message : "";
+	if (strcmp(old, s->preorder_message) != 0) {
+		char *m = NULL;
+		if (s->preorder_message[0] != '\0' && (m = strdup(s->preorder_message)) == NULL)
+			return SL_ERR_NOMEM;
+		if (e->message != NULL)
+			v->message_bytes -= strlen(e->message) + 1;
+		free(e->message);
+		e->message = m;
+		if (m != NULL)
+			v->message_bytes += strlen(m) + 1;
+	}
+	e->flags =
+	    (uint8_t)((s->exists ? FV_EXISTS : 0) | (s->track_quantity ? FV_TRACK_QUANTITY : 0) |
+	              (s->in_stock ? FV_IN_STOCK : 0) |
+	              (s->preorder_enabled ? FV_PREORDER_ENABLED : 0) |
+	              (s->has_preorder_limit ? FV_HAS_PREORDER_LIMIT : 0));
+	e->quantity = s->quantity;
+	e->preorder_limit = s->preorder_limit;
+	e->preorder_counter = s->preorder_counter;
+	e->revision = item->revision;
+	e->created_ms = item->created_ms;
+	e->updated_ms = item->updated_ms;
+	e->numeric_id = item->numeric_id;
+	e->item_seq = item->item_seq;
+	e->last_seq = item->last_seq;
+	e->status = (int32_t)item->status;
+	return SL_OK;
+}
+
+/* fv_write stages every view of the map into the shadow families (views and their
+ * secondary index rows), committing every REBUILD_BATCH_OPS rows. */
+static sl_err fv_write(fold_views *v, ledger_txn *txn)
+{
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < v->n_slots && rc == SL_OK; i++) {
+		if (v->slots[i] == NULL)
+			continue;
+		fv_get(v->slots[i], NULL, &v->item);
+		if ((rc = ledger_txn_put_view(txn, &v->item)) == SL_OK &&
+		    ledger_txn_staged(txn) >= REBUILD_BATCH_OPS &&
+		    (rc = ledger_txn_commit(txn, false)) == SL_OK)
+			rc = ledger_txn_begin(txn);
+	}
+	return rc;
+}
+
+/* fv_apply folds item event ev into its view: from the map, else (after a spill) from the
+ * shadow views family, else a new view. Past SL_REBUILD_FOLD_BYTES_MAX the map is written
+ * to the shadows through txn and emptied. */
+static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, projector_report *r)
+{
+	uint8_t k[LEDGER_KEY_BYTES];
+	size_t klen = ledger_key_encode(&ev->item, k);
+	uint32_t h = fv_hash(k, klen);
+	fold_view *e = fv_find(v, k, klen, h);
+	sl_err rc = SL_OK;
+	if (e != NULL) {
+		fv_get(e, &ev->item, &v->item);
+	} else {
+		rc = SL_ERR_NOT_FOUND;
+		if (v->spills > 0) {
+			v->value.len = 0;
+			rc = store_get(ledger_store(v->l), store_cf_shadow(STORE_CF_VIEWS), k, klen,
+			               &v->value);
+			if (rc == SL_OK)
+				rc = ledger_item_decode(v->value.data, v->value.len, &v->item);
+		}
+		if (rc == SL_ERR_NOT_FOUND) {
+			memset(&v->item, 0, sizeof(v->item));
+			rc = SL_OK;
+		}
+		if (rc != SL_OK)
+			return rc;
+	}
+	if (stock_view_apply(&v->item, ev) != SL_OK)
+		return item_bad(ev, r);
+	if (e == NULL && (e = fv_add(v, k, klen, h)) == NULL)
+		return SL_ERR_NOMEM;
+	if ((rc = fv_set(v, e, &v->item)) != SL_OK)
+		return rc;
+	if (fv_bytes(v) > v->bytes_max) {
+		/* committed, so that the views read back at their next event are these */
+		if ((rc = fv_write(v, txn)) != SL_OK ||
+		    (rc = ledger_txn_commit(txn, false)) != SL_OK ||
+		    (rc = ledger_txn_begin(txn)) != SL_OK)
+			return rc;
+		fv_clear(v);
+		v->spills++;
+	}
+	return SL_OK;
 }
 
 /* fold_orders folds ev into the order or settings views it changes. */
@@ -83,6 +397,7 @@ static sl_err fold_orders(fold_state *f, const sl_event *ev, projector_report *r
 /* What one pass over the log does besides checking the chain. */
 typedef struct fold_job {
 	fold_state *f;       /* fold every event into these (NULL: none) */
+	fold_views *fv;      /* fold item events here rather than into f->views (rebuild) */
 	uint64_t to_seq;     /* stop after this event (0: the whole log) */
 	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
 	bool is_index_check; /* check every item event's stored index row (verify) */
@@ -125,7 +440,7 @@ static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, 
 static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress, void *ctx,
                        projector_report *r)
 {
-	sl_map *views = job->f != NULL ? &job->f->views : NULL;
+	sl_map *views = job->f != NULL && job->fv == NULL ? &job->f->views : NULL;
 	ledger_txn *txn = job->txn;
 	sl_buf scratch;
 	sl_buf_init(&scratch);
@@ -146,7 +461,10 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 		r->events++;
 		if (job->f != NULL && (rc = fold_orders(job->f, ev, r)) != SL_OK)
 			break;
-		if (stock_event_is_item(ev) && views != NULL) {
+		if (stock_event_is_item(ev) && job->fv != NULL) {
+			if ((rc = fv_apply(job->fv, txn, ev, r)) != SL_OK)
+				break;
+		} else if (stock_event_is_item(ev) && views != NULL) {
 			uint8_t k[LEDGER_KEY_BYTES];
 			size_t klen = ledger_key_encode(&ev->item, k);
 			int is_new;
@@ -154,13 +472,7 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 			if (view == NULL)
 				break;
 			if (stock_view_apply(view, ev) != SL_OK) {
-				rc = SL_ERR_CORRUPT;
-				r->bad_seq = ev->seq;
-				snprintf(r->message, sizeof(r->message),
-				         "event %llu does not follow from the state of item "
-				         "'%s/%s@%s' before it",
-				         (unsigned long long)ev->seq, ev->item.product_id,
-				         ev->item.variant_id, ev->item.location_id);
+				rc = item_bad(ev, r);
 				break;
 			}
 		}
@@ -258,14 +570,10 @@ static sl_err flush_if_full(ledger_txn *txn)
 	return rc;
 }
 
-/* write_views stages every folded view (items, orders with their holds, settings). */
-static sl_err write_views(ledger_txn *txn, fold_state *f)
+/* write_orders stages every folded order with its holds, and the settings. */
+static sl_err write_orders(ledger_txn *txn, fold_state *f)
 {
 	sl_err rc = SL_OK;
-	for (size_t i = 0; i < f->views.n && rc == SL_OK; i++) {
-		if ((rc = ledger_txn_put_view(txn, sl_map_at(&f->views, i))) == SL_OK)
-			rc = flush_if_full(txn);
-	}
 	for (size_t i = 0; i < f->orders.n && rc == SL_OK; i++) {
 		const sl_order *o = sl_map_at(&f->orders, i);
 		if ((rc = ledger_txn_put_order(txn, o)) == SL_OK &&
@@ -285,55 +593,56 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx, p
 sl_err projector_rebuild_to(ledger *l, uint64_t to_seq, projector_progress_fn progress, void *ctx,
                             projector_report *r)
 {
+	return projector_rebuild_bounded(l, to_seq, SL_REBUILD_FOLD_BYTES_MAX, progress, ctx, r);
+}
+
+sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_max,
+                                 projector_progress_fn progress, void *ctx, projector_report *r)
+{
+	SL_ASSERT(fold_bytes_max <= SL_REBUILD_FOLD_BYTES_MAX);
 	fold_state f;
-	static const store_cf cleared[] = {STORE_CF_VIEWS,    STORE_CF_ITEM_EVENTS,
-	                                   STORE_CF_ORDERS,   STORE_CF_HOLDS,
-	                                   STORE_CF_SETTINGS, STORE_CF_ITEM_INDEX};
+	fold_views fv;
+	store *st = ledger_store(l);
 	memset(r, 0, sizeof(*r));
 	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
-	ledger_txn *txn = ledger_txn_alloc(l);
-	if (txn == NULL) {
-		fold_fini(&f);
-		return SL_ERR_NOMEM;
-	}
-	/* Fold the whole log before dropping anything: a log that does not replay leaves the
-	 * views and the indexes as they were. */
-	fold_job job = {.f = &f, .to_seq = to_seq};
-	if ((rc = fold_all(l, &job, progress, ctx, r)) != SL_OK)
+	ledger_txn *txn = NULL;
+	if ((rc = fv_init(&fv, l, fold_bytes_max)) != SL_OK)
 		goto done;
-	store *st = ledger_store(l);
-	for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++) {
-		if ((rc = store_clear_cf(st, cleared[i])) != SL_OK) {
-			snprintf(r->message, sizeof(r->message), "%s", store_last_error(st));
-			goto done;
-		}
-	}
-	if ((rc = ledger_txn_begin(txn)) != SL_OK)
+	if ((txn = ledger_txn_alloc_shadow(l)) == NULL) {
+		rc = SL_ERR_NOMEM;
 		goto done;
-	/* The index rows, from a second pass over the log (it was checked just now). */
-	projector_report index_pass;
-	memset(&index_pass, 0, sizeof(index_pass));
-	fold_job index_job = {.txn = txn, .to_seq = to_seq};
-	if ((rc = fold_all(l, &index_job, NULL, NULL, &index_pass)) != SL_OK) {
+	}
+	/* Everything goes to the shadow families, emptied first: the live views and indexes
+	 * stay as they are until the publish at the end, so a log that does not replay
+	 * leaves them as they were. */
+	if ((rc = store_shadow_reset(st)) != SL_OK || (rc = ledger_txn_begin(txn)) != SL_OK)
+		goto fail;
+	fold_job job = {.f = &f, .fv = &fv, .to_seq = to_seq, .txn = txn};
+	if ((rc = fold_all(l, &job, progress, ctx, r)) != SL_OK) {
 		ledger_txn_abort(txn);
-		r->bad_seq = index_pass.bad_seq;
-		snprintf(r->message, sizeof(r->message), "%s", index_pass.message);
-		goto done;
+		goto fail;
 	}
-	rc = write_views(txn, &f);
-	if (rc == SL_OK)
-		rc = ledger_txn_commit(txn, true);
-	else
+	if ((rc = fv_write(&fv, txn)) != SL_OK || (rc = write_orders(txn, &f)) != SL_OK) {
 		ledger_txn_abort(txn);
-	if (rc != SL_OK) {
-		snprintf(r->message, sizeof(r->message), "%s", store_last_error(st));
-		goto done;
+		goto fail;
 	}
+	if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
+	    (rc = store_shadow_publish(st)) != SL_OK)
+		goto fail;
+	r->spills = fv.spills;
 	rc = ledger_views_checksum(l, r->checksum, &r->views);
+	goto done;
+fail:
+	if (r->message[0] == '\0')
+		snprintf(r->message, sizeof(r->message), "%s",
+		         rc == SL_ERR_STORAGE ? store_last_error(st) : sl_strerror(rc));
+	/* the scratch rows go; a failure to drop them is left to the next store_open */
+	(void)store_shadow_reset(st);
 done:
 	ledger_txn_free(txn);
+	fv_fini(&fv);
 	fold_fini(&f);
 	return rc;
 }

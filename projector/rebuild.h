@@ -14,15 +14,22 @@ typedef struct projector_report {
 	uint64_t events;  /* events read */
 	uint64_t views;   /* view rows */
 	uint64_t bad_seq; /* first bad sequence number, 0 if none */
+	uint64_t spills;  /* rebuild: times the fold wrote its views out to stay in its bound */
 	unsigned char checksum[SL_HASH_BYTES];
 	char message[512]; /* what failed, for people */
 } projector_report;
 
-/* projector_rebuild folds the whole log from event 1 (reporting progress every 100000
- * events), then drops every view and index row and writes them afresh. On success fills
- * report (events, views, the checksum of the new views). SL_ERR_CORRUPT (with bad_seq and
- * message) if the log does not replay: then nothing is dropped or written. SL_ERR_STORAGE
- * if the store fails while writing (views may then be partial: run it again). */
+/* projector_rebuild folds the whole log from event 1 in one pass (reporting progress every
+ * 100000 events) into the shadow copies of the view families (ledger/store.h): item views,
+ * their secondary indexes, the history index, orders, holds and settings; then makes them
+ * live in one step (store_shadow_publish) and drops the old rows. Memory is bounded by
+ * SL_REBUILD_FOLD_BYTES_MAX for the item views (the fold spills to the shadow views past
+ * it) and SL_REBUILD_ORDERS_MAX orders. On success fills report (events, views, the
+ * checksum of the new views). SL_ERR_CORRUPT (with bad_seq and message) if the log does not
+ * replay, SL_ERR_STORAGE (message) if the store fails, SL_ERR_NOMEM: then the live views and
+ * indexes are as they were (the scratch rows are dropped, at the latest by the next
+ * ledger_open), except after a failed write of the switch itself, where RocksDB decides
+ * whether it was durable: either the old or the new views, whole. */
 sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
                          projector_report *report);
 
@@ -31,6 +38,11 @@ sl_err projector_rebuild(ledger *l, projector_progress_fn progress, void *ctx,
  * itself is untouched; verify then reports the views behind the log until a full rebuild). */
 sl_err projector_rebuild_to(ledger *l, uint64_t to_seq, projector_progress_fn progress, void *ctx,
                             projector_report *r);
+
+/* projector_rebuild_bounded is projector_rebuild_to with the fold's memory bound given in
+ * bytes (at most SL_REBUILD_FOLD_BYTES_MAX): tests make the fold spill with a small one. */
+sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_max,
+                                 projector_progress_fn progress, void *ctx, projector_report *r);
 
 /* projector_verify checks the chain of every event, compares every stored view (item views,
  * their secondary index rows, orders, holds, settings) with a fresh fold and checks the

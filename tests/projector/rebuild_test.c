@@ -8,6 +8,10 @@
  * then closed and the projector runs on the ledger as stockledger-admin does. Damage is
  * done through the store seam (ledger_store): a stored view row changed, removed or added, an
  * event byte flipped. Expected sequence numbers come from the ledger's own history index.
+ * The one-pass rebuild folds into shadow column families and switches them live at the end:
+ * a fold bound so small that it spills after every event must give the same checksum, and
+ * a store write that fails (store_fault_set) before or at the switch must leave the old
+ * views, indexes and history in place and no scratch rows behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -454,6 +458,100 @@ static void test_projector_verify_and_rebuild_name_an_event_that_does_not_replay
 	assert_memory_equal(now, good, SL_HASH_BYTES);
 }
 
+/* shadow_rows counts the rows of the shadow copy of cf. */
+static size_t shadow_rows(store_cf cf)
+{
+	store_iter *it = store_iter_alloc(ledger_store(lg), store_cf_shadow(cf));
+	assert_non_null(it);
+	size_t n = 0;
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
+		n++;
+	store_iter_free(it);
+	return n;
+}
+
+static void test_projector_rebuild_that_spills_every_event_gives_the_same_views(void **state)
+{
+	(void)state;
+	unsigned char good[SL_HASH_BYTES], now[SL_HASH_BYTES];
+	uint64_t n, n_now;
+	checksum_of(good, &n);
+	uint64_t hist[SCRIPT_EVENTS], hist_now[SCRIPT_EVENTS];
+	size_t n_hist = history_seqs("A", SL_DEFAULT_LOCATION, hist);
+
+	/* a bound of one byte: the fold writes its views out after every item event and
+	 * reads them back from the shadow views at the item's next event */
+	projector_report r;
+	assert_int_equal(projector_rebuild_bounded(lg, 0, 1, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.spills, SCRIPT_EVENTS);
+	assert_int_equal(r.events, SCRIPT_EVENTS);
+	assert_int_equal(r.views, n);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+	checksum_of(now, &n_now);
+	assert_memory_equal(now, good, SL_HASH_BYTES);
+	assert_int_equal(history_seqs("A", SL_DEFAULT_LOCATION, hist_now), n_hist);
+	assert_memory_equal(hist_now, hist, n_hist * sizeof(uint64_t));
+	/* the secondary indexes were kept right across the spills: verify checks them */
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(shadow_rows(STORE_CF_VIEWS), 0);
+	assert_int_equal(shadow_rows(STORE_CF_ITEM_INDEX), 0);
+
+	/* the unbounded fold does not spill, and a rebuild up to a seq still works */
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.spills, 0);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+	assert_int_equal(projector_rebuild_bounded(lg, 11, 1, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.events, 11);
+	sl_item a = view_of("A", SL_DEFAULT_LOCATION);
+	assert_int_equal(a.last_seq, 11);
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+}
+
+/* rebuild_fails_at runs a rebuild whose nth store write fails, and expects the views, the
+ * history and the secondary indexes from before, and no scratch rows. */
+static void rebuild_fails_at(int nth)
+{
+	unsigned char good[SL_HASH_BYTES], now[SL_HASH_BYTES];
+	uint64_t n, n_now;
+	checksum_of(good, &n);
+	uint64_t hist[SCRIPT_EVENTS], hist_now[SCRIPT_EVENTS];
+	size_t n_hist = history_seqs("B", SL_DEFAULT_LOCATION, hist);
+
+	store_fault_set(ledger_store(lg), nth);
+	projector_report r;
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_ERR_STORAGE);
+	assert_non_null(strstr(r.message, "injected fault"));
+	store_fault_set(ledger_store(lg), 0);
+	checksum_of(now, &n_now);
+	assert_int_equal(n_now, n);
+	assert_memory_equal(now, good, SL_HASH_BYTES);
+	assert_int_equal(history_seqs("B", SL_DEFAULT_LOCATION, hist_now), n_hist);
+	assert_memory_equal(hist_now, hist, n_hist * sizeof(uint64_t));
+	assert_int_equal(shadow_rows(STORE_CF_VIEWS), 0);
+	assert_int_equal(shadow_rows(STORE_CF_ITEM_EVENTS), 0);
+	/* a failed commit leaves the ledger in its sticky state: reopen as after a restart */
+	ledger_close(lg);
+	char err[512];
+	assert_int_equal(ledger_open(dir, &lg, err, sizeof(err)), SL_OK);
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+}
+
+static void test_projector_rebuild_that_cannot_write_its_rows_leaves_the_views(void **state)
+{
+	(void)state;
+	rebuild_fails_at(1); /* the commit of the rebuilt rows into the shadows */
+}
+
+static void test_projector_rebuild_that_cannot_switch_leaves_the_views(void **state)
+{
+	(void)state;
+	rebuild_fails_at(2); /* the synced write of the live generation */
+}
+
 static void test_projector_rebuild_and_verify_take_an_empty_ledger(void **state)
 {
 	(void)state;
@@ -486,6 +584,9 @@ int main(void)
 	    T(test_projector_verify_checks_the_history_index),
 	    T(test_projector_verify_and_rebuild_name_a_flipped_event_byte),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_replay),
+	    T(test_projector_rebuild_that_spills_every_event_gives_the_same_views),
+	    T(test_projector_rebuild_that_cannot_write_its_rows_leaves_the_views),
+	    T(test_projector_rebuild_that_cannot_switch_leaves_the_views),
 	    T(test_projector_rebuild_and_verify_take_an_empty_ledger),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
