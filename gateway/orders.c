@@ -180,17 +180,10 @@ sl_err gw_orders_stage(gw_orders *o, ledger_txn *t)
 
 /* ---- reads ---- */
 
-static void encode_or_empty(const ledger_result *r, sl_buf *out)
-{
-	out->len = 0;
-	if (ledger_result_encode(r, out) != SL_OK)
-		out->len = 0; /* an empty Result: the client reports a malformed reply */
-}
-
 static void read_fail(sl_buf *out, sl_error_info *err)
 {
 	ledger_result r = {.error = err};
-	encode_or_empty(&r, out);
+	ledger_result_encode_or_empty(&r, out);
 }
 
 static void read_settings(ledger *l, sl_buf *out)
@@ -205,7 +198,7 @@ static void read_settings(ledger *l, sl_buf *out)
 		return;
 	}
 	ledger_result r = {.settings = &s, .seq = s.last_seq};
-	encode_or_empty(&r, out);
+	ledger_result_encode_or_empty(&r, out);
 }
 
 static void read_order(ledger *l, const sl_command *cmd, sl_buf *out)
@@ -228,7 +221,7 @@ static void read_order(ledger *l, const sl_command *cmd, sl_buf *out)
 		return;
 	}
 	ledger_result r = {.order = &order, .seq = order.last_seq};
-	encode_or_empty(&r, out);
+	ledger_result_encode_or_empty(&r, out);
 	sl_order_fini(&order);
 }
 
@@ -255,7 +248,7 @@ static void read_holds(ledger *l, const sl_command *cmd, sl_buf *out)
 		read_fail(out, &err);
 	} else {
 		ledger_result r = {.holds = holds, .n_holds = n, .seq = ledger_head(l, NULL)};
-		encode_or_empty(&r, out);
+		ledger_result_encode_or_empty(&r, out);
 	}
 	free(holds);
 }

@@ -26,17 +26,10 @@
 #include "ledger/rules.h"
 #include "projector/explain.h"
 
-static void encode_or_empty(const ledger_result *r, sl_buf *out)
-{
-	out->len = 0;
-	if (ledger_result_encode(r, out) != SL_OK)
-		out->len = 0; /* an empty Result: the client reports a malformed reply */
-}
-
 static void refuse(sl_error_info *err, sl_buf *out)
 {
 	ledger_result r = {.error = err};
-	encode_or_empty(&r, out);
+	ledger_result_encode_or_empty(&r, out);
 	sl_error_info_fini(err);
 }
 
@@ -103,7 +96,7 @@ void gw_read_get_as_of(ledger *l, const sl_command *cmd, sl_buf *out)
 		return;
 	}
 	ledger_result r = {.items = &past, .n_items = 1, .seq = past.last_seq, .as_of_seq = pin};
-	encode_or_empty(&r, out);
+	ledger_result_encode_or_empty(&r, out);
 }
 
 void gw_read_history(ledger *l, const sl_command *cmd, sl_buf *out)
@@ -148,7 +141,7 @@ void gw_read_history(ledger *l, const sl_command *cmd, sl_buf *out)
 		                   .with_event_hashes = true,
 		                   .next_item_seq = next,
 		                   .seq = head};
-		encode_or_empty(&r, out);
+		ledger_result_encode_or_empty(&r, out);
 	}
 	free(events);
 }
@@ -176,7 +169,7 @@ void gw_read_query(ledger *l, const sl_command *cmd, sl_buf *out)
 		                   .next_cursor = page->next_cursor,
 		                   .as_of_seq = page->as_of_seq,
 		                   .seq = ledger_head(l, NULL)};
-		encode_or_empty(&r, out);
+		ledger_result_encode_or_empty(&r, out);
 	}
 	free(page);
 }
@@ -195,7 +188,7 @@ void gw_read_explain(ledger *l, const sl_command *cmd, sl_buf *out)
 	} else {
 		ledger_result r = {
 		    .items = &x->item, .n_items = 1, .seq = x->item.last_seq, .explanation = &x->x};
-		encode_or_empty(&r, out);
+		ledger_result_encode_or_empty(&r, out);
 	}
 	free(x);
 }
@@ -268,7 +261,7 @@ static void feed_answer(ledger *l, const feed_call *call)
 	if (rc != SL_OK)
 		refuse(&err, &out);
 	else
-		encode_or_empty(&r, &out);
+		ledger_result_encode_or_empty(&r, &out);
 	call->done(call->arg, out.data, out.len);
 	sl_buf_fini(&out);
 	free(events);

@@ -117,9 +117,7 @@ void gw_service_stats(gw_service *s, gw_stats *out)
 static void error_result(sl_buf *out, const sl_error_info *err)
 {
 	ledger_result r = {.error = err};
-	out->len = 0;
-	if (ledger_result_encode(&r, out) != SL_OK)
-		out->len = 0; /* an empty Result: the client reports a malformed reply */
+	ledger_result_encode_or_empty(&r, out);
 }
 
 static void reply_error(gw_done_fn done, void *arg, sl_err code, const char *msg)
@@ -472,16 +470,14 @@ static void read_get(gw_service *s, const sl_command *cmd, sl_buf *out)
 		return;
 	}
 	ledger_result r = {.items = &item, .n_items = 1, .seq = item.last_seq};
-	if (ledger_result_encode(&r, out) != SL_OK)
-		out->len = 0;
+	ledger_result_encode_or_empty(&r, out);
 }
 
 static void read_head(gw_service *s, sl_buf *out)
 {
 	ledger_result r = {.has_head_hash = true};
 	r.seq = ledger_head(s->l, r.head_hash);
-	if (ledger_result_encode(&r, out) != SL_OK)
-		out->len = 0;
+	ledger_result_encode_or_empty(&r, out);
 }
 
 void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)

@@ -565,6 +565,13 @@ static void hold_to_pb(const sl_hold *h, hold_pb *pb)
 	SET_OPT(&pb->hold, held_preorder, h->held_preorder);
 }
 
+void ledger_result_encode_or_empty(const ledger_result *r, sl_buf *out)
+{
+	out->len = 0;
+	if (ledger_result_encode(r, out) != SL_OK)
+		out->len = 0;
+}
+
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 {
 	sl_err rc = SL_ERR_NOMEM;

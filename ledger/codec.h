@@ -95,6 +95,11 @@ sl_err ledger_settings_decode(const uint8_t *data, size_t len, sl_settings *sett
 /* ledger_result_encode appends the encoding of an sl.Result to out. */
 sl_err ledger_result_encode(const ledger_result *r, sl_buf *out);
 
+/* ledger_result_encode_or_empty replaces out with the encoding of r; if that fails (out of
+ * memory) out is left empty, which a client reports as a malformed reply. For the gateway,
+ * which must answer every request with something. */
+void ledger_result_encode_or_empty(const ledger_result *r, sl_buf *out);
+
 /* ledger_result_mark_replayed appends `replayed: true` to an encoded Result (protobuf keeps
  * the last value of a field, so this sets it without decoding). */
 sl_err ledger_result_mark_replayed(sl_buf *result);
