@@ -35,6 +35,9 @@
 #define SL_GROUP_COMMANDS_MAX 1024
 /* Events of one group: bounds the batch and the overlay of the writer. */
 #define SL_GROUP_EVENTS_MAX (SL_GROUP_COMMANDS_MAX * 4 + SL_LINES_MAX)
+/* Committed groups whose secondary index rows may wait for the index thread (each a batch
+ * of at most 4 rows per event of the group): the writer waits when that many are pending. */
+#define SL_INDEX_GROUPS_MAX 8
 /* Concurrent requests the gateway serves (nng contexts). */
 #define SL_GATEWAY_CONTEXTS 64
 /* How long gw_server_stop waits for nng to close the socket before it leaves the close to

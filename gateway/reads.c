@@ -159,6 +159,11 @@ void gw_read_query(ledger *l, const sl_command *cmd, sl_buf *out)
 	else if (cmd->malformed_field[0] != '\0')
 		rc = sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
 		                  cmd->malformed_field);
+	/* The index may lag the log by the groups the index thread has not written yet: a
+	 * query waits for it to reach the head it starts at, so a client reads its writes. */
+	if (rc == SL_OK && (rc = ledger_index_wait(l, ledger_head(l, NULL))) != SL_OK)
+		sl_error_set(&err, rc, "the index cannot catch up with the log: %s",
+		             sl_strerror(rc));
 	if (rc == SL_OK)
 		rc = ledger_query_run(l, cmd->query, page, &err);
 	if (rc != SL_OK) {

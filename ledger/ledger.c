@@ -27,7 +27,9 @@
 struct ledger {
 	store *st;
 	pthread_mutex_t lock;
+	pthread_cond_t indexed; /* broadcast when indexed_seq moves or the ledger fails */
 	uint64_t head_seq;
+	uint64_t indexed_seq; /* secondary indexes complete up to here (<= head_seq) */
 	unsigned char head_hash[SL_HASH_BYTES];
 	sl_err sticky;
 };
@@ -41,10 +43,13 @@ struct ledger_txn {
 	bool is_shadow; /* writes the shadow view families (rebuild) */
 	sl_buf scratch;
 	sl_buf value;
-	sl_map staged; /* item key -> ledger_index_row of the views staged in this txn */
+	sl_map staged;      /* item key -> ledger_index_row of the views staged in this txn */
+	store_batch *ib;    /* where the secondary index rows go (NULL: batch) */
+	uint64_t begin_seq; /* the head when the txn began */
 };
 
 static const char format_key[] = "format";
+static const char indexed_key[] = "indexed_seq";
 static const char format_value[] = "stockledger-1";
 
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
@@ -115,6 +120,89 @@ static sl_err format_check(ledger *l, char *errbuf, size_t errbuf_size)
 	return rc;
 }
 
+static sl_err mark_get(ledger *l, const store_snap *snap, uint64_t *out)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc =
+	    store_get_at(l->st, snap, STORE_CF_META, indexed_key, sizeof(indexed_key) - 1, &v);
+	if (rc == SL_OK && v.len != 8)
+		rc = SL_ERR_CORRUPT;
+	if (rc == SL_OK)
+		*out = sl_be64_get(v.data);
+	sl_buf_fini(&v);
+	return rc;
+}
+
+static void mark_put(store_batch *b, uint64_t seq)
+{
+	uint8_t v[8];
+	sl_be64_put(v, seq);
+	store_batch_put(b, STORE_CF_META, indexed_key, sizeof(indexed_key) - 1, v, sizeof(v));
+}
+
+/* index_rows_write stages the index rows of every view into the emptied index family, in
+ * batches of INDEX_CATCH_UP_ROWS views, and finally the mark, synced. */
+#define INDEX_CATCH_UP_ROWS 4096
+static sl_err index_rows_write(ledger *l)
+{
+	store_batch *b = store_batch_alloc(l->st);
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
+	sl_err rc = b == NULL || it == NULL ? SL_ERR_NOMEM : SL_OK;
+	size_t n = 0;
+	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
+		size_t vlen;
+		const uint8_t *v = store_iter_value(it, &vlen);
+		sl_item item;
+		ledger_index_row row;
+		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK)
+			break;
+		ledger_index_row_of(&item, &row);
+		ledger_index_stage(b, STORE_CF_ITEM_INDEX, NULL, &row);
+		if (++n % INDEX_CATCH_UP_ROWS == 0) {
+			rc = store_write(l->st, b, false);
+			store_batch_clear(b);
+		}
+	}
+	if (rc == SL_OK && it != NULL)
+		rc = store_iter_status(it);
+	if (rc == SL_OK) {
+		mark_put(b, l->head_seq);
+		rc = store_write(l->st, b, true);
+	}
+	store_iter_free(it);
+	store_batch_free(b);
+	return rc;
+}
+
+/* index_catch_up derives the secondary indexes again from the views when the mark says they
+ * lag the log (a crash before the index thread wrote them, or a directory without the
+ * mark). The views are written with their events, so they are the truth at the head. */
+static sl_err index_catch_up(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	uint64_t mark = 0;
+	sl_err rc = mark_get(l, NULL, &mark);
+	if (rc == SL_ERR_NOT_FOUND)
+		mark = 0;
+	else if (rc == SL_ERR_CORRUPT)
+		mark = 0; /* derived data: derive it again */
+	else if (rc != SL_OK)
+		goto fail;
+	if (mark >= l->head_seq && rc == SL_OK) {
+		l->indexed_seq = l->head_seq;
+		return SL_OK;
+	}
+	if ((rc = store_clear_cf(l->st, STORE_CF_ITEM_INDEX)) != SL_OK ||
+	    (rc = index_rows_write(l)) != SL_OK)
+		goto fail;
+	l->indexed_seq = l->head_seq;
+	return SL_OK;
+fail:
+	snprintf(errbuf, errbuf_size, "cannot bring the secondary indexes up to the log: %s",
+	         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
+	return rc;
+}
+
 sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
 {
 	ledger *l = calloc(1, sizeof(*l));
@@ -123,11 +211,14 @@ sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_si
 		return SL_ERR_NOMEM;
 	}
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->indexed, NULL);
 	sl_err rc = store_open(dir, &l->st, errbuf, errbuf_size);
 	if (rc == SL_OK)
 		rc = format_check(l, errbuf, errbuf_size);
 	if (rc == SL_OK)
 		rc = head_load(l, dir, errbuf, errbuf_size);
+	if (rc == SL_OK)
+		rc = index_catch_up(l, errbuf, errbuf_size);
 	if (rc != SL_OK) {
 		ledger_close(l);
 		return rc;
@@ -141,6 +232,7 @@ void ledger_close(ledger *l)
 	if (l == NULL)
 		return;
 	store_close(l->st);
+	pthread_cond_destroy(&l->indexed);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -388,6 +480,7 @@ sl_err ledger_txn_begin(ledger_txn *t)
 	if (rc != SL_OK)
 		return rc;
 	t->next_seq = ledger_head(t->l, t->prev_hash) + 1;
+	t->begin_seq = t->next_seq - 1;
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
 	t->is_open = true;
@@ -439,7 +532,21 @@ sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 	return SL_OK;
 }
 
+static sl_err put_view(ledger_txn *t, const sl_item *item, const sl_item *before,
+                       bool is_before_known);
+
 sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
+{
+	return put_view(t, item, NULL, false);
+}
+
+sl_err ledger_txn_put_view_from(ledger_txn *t, const sl_item *item, const sl_item *before)
+{
+	return put_view(t, item, before, true);
+}
+
+static sl_err put_view(ledger_txn *t, const sl_item *item, const sl_item *before,
+                       bool is_before_known)
 {
 	uint8_t k[LEDGER_KEY_BYTES];
 	size_t klen = ledger_key_encode(&item->key, k);
@@ -455,7 +562,11 @@ sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
 		return rc;
 	ledger_index_row old;
 	bool has_old = !is_new;
-	if (is_new) {
+	if (is_new && is_before_known) {
+		if (before != NULL)
+			ledger_index_row_of(before, &old);
+		has_old = before != NULL;
+	} else if (is_new) {
 		sl_item prev;
 		t->value.len = 0;
 		rc = store_get(t->l->st, txn_cf(t, STORE_CF_VIEWS), k, klen, &t->value);
@@ -471,7 +582,8 @@ sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item)
 		old = *row;
 	}
 	ledger_index_row_of(item, row);
-	ledger_index_stage(t->batch, txn_cf(t, STORE_CF_ITEM_INDEX), has_old ? &old : NULL, row);
+	ledger_index_stage(t->ib != NULL ? t->ib : t->batch, txn_cf(t, STORE_CF_ITEM_INDEX),
+	                   has_old ? &old : NULL, row);
 	store_batch_put(t->batch, txn_cf(t, STORE_CF_VIEWS), k, klen, t->scratch.data,
 	                t->scratch.len);
 	return SL_OK;
@@ -497,23 +609,77 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 {
 	SL_ASSERT(t->is_open);
 	t->is_open = false;
+	/* Index rows staged in this batch are complete with it: the mark moves along. */
+	if (t->ib == NULL && !t->is_shadow && t->next_seq - 1 > t->begin_seq)
+		mark_put(t->batch, t->next_seq - 1);
 	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
 	pthread_mutex_lock(&t->l->lock);
 	if (rc != SL_OK) {
 		t->l->sticky = rc;
+		if (t->ib != NULL)
+			store_batch_clear(t->ib);
 	} else {
 		t->l->head_seq = t->next_seq - 1;
 		memcpy(t->l->head_hash, t->prev_hash, SL_HASH_BYTES);
+		if (t->ib == NULL && !t->is_shadow)
+			t->l->indexed_seq = t->l->head_seq;
 	}
+	pthread_cond_broadcast(&t->l->indexed);
 	pthread_mutex_unlock(&t->l->lock);
 	return rc;
+}
+
+void ledger_txn_defer_index(ledger_txn *t, store_batch *ib)
+{
+	SL_ASSERT(!t->is_open && !t->is_shadow);
+	t->ib = ib;
+}
+
+sl_err ledger_index_commit(ledger *l, store_batch *ib, uint64_t seq)
+{
+	mark_put(ib, seq);
+	sl_err rc = store_write(l->st, ib, false);
+	store_batch_clear(ib);
+	pthread_mutex_lock(&l->lock);
+	if (rc != SL_OK)
+		l->sticky = rc;
+	else if (seq > l->indexed_seq)
+		l->indexed_seq = seq;
+	pthread_cond_broadcast(&l->indexed);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+uint64_t ledger_indexed_seq(ledger *l)
+{
+	pthread_mutex_lock(&l->lock);
+	uint64_t seq = l->indexed_seq;
+	pthread_mutex_unlock(&l->lock);
+	return seq;
+}
+
+sl_err ledger_index_wait(ledger *l, uint64_t seq)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->indexed_seq < seq && l->sticky == SL_OK)
+		pthread_cond_wait(&l->indexed, &l->lock);
+	sl_err rc = l->indexed_seq >= seq ? SL_OK : SL_ERR_STORAGE;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+sl_err ledger_snap_indexed_seq(ledger *l, const store_snap *snap, uint64_t *out)
+{
+	return mark_get(l, snap, out);
 }
 
 void ledger_txn_abort(ledger_txn *t)
 {
 	store_batch_clear(t->batch);
+	if (t->ib != NULL)
+		store_batch_clear(t->ib);
 	sl_map_clear(&t->staged);
 	t->is_open = false;
 }

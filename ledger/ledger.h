@@ -131,9 +131,15 @@ uint64_t ledger_txn_next_seq(const ledger_txn *t);
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev);
 
 /* ledger_txn_put_view stages the view row of item and the changes of its secondary indexes
- * (ledger/index.h) in the same batch. SL_ERR_LIMIT_EXCEEDED past SL_TXN_VIEWS_MAX distinct
- * items in one transaction; SL_ERR_STORAGE if the item's committed view cannot be read. */
+ * (ledger/index.h) in the same batch, or in the index batch of ledger_txn_defer_index.
+ * SL_ERR_LIMIT_EXCEEDED past SL_TXN_VIEWS_MAX distinct items in one transaction; SL_ERR_STORAGE if
+ * the item's committed view cannot be read. */
 sl_err ledger_txn_put_view(ledger_txn *t, const sl_item *item);
+
+/* ledger_txn_put_view_from is ledger_txn_put_view for a caller that read the committed view
+ * of the item itself: before is that view (NULL: there was no row), which saves reading it
+ * again. */
+sl_err ledger_txn_put_view_from(ledger_txn *t, const sl_item *item, const sl_item *before);
 
 /* ledger_txn_put_order stages the view row of order. */
 sl_err ledger_txn_put_order(ledger_txn *t, const sl_order *order);
@@ -162,6 +168,37 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync);
 
 /* ledger_txn_abort drops everything staged. */
 void ledger_txn_abort(ledger_txn *t);
+
+/*
+ * Deferred secondary indexes (docs/storage.md, "Deferred index"). The secondary index rows
+ * of the item views (ledger/index.h) are derived from the view rows alone, so the writer may
+ * leave them to another thread: a transaction given an index batch stages them there, and
+ * after its commit that batch is written by ledger_index_commit, without a WAL sync, with the
+ * meta row indexed_seq saying up to which event the index is complete. ledger_open finds an
+ * index left behind by a crash (indexed_seq below the head) and derives it again from the
+ * views before it returns, so every reader of an opened ledger sees a complete index.
+ * Without an index batch a transaction stages the index rows in its own batch, as before,
+ * and its commit moves indexed_seq with the head.
+ */
+
+/* ledger_txn_defer_index: from the next put_view on, t stages the secondary index rows into
+ * ib (owned by the caller) instead of its own batch; NULL stages them in t's batch again. */
+void ledger_txn_defer_index(ledger_txn *t, store_batch *ib);
+
+/* ledger_index_commit writes ib, the index rows staged by deferred transactions that
+ * committed up to event seq, with the mark indexed_seq = seq, then empties ib. One thread
+ * calls it, in commit order. On failure the ledger enters its sticky failed state. */
+sl_err ledger_index_commit(ledger *l, store_batch *ib, uint64_t seq);
+
+/* ledger_indexed_seq: the event up to which the secondary indexes are complete. */
+uint64_t ledger_indexed_seq(ledger *l);
+
+/* ledger_index_wait returns once the secondary indexes are complete up to seq: SL_OK, or
+ * SL_ERR_STORAGE if the ledger failed before they could be. */
+sl_err ledger_index_wait(ledger *l, uint64_t seq);
+
+/* ledger_snap_indexed_seq reads the mark indexed_seq as of snap (NULL: latest). */
+sl_err ledger_snap_indexed_seq(ledger *l, const store_snap *snap, uint64_t *out);
 
 /*
  * Iteration of the log, checking the chain: each event's stored hash must equal

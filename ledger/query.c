@@ -264,7 +264,8 @@ typedef struct scan {
 	const ledger_query *q;
 	const plan *p;
 	store_snap *snap;
-	uint64_t pin;
+	uint64_t pin;     /* a crawl answers as of this seq */
+	uint64_t indexed; /* the index of snap is complete up to this seq */
 	size_t limit;
 	size_t examined;
 	ledger_query_page *page;
@@ -293,9 +294,12 @@ static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v,
 	}
 	if (rc != SL_OK)
 		return rc;
-	if (s->p->is_crawl && it.last_seq > s->pin) {
+	/* A crawl answers as of its pin; any other plan as of what its index rows say, since
+	 * the index may lag the views (ledger.h, "Deferred secondary indexes"). */
+	uint64_t as_of = s->p->is_crawl ? s->pin : s->indexed;
+	if (it.last_seq > as_of) {
 		sl_item past;
-		rc = ledger_item_as_of(s->l, s->snap, &it, s->pin, &past);
+		rc = ledger_item_as_of(s->l, s->snap, &it, as_of, &past);
 		if (rc == SL_ERR_NOT_FOUND)
 			goto consumed; /* created after the pinned seq */
 		if (rc != SL_OK)
@@ -410,11 +414,14 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = ledger_snap_head(l, s.snap, &head)) != SL_OK) {
-		sl_error_set(err, rc, "cannot read the head: %s", sl_strerror(rc));
+	/* The head of a query is where its index is complete: the gateway waits for the index to
+	 * reach the log's head before it queries (ledger_index_wait). */
+	if ((rc = ledger_snap_indexed_seq(l, s.snap, &head)) != SL_OK) {
+		sl_error_set(err, rc, "cannot read the head of the index: %s", sl_strerror(rc));
 		goto done;
 	}
 	s.pin = head;
+	s.indexed = head;
 	if (q->cursor[0] != '\0') {
 		if (cursor_decode(p, q->cursor, &s.pin, cur, &cur_len) != SL_OK || s.pin > head) {
 			rc =

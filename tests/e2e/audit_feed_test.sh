@@ -53,13 +53,19 @@ for _ in $(seq 1 100); do
 	[ "$(tail -1 "$T/c2" 2>/dev/null | jq -r .seq 2>/dev/null)" = "$head" ] && break
 	sleep 0.1
 done
+kill -0 $C2 2>/dev/null
+check_eq "consumer 2 still follows after the restart" 0 $?
 kill -TERM $C2
 wait $C2 2>/dev/null
 cat "$T/c1" "$T/c2" | jq -r .seq >"$T/seqs"
 check_eq "every event exactly once, in order" "$(seq 1 "$head" | tr '\n' ' ')" "$(tr '\n' ' ' <"$T/seqs")"
 check_eq "every line carries seq, itemSeq and hash" 0 \
 	"$(cat "$T/c1" "$T/c2" | jq -r 'select(.seq == null or .itemSeq == null or (.hash | length) != 64)' | wc -l)"
-check_eq "consumer 2 noticed the restart" 1 "$(grep -c retrying "$T/c2.err")"
+# Whether the consumer saw the restart at all depends on where its long poll was: parked in
+# the stopping service it is answered "shutting down" and says it retries (once); sent while
+# the socket was down, nng re-sends it to the new service and nothing shows. Never more.
+check_eq "consumer 2 said at most once that it retries" true \
+	"$([ "$(grep -c retrying "$T/c2.err")" -le 1 ] && echo true || echo false)"
 # the chain: each event's hash links to the previous one (checked by the server's iterator);
 # the last one equals the head
 check_eq "last streamed hash is the head's" "$(jqo .hash)" "$(tail -1 "$T/c2" | jq -r .hash)"

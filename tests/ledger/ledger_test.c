@@ -690,6 +690,138 @@ static void test_ledger_open_names_a_directory_it_cannot_use(void **state)
 	assert_non_null(strstr(err, dir));
 }
 
+/* index_rows counts the rows of the live index family and checks that exactly the index
+ * keys of items[0..n) are among them. */
+static void index_rows_expect(const sl_item *items, size_t n)
+{
+	size_t rows = 0;
+	store_iter *it = store_iter_alloc(ledger_store(lg), STORE_CF_ITEM_INDEX);
+	assert_non_null(it);
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
+		rows++;
+	store_iter_free(it);
+	size_t want = 0;
+	sl_buf v;
+	sl_buf_init(&v);
+	for (size_t i = 0; i < n; i++) {
+		ledger_index_row row;
+		uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
+		size_t lens[LEDGER_INDEX_PER_ITEM];
+		ledger_index_row_of(&items[i], &row);
+		size_t k = ledger_index_keys(&row, keys, lens);
+		for (size_t j = 0; j < k; j++)
+			assert_int_equal(
+			    store_get(ledger_store(lg), STORE_CF_ITEM_INDEX, keys[j], lens[j], &v),
+			    SL_OK);
+		want += k;
+	}
+	sl_buf_fini(&v);
+	assert_int_equal(rows, want);
+}
+
+/* deferred_put commits the next event of the item in view with its view, the index rows
+ * going to ib. */
+static void deferred_put(store_batch *ib, sl_item *view, uint64_t item_seq)
+{
+	sl_event ev;
+	ledger_txn_defer_index(txn, ib);
+	assert_int_equal(ledger_txn_begin(txn), SL_OK);
+	event_make(&ev, ledger_txn_next_seq(txn), view->key.product_id, item_seq);
+	assert_int_equal(ledger_txn_append(txn, &ev), SL_OK);
+	view->last_seq = ev.seq;
+	view->item_seq = item_seq;
+	assert_int_equal(ledger_txn_put_view(txn, view), SL_OK);
+	assert_int_equal(ledger_txn_commit(txn, true), SL_OK);
+}
+
+static uint64_t snap_mark(void)
+{
+	uint64_t mark = UINT64_MAX;
+	assert_int_equal(ledger_snap_indexed_seq(lg, NULL, &mark), SL_OK);
+	return mark;
+}
+
+static void test_ledger_deferred_index_lags_until_its_batch_is_written(void **state)
+{
+	(void)state;
+	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	assert_non_null(ib);
+	sl_item view;
+	item_make(&view, "A", "default", 1);
+	deferred_put(ib, &view, 1);
+	assert_int_equal(ledger_head(lg, NULL), 1);
+	assert_int_equal(ledger_indexed_seq(lg), 0);
+	assert_int_equal(snap_mark(), 0);
+	index_rows_expect(NULL, 0);
+	assert_int_not_equal(store_batch_count(ib), 0);
+
+	assert_int_equal(ledger_index_commit(lg, ib, 1), SL_OK);
+	assert_int_equal(store_batch_count(ib), 0);
+	assert_int_equal(ledger_indexed_seq(lg), 1);
+	assert_int_equal(snap_mark(), 1);
+	assert_int_equal(ledger_index_wait(lg, 1), SL_OK);
+	index_rows_expect(&view, 1);
+
+	/* the next change of the view replaces its keys: the old quantity's key goes */
+	view.state.quantity = 5;
+	deferred_put(ib, &view, 2);
+	assert_int_equal(ledger_index_commit(lg, ib, 2), SL_OK);
+	index_rows_expect(&view, 1);
+	store_batch_free(ib);
+}
+
+static void test_ledger_open_derives_again_an_index_a_crash_left_behind(void **state)
+{
+	(void)state;
+	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	assert_non_null(ib);
+	sl_item a, b;
+	item_make(&a, "A", "default", 1);
+	item_make(&b, "B", "default", 2);
+	deferred_put(ib, &a, 1);
+	assert_int_equal(ledger_index_commit(lg, ib, 1), SL_OK);
+	/* these two groups' index rows are never written: the process "crashes" */
+	a.state.quantity = 7;
+	a.updated_ms = 9000;
+	deferred_put(ib, &a, 2);
+	deferred_put(ib, &b, 1);
+	store_batch_free(ib);
+	assert_int_equal(ledger_indexed_seq(lg), 1);
+
+	ledger_reopen();
+	assert_int_equal(ledger_head(lg, NULL), 3);
+	assert_int_equal(ledger_indexed_seq(lg), 3);
+	assert_int_equal(snap_mark(), 3);
+	sl_item both[2] = {a, b};
+	index_rows_expect(both, 2); /* A's stale keys (quantity 1, its old time) are gone */
+
+	/* a transaction without an index batch keeps the mark with the head */
+	sl_event ev;
+	append_one("C", 1, &ev);
+	assert_int_equal(ledger_indexed_seq(lg), 4);
+	assert_int_equal(snap_mark(), 4);
+}
+
+static void test_ledger_index_wait_answers_storage_when_the_index_write_fails(void **state)
+{
+	(void)state;
+	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	assert_non_null(ib);
+	sl_item view;
+	item_make(&view, "A", "default", 1);
+	deferred_put(ib, &view, 1);
+	store_fault_set(ledger_store(lg), 1);
+	assert_int_equal(ledger_index_commit(lg, ib, 1), SL_ERR_STORAGE);
+	assert_int_equal(ledger_index_wait(lg, 1), SL_ERR_STORAGE);
+	assert_int_equal(ledger_status(lg), SL_ERR_STORAGE);
+	assert_int_equal(ledger_index_wait(lg, 0), SL_OK);
+	store_batch_free(ib);
+
+	ledger_reopen();
+	assert_int_equal(ledger_indexed_seq(lg), 1);
+	index_rows_expect(&view, 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, ledger_setup, ledger_teardown)
 
 int main(void)
@@ -710,6 +842,9 @@ int main(void)
 	    T(test_ledger_open_refuses_a_store_of_another_format),
 	    T(test_ledger_open_refuses_a_log_whose_last_record_is_not_an_event),
 	    T(test_ledger_open_names_a_directory_it_cannot_use),
+	    T(test_ledger_deferred_index_lags_until_its_batch_is_written),
+	    T(test_ledger_open_derives_again_an_index_a_crash_left_behind),
+	    T(test_ledger_index_wait_answers_storage_when_the_index_write_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
