@@ -953,11 +953,29 @@ typedef struct bench {
 	sl_mux_stats coalesce_stats;
 } bench;
 
+/* footprint_parse reads ITEMS:EVENTS (1 <= ITEMS <= EVENTS) into cfg. */
+static sl_err footprint_parse(const char *text, bench_cfg *cfg)
+{
+	char items[32];
+	const char *colon = strchr(text, ':');
+	int64_t i, e;
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(items))
+		return SL_ERR_INVALID_ARGUMENT;
+	memcpy(items, text, (size_t)(colon - text));
+	items[colon - text] = '\0';
+	if (sl_parse_i64(items, &i) != SL_OK || sl_parse_i64(colon + 1, &e) != SL_OK || i < 1 ||
+	    e < i)
+		return SL_ERR_INVALID_ARGUMENT;
+	cfg->fp_items = (uint64_t)i;
+	cfg->fp_events = (uint64_t)e;
+	return SL_OK;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: stockledger-bench [--quick] [--runs N] [--seconds S] [--no-pg] "
-	        "[--only W] [--dir DIR]\n"
+	        "[--only W] [--dir DIR] [--footprint ITEMS:EVENTS]\n"
 	        "  --quick       small sizes and short runs (under a minute): proves the bench "
 	        "works\n"
 	        "  --runs N      runs per figure; the table shows medians (default 3)\n"
@@ -968,7 +986,11 @@ static void usage(FILE *f)
 	        "                pg, footprint, replay): for profiling; orders runs its "
 	        "PostgreSQL twin too\n"
 	        "  --dir DIR     where to make the temporary directory (default $TMPDIR or "
-	        "/tmp)\n");
+	        "/tmp)\n"
+	        "  --footprint ITEMS:EVENTS\n"
+	        "                the size of the footprint load and of the log replay rebuilds "
+	        "(default\n"
+	        "                1000000:10000000)\n");
 }
 
 static sl_op *sl_ops_alloc(int n)
@@ -1554,7 +1576,7 @@ int main(int argc, char **argv)
 	cfg->coalesce_contexts = 4;
 	cfg->fp_items = 1000000;
 	cfg->fp_events = 10000000;
-	bool has_runs = false, has_seconds = false;
+	bool has_runs = false, has_seconds = false, has_footprint = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int64_t v;
@@ -1579,6 +1601,10 @@ int main(int argc, char **argv)
 			cfg->only = argv[++i];
 		} else if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
 			tmp = argv[++i];
+		} else if (strcmp(a, "--footprint") == 0 && i + 1 < argc &&
+		           footprint_parse(argv[i + 1], cfg) == SL_OK) {
+			has_footprint = true;
+			i++;
 		} else {
 			fprintf(stderr, "stockledger-bench: unknown or incomplete option '%s'\n",
 			        a);
@@ -1588,8 +1614,10 @@ int main(int argc, char **argv)
 	}
 	if (cfg->is_quick) {
 		cfg->items = 1000;
-		cfg->fp_items = 2000;
-		cfg->fp_events = 20000;
+		if (!has_footprint) {
+			cfg->fp_items = 2000;
+			cfg->fp_events = 20000;
+		}
 		if (!has_runs)
 			cfg->runs = 1;
 		if (!has_seconds)
