@@ -207,7 +207,7 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	rocksdb_options_set_compression(s->opts, rocksdb_lz4_compression);
 	rocksdb_options_increase_parallelism(s->opts, 2);
 	rocksdb_options_set_max_open_files(s->opts, 512);
-	rocksdb_options_set_write_buffer_size(s->opts, 32u << 20);
+	rocksdb_options_set_write_buffer_size(s->opts, 8u << 20);
 	/* All memtables together stay under 128 MiB however many CFs are busy, and the WAL
 	 * under 256 MiB: a CF written rarely (idem, meta) would otherwise pin old WAL files
 	 * until its own memtable filled. */
