@@ -315,8 +315,11 @@ static sl_err fv_write(fold_views *v, ledger_txn *txn)
 		if (v->slots[i] == NULL)
 			continue;
 		fv_get(v->slots[i], NULL, &v->item);
-		if ((rc = ledger_txn_put_view(txn, &v->item)) == SL_OK &&
-		    ledger_txn_staged(txn) >= REBUILD_BATCH_OPS &&
+		/* Before the first spill the shadow views are empty: there is no old row to read
+		 * back for its index rows. */
+		rc = v->spills == 0 ? ledger_txn_put_view_from(txn, &v->item, NULL)
+		                    : ledger_txn_put_view(txn, &v->item);
+		if (rc == SL_OK && ledger_txn_staged(txn) >= REBUILD_BATCH_OPS &&
 		    (rc = ledger_txn_commit(txn, false)) == SL_OK)
 			rc = ledger_txn_begin(txn);
 	}

@@ -437,3 +437,8 @@ double bench_pg_bytes_per_event(bench_pg_conn *c)
 	PQclear(r);
 	return v;
 }
+
+sl_err bench_pg_settle(bench_pg_conn *c, char *why, size_t why_size)
+{
+	return exec_ok(c->conn, "CHECKPOINT", why, why_size);
+}

@@ -78,6 +78,10 @@ sl_err bench_pg_order_cancel(bench_pg_conn *c, const char *order_id);
 sl_err bench_pg_order_edit(bench_pg_conn *c, const char *order_id, const uint64_t *items,
                            const int64_t *quantities, size_t n);
 
+/* bench_pg_settle runs a CHECKPOINT: the dirty pages of the workloads just run are written
+ * now, not during the next workload's timed run (of PostgreSQL or of the ledger). */
+sl_err bench_pg_settle(bench_pg_conn *c, char *why, size_t why_size);
+
 /* bench_pg_bytes_per_event: on-disk size of the events table (with its index) per row. */
 double bench_pg_bytes_per_event(bench_pg_conn *c);
 

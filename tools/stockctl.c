@@ -185,12 +185,15 @@ json_t *items_json(const Sl__Result *r)
 }
 
 /* print_refusal prints a result's error: JSON on stdout, or a line (and the shortages) on
- * stderr. Returns EXIT_REFUSED. */
+ * stderr. Returns EXIT_REFUSED, or EXIT_UNREACHABLE for UNAVAILABLE: a service that answers
+ * it is shutting down, and a script retries that as it retries one it cannot reach. */
 int print_refusal(const ctl *c, const Sl__Error *err)
 {
+	int code = err->code != NULL && strcmp(err->code, "UNAVAILABLE") == 0 ? EXIT_UNREACHABLE
+	                                                                      : EXIT_REFUSED;
 	if (c->is_json) {
 		emit(json_pack("{s:o}", "error", sl_json_error(err)));
-		return EXIT_REFUSED;
+		return code;
 	}
 	fprintf(stderr, "stockctl: %s: %s\n", err->code ? err->code : "INTERNAL",
 	        err->message ? err->message : "");
@@ -203,7 +206,7 @@ int print_refusal(const ctl *c, const Sl__Error *err)
 	}
 	if (err->has_current_revision)
 		fprintf(stderr, "  current revision %" PRId64 "\n", err->current_revision);
-	return EXIT_REFUSED;
+	return code;
 }
 
 /* ---- calling the service ---- */

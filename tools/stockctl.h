@@ -124,7 +124,7 @@ json_t *items_json(const Sl__Result *r);
 json_t *items_seq_json(const Sl__Result *r);
 
 /* print_refusal prints a result's error (JSON on stdout, or text on stderr); returns
- * EXIT_REFUSED. */
+ * EXIT_REFUSED (EXIT_UNREACHABLE for UNAVAILABLE: the service is shutting down). */
 int print_refusal(const ctl *c, const Sl__Error *err);
 
 /* call sends one command and returns its result (and the response to free), or prints why
