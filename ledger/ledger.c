@@ -203,7 +203,21 @@ fail:
 	return rc;
 }
 
+static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbuf,
+                        size_t errbuf_size);
+
 sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
+{
+	return open_mode(dir, false, out, errbuf, errbuf_size);
+}
+
+sl_err ledger_open_bulk(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
+{
+	return open_mode(dir, true, out, errbuf, errbuf_size);
+}
+
+static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbuf,
+                        size_t errbuf_size)
 {
 	ledger *l = calloc(1, sizeof(*l));
 	if (l == NULL) {
@@ -212,7 +226,8 @@ sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_si
 	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->indexed, NULL);
-	sl_err rc = store_open(dir, &l->st, errbuf, errbuf_size);
+	sl_err rc = is_bulk ? store_open_bulk(dir, &l->st, errbuf, errbuf_size)
+	                    : store_open(dir, &l->st, errbuf, errbuf_size);
 	if (rc == SL_OK)
 		rc = format_check(l, errbuf, errbuf_size);
 	if (rc == SL_OK)

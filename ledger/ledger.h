@@ -27,6 +27,10 @@ typedef struct ledger_iter ledger_iter;
  * On failure returns an error and writes a message into errbuf. */
 sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size);
 
+/* ledger_open_bulk is ledger_open for a process that only rebuilds the views from the log
+ * (projector_rebuild): the store is opened with store_open_bulk. */
+sl_err ledger_open_bulk(const char *dir, ledger **out, char *errbuf, size_t errbuf_size);
+
 /* ledger_close closes l; NULL is a no-op. No transaction may be open. */
 void ledger_close(ledger *l);
 

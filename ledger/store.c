@@ -61,6 +61,9 @@ struct store {
 	rocksdb_block_based_table_options_t *table_opts;
 	rocksdb_options_t *scan_opts; /* events, item_events: no bloom filter */
 	rocksdb_block_based_table_options_t *scan_table_opts;
+	rocksdb_options_t *bulk_opts[STORE_CF_COUNT_]; /* store_open_bulk: shadow families */
+	rocksdb_env_t *env;                            /* store_open_bulk: two flush threads */
+	bool is_bulk;
 	rocksdb_cache_t *cache;
 	rocksdb_filterpolicy_t *bloom;
 	rocksdb_readoptions_t *ropts;
@@ -134,9 +137,38 @@ static rocksdb_options_t *cf_options(store *s, store_cf cf)
 	return cf == STORE_CF_EVENTS || cf == STORE_CF_ITEM_EVENTS ? s->scan_opts : s->opts;
 }
 
+/* The shadow families a rebuild fills with the most rows and never reads before it publishes
+ * them: the history index (a row per event) and the secondary index (six rows per item). */
+static bool cf_is_bulk(store_cf cf)
+{
+	return cf == STORE_CF_ITEM_EVENTS || cf == STORE_CF_ITEM_INDEX;
+}
+
+/* bulk_options_make: in a store opened by store_open_bulk, the options of the shadow copies
+ * of the bulk families: an append-only (vector) memtable of 64 MiB, sorted once when it is
+ * flushed, instead of a skip list sorted at every insert (docs/storage.md, Rebuild). */
+static void bulk_options_make(store *s)
+{
+	for (int i = 0; i < STORE_CF_COUNT_; i++) {
+		if (!cf_is_bulk((store_cf)i))
+			continue;
+		s->bulk_opts[i] = rocksdb_options_create_copy(cf_options(s, (store_cf)i));
+		rocksdb_options_set_memtable_vector_rep(s->bulk_opts[i]);
+		rocksdb_options_set_write_buffer_size(s->bulk_opts[i], 64u << 20);
+	}
+}
+
+/* shadow_options: the options a shadow family is created with. */
+static rocksdb_options_t *shadow_options(store *s, store_cf cf)
+{
+	return s->is_bulk && cf_is_bulk(cf) ? s->bulk_opts[cf] : cf_options(s, cf);
+}
+
 static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf cf,
                           const char *name);
 static sl_err shadow_recreate(store *s, store_cf cf);
+static sl_err cf_recreate_with(store *s, rocksdb_column_family_handle_t **h,
+                               const rocksdb_options_t *opts, const char *name);
 
 /* generation_load reads which generation of the view families is live and points cf[] at
  * it (the other one becomes the shadow). */
@@ -191,7 +223,32 @@ static sl_err shadow_drop_leftovers(store *s)
 	return rc;
 }
 
+static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf,
+                        size_t errbuf_size);
+
 sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size)
+{
+	return open_mode(dir, false, out, errbuf, errbuf_size);
+}
+
+sl_err store_open_bulk(const char *dir, store **out, char *errbuf, size_t errbuf_size)
+{
+	return open_mode(dir, true, out, errbuf, errbuf_size);
+}
+
+/* bulk_shadows_make creates the shadow copies of the bulk families again with their bulk
+ * options (they are empty after shadow_drop_leftovers: a drop and create is cheap). */
+static sl_err bulk_shadows_make(store *s)
+{
+	sl_err rc = SL_OK;
+	for (int i = 0; i < STORE_CF_COUNT_ && rc == SL_OK; i++)
+		if (cf_is_bulk((store_cf)i))
+			rc = shadow_recreate(s, (store_cf)i);
+	return rc;
+}
+
+static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf,
+                        size_t errbuf_size)
 {
 	char *err = NULL;
 	store *s = calloc(1, sizeof(*s));
@@ -214,6 +271,16 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	rocksdb_options_set_db_write_buffer_size(s->opts, 128u << 20);
 	rocksdb_options_set_max_total_wal_size(s->opts, 256u << 20);
 	rocksdb_options_set_level_compaction_dynamic_level_bytes(s->opts, 1);
+	/* A vector memtable takes one writer at a time; a bulk process has only one. */
+	s->is_bulk = is_bulk;
+	if (is_bulk) {
+		rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
+		/* the shadows are flushed together at the switch: one flush per core */
+		s->env = rocksdb_create_default_env();
+		rocksdb_env_set_high_priority_background_threads(s->env, 2);
+		rocksdb_options_set_env(s->opts, s->env);
+		rocksdb_options_set_max_background_flushes(s->opts, 2);
+	}
 	s->cache = rocksdb_cache_create_lru(64u << 20);
 	s->bloom = rocksdb_filterpolicy_create_bloom(10);
 	s->table_opts = rocksdb_block_based_options_create();
@@ -227,6 +294,8 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	s->scan_table_opts = rocksdb_block_based_options_create();
 	table_options_bound(s->scan_table_opts, s->cache);
 	rocksdb_options_set_block_based_table_factory(s->scan_opts, s->scan_table_opts);
+	if (is_bulk)
+		bulk_options_make(s);
 
 	/* Both generations of every view family are opened; which one is live is read from
 	 * the meta family below. */
@@ -269,6 +338,8 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
 	sl_err rc = generation_load(s);
 	if (rc == SL_OK)
 		rc = shadow_drop_leftovers(s);
+	if (rc == SL_OK && is_bulk)
+		rc = bulk_shadows_make(s);
 	if (rc != SL_OK) {
 		snprintf(errbuf, errbuf_size, "%s", s->last_error);
 		store_close(s);
@@ -302,6 +373,11 @@ void store_close(store *s)
 		rocksdb_options_destroy(s->opts);
 	if (s->scan_opts != NULL)
 		rocksdb_options_destroy(s->scan_opts);
+	for (int i = 0; i < STORE_CF_COUNT_; i++)
+		if (s->bulk_opts[i] != NULL)
+			rocksdb_options_destroy(s->bulk_opts[i]);
+	if (s->env != NULL)
+		rocksdb_env_destroy(s->env);
 	if (s->scan_table_opts != NULL)
 		rocksdb_block_based_options_destroy(s->scan_table_opts);
 	/* the table options own the filter policy */
@@ -448,6 +524,12 @@ sl_err store_clear_cf(store *s, store_cf cf)
 static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf cf,
                           const char *name)
 {
+	return cf_recreate_with(s, h, cf_options(s, cf), name);
+}
+
+static sl_err cf_recreate_with(store *s, rocksdb_column_family_handle_t **h,
+                               const rocksdb_options_t *opts, const char *name)
+{
 	char *err = NULL;
 	rocksdb_drop_column_family(s->db, *h, &err);
 	if (err != NULL) {
@@ -455,7 +537,7 @@ static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf
 		return SL_ERR_STORAGE;
 	}
 	rocksdb_column_family_handle_destroy(*h);
-	*h = rocksdb_create_column_family(s->db, cf_options(s, cf), name, &err);
+	*h = rocksdb_create_column_family(s->db, opts, name, &err);
 	if (err != NULL) {
 		*h = NULL;
 		set_error(s, "cannot create column family of", err);
@@ -466,7 +548,7 @@ static sl_err cf_recreate(store *s, rocksdb_column_family_handle_t **h, store_cf
 
 static sl_err shadow_recreate(store *s, store_cf cf)
 {
-	return cf_recreate(s, &s->shadow[cf], cf, cf_name(cf, 1 - s->gen));
+	return cf_recreate_with(s, &s->shadow[cf], shadow_options(s, cf), cf_name(cf, 1 - s->gen));
 }
 
 sl_err store_shadow_reset(store *s)
@@ -477,12 +559,16 @@ sl_err store_shadow_reset(store *s)
 sl_err store_shadow_publish(store *s)
 {
 	char *err = NULL;
-	/* 1. the shadow rows were written without the WAL: make them durable in table files */
+	/* 1. the shadow rows were written without the WAL: make them durable in table files.
+	 * Every flush is scheduled first, then each is waited for, so that they run side by
+	 * side when there are flush threads for it (store_open_bulk). */
 	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-	rocksdb_flushoptions_set_wait(fo, 1);
-	for (int i = 0; i < STORE_CF_COUNT_ && err == NULL; i++)
-		if (cf_is_view((store_cf)i))
-			rocksdb_flush_cf(s->db, fo, s->shadow[i], &err);
+	for (int wait = 0; wait <= 1; wait++) {
+		rocksdb_flushoptions_set_wait(fo, (unsigned char)wait);
+		for (int i = 0; i < STORE_CF_COUNT_ && err == NULL; i++)
+			if (cf_is_view((store_cf)i))
+				rocksdb_flush_cf(s->db, fo, s->shadow[i], &err);
+	}
 	rocksdb_flushoptions_destroy(fo);
 	if (err != NULL) {
 		set_error(s, "cannot flush the rebuilt views of", err);

@@ -55,6 +55,12 @@ typedef struct store_snap store_snap;
  * and writes a message naming dir into errbuf. */
 sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size);
 
+/* store_open_bulk is store_open for a process that rebuilds and does nothing else: the shadow
+ * copies of the history and secondary index families get append-only memtables, several
+ * times cheaper to fill than skip lists, but slow to read until store_shadow_publish has
+ * flushed them (a rebuild never reads them before). One writer thread only. */
+sl_err store_open_bulk(const char *dir, store **out, char *errbuf, size_t errbuf_size);
+
 /* store_close closes s; NULL is a no-op. */
 void store_close(store *s);
 

@@ -508,6 +508,46 @@ static void test_projector_rebuild_that_spills_every_event_gives_the_same_views(
 	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
 }
 
+/* A rebuild-only process opens the ledger in bulk mode (append-only memtables for the shadow
+ * history and index families, two flush threads): the same views, history and indexes, with
+ * or without spills, and a directory that opens normally afterwards. */
+static void test_projector_rebuild_in_bulk_mode_gives_the_same_views_and_indexes(void **state)
+{
+	(void)state;
+	unsigned char good[SL_HASH_BYTES], now[SL_HASH_BYTES];
+	uint64_t n, n_now;
+	checksum_of(good, &n);
+	uint64_t hist[SCRIPT_EVENTS], hist_now[SCRIPT_EVENTS];
+	size_t n_hist = history_seqs("A", SL_DEFAULT_LOCATION, hist);
+	char err[512];
+	ledger_close(lg);
+	assert_int_equal(ledger_open_bulk(dir, &lg, err, sizeof(err)), SL_OK);
+
+	projector_report r;
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.events, SCRIPT_EVENTS);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+	assert_int_equal(history_seqs("A", SL_DEFAULT_LOCATION, hist_now), n_hist);
+	assert_memory_equal(hist_now, hist, n_hist * sizeof(uint64_t));
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+
+	/* spilling reads views back from the shadow views, which keep their skip list */
+	assert_int_equal(projector_rebuild_bounded(lg, 0, 1, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.spills, SCRIPT_EVENTS);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(shadow_rows(STORE_CF_ITEM_EVENTS), 0);
+	assert_int_equal(shadow_rows(STORE_CF_ITEM_INDEX), 0);
+
+	ledger_close(lg);
+	assert_int_equal(ledger_open(dir, &lg, err, sizeof(err)), SL_OK);
+	checksum_of(now, &n_now);
+	assert_memory_equal(now, good, SL_HASH_BYTES);
+	assert_int_equal(history_seqs("A", SL_DEFAULT_LOCATION, hist_now), n_hist);
+	assert_memory_equal(hist_now, hist, n_hist * sizeof(uint64_t));
+	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
+}
+
 /* rebuild_fails_at runs a rebuild whose nth store write fails, and expects the views, the
  * history and the secondary indexes from before, and no scratch rows. */
 static void rebuild_fails_at(int nth)
@@ -585,6 +625,7 @@ int main(void)
 	    T(test_projector_verify_and_rebuild_name_a_flipped_event_byte),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_replay),
 	    T(test_projector_rebuild_that_spills_every_event_gives_the_same_views),
+	    T(test_projector_rebuild_in_bulk_mode_gives_the_same_views_and_indexes),
 	    T(test_projector_rebuild_that_cannot_write_its_rows_leaves_the_views),
 	    T(test_projector_rebuild_that_cannot_switch_leaves_the_views),
 	    T(test_projector_rebuild_and_verify_take_an_empty_ledger),
