@@ -166,6 +166,18 @@ check "unreachable: the message names the server" ".error.message | contains(\"$
 STOCKLEDGER_SERVER="tcp://127.0.0.1:1" ctl item create q --quantity 1
 check_rc "no daemon on the tcp port (from \$STOCKLEDGER_SERVER)" 3
 check "unreachable over tcp (JSON code)" .error.code UNAVAILABLE
+# a service that answers it is shutting down is as good as unreachable for a script: exit 3
+"$SL_REFUSE" "ipc://$T/draining.sock" >"$T/refuse.out" 2>&1 &
+REFUSE_PID=$!
+for _ in $(seq 1 100); do grep -q listening "$T/refuse.out" && break; sleep 0.05; done
+ctl --server "ipc://$T/draining.sock" head
+check_rc "a service that is shutting down (head)" 3
+check "shutting down (JSON code)" .error.code UNAVAILABLE
+check "shutting down: the service's message" '.error.message | contains("shutting down")' true
+ctl --server "ipc://$T/draining.sock" increment q=1
+check_rc "a service that is shutting down (increment)" 3
+kill "$REFUSE_PID"
+wait "$REFUSE_PID" 2>/dev/null
 check_unchanged "after the unreachable calls"
 
 # The daemon served all of the above, and a last good write still goes through.
