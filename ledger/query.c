@@ -39,6 +39,26 @@ typedef struct plan {
 	char sorted[SL_QUERY_IN_MAX][SL_ID_MAX + 1]; /* scratch of plan_ids */
 } plan;
 
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ascii_is_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* prefix_match: id starts with prefix, ASCII letters compared without case (Wix:
+ * $startsWith is "Not case-sensitive"). */
+static bool prefix_match(const char *id, const char *prefix)
+{
+	for (; *prefix != '\0'; id++, prefix++)
+		if (*id == '\0' || ascii_lower(*id) != ascii_lower(*prefix))
+			return false;
+	return true;
+}
+
 static bool id_match(const ledger_id_filter *f, const char *id)
 {
 	switch (f->op) {
@@ -48,7 +68,7 @@ static bool id_match(const ledger_id_filter *f, const char *id)
 				return true;
 		return false;
 	case LEDGER_MATCH_PREFIX:
-		return strncmp(id, f->values[0], strlen(f->values[0])) == 0;
+		return prefix_match(id, f->values[0]);
 	default:
 		return true;
 	}
@@ -106,6 +126,45 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+	const key_range *x = a, *y = b;
+	size_t n = x->lo_len < y->lo_len ? x->lo_len : y->lo_len;
+	int c = memcmp(x->lo, y->lo, n);
+	return c != 0 ? c : (x->lo_len > y->lo_len) - (x->lo_len < y->lo_len);
+}
+
+/* plan_prefix: the ranges of a case-insensitive prefix: one per spelling of its head (the
+ * prefix up to its PREFIX_FOLD_LETTERS-th letter, 2^letters spellings), sorted; the rest of
+ * the prefix is left to the re-check of every row (ledger_query_matches). */
+#define PREFIX_FOLD_LETTERS 6
+_Static_assert((1 << PREFIX_FOLD_LETTERS) <= SL_QUERY_IN_MAX, "a prefix's ranges fit a plan");
+static void plan_prefix(plan *p, const char *prefix, uint8_t *buf, size_t off)
+{
+	size_t head = 0, letters = 0;
+	for (; prefix[head] != '\0'; head++) {
+		if (ascii_is_letter(prefix[head]) && letters++ == PREFIX_FOLD_LETTERS)
+			break;
+	}
+	if (letters > PREFIX_FOLD_LETTERS)
+		letters = PREFIX_FOLD_LETTERS;
+	memcpy(buf + off, prefix, head);
+	for (unsigned mask = 0; mask < (1u << letters); mask++) {
+		unsigned bit = 0;
+		for (size_t i = 0; i < head; i++) {
+			char c = prefix[i];
+			if (ascii_is_letter(c)) {
+				c = ascii_lower(c);
+				if ((mask >> bit++) & 1)
+					c = (char)(c - 'a' + 'A');
+			}
+			buf[off + i] = (uint8_t)c;
+		}
+		range_prefix(&p->ranges[p->n_ranges++], buf, off + head);
+	}
+	qsort(p->ranges, p->n_ranges, sizeof(p->ranges[0]), cmp_range);
+}
+
 /* plan_ids: ranges of the values of f, under tag (0: the views, keyed by item key). */
 static void plan_ids(plan *p, const ledger_id_filter *f, uint8_t tag)
 {
@@ -114,9 +173,7 @@ static void plan_ids(plan *p, const ledger_id_filter *f, uint8_t tag)
 	if (tag != 0)
 		buf[off++] = tag;
 	if (f->op == LEDGER_MATCH_PREFIX) {
-		size_t n = strlen(f->values[0]);
-		memcpy(buf + off, f->values[0], n);
-		range_prefix(&p->ranges[p->n_ranges++], buf, off + n);
+		plan_prefix(p, f->values[0], buf, off);
 		return;
 	}
 	char(*vals)[SL_ID_MAX + 1] = p->sorted;

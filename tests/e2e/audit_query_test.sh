@@ -57,6 +57,8 @@ ctl query --product p000001,p000002 --variant v1
 check "product in and variant" '[.items[].productId] | join(",")' "p000001,p000002"
 ctl query --product 'p00001*' --limit 1000
 check "product prefix" '.items | length' "$(grep -c '^p00001' "$T/keys")"
+ctl query --product 'P00001*' --limit 1000
+check "product prefix in another case (not case-sensitive)" '.items | length' "$(grep -c '^p00001' "$T/keys")"
 ctl query --location east --min-quantity 100 --limit 1000
 check "location and min quantity" '[.items[] | select(.locationId != "east" or .quantity < 100)] | length' 0
 ctl query --status IN_STOCK --tracked true --max-quantity 60 --limit 50

@@ -125,13 +125,15 @@ static sl_item_state tracked(int64_t q)
 
 static void populate(void)
 {
-	static const char *const locs[] = {"default", "east", "west"};
+	/* ids that differ only in case: prefixes match them all (Wix: $startsWith is not
+	 * case-sensitive), and they sort apart in the store */
+	static const char *const locs[] = {"default", "east", "West", "EaSt"};
 	for (int i = 0; i < N_ITEMS; i++) {
 		char p[16], v[16];
-		snprintf(p, sizeof(p), "p%02d", i / 4);
+		snprintf(p, sizeof(p), "%c%02d", (i / 4) % 3 == 0 ? 'P' : 'p', i / 4);
 		snprintf(v, sizeof(v), "v%d", i % 4);
 		sl_item_key k;
-		key_of(&k, p, v, locs[rnd() % 3]);
+		key_of(&k, p, v, locs[rnd() % 4]);
 		sl_item_state s = tracked((int64_t)(rnd() % 21) - 5);
 		if (rnd() % 5 == 0) {
 			s.track_quantity = false;
@@ -342,12 +344,23 @@ static void test_query_pages_equal_a_filtered_scan_of_every_view(void **state)
 	walk(q, "product in");
 	filter_prefix(&q->product, "p1");
 	walk(q, "product prefix");
+	assert_true(n_refs > 0);
+	filter_prefix(&q->product, "P1");
+	walk(q, "product prefix, other case");
+	filter_prefix(&q->product, "p");
+	walk(q, "product prefix of one letter");
 	memset(&q->product, 0, sizeof(q->product));
 	filter_in(&q->variant, "v2", "v0");
 	walk(q, "variant in");
 	memset(&q->variant, 0, sizeof(q->variant));
 	filter_prefix(&q->location, "e");
 	walk(q, "location prefix");
+	filter_prefix(&q->location, "EAS");
+	walk(q, "location prefix, upper case");
+	filter_prefix(&q->location, "wEsT");
+	walk(q, "location prefix, mixed case");
+	filter_prefix(&q->location, "defaulT");
+	walk(q, "location prefix of seven letters");
 	filter_in(&q->location, "west", NULL);
 	q->has_status = true;
 	q->status = SL_STATUS_IN_STOCK;
