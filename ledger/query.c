@@ -3,8 +3,9 @@
  *
  * A plan is a store column family (views, or the index family) and a sorted list of
  * disjoint key ranges [lo, hi) in it, scanned in order (one range, possibly backwards, for a
- * sort). The cursor is the hex of: version, plan kind, direction, the pinned seq and the
- * last key the previous page consumed; the next page seeks past that key. Every row the
+ * sort). The cursor is the hex of: version, plan kind, direction, the pinned seq, the first
+ * bytes of a hash of the query's filters and sort (a cursor is refused with other filters)
+ * and the last key the previous page consumed; the next page seeks past that key. Every row the
  * scan meets is re-checked against all filters (ledger_query_matches), so ranges only
  * narrow the work and never decide the answer on their own.
  */
@@ -19,8 +20,8 @@
 #include "ledger/codec.h"
 #include "ledger/index.h"
 
-#define CURSOR_VERSION 1
-#define CURSOR_HEAD 11 /* version, kind, direction, be64 pin */
+#define CURSOR_VERSION 2
+#define CURSOR_HEAD 15 /* version, kind, direction, be64 pin, 4 bytes of the query's hash */
 
 typedef struct key_range {
 	uint8_t lo[LEDGER_INDEX_KEY_BYTES];
@@ -272,27 +273,86 @@ static void plan_make(const ledger_query *q, plan *p)
 
 /* ---- cursors ---- */
 
-static void cursor_encode(const plan *p, uint64_t pin, const uint8_t *key, size_t klen, char *out)
+static sl_err hash_put(sl_buf *b, const void *v, size_t n)
+{
+	uint8_t len[8];
+	sl_be64_put(len, n);
+	sl_err rc = sl_buf_append(b, len, sizeof(len));
+	return rc == SL_OK ? sl_buf_append(b, v, n) : rc;
+}
+
+static sl_err hash_put_i64(sl_buf *b, bool has, int64_t v)
+{
+	uint8_t x[9];
+	x[0] = has ? 1 : 0;
+	sl_be64_put(x + 1, has ? (uint64_t)v : 0);
+	return hash_put(b, x, sizeof(x));
+}
+
+static sl_err hash_put_ids(sl_buf *b, const ledger_id_filter *f)
+{
+	uint8_t op = (uint8_t)f->op;
+	sl_err rc = hash_put(b, &op, 1);
+	for (size_t i = 0; i < f->n && f->op != LEDGER_MATCH_ANY && rc == SL_OK; i++)
+		rc = hash_put(b, f->values[i], strlen(f->values[i]));
+	return rc;
+}
+
+/* query_hash: SHA-256 of everything that selects and orders the answers of q (not its
+ * cursor, page size or point in time, which the cursor's pin stands for). */
+static sl_err query_hash(const ledger_query *q, unsigned char *out)
+{
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_err rc = hash_put_ids(&b, &q->product);
+	if (rc == SL_OK)
+		rc = hash_put_ids(&b, &q->variant);
+	if (rc == SL_OK)
+		rc = hash_put_ids(&b, &q->location);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_status, q->status);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_tracked, q->is_tracked);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_min_quantity, q->min_quantity);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_max_quantity, q->max_quantity);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_updated_after, q->updated_after_ms);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, q->has_updated_before, q->updated_before_ms);
+	if (rc == SL_OK)
+		rc = hash_put_i64(&b, true, (int64_t)q->sort * 2 + (q->is_desc ? 1 : 0));
+	if (rc == SL_OK)
+		sl_sha256(b.data, b.len, NULL, 0, out);
+	sl_buf_fini(&b);
+	return rc;
+}
+
+static void cursor_encode(const plan *p, uint64_t pin, const unsigned char *qhash,
+                          const uint8_t *key, size_t klen, char *out)
 {
 	uint8_t b[CURSOR_HEAD + LEDGER_INDEX_KEY_BYTES];
 	b[0] = CURSOR_VERSION;
 	b[1] = p->kind;
 	b[2] = p->is_desc ? 1 : 0;
 	sl_be64_put(b + 3, pin);
+	memcpy(b + 11, qhash, 4);
 	memcpy(b + CURSOR_HEAD, key, klen);
 	SL_ASSERT(2 * (CURSOR_HEAD + klen) <= SL_CURSOR_MAX);
 	sl_hex(b, CURSOR_HEAD + klen, out);
 }
 
-static sl_err cursor_decode(const plan *p, const char *text, uint64_t *pin, uint8_t *key,
-                            size_t *klen)
+static sl_err cursor_decode(const plan *p, const char *text, const unsigned char *qhash,
+                            uint64_t *pin, uint8_t *key, size_t *klen)
 {
 	size_t n = strlen(text);
 	uint8_t b[CURSOR_HEAD + LEDGER_INDEX_KEY_BYTES];
 	if (n % 2 != 0 || n / 2 < CURSOR_HEAD || n / 2 > sizeof(b) ||
 	    sl_hex_parse(text, b, n / 2) != SL_OK)
 		return SL_ERR_INVALID_ARGUMENT;
-	if (b[0] != CURSOR_VERSION || b[1] != p->kind || b[2] != (p->is_desc ? 1 : 0))
+	if (b[0] != CURSOR_VERSION || b[1] != p->kind || b[2] != (p->is_desc ? 1 : 0) ||
+	    memcmp(b + 11, qhash, 4) != 0)
 		return SL_ERR_INVALID_ARGUMENT;
 	*pin = sl_be64_get(b + 3);
 	*klen = n / 2 - CURSOR_HEAD;
@@ -466,6 +526,11 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 		goto done;
 	}
 	plan_make(q, p);
+	unsigned char qhash[SL_HASH_BYTES];
+	if ((rc = query_hash(q, qhash)) != SL_OK) {
+		sl_error_set(err, rc, "out of memory");
+		goto done;
+	}
 	s.snap = store_snap_take(ledger_store(l));
 	if (s.snap == NULL) {
 		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -480,7 +545,8 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 	s.pin = head;
 	s.indexed = head;
 	if (q->cursor[0] != '\0') {
-		if (cursor_decode(p, q->cursor, &s.pin, cur, &cur_len) != SL_OK || s.pin > head) {
+		if (cursor_decode(p, q->cursor, qhash, &s.pin, cur, &cur_len) != SL_OK ||
+		    s.pin > head) {
 			rc =
 			    sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
 			                 "cursor '%.40s...' is not one of this query's", q->cursor);
@@ -513,7 +579,7 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 		goto done;
 	}
 	if (s.is_done && s.last_len > 0)
-		cursor_encode(p, s.pin, s.last, s.last_len, page->next_cursor);
+		cursor_encode(p, s.pin, qhash, s.last, s.last_len, page->next_cursor);
 	page->as_of_seq = p->is_crawl ? s.pin : 0;
 done:
 	store_snap_release(ledger_store(l), s.snap);

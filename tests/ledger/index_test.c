@@ -468,6 +468,20 @@ static void test_query_refuses_bad_cursors_sorts_in_the_past_and_huge_pages(void
 	q->sort = LEDGER_SORT_CRAWL;
 	sl_strlcpy(q->cursor, cur, sizeof(q->cursor));
 	assert_int_equal(ledger_query_run(L, q, page, &err), SL_ERR_INVALID_ARGUMENT);
+	/* a cursor of the same plan with other filters: the cursor carries the query's hash */
+	q->sort = LEDGER_SORT_QUANTITY;
+	assert_int_equal(ledger_query_run(L, q, page, &err), SL_OK); /* its own query: fine */
+	q->has_min_quantity = true;
+	q->min_quantity = 3;
+	sl_strlcpy(q->cursor, cur, sizeof(q->cursor));
+	assert_int_equal(ledger_query_run(L, q, page, &err), SL_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(err.message, "is not one of this query's"));
+	q->has_min_quantity = false;
+	filter_prefix(&q->location, "e");
+	sl_strlcpy(q->cursor, cur, sizeof(q->cursor));
+	assert_int_equal(ledger_query_run(L, q, page, &err), SL_ERR_INVALID_ARGUMENT);
+	memset(&q->location, 0, sizeof(q->location));
+	q->sort = LEDGER_SORT_CRAWL;
 	q->cursor[0] = '\0';
 	q->sort = LEDGER_SORT_UPDATED;
 	q->has_as_of_seq = true;
