@@ -17,13 +17,11 @@
  *                    +-----------------------------+------------------+--> shadow_reset,
  *                                                            old views stay live
  *
- * Verify compares the stored rows with a fold kept in memory (sl_map of sl_item): item
- * views row by row, their secondary index rows, the history index, and the order, holds and
- * settings rows as sorted lists of the rows the fold implies.
- *
- * NEEDSWORK: verify still holds every item view at full size (about 1.6 KiB each); it could
- * fold into fold_views and compare in key ranges. Order views are held in memory by both
- * (bounded by SL_REBUILD_ORDERS_MAX, not by bytes).
+ * Verify compares the stored rows with a fold kept in memory, in the compact map of the
+ * rebuild (fold_views, about 150 bytes an item) without a bound (it has no shadow to spill
+ * to): item views row by row, their secondary index rows, the history index, and the order,
+ * holds and settings rows as sorted lists of the rows the fold implies. Order views are held
+ * in memory by both (bounded by SL_REBUILD_ORDERS_MAX, not by bytes).
  */
 #include "projector/rebuild.h"
 
@@ -792,7 +790,7 @@ static void view_bad(projector_report *r, const sl_item *item, const char *what)
 /* compare_views checks every stored row against the fold, and that no row is missing. A bad
  * row is named by its last event, the first event after which it went wrong; an extra row
  * (no event of its item in the log) by the last event it claims. */
-static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
+static sl_err compare_views(ledger *l, fold_views *views, projector_report *r)
 {
 	sl_buf enc;
 	sl_buf_init(&enc);
@@ -806,7 +804,12 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 		size_t klen, vlen;
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
-		const sl_item *want = sl_map_get(views, k, klen);
+		const fold_view *e = fv_find(views, k, klen, fv_hash(k, klen));
+		const sl_item *want = NULL;
+		if (e != NULL) {
+			fv_get(e, NULL, &views->item);
+			want = &views->item;
+		}
 		if (want == NULL) {
 			sl_item stored;
 			is_bad = true;
@@ -835,12 +838,14 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 	if (rc != SL_OK)
 		return rc;
 	/* every folded view must have been seen, matched or not */
-	for (size_t i = 0; i < views->n && matched != views->n; i++) {
-		const sl_item *want = sl_map_at(views, i);
+	for (size_t i = 0; i < views->n_slots && matched != views->n; i++) {
+		if (views->slots[i] == NULL)
+			continue;
+		fv_get(views->slots[i], NULL, &views->item);
 		sl_item got;
-		if (ledger_view_get(l, &want->key, &got) == SL_ERR_NOT_FOUND) {
+		if (ledger_view_get(l, &views->item.key, &got) == SL_ERR_NOT_FOUND) {
 			is_bad = true;
-			view_bad(r, want, "is missing");
+			view_bad(r, &views->item, "is missing");
 		}
 	}
 	return is_bad ? SL_ERR_CORRUPT : SL_OK;
@@ -848,7 +853,7 @@ static sl_err compare_views(ledger *l, sl_map *views, projector_report *r)
 
 /* compare_index checks that the index family holds exactly the index keys of the folded
  * views: each expected key is present, and the family holds no more keys than expected. */
-static sl_err compare_index(ledger *l, sl_map *views, projector_report *r)
+static sl_err compare_index(ledger *l, fold_views *views, projector_report *r)
 {
 	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
 	size_t lens[LEDGER_INDEX_PER_ITEM];
@@ -856,8 +861,11 @@ static sl_err compare_index(ledger *l, sl_map *views, projector_report *r)
 	sl_buf v;
 	sl_buf_init(&v);
 	sl_err rc = SL_OK;
-	for (size_t i = 0; i < views->n && rc == SL_OK; i++) {
-		const sl_item *want = sl_map_at(views, i);
+	for (size_t i = 0; i < views->n_slots && rc == SL_OK; i++) {
+		if (views->slots[i] == NULL)
+			continue;
+		fv_get(views->slots[i], NULL, &views->item);
+		const sl_item *want = &views->item;
 		ledger_index_row row;
 		ledger_index_row_of(want, &row);
 		size_t n = ledger_index_keys(&row, keys, lens);
@@ -1039,14 +1047,20 @@ static sl_err compare_orders(ledger *l, fold_state *f, projector_report *r)
 sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, projector_report *r)
 {
 	fold_state f;
+	fold_views fv;
 	memset(r, 0, sizeof(*r));
 	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
-	fold_job job = {.f = &f, .is_index_check = true};
+	/* no bound: verify writes nothing, so it has nowhere to spill */
+	if ((rc = fv_init(&fv, l, SIZE_MAX)) != SL_OK) {
+		fold_fini(&f);
+		return rc;
+	}
+	fold_job job = {.f = &f, .fv = &fv, .is_index_check = true};
 	rc = fold_all(l, &job, progress, ctx, r);
 	if (rc == SL_OK)
-		rc = compare_views(l, &f.views, r);
+		rc = compare_views(l, &fv, r);
 	if ((rc == SL_OK || rc == SL_ERR_CORRUPT) && job.index_bad.bad_seq != 0 &&
 	    (r->bad_seq == 0 || job.index_bad.bad_seq < r->bad_seq)) {
 		rc = SL_ERR_CORRUPT;
@@ -1056,11 +1070,12 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 	if (rc == SL_OK)
 		rc = index_check_rows(l, job.item_events, r);
 	if (rc == SL_OK)
-		rc = compare_index(l, &f.views, r);
+		rc = compare_index(l, &fv, r);
 	if (rc == SL_OK)
 		rc = compare_orders(l, &f, r);
 	if (rc == SL_OK)
 		rc = ledger_views_checksum(l, r->checksum, &r->views);
+	fv_fini(&fv);
 	fold_fini(&f);
 	return rc;
 }
