@@ -42,12 +42,10 @@
 
 #define PROGRESS_EVERY 100000
 #define REBUILD_BATCH_OPS SL_REBUILD_BATCH_OPS
-#define FOLD_ITEMS_MAX 50000000
 #define FOLD_ORDERS_MAX SL_REBUILD_ORDERS_MAX
 
-/* fold_state: everything the log folds into. */
+/* fold_state: what the log folds into besides the item views (fold_views). */
 typedef struct fold_state {
-	sl_map views;  /* item key -> sl_item */
 	sl_map orders; /* order id -> sl_order (owning its lines) */
 	sl_settings settings;
 	bool has_settings;
@@ -56,11 +54,7 @@ typedef struct fold_state {
 static sl_err fold_init(fold_state *f)
 {
 	memset(f, 0, sizeof(*f));
-	sl_err rc = sl_map_init(&f->views, sizeof(sl_item), FOLD_ITEMS_MAX);
-	if (rc == SL_OK &&
-	    (rc = sl_map_init(&f->orders, sizeof(sl_order), FOLD_ORDERS_MAX)) != SL_OK)
-		sl_map_fini(&f->views);
-	return rc;
+	return sl_map_init(&f->orders, sizeof(sl_order), FOLD_ORDERS_MAX);
 }
 
 static void fold_fini(fold_state *f)
@@ -68,7 +62,6 @@ static void fold_fini(fold_state *f)
 	for (size_t i = 0; i < f->orders.n; i++)
 		sl_order_fini(sl_map_at(&f->orders, i));
 	sl_map_fini(&f->orders);
-	sl_map_fini(&f->views);
 }
 
 /* item_bad reports item event ev as one that does not replay. */
@@ -399,7 +392,7 @@ static sl_err fold_orders(fold_state *f, const sl_event *ev, projector_report *r
 /* What one pass over the log does besides checking the chain. */
 typedef struct fold_job {
 	fold_state *f;       /* fold every event into these (NULL: none) */
-	fold_views *fv;      /* fold item events here rather than into f->views (rebuild) */
+	fold_views *fv;      /* fold item events here (NULL: none) */
 	uint64_t to_seq;     /* stop after this event (0: the whole log) */
 	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
 	bool is_index_check; /* check every item event's stored index row (verify) */
@@ -567,7 +560,6 @@ static void reader_stop(log_reader *rd)
 static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress, void *ctx,
                        projector_report *r)
 {
-	sl_map *views = job->f != NULL && job->fv == NULL ? &job->f->views : NULL;
 	ledger_txn *txn = job->txn;
 	sl_buf scratch;
 	sl_buf_init(&scratch);
@@ -589,21 +581,9 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 		r->events++;
 		if (job->f != NULL && (rc = fold_orders(job->f, ev, r)) != SL_OK)
 			break;
-		if (stock_event_is_item(ev) && job->fv != NULL) {
-			if ((rc = fv_apply(job->fv, txn, ev, r)) != SL_OK)
-				break;
-		} else if (stock_event_is_item(ev) && views != NULL) {
-			uint8_t k[LEDGER_KEY_BYTES];
-			size_t klen = ledger_key_encode(&ev->item, k);
-			int is_new;
-			sl_item *view = sl_map_put(views, k, klen, &is_new, &rc);
-			if (view == NULL)
-				break;
-			if (stock_view_apply(view, ev) != SL_OK) {
-				rc = item_bad(ev, r);
-				break;
-			}
-		}
+		if (stock_event_is_item(ev) && job->fv != NULL &&
+		    (rc = fv_apply(job->fv, txn, ev, r)) != SL_OK)
+			break;
 		if (stock_event_is_item(ev))
 			job->item_events++;
 		if (stock_event_is_item(ev) && job->is_index_check && job->index_bad.bad_seq == 0) {
