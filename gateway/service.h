@@ -55,7 +55,8 @@ ledger *gw_service_ledger(gw_service *s);
  * ones at once (shutdown: the server waits for every reply). */
 void gw_service_feed_flush(gw_service *s);
 
-/* gw_service_fault_set: make the n-th next commit fail (tests: the sticky error state). */
+/* gw_service_fault_set: make the n-th next commit of the writer fail (tests: the sticky error
+ * state). It first waits for the index thread to write what is committed. */
 void gw_service_fault_set(gw_service *s, int n);
 
 typedef struct gw_stats {
