@@ -90,19 +90,18 @@ struct gw_service {
 	size_t reply_n;   /* commands handed to the replier, 0: it is idle */
 	size_t reply_set; /* the set they are in */
 
-	/* the index thread and its batches (guarded by lock): jobs committed, in order */
+	/* the index thread and a ring of batches (guarded by lock): jobs[j_head..j_len) are
+	 * committed groups waiting for the index thread, in order; the slot after them is the
+	 * writer's (ib), free since at most SL_INDEX_GROUPS_MAX wait */
 	pthread_t indexer;
 	bool has_indexer;
 	bool is_indexer_stopping;
 	pthread_cond_t index_cond;
-	store_batch *index_batches[SL_INDEX_GROUPS_MAX + 1];
 	struct {
 		store_batch *b;
 		uint64_t seq;
-	} jobs[SL_INDEX_GROUPS_MAX];
+	} jobs[SL_INDEX_GROUPS_MAX + 1];
 	size_t j_head, j_len;
-	store_batch *free_batches[SL_INDEX_GROUPS_MAX + 1];
-	size_t n_free;
 
 	/* writer-only state */
 	ledger_txn *txn;
@@ -411,14 +410,11 @@ static void index_hand_off(gw_service *s, uint64_t seq)
 	pthread_mutex_lock(&s->lock);
 	while (s->j_len == SL_INDEX_GROUPS_MAX)
 		pthread_cond_wait(&s->index_cond, &s->lock);
-	size_t at = (s->j_head + s->j_len) % SL_INDEX_GROUPS_MAX;
-	s->jobs[at].b = s->ib;
-	s->jobs[at].seq = seq;
+	SL_ASSERT(s->jobs[(s->j_head + s->j_len) % (SL_INDEX_GROUPS_MAX + 1)].b == s->ib);
+	s->jobs[(s->j_head + s->j_len) % (SL_INDEX_GROUPS_MAX + 1)].seq = seq;
 	s->j_len++;
 	pthread_cond_broadcast(&s->index_cond);
-	/* one batch more than jobs: with at most SL_INDEX_GROUPS_MAX pending, one is free */
-	SL_ASSERT(s->n_free > 0);
-	s->ib = s->free_batches[--s->n_free];
+	s->ib = s->jobs[(s->j_head + s->j_len) % (SL_INDEX_GROUPS_MAX + 1)].b;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -440,9 +436,8 @@ static void *indexer_main(void *arg)
 			fprintf(stderr, "stockledgerd: cannot write the index: %s\n",
 			        store_last_error(ledger_store(s->l)));
 		pthread_mutex_lock(&s->lock);
-		s->j_head = (s->j_head + 1) % SL_INDEX_GROUPS_MAX;
+		s->j_head = (s->j_head + 1) % (SL_INDEX_GROUPS_MAX + 1);
 		s->j_len--;
-		s->free_batches[s->n_free++] = b;
 		pthread_cond_broadcast(&s->index_cond);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -687,12 +682,10 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->txn = ledger_txn_alloc(s->l);
 	s->orders = gw_orders_alloc(s->l);
 	s->feed = gw_feed_open(s->l);
-	for (size_t i = 0; i <= SL_INDEX_GROUPS_MAX; i++) {
-		if ((s->index_batches[i] = store_batch_alloc(ledger_store(s->l))) == NULL)
+	for (size_t i = 0; i <= SL_INDEX_GROUPS_MAX; i++)
+		if ((s->jobs[i].b = store_batch_alloc(ledger_store(s->l))) == NULL)
 			goto fail;
-		s->free_batches[s->n_free++] = s->index_batches[i];
-	}
-	s->ib = s->free_batches[--s->n_free];
+	s->ib = s->jobs[0].b;
 	if (s->queue == NULL || s->events == NULL || s->txn == NULL || s->orders == NULL ||
 	    s->feed == NULL)
 		goto fail;
@@ -749,7 +742,7 @@ void gw_service_close(gw_service *s)
 	if (s->has_indexer)
 		pthread_join(s->indexer, NULL);
 	for (size_t i = 0; i <= SL_INDEX_GROUPS_MAX; i++)
-		store_batch_free(s->index_batches[i]);
+		store_batch_free(s->jobs[i].b);
 	gw_feed_close(s->feed);
 	/* The writer handed off its last group; the replier answers it, then stops. */
 	pthread_mutex_lock(&s->lock);

@@ -43,9 +43,8 @@ struct ledger_txn {
 	bool is_shadow; /* writes the shadow view families (rebuild) */
 	sl_buf scratch;
 	sl_buf value;
-	sl_map staged;      /* item key -> ledger_index_row of the views staged in this txn */
-	store_batch *ib;    /* where the secondary index rows go (NULL: batch) */
-	uint64_t begin_seq; /* the head when the txn began */
+	sl_map staged;   /* item key -> ledger_index_row of the views staged in this txn */
+	store_batch *ib; /* where the secondary index rows go (NULL: batch) */
 };
 
 static const char format_key[] = "format";
@@ -182,13 +181,10 @@ static sl_err index_catch_up(ledger *l, char *errbuf, size_t errbuf_size)
 {
 	uint64_t mark = 0;
 	sl_err rc = mark_get(l, NULL, &mark);
-	if (rc == SL_ERR_NOT_FOUND)
-		mark = 0;
-	else if (rc == SL_ERR_CORRUPT)
-		mark = 0; /* derived data: derive it again */
-	else if (rc != SL_OK)
+	/* no mark, or one that does not decode: derived data, derive it again */
+	if (rc != SL_OK && rc != SL_ERR_NOT_FOUND && rc != SL_ERR_CORRUPT)
 		goto fail;
-	if (mark >= l->head_seq && rc == SL_OK) {
+	if (rc == SL_OK && mark >= l->head_seq) {
 		l->indexed_seq = l->head_seq;
 		return SL_OK;
 	}
@@ -495,7 +491,6 @@ sl_err ledger_txn_begin(ledger_txn *t)
 	if (rc != SL_OK)
 		return rc;
 	t->next_seq = ledger_head(t->l, t->prev_hash) + 1;
-	t->begin_seq = t->next_seq - 1;
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
 	t->is_open = true;
@@ -625,7 +620,7 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	SL_ASSERT(t->is_open);
 	t->is_open = false;
 	/* Index rows staged in this batch are complete with it: the mark moves along. */
-	if (t->ib == NULL && !t->is_shadow && t->next_seq - 1 > t->begin_seq)
+	if (t->ib == NULL && !t->is_shadow && store_batch_count(t->batch) > 0)
 		mark_put(t->batch, t->next_seq - 1);
 	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
 	store_batch_clear(t->batch);
