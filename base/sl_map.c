@@ -63,10 +63,26 @@ void sl_map_fini(sl_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* sl_map_clear: a map sized by its largest use (a group of thousands of items) is often
+ * cleared holding a few entries; then only their slots are zeroed, found again by their
+ * hashes, instead of the whole table (the writer clears its maps at every group). */
 void sl_map_clear(sl_map *m)
 {
-	memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
-	memset(m->hashes, 0, m->n_slots * sizeof(*m->hashes));
+	if (m->n * 8 >= m->n_slots) {
+		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+		memset(m->hashes, 0, m->n_slots * sizeof(*m->hashes));
+		m->n = 0;
+		return;
+	}
+	size_t mask = m->n_slots - 1;
+	for (size_t i = 0; i < m->n; i++) {
+		const unsigned char *e = entry_at(m, i);
+		size_t s = hash_bytes(e + ENTRY_HEADER, (size_t)e[0] << 8 | e[1]) & mask;
+		while (m->slots[s] != i + 1)
+			s = (s + 1) & mask;
+		m->slots[s] = 0;
+		m->hashes[s] = 0;
+	}
 	m->n = 0;
 }
 

@@ -307,11 +307,10 @@ static sl_err decide_delete(const sl_command *cmd, const ledger_decide_env *env,
 
 /*
  * Working copies of the items one command touches, found by key through a small open
- * addressing table (a 300-line command must not cost 300 * 300 key comparisons).
+ * addressing table (a 300-line command must not cost 300 * 300 key comparisons). Sized to
+ * the command: a fixed table for 300 lines is 400 KB, which the allocator maps and unmaps
+ * for every single-line command.
  */
-#define WORK_SLOTS 1024
-_Static_assert(WORK_SLOTS >= 2 * SL_LINES_MAX, "keep the working table sparse");
-
 typedef struct work_item {
 	sl_item_key key;
 	sl_item_state state;
@@ -319,10 +318,40 @@ typedef struct work_item {
 } work_item;
 
 typedef struct work_set {
-	work_item items[SL_LINES_MAX];
-	size_t n;
-	int16_t slots[WORK_SLOTS]; /* index + 1 into items, 0 = empty */
+	work_item *items; /* n_lines entries, filled in order */
+	size_t n, cap;
+	size_t mask;    /* slots - 1: at least twice the lines, a power of two */
+	int16_t *slots; /* index + 1 into items, 0 = empty */
 } work_set;
+
+static work_set *work_alloc(size_t n_lines)
+{
+	size_t n_slots = 16;
+	while (n_slots < 2 * n_lines)
+		n_slots *= 2;
+	work_set *ws = malloc(sizeof(*ws));
+	if (ws == NULL)
+		return NULL;
+	ws->items = malloc(n_lines * sizeof(*ws->items));
+	ws->slots = calloc(n_slots, sizeof(*ws->slots));
+	if (ws->items == NULL || ws->slots == NULL) {
+		free(ws->items);
+		free(ws->slots);
+		free(ws);
+		return NULL;
+	}
+	ws->n = 0;
+	ws->cap = n_lines;
+	ws->mask = n_slots - 1;
+	return ws;
+}
+
+static void work_free(work_set *ws)
+{
+	free(ws->items);
+	free(ws->slots);
+	free(ws);
+}
 
 static uint32_t key_hash(const sl_item_key *k)
 {
@@ -339,16 +368,16 @@ static uint32_t key_hash(const sl_item_key *k)
 static sl_err work_get(work_set *ws, const ledger_decide_env *env, const sl_item_key *key,
                        work_item **out, sl_error_info *err)
 {
-	uint32_t slot = key_hash(key) & (WORK_SLOTS - 1);
+	size_t slot = key_hash(key) & ws->mask;
 	while (ws->slots[slot] != 0) {
 		work_item *w = &ws->items[ws->slots[slot] - 1];
 		if (sl_item_key_cmp(&w->key, key) == 0) {
 			*out = w;
 			return SL_OK;
 		}
-		slot = (slot + 1) & (WORK_SLOTS - 1);
+		slot = (slot + 1) & ws->mask;
 	}
-	SL_ASSERT(ws->n < SL_LINES_MAX);
+	SL_ASSERT(ws->n < ws->cap);
 	sl_item view;
 	sl_err rc = lookup(env, key, &view, err);
 	if (rc != SL_OK)
@@ -420,7 +449,7 @@ static sl_err decide_adjust(const sl_command *cmd, const ledger_decide_env *env,
 		}
 	}
 
-	work_set *ws = calloc(1, sizeof(*ws));
+	work_set *ws = work_alloc(cmd->n_lines);
 	if (ws == NULL)
 		return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 	size_t shortages_cap = 0;
@@ -485,7 +514,7 @@ static sl_err decide_adjust(const sl_command *cmd, const ledger_decide_env *env,
 		                 err->n_shortages, cmd->n_lines, s->index + 1, s->item.product_id,
 		                 s->item.variant_id, s->item.location_id, (long long)s->requested);
 	}
-	free(ws);
+	work_free(ws);
 	if (rc != SL_OK)
 		return rc;
 	*n_events = cmd->n_lines;

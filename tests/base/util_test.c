@@ -481,6 +481,45 @@ static void test_sl_map_clear_forgets_every_entry_and_the_map_stays_usable(void 
 	assert_null(sl_map_get(&m, "a", 1));
 }
 
+/* A table grown by a large use and then cleared holding a few entries (the writer's maps
+ * between groups) zeroes only their slots: every table slot must be empty afterwards, and
+ * entries that collided along one probe run must all be gone. */
+static void test_sl_map_clear_of_a_few_entries_in_a_large_table_empties_every_slot(void **state)
+{
+	(void)state;
+	sl_map m;
+	assert_int_equal(sl_map_init(&m, sizeof(map_value), 10000), SL_OK);
+	char k[32];
+	int is_new;
+	sl_err err = SL_OK;
+	for (size_t i = 0; i < 8000; i++)
+		assert_non_null(sl_map_put(&m, k, map_key(k, sizeof(k), i), &is_new, &err));
+	sl_map_clear(&m);
+	size_t n_slots = m.n_slots;
+	assert_true(n_slots >= 16000);
+	for (size_t round = 0; round < 50; round++) {
+		size_t n = 1 + round % 40; /* well under an eighth of the table */
+		for (size_t i = 0; i < n; i++) {
+			map_value *v = sl_map_put(&m, k, map_key(k, sizeof(k), round * 1000 + i),
+			                          &is_new, &err);
+			assert_non_null(v);
+			assert_int_equal(is_new, 1);
+			assert_int_equal(v->n, 0);
+			v->n = round + 1;
+		}
+		sl_map_clear(&m);
+		assert_int_equal(m.n, 0);
+		assert_int_equal(m.n_slots, n_slots);
+		for (size_t s = 0; s < m.n_slots; s++) {
+			assert_int_equal(m.slots[s], 0);
+			assert_int_equal(m.hashes[s], 0);
+		}
+		for (size_t i = 0; i < n; i++)
+			assert_null(sl_map_get(&m, k, map_key(k, sizeof(k), round * 1000 + i)));
+	}
+	sl_map_fini(&m);
+}
+
 static void test_sl_map_put_refuses_a_new_key_past_max_entries(void **state)
 {
 	(void)state;
@@ -588,6 +627,8 @@ int main(void)
 	    cmocka_unit_test(test_sl_sha256_matches_the_fips_vectors_over_two_buffers),
 	    cmocka_unit_test(test_sl_map_grows_to_100000_entries_keeping_value_addresses),
 	    cmocka_unit_test(test_sl_map_clear_forgets_every_entry_and_the_map_stays_usable),
+	    cmocka_unit_test(
+	        test_sl_map_clear_of_a_few_entries_in_a_large_table_empties_every_slot),
 	    cmocka_unit_test(test_sl_map_put_refuses_a_new_key_past_max_entries),
 	    cmocka_unit_test(test_sl_buf_appends_replaces_and_refuses_past_its_hard_cap),
 	    cmocka_unit_test(test_sl_err_names_are_stable_and_round_trip),
