@@ -86,6 +86,11 @@
  * shadow views family and goes on empty, reading back the views it meets again. With the
  * store's memtables (128 MiB) and block cache (64 MiB) this keeps a rebuild under 512 MiB. */
 #define SL_REBUILD_FOLD_BYTES_MAX (192u << 20)
+
+/* The writer keeps the item views it committed in a compact map (projector/viewmap.h), so
+ * that deciding a command does not read them back from the store: about 150 bytes an item,
+ * 64 MiB holds some 400,000 items. Past it the map is emptied and fills again. */
+#define SL_WRITER_VIEWS_BYTES_MAX (64u << 20)
 /* Orders a rebuild (and verify) folds in memory (each with its lines). */
 #define SL_REBUILD_ORDERS_MAX 50000000
 /* Rows staged in one write batch of a rebuild. */

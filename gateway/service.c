@@ -42,6 +42,7 @@
 #include "gateway/orders.h"
 #include "ledger/rules.h"
 #include "projector/stock.h"
+#include "projector/viewmap.h"
 
 #define OVERLAY_MAX (SL_GROUP_EVENTS_MAX + SL_GROUP_COMMANDS_MAX)
 
@@ -113,6 +114,8 @@ struct gw_service {
 	sl_event *events;
 	int64_t last_time_ms;
 	store_batch *ib; /* the index rows of the group being decided */
+	viewmap views;   /* the committed item views the writer has met (views_remember) */
+	size_t views_bytes_max;
 };
 
 void gw_service_feed_flush(gw_service *s)
@@ -169,7 +172,11 @@ static overlay_view *overlay_load(gw_service *s, const sl_item_key *key, sl_err 
 	overlay_view *v = sl_map_put(&s->overlay, k, klen, &is_new, rc);
 	if (v == NULL || !is_new)
 		return v;
-	*rc = ledger_view_get(s->l, key, &v->item);
+	const viewmap_entry *e = viewmap_find(&s->views, k, klen, viewmap_hash(k, klen));
+	if (e != NULL)
+		viewmap_entry_get(e, key, &v->item);
+	else
+		*rc = ledger_view_get(s->l, key, &v->item);
 	if (*rc == SL_OK) {
 		v->is_present = true;
 		v->is_committed = true;
@@ -444,6 +451,29 @@ static void *indexer_main(void *arg)
 	return NULL;
 }
 
+/* views_remember keeps the views the group just committed for the next groups to decide
+ * on (only committed views: a group that failed leaves the ledger refusing writes). */
+static void views_remember(gw_service *s)
+{
+	if (viewmap_bytes(&s->views) > s->views_bytes_max)
+		viewmap_clear(&s->views);
+	for (size_t i = 0; i < s->overlay.n; i++) {
+		const overlay_view *v = sl_map_at(&s->overlay, i);
+		if (!v->is_dirty)
+			continue;
+		uint8_t k[LEDGER_KEY_BYTES];
+		size_t klen = ledger_key_encode(&v->item.key, k);
+		uint32_t h = viewmap_hash(k, klen);
+		viewmap_entry *e = viewmap_find(&s->views, k, klen, h);
+		if ((e == NULL && (e = viewmap_add(&s->views, k, klen, h)) == NULL) ||
+		    viewmap_entry_set(&s->views, e, &v->item) != SL_OK) {
+			/* out of memory: forget them all rather than keep a stale one */
+			viewmap_clear(&s->views);
+			return;
+		}
+	}
+}
+
 static void group_run(gw_service *s, size_t n)
 {
 	ledger_txn_defer_index(s->txn, s->ib);
@@ -479,6 +509,7 @@ static void group_run(gw_service *s, size_t n)
 		fprintf(stderr, "stockledgerd: %s\n", msg);
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 	} else {
+		views_remember(s);
 		index_hand_off(s, ledger_head(s->l, NULL));
 		gw_feed_notify(s->feed);
 	}
@@ -665,6 +696,8 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	sl_strlcpy(s->default_location,
 	           cfg->default_location != NULL ? cfg->default_location : SL_DEFAULT_LOCATION,
 	           sizeof(s->default_location));
+	s->views_bytes_max =
+	    cfg->views_bytes_max > 0 ? cfg->views_bytes_max : SL_WRITER_VIEWS_BYTES_MAX;
 	sl_err rc = ledger_open(cfg->data_dir, &s->l, errbuf, errbuf_size);
 	if (rc != SL_OK)
 		goto fail;
@@ -690,7 +723,8 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	    s->feed == NULL)
 		goto fail;
 	if ((rc = sl_map_init(&s->overlay, sizeof(overlay_view), OVERLAY_MAX)) != SL_OK ||
-	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK)
+	    (rc = sl_map_init(&s->idem, sizeof(overlay_idem), SL_GROUP_COMMANDS_MAX)) != SL_OK ||
+	    (rc = viewmap_init(&s->views)) != SL_OK)
 		goto fail;
 	/* Time never goes backwards in the log, even across a restart on a slow clock. */
 	sl_event last;
@@ -760,6 +794,7 @@ void gw_service_close(gw_service *s)
 	}
 	sl_map_fini(&s->overlay);
 	sl_map_fini(&s->idem);
+	viewmap_fini(&s->views);
 	ledger_txn_free(s->txn);
 	gw_orders_free(s->orders);
 	free(s->events);

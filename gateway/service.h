@@ -24,6 +24,9 @@ typedef struct gw_service gw_service;
 typedef struct gw_config {
 	const char *data_dir;
 	const char *default_location;
+	/* the bound of the writer's in-memory copy of the views it committed (0:
+	 * SL_WRITER_VIEWS_BYTES_MAX); tests make it forget them with a tiny one */
+	size_t views_bytes_max;
 } gw_config;
 
 /* gw_done_fn receives the encoded Result of one command (valid during the call only). It is

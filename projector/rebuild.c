@@ -39,6 +39,7 @@
 #include "ledger/index.h"
 #include "projector/orders.h"
 #include "projector/stock.h"
+#include "projector/viewmap.h"
 
 #define PROGRESS_EVERY 100000
 #define REBUILD_BATCH_OPS SL_REBUILD_BATCH_OPS
@@ -75,37 +76,11 @@ static sl_err item_bad(const sl_event *ev, projector_report *r)
 	return SL_ERR_CORRUPT;
 }
 
-/*
- * fold_views: the item views of a rebuild, compact. An entry is a fold_view followed by
- * its store key (ledger_key_encode), in 1 MiB chunks that never move; the preorder message
- * is a heap copy, NULL when empty. About 150 bytes an item instead of sl_item's 1.4 KiB.
- * Open addressing with linear probing over entry pointers, doubled at 50% load.
- */
-#define FV_CHUNK_BYTES (1u << 20)
-#define FV_EXISTS 0x01u
-#define FV_TRACK_QUANTITY 0x02u
-#define FV_IN_STOCK 0x04u
-#define FV_PREORDER_ENABLED 0x08u
-#define FV_HAS_PREORDER_LIMIT 0x10u
-
-typedef struct fold_view {
-	int64_t quantity, preorder_limit, preorder_counter;
-	int64_t revision, created_ms, updated_ms;
-	uint64_t numeric_id, item_seq, last_seq;
-	char *message; /* preorder message, NULL when empty */
-	int32_t status;
-	uint32_t hash;
-	uint16_t klen;
-	uint8_t flags;
-} fold_view;
-
+/* fold_views: the item views of a rebuild, in the compact map of projector/viewmap.h,
+ * bounded by bytes_max (the fold spills past it). */
 typedef struct fold_views {
+	viewmap map;
 	ledger *l;
-	fold_view **slots;
-	size_t n_slots, n;
-	unsigned char **chunks;
-	size_t n_chunks, chunks_cap, chunk_used; /* chunk_used: bytes of the last chunk */
-	size_t message_bytes;
 	size_t bytes_max; /* spill past this (SL_REBUILD_FOLD_BYTES_MAX or less) */
 	size_t spills;
 	sl_item item; /* scratch: the view being folded */
@@ -118,184 +93,13 @@ static sl_err fv_init(fold_views *v, ledger *l, size_t bytes_max)
 	v->l = l;
 	v->bytes_max = bytes_max;
 	sl_buf_init(&v->value);
-	v->n_slots = 1024;
-	v->slots = calloc(v->n_slots, sizeof(*v->slots));
-	return v->slots != NULL ? SL_OK : SL_ERR_NOMEM;
-}
-
-/* fv_clear forgets every entry, keeping the table and the first chunk. */
-static void fv_clear(fold_views *v)
-{
-	for (size_t i = 0; i < v->n_slots; i++) {
-		if (v->slots[i] != NULL)
-			free(v->slots[i]->message);
-	}
-	memset(v->slots, 0, v->n_slots * sizeof(*v->slots));
-	for (size_t i = 1; i < v->n_chunks; i++)
-		free(v->chunks[i]);
-	v->n_chunks = v->n_chunks > 0 ? 1 : 0;
-	v->chunk_used = 0;
-	v->n = 0;
-	v->message_bytes = 0;
+	return viewmap_init(&v->map);
 }
 
 static void fv_fini(fold_views *v)
 {
-	if (v->slots != NULL)
-		fv_clear(v);
-	for (size_t i = 0; i < v->n_chunks; i++)
-		free(v->chunks[i]);
-	free(v->chunks);
-	free(v->slots);
+	viewmap_fini(&v->map);
 	sl_buf_fini(&v->value);
-	memset(v, 0, sizeof(*v));
-}
-
-/* fv_bytes: the memory the map holds, what SL_REBUILD_FOLD_BYTES_MAX bounds. */
-static size_t fv_bytes(const fold_views *v)
-{
-	return v->n_chunks * FV_CHUNK_BYTES + v->n_slots * sizeof(*v->slots) + v->message_bytes;
-}
-
-static uint32_t fv_hash(const uint8_t *k, size_t klen)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < klen; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
-}
-
-static const uint8_t *fv_key(const fold_view *e)
-{
-	return (const uint8_t *)(e + 1);
-}
-
-static fold_view *fv_find(const fold_views *v, const uint8_t *k, size_t klen, uint32_t h)
-{
-	size_t mask = v->n_slots - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		fold_view *e = v->slots[i];
-		if (e == NULL)
-			return NULL;
-		if (e->hash == h && e->klen == klen && memcmp(fv_key(e), k, klen) == 0)
-			return e;
-	}
-}
-
-static void fv_slot_put(fold_view **slots, size_t n_slots, fold_view *e)
-{
-	size_t mask = n_slots - 1, i = e->hash & mask;
-	while (slots[i] != NULL)
-		i = (i + 1) & mask;
-	slots[i] = e;
-}
-
-/* fv_add adds a zeroed entry for key k (absent). NULL on out-of-memory. */
-static fold_view *fv_add(fold_views *v, const uint8_t *k, size_t klen, uint32_t h)
-{
-	if (2 * (v->n + 1) > v->n_slots) {
-		size_t ns = v->n_slots * 2;
-		fold_view **nslots = calloc(ns, sizeof(*nslots));
-		if (nslots == NULL)
-			return NULL;
-		for (size_t i = 0; i < v->n_slots; i++)
-			if (v->slots[i] != NULL)
-				fv_slot_put(nslots, ns, v->slots[i]);
-		free(v->slots);
-		v->slots = nslots;
-		v->n_slots = ns;
-	}
-	size_t size = (sizeof(fold_view) + klen + 7) & ~(size_t)7;
-	if (v->n_chunks == 0 || v->chunk_used + size > FV_CHUNK_BYTES) {
-		if (v->n_chunks == v->chunks_cap) {
-			size_t ncap = v->chunks_cap == 0 ? 64 : v->chunks_cap * 2;
-			unsigned char **nc = realloc(v->chunks, ncap * sizeof(*nc));
-			if (nc == NULL)
-				return NULL;
-			v->chunks = nc;
-			v->chunks_cap = ncap;
-		}
-		if (v->n_chunks == 0 || v->chunk_used > 0) {
-			v->chunks[v->n_chunks] = malloc(FV_CHUNK_BYTES);
-			if (v->chunks[v->n_chunks] == NULL)
-				return NULL;
-			v->n_chunks++;
-		}
-		v->chunk_used = 0;
-	}
-	fold_view *e = (fold_view *)(void *)(v->chunks[v->n_chunks - 1] + v->chunk_used);
-	v->chunk_used += size;
-	memset(e, 0, sizeof(*e));
-	e->hash = h;
-	e->klen = (uint16_t)klen;
-	memcpy(e + 1, k, klen);
-	fv_slot_put(v->slots, v->n_slots, e);
-	v->n++;
-	return e;
-}
-
-/* fv_get expands e into out; key is the item's key if the caller has it (NULL: decoded
- * from the entry). */
-static void fv_get(const fold_view *e, const sl_item_key *key, sl_item *out)
-{
-	if (key != NULL) {
-		out->key = *key;
-	} else {
-		sl_err rc = ledger_key_decode(fv_key(e), e->klen, &out->key);
-		SL_ASSERT(rc == SL_OK);
-	}
-	sl_item_state *s = &out->state;
-	s->exists = (e->flags & FV_EXISTS) != 0;
-	s->track_quantity = (e->flags & FV_TRACK_QUANTITY) != 0;
-	s->in_stock = (e->flags & FV_IN_STOCK) != 0;
-	s->preorder_enabled = (e->flags & FV_PREORDER_ENABLED) != 0;
-	s->has_preorder_limit = (e->flags & FV_HAS_PREORDER_LIMIT) != 0;
-	s->quantity = e->quantity;
-	s->preorder_limit = e->preorder_limit;
-	s->preorder_counter = e->preorder_counter;
-	sl_strlcpy(s->preorder_message, e->message != NULL ? e->message : "",
-	           sizeof(s->preorder_message));
-	out->revision = e->revision;
-	out->created_ms = e->created_ms;
-	out->updated_ms = e->updated_ms;
-	out->numeric_id = e->numeric_id;
-	out->item_seq = e->item_seq;
-	out->last_seq = e->last_seq;
-	out->status = (sl_status)e->status;
-}
-
-/* fv_set stores item into e. SL_ERR_NOMEM if its message cannot be copied. */
-static sl_err fv_set(fold_views *v, fold_view *e, const sl_item *item)
-{
-	const sl_item_state *s = &item->state;
-	const char *old = e->message != NULL ? e->message : "";
-	if (strcmp(old, s->preorder_message) != 0) {
-		char *m = NULL;
-		if (s->preorder_message[0] != '\0' && (m = strdup(s->preorder_message)) == NULL)
-			return SL_ERR_NOMEM;
-		if (e->message != NULL)
-			v->message_bytes -= strlen(e->message) + 1;
-		free(e->message);
-		e->message = m;
-		if (m != NULL)
-			v->message_bytes += strlen(m) + 1;
-	}
-	e->flags =
-	    (uint8_t)((s->exists ? FV_EXISTS : 0) | (s->track_quantity ? FV_TRACK_QUANTITY : 0) |
-	              (s->in_stock ? FV_IN_STOCK : 0) |
-	              (s->preorder_enabled ? FV_PREORDER_ENABLED : 0) |
-	              (s->has_preorder_limit ? FV_HAS_PREORDER_LIMIT : 0));
-	e->quantity = s->quantity;
-	e->preorder_limit = s->preorder_limit;
-	e->preorder_counter = s->preorder_counter;
-	e->revision = item->revision;
-	e->created_ms = item->created_ms;
-	e->updated_ms = item->updated_ms;
-	e->numeric_id = item->numeric_id;
-	e->item_seq = item->item_seq;
-	e->last_seq = item->last_seq;
-	e->status = (int32_t)item->status;
-	return SL_OK;
 }
 
 /* fv_write stages every view of the map into the shadow families (views and their
@@ -303,10 +107,9 @@ static sl_err fv_set(fold_views *v, fold_view *e, const sl_item *item)
 static sl_err fv_write(fold_views *v, ledger_txn *txn)
 {
 	sl_err rc = SL_OK;
-	for (size_t i = 0; i < v->n_slots && rc == SL_OK; i++) {
-		if (v->slots[i] == NULL)
-			continue;
-		fv_get(v->slots[i], NULL, &v->item);
+	const viewmap_entry *e;
+	for (size_t pos = 0; rc == SL_OK && (e = viewmap_next(&v->map, &pos)) != NULL;) {
+		viewmap_entry_get(e, NULL, &v->item);
 		/* Before the first spill the shadow views are empty: there is no old row to read
 		 * back for its index rows. */
 		rc = v->spills == 0 ? ledger_txn_put_view_from(txn, &v->item, NULL)
@@ -325,11 +128,11 @@ static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, proje
 {
 	uint8_t k[LEDGER_KEY_BYTES];
 	size_t klen = ledger_key_encode(&ev->item, k);
-	uint32_t h = fv_hash(k, klen);
-	fold_view *e = fv_find(v, k, klen, h);
+	uint32_t h = viewmap_hash(k, klen);
+	viewmap_entry *e = viewmap_find(&v->map, k, klen, h);
 	sl_err rc = SL_OK;
 	if (e != NULL) {
-		fv_get(e, &ev->item, &v->item);
+		viewmap_entry_get(e, &ev->item, &v->item);
 	} else {
 		rc = SL_ERR_NOT_FOUND;
 		if (v->spills > 0) {
@@ -348,17 +151,17 @@ static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, proje
 	}
 	if (stock_view_apply(&v->item, ev) != SL_OK)
 		return item_bad(ev, r);
-	if (e == NULL && (e = fv_add(v, k, klen, h)) == NULL)
+	if (e == NULL && (e = viewmap_add(&v->map, k, klen, h)) == NULL)
 		return SL_ERR_NOMEM;
-	if ((rc = fv_set(v, e, &v->item)) != SL_OK)
+	if ((rc = viewmap_entry_set(&v->map, e, &v->item)) != SL_OK)
 		return rc;
-	if (fv_bytes(v) > v->bytes_max) {
+	if (viewmap_bytes(&v->map) > v->bytes_max) {
 		/* committed, so that the views read back at their next event are these */
 		if ((rc = fv_write(v, txn)) != SL_OK ||
 		    (rc = ledger_txn_commit(txn, false)) != SL_OK ||
 		    (rc = ledger_txn_begin(txn)) != SL_OK)
 			return rc;
-		fv_clear(v);
+		viewmap_clear(&v->map);
 		v->spills++;
 	}
 	return SL_OK;
@@ -784,10 +587,10 @@ static sl_err compare_views(ledger *l, fold_views *views, projector_report *r)
 		size_t klen, vlen;
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
-		const fold_view *e = fv_find(views, k, klen, fv_hash(k, klen));
+		const viewmap_entry *e = viewmap_find(&views->map, k, klen, viewmap_hash(k, klen));
 		const sl_item *want = NULL;
 		if (e != NULL) {
-			fv_get(e, NULL, &views->item);
+			viewmap_entry_get(e, NULL, &views->item);
 			want = &views->item;
 		}
 		if (want == NULL) {
@@ -818,10 +621,10 @@ static sl_err compare_views(ledger *l, fold_views *views, projector_report *r)
 	if (rc != SL_OK)
 		return rc;
 	/* every folded view must have been seen, matched or not */
-	for (size_t i = 0; i < views->n_slots && matched != views->n; i++) {
-		if (views->slots[i] == NULL)
-			continue;
-		fv_get(views->slots[i], NULL, &views->item);
+	const viewmap_entry *e;
+	for (size_t pos = 0;
+	     matched != views->map.n && (e = viewmap_next(&views->map, &pos)) != NULL;) {
+		viewmap_entry_get(e, NULL, &views->item);
 		sl_item got;
 		if (ledger_view_get(l, &views->item.key, &got) == SL_ERR_NOT_FOUND) {
 			is_bad = true;
@@ -841,10 +644,9 @@ static sl_err compare_index(ledger *l, fold_views *views, projector_report *r)
 	sl_buf v;
 	sl_buf_init(&v);
 	sl_err rc = SL_OK;
-	for (size_t i = 0; i < views->n_slots && rc == SL_OK; i++) {
-		if (views->slots[i] == NULL)
-			continue;
-		fv_get(views->slots[i], NULL, &views->item);
+	const viewmap_entry *e;
+	for (size_t pos = 0; rc == SL_OK && (e = viewmap_next(&views->map, &pos)) != NULL;) {
+		viewmap_entry_get(e, NULL, &views->item);
 		const sl_item *want = &views->item;
 		ledger_index_row row;
 		ledger_index_row_of(want, &row);
