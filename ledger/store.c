@@ -271,6 +271,10 @@ static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf
 	rocksdb_options_set_db_write_buffer_size(s->opts, 128u << 20);
 	rocksdb_options_set_max_total_wal_size(s->opts, 256u << 20);
 	rocksdb_options_set_level_compaction_dynamic_level_bytes(s->opts, 1);
+	/* Two threads write: the writer (synced groups) and the index thread (its rows, not
+	 * synced). Pipelined, the writer's WAL write and sync go on while the index thread's
+	 * batch is still being inserted into the memtables, instead of waiting for it. */
+	rocksdb_options_set_enable_pipelined_write(s->opts, 1);
 	/* A vector memtable takes one writer at a time; a bulk process has only one. */
 	s->is_bulk = is_bulk;
 	if (is_bulk) {
