@@ -87,6 +87,11 @@
  * store's memtables (128 MiB) and block cache (64 MiB) this keeps a rebuild under 512 MiB. */
 #define SL_REBUILD_FOLD_BYTES_MAX (192u << 20)
 
+/* The rebuild keeps the history index rows of the events it folds in memory (8 bytes a row
+ * in blocks, and 24 bytes an item) and writes them as one sorted table file past this, and
+ * at the end: 10 million events over a million items take about 120 MiB. */
+#define SL_REBUILD_HISTORY_BYTES_MAX (160u << 20)
+
 /* The writer keeps the item views it committed in a compact map (projector/viewmap.h), so
  * that deciding a command does not read them back from the store: about 150 bytes an item,
  * 64 MiB holds some 400,000 items. Past it the map is emptied and fills again. */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/banned.h"
 #include "base/sl_util.h"
@@ -77,6 +78,7 @@ struct store {
 	pthread_mutex_t err_lock;
 	char last_error[512];
 	int fault_countdown;
+	unsigned long sst_serial; /* names of the table files store_sst_begin makes */
 };
 
 struct store_batch {
@@ -137,11 +139,12 @@ static rocksdb_options_t *cf_options(store *s, store_cf cf)
 	return cf == STORE_CF_EVENTS || cf == STORE_CF_ITEM_EVENTS ? s->scan_opts : s->opts;
 }
 
-/* The shadow families a rebuild fills with the most rows and never reads before it publishes
- * them: the history index (a row per event) and the secondary index (six rows per item). */
+/* The shadow family a rebuild fills with many rows through batches and never reads before
+ * it publishes it: the secondary index (six rows per item). (The history index, a row per
+ * event, goes in as sorted table files: store_sst_begin.) */
 static bool cf_is_bulk(store_cf cf)
 {
-	return cf == STORE_CF_ITEM_EVENTS || cf == STORE_CF_ITEM_INDEX;
+	return cf == STORE_CF_ITEM_INDEX;
 }
 
 /* bulk_options_make: in a store opened by store_open_bulk, the options of the shadow copies
@@ -516,6 +519,104 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 		return SL_ERR_STORAGE;
 	}
 	return SL_OK;
+}
+
+struct store_sst {
+	store *s;
+	store_cf cf;
+	rocksdb_envoptions_t *env;
+	rocksdb_sstfilewriter_t *w;
+	uint64_t rows;
+	char path[1024];
+};
+
+sl_err store_sst_begin(store *s, store_cf cf, store_sst **out)
+{
+	SL_ASSERT(((unsigned)cf & STORE_CF_SHADOW) != 0);
+	store_cf base = (store_cf)((unsigned)cf & ~STORE_CF_SHADOW);
+	store_sst *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return SL_ERR_NOMEM;
+	w->s = s;
+	w->cf = cf;
+	snprintf(w->path, sizeof(w->path), "%s/rebuild-%s-%lu.sst", s->dir, cf_names[base],
+	         ++s->sst_serial);
+	w->env = rocksdb_envoptions_create();
+	w->w = rocksdb_sstfilewriter_create(w->env, shadow_options(s, base));
+	char *err = NULL;
+	rocksdb_sstfilewriter_open(w->w, w->path, &err);
+	if (err != NULL) {
+		set_error(s, "cannot create a table file in", err);
+		store_sst_free(w);
+		return SL_ERR_STORAGE;
+	}
+	*out = w;
+	return SL_OK;
+}
+
+sl_err store_sst_put(store_sst *w, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	char *err = NULL;
+	rocksdb_sstfilewriter_put(w->w, key, klen, val, vlen, &err);
+	if (err != NULL) {
+		set_error(w->s, "cannot write a table file in", err);
+		return SL_ERR_STORAGE;
+	}
+	w->rows++;
+	return SL_OK;
+}
+
+uint64_t store_sst_rows(const store_sst *w)
+{
+	return w->rows;
+}
+
+sl_err store_sst_ingest(store_sst *w)
+{
+	store *s = w->s;
+	sl_err rc = SL_OK;
+	char *err = NULL;
+	if (w->rows > 0) {
+		rocksdb_sstfilewriter_finish(w->w, &err);
+		if (err != NULL) {
+			set_error(s, "cannot finish a table file in", err);
+			rc = SL_ERR_STORAGE;
+		}
+	}
+	if (rc == SL_OK && w->rows > 0 && s->fault_countdown > 0 && --s->fault_countdown == 0) {
+		pthread_mutex_lock(&s->err_lock);
+		snprintf(s->last_error, sizeof(s->last_error),
+		         "cannot write store '%s': injected fault", s->dir);
+		pthread_mutex_unlock(&s->err_lock);
+		rc = SL_ERR_STORAGE;
+	}
+	if (rc == SL_OK && w->rows > 0) {
+		rocksdb_ingestexternalfileoptions_t *io =
+		    rocksdb_ingestexternalfileoptions_create();
+		rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+		const char *files[1] = {w->path};
+		store_cf base = (store_cf)((unsigned)w->cf & ~STORE_CF_SHADOW);
+		rocksdb_ingest_external_file_cf(s->db, s->shadow[base], files, 1, io, &err);
+		rocksdb_ingestexternalfileoptions_destroy(io);
+		if (err != NULL) {
+			set_error(s, "cannot ingest a table file into", err);
+			rc = SL_ERR_STORAGE;
+		}
+	}
+	store_sst_free(w);
+	return rc;
+}
+
+void store_sst_free(store_sst *w)
+{
+	if (w == NULL)
+		return;
+	if (w->w != NULL)
+		rocksdb_sstfilewriter_destroy(w->w);
+	if (w->env != NULL)
+		rocksdb_envoptions_destroy(w->env);
+	(void)unlink(w->path); /* moved in by an ingestion: already gone */
+	free(w);
 }
 
 sl_err store_clear_cf(store *s, store_cf cf)

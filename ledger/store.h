@@ -96,6 +96,32 @@ sl_err store_shadow_reset(store *s);
  * store_open). Not thread-safe: no reader or writer may use s meanwhile (offline rebuild). */
 sl_err store_shadow_publish(store *s);
 
+/*
+ * Sorted table files, for a rebuild: rows written in ascending key order straight into a
+ * table file (RocksDB's SstFileWriter), which store_sst_ingest then moves into a shadow
+ * family, without the memtable, its skip list or a flush. The rows become visible at the
+ * ingestion, over any row of the family written before.
+ */
+typedef struct store_sst store_sst;
+
+/* store_sst_begin starts a table file for shadow family cf (store_cf_shadow) in the store's
+ * directory. SL_ERR_STORAGE if it cannot be created. */
+sl_err store_sst_begin(store *s, store_cf cf, store_sst **out);
+
+/* store_sst_put adds a row; keys must be strictly ascending (bytewise). */
+sl_err store_sst_put(store_sst *w, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* store_sst_rows: rows put so far. */
+uint64_t store_sst_rows(const store_sst *w);
+
+/* store_sst_ingest finishes the file and moves it into its family (a file without rows is
+ * only removed), then frees w. Counts as a write for store_fault_set. SL_ERR_STORAGE on
+ * failure: the file is removed and the family holds what it held before. */
+sl_err store_sst_ingest(store_sst *w);
+
+/* store_sst_free abandons w and removes its file; NULL is a no-op. */
+void store_sst_free(store_sst *w);
+
 /* store_iter_alloc opens an iterator on cf over a consistent snapshot taken now. */
 store_iter *store_iter_alloc(store *s, store_cf cf);
 void store_iter_free(store_iter *it);

@@ -78,8 +78,11 @@ static sl_err item_bad(const sl_event *ev, projector_report *r)
 
 /* fold_views: the item views of a rebuild, in the compact map of projector/viewmap.h,
  * bounded by bytes_max (the fold spills past it). */
+typedef struct fold_history fold_history;
+
 typedef struct fold_views {
 	viewmap map;
+	fold_history *hist; /* the history rows of the map's items (rebuild), NULL: none */
 	ledger *l;
 	size_t bytes_max; /* spill past this (SL_REBUILD_FOLD_BYTES_MAX or less) */
 	size_t spills;
@@ -102,6 +105,188 @@ static void fv_fini(fold_views *v)
 	sl_buf_fini(&v->value);
 }
 
+/*
+ * fold_history: the history index rows (item key, item_seq) -> seq of the events folded
+ * since the last write, kept per item of the map (by its ordinal) as a chain of small blocks
+ * of seqs: an item's events come in item_seq order, so a chain is its rows in key order and
+ * nothing but the items needs sorting. hist_write sorts the items by key and writes every
+ * row into one table file, ingested into the shadow history family: no memtable, no skip
+ * list, no sort of ten million rows. It runs at the end, before a spill empties the map,
+ * and when the blocks pass SL_REBUILD_HISTORY_BYTES_MAX (each run is a file of its own;
+ * runs overlap in keys' range but never in keys).
+ */
+#define HB_SEQS 6
+#define HB_PER_CHUNK 16384
+
+typedef struct hist_block {
+	uint64_t seqs[HB_SEQS];
+	uint32_t next; /* block number + 1, 0: last */
+	uint32_t n;
+} hist_block;
+
+typedef struct hist_item {
+	uint64_t first_item_seq; /* of the chain's first row */
+	uint32_t head, tail;     /* block numbers + 1, 0: no rows */
+	uint32_t n;              /* rows in the chain */
+} hist_item;
+
+struct fold_history {
+	hist_block **chunks;
+	size_t n_chunks, chunks_cap;
+	size_t n_blocks;
+	hist_item *items; /* by viewmap ordinal */
+	size_t items_cap;
+	uint64_t rows, runs;
+	const viewmap_entry **sorted; /* scratch of hist_write */
+	size_t sorted_cap;
+};
+
+static void hist_fini(fold_history *h)
+{
+	for (size_t i = 0; i < h->n_chunks; i++)
+		free(h->chunks[i]);
+	free(h->chunks);
+	free(h->items);
+	free(h->sorted);
+	memset(h, 0, sizeof(*h));
+}
+
+static size_t hist_bytes(const fold_history *h)
+{
+	return h->n_chunks * HB_PER_CHUNK * sizeof(hist_block) + h->items_cap * sizeof(hist_item);
+}
+
+static hist_block *hist_block_at(const fold_history *h, uint32_t b)
+{
+	return &h->chunks[(b - 1) / HB_PER_CHUNK][(b - 1) % HB_PER_CHUNK];
+}
+
+/* hist_block_new: a fresh block's number + 1, 0 on out-of-memory. */
+static uint32_t hist_block_new(fold_history *h)
+{
+	if (h->n_blocks == h->n_chunks * HB_PER_CHUNK) {
+		if (h->n_chunks == h->chunks_cap) {
+			size_t ncap = h->chunks_cap == 0 ? 16 : h->chunks_cap * 2;
+			hist_block **nc = realloc(h->chunks, ncap * sizeof(*nc));
+			if (nc == NULL)
+				return 0;
+			h->chunks = nc;
+			h->chunks_cap = ncap;
+		}
+		if ((h->chunks[h->n_chunks] = malloc(HB_PER_CHUNK * sizeof(hist_block))) == NULL)
+			return 0;
+		h->n_chunks++;
+	}
+	uint32_t b = (uint32_t)++h->n_blocks;
+	hist_block *hb = hist_block_at(h, b);
+	hb->next = 0;
+	hb->n = 0;
+	return b;
+}
+
+/* hist_add appends the row of item event ev to the chain of the map's entry ordinal. */
+static sl_err hist_add(fold_history *h, uint32_t ordinal, const sl_event *ev)
+{
+	if (ordinal >= h->items_cap) {
+		size_t ncap = h->items_cap == 0 ? 1024 : h->items_cap;
+		while (ncap <= ordinal)
+			ncap *= 2;
+		hist_item *ni = realloc(h->items, ncap * sizeof(*ni));
+		if (ni == NULL)
+			return SL_ERR_NOMEM;
+		memset(ni + h->items_cap, 0, (ncap - h->items_cap) * sizeof(*ni));
+		h->items = ni;
+		h->items_cap = ncap;
+	}
+	hist_item *hi = &h->items[ordinal];
+	hist_block *tail = hi->tail != 0 ? hist_block_at(h, hi->tail) : NULL;
+	if (tail == NULL || tail->n == HB_SEQS) {
+		uint32_t b = hist_block_new(h);
+		if (b == 0)
+			return SL_ERR_NOMEM;
+		if (tail != NULL)
+			tail->next = b;
+		else
+			hi->head = b;
+		hi->tail = b;
+		tail = hist_block_at(h, b);
+	}
+	if (hi->n == 0)
+		hi->first_item_seq = ev->item_seq;
+	/* the fold checked that the item's events follow each other (stock_view_apply) */
+	SL_ASSERT(ev->item_seq == hi->first_item_seq + hi->n);
+	tail->seqs[tail->n++] = ev->seq;
+	hi->n++;
+	h->rows++;
+	return SL_OK;
+}
+
+static int entry_key_cmp(const void *a, const void *b)
+{
+	size_t la, lb;
+	const uint8_t *ka = viewmap_entry_key(*(const viewmap_entry *const *)a, &la);
+	const uint8_t *kb = viewmap_entry_key(*(const viewmap_entry *const *)b, &lb);
+	int c = memcmp(ka, kb, la < lb ? la : lb);
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
+/* hist_write writes the rows held for the items of map into one table file of the shadow
+ * history family, in key order, and forgets them. */
+static sl_err hist_write(fold_history *h, const viewmap *map, store *st)
+{
+	if (h->rows == 0)
+		return SL_OK;
+	if (h->sorted_cap < map->n) {
+		const viewmap_entry **ns = realloc(h->sorted, map->n * sizeof(*ns));
+		if (ns == NULL)
+			return SL_ERR_NOMEM;
+		h->sorted = ns;
+		h->sorted_cap = map->n;
+	}
+	size_t n = 0;
+	const viewmap_entry *e;
+	for (size_t pos = 0; (e = viewmap_next(map, &pos)) != NULL;) {
+		uint32_t o = viewmap_entry_ordinal(e);
+		if (o < h->items_cap && h->items[o].n > 0)
+			h->sorted[n++] = e;
+	}
+	if (n > 1)
+		qsort(h->sorted, n, sizeof(*h->sorted), entry_key_cmp);
+	store_sst *w = NULL;
+	sl_err rc = store_sst_begin(st, store_cf_shadow(STORE_CF_ITEM_EVENTS), &w);
+	uint8_t k[LEDGER_KEY_BYTES + 1 + 8], v[8];
+	for (size_t i = 0; i < n && rc == SL_OK; i++) {
+		size_t klen;
+		const uint8_t *key = viewmap_entry_key(h->sorted[i], &klen);
+		memcpy(k, key, klen);
+		k[klen++] = '\0';
+		const hist_item *hi = &h->items[viewmap_entry_ordinal(h->sorted[i])];
+		uint64_t item_seq = hi->first_item_seq;
+		for (uint32_t b = hi->head; b != 0 && rc == SL_OK; b = hist_block_at(h, b)->next) {
+			const hist_block *hb = hist_block_at(h, b);
+			for (uint32_t j = 0; j < hb->n && rc == SL_OK; j++) {
+				sl_be64_put(k + klen, item_seq++);
+				sl_be64_put(v, hb->seqs[j]);
+				rc = store_sst_put(w, k, klen + 8, v, sizeof(v));
+			}
+		}
+	}
+	if (rc == SL_OK) {
+		rc = store_sst_ingest(w);
+		w = NULL;
+	}
+	store_sst_free(w);
+	/* forget the rows, keep the memory */
+	for (size_t i = 1; i < h->n_chunks; i++)
+		free(h->chunks[i]);
+	h->n_chunks = h->n_chunks > 0 ? 1 : 0;
+	h->n_blocks = 0;
+	memset(h->items, 0, h->items_cap * sizeof(*h->items));
+	h->rows = 0;
+	h->runs++;
+	return rc;
+}
+
 /* fv_write stages every view of the map into the shadow families (views and their
  * secondary index rows), committing every REBUILD_BATCH_OPS rows. */
 static sl_err fv_write(fold_views *v, ledger_txn *txn)
@@ -118,6 +303,193 @@ static sl_err fv_write(fold_views *v, ledger_txn *txn)
 		    (rc = ledger_txn_commit(txn, false)) == SL_OK)
 			rc = ledger_txn_begin(txn);
 	}
+	return rc;
+}
+
+/*
+ * The views and their secondary index rows as table files, for a rebuild that never spilled
+ * (the shadow views and index then hold no row yet): the map's items sorted by key once,
+ * the views written in that order, and each index's rows sorted by (indexed value, item's
+ * rank in key order), which is the order of their keys (ledger/index.h: tag, value, item
+ * key; the values of one index have one width, or end with a NUL that ids do not hold, so
+ * none is a prefix of another). Instead of a skip-list insert per view and a sort of six
+ * million index rows by RocksDB's comparator at the flush.
+ */
+static const uint8_t ix_tags[LEDGER_INDEX_PER_ITEM] = {
+    LEDGER_INDEX_CREATED, LEDGER_INDEX_LOCATION, LEDGER_INDEX_QUANTITY,
+    LEDGER_INDEX_STATUS,  LEDGER_INDEX_UPDATED,  LEDGER_INDEX_VARIANT,
+};
+
+typedef struct ix_row {
+	union {
+		size_t off;         /* where the indexed value is in the arena, while it grows */
+		const uint8_t *val; /* then its bytes */
+	} v;
+	uint32_t rank; /* the item's place in key order */
+	uint32_t vlen;
+} ix_row;
+
+typedef struct ix_list {
+	ix_row *rows;
+	size_t n, cap;
+	uint8_t *arena; /* the values, one after the other (megabytes: not an sl_buf) */
+	size_t arena_len, arena_cap;
+} ix_list;
+
+static int ix_row_cmp(const void *a, const void *b)
+{
+	const ix_row *x = a, *y = b;
+	int c = memcmp(x->v.val, y->v.val, x->vlen < y->vlen ? x->vlen : y->vlen);
+	if (c != 0)
+		return c;
+	SL_ASSERT(x->vlen == y->vlen); /* no value is a prefix of another (above) */
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static sl_err ix_add(ix_list *ix, const uint8_t *val, size_t vlen, uint32_t rank)
+{
+	if (ix->n == ix->cap) {
+		size_t ncap = ix->cap == 0 ? 4096 : ix->cap * 2;
+		ix_row *nr = realloc(ix->rows, ncap * sizeof(*nr));
+		if (nr == NULL)
+			return SL_ERR_NOMEM;
+		ix->rows = nr;
+		ix->cap = ncap;
+	}
+	if (ix->arena_len + vlen > ix->arena_cap) {
+		size_t ncap = ix->arena_cap == 0 ? 65536 : ix->arena_cap * 2;
+		while (ncap < ix->arena_len + vlen)
+			ncap *= 2;
+		uint8_t *na = realloc(ix->arena, ncap);
+		if (na == NULL)
+			return SL_ERR_NOMEM;
+		ix->arena = na;
+		ix->arena_cap = ncap;
+	}
+	ix->rows[ix->n++] = (ix_row){.v.off = ix->arena_len, .rank = rank, .vlen = (uint32_t)vlen};
+	memcpy(ix->arena + ix->arena_len, val, vlen);
+	ix->arena_len += vlen;
+	return SL_OK;
+}
+
+/* ix_tag_slot: the list of index tag t. */
+static size_t ix_tag_slot(uint8_t t)
+{
+	for (size_t i = 0; i < LEDGER_INDEX_PER_ITEM; i++)
+		if (ix_tags[i] == t)
+			return i;
+	SL_ASSERT(!"an index tag of ledger/index.h is missing from ix_tags");
+	return 0;
+}
+
+/* tables_pass goes over the n items of sorted: writes each view to vw (NULL: not this
+ * time) and collects the values of the indexes [t0, t1) of ix_tags into ix. Two passes keep
+ * half of the six indexes in memory at a time. */
+static sl_err tables_pass(fold_views *v, const viewmap_entry **sorted, size_t n, store_sst *vw,
+                          ix_list *ix, size_t t0, size_t t1)
+{
+	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
+	size_t lens[LEDGER_INDEX_PER_ITEM];
+	sl_err rc = SL_OK;
+	for (size_t i = 0; i < n && rc == SL_OK; i++) {
+		viewmap_entry_get(sorted[i], NULL, &v->item);
+		if (vw != NULL) {
+			size_t klen;
+			const uint8_t *k = viewmap_entry_key(sorted[i], &klen);
+			v->value.len = 0;
+			if ((rc = ledger_item_encode(&v->item, &v->value)) != SL_OK ||
+			    (rc = store_sst_put(vw, k, klen, v->value.data, v->value.len)) != SL_OK)
+				break;
+		}
+		ledger_index_row row;
+		ledger_index_row_of(&v->item, &row);
+		size_t nk = ledger_index_keys(&row, keys, lens);
+		for (size_t j = 0; j < nk && rc == SL_OK; j++) {
+			size_t t = ix_tag_slot(keys[j][0]);
+			if (t < t0 || t >= t1)
+				continue;
+			size_t at = ledger_index_item_key(keys[j], lens[j]);
+			SL_ASSERT(at != SIZE_MAX && at >= 1);
+			rc = ix_add(&ix[t], keys[j] + 1, at - 1, (uint32_t)i);
+		}
+	}
+	return rc;
+}
+
+/* tables_index sorts the rows of the indexes [t0, t1) and writes them, tag after tag, to
+ * the secondary index's table file w, then frees them. */
+static sl_err tables_index(const viewmap_entry **sorted, ix_list *ix, size_t t0, size_t t1,
+                           store_sst *w)
+{
+	sl_err rc = SL_OK;
+	uint8_t k[LEDGER_INDEX_KEY_BYTES];
+	for (size_t t = t0; t < t1 && rc == SL_OK; t++) {
+		for (size_t i = 0; i < ix[t].n; i++)
+			ix[t].rows[i].v.val = ix[t].arena + ix[t].rows[i].v.off;
+		if (ix[t].n > 1)
+			qsort(ix[t].rows, ix[t].n, sizeof(ix_row), ix_row_cmp);
+		for (size_t i = 0; i < ix[t].n && rc == SL_OK; i++) {
+			const ix_row *row = &ix[t].rows[i];
+			size_t klen;
+			const uint8_t *item = viewmap_entry_key(sorted[row->rank], &klen);
+			k[0] = ix_tags[t];
+			memcpy(k + 1, row->v.val, row->vlen);
+			memcpy(k + 1 + row->vlen, item, klen);
+			rc = store_sst_put(w, k, 1 + row->vlen + klen, "", 0);
+		}
+	}
+	for (size_t t = t0; t < t1; t++) {
+		free(ix[t].rows);
+		free(ix[t].arena);
+		memset(&ix[t], 0, sizeof(ix[t]));
+	}
+	return rc;
+}
+
+/* fv_write_tables is fv_write for a fold that never spilled. */
+static sl_err fv_write_tables(fold_views *v)
+{
+	SL_ASSERT(v->spills == 0);
+	store *st = ledger_store(v->l);
+	ix_list ix[LEDGER_INDEX_PER_ITEM];
+	memset(ix, 0, sizeof(ix));
+	const size_t half = LEDGER_INDEX_PER_ITEM / 2;
+	store_sst *vw = NULL, *iw = NULL;
+	const viewmap_entry **sorted = malloc((v->map.n + 1) * sizeof(*sorted));
+	sl_err rc = sorted != NULL ? SL_OK : SL_ERR_NOMEM;
+	size_t n = 0;
+	const viewmap_entry *e;
+	for (size_t pos = 0; rc == SL_OK && (e = viewmap_next(&v->map, &pos)) != NULL;)
+		sorted[n++] = e;
+	if (rc == SL_OK && n > 1)
+		qsort(sorted, n, sizeof(*sorted), entry_key_cmp);
+	if (rc == SL_OK)
+		rc = store_sst_begin(st, store_cf_shadow(STORE_CF_VIEWS), &vw);
+	if (rc == SL_OK)
+		rc = store_sst_begin(st, store_cf_shadow(STORE_CF_ITEM_INDEX), &iw);
+	if (rc == SL_OK)
+		rc = tables_pass(v, sorted, n, vw, ix, 0, half);
+	if (rc == SL_OK) {
+		rc = store_sst_ingest(vw);
+		vw = NULL;
+	}
+	if (rc == SL_OK)
+		rc = tables_index(sorted, ix, 0, half, iw);
+	if (rc == SL_OK)
+		rc = tables_pass(v, sorted, n, NULL, ix, half, LEDGER_INDEX_PER_ITEM);
+	if (rc == SL_OK)
+		rc = tables_index(sorted, ix, half, LEDGER_INDEX_PER_ITEM, iw);
+	if (rc == SL_OK) {
+		rc = store_sst_ingest(iw);
+		iw = NULL;
+	}
+	for (size_t t = 0; t < LEDGER_INDEX_PER_ITEM; t++) {
+		free(ix[t].rows);
+		free(ix[t].arena);
+	}
+	store_sst_free(vw);
+	store_sst_free(iw);
+	free(sorted);
 	return rc;
 }
 
@@ -154,6 +526,13 @@ static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, proje
 	if (e == NULL && (e = viewmap_add(&v->map, k, klen, h)) == NULL)
 		return SL_ERR_NOMEM;
 	if ((rc = viewmap_entry_set(&v->map, e, &v->item)) != SL_OK)
+		return rc;
+	if (v->hist != NULL && (rc = hist_add(v->hist, viewmap_entry_ordinal(e), ev)) != SL_OK)
+		return rc;
+	if (v->hist != NULL &&
+	    (hist_bytes(v->hist) > SL_REBUILD_HISTORY_BYTES_MAX ||
+	     viewmap_bytes(&v->map) > v->bytes_max) &&
+	    (rc = hist_write(v->hist, &v->map, ledger_store(v->l))) != SL_OK)
 		return rc;
 	if (viewmap_bytes(&v->map) > v->bytes_max) {
 		/* committed, so that the views read back at their next event are these */
@@ -197,7 +576,7 @@ typedef struct fold_job {
 	fold_state *f;       /* fold every event into these (NULL: none) */
 	fold_views *fv;      /* fold item events here (NULL: none) */
 	uint64_t to_seq;     /* stop after this event (0: the whole log) */
-	ledger_txn *txn;     /* stage every item event's index row (rebuild) */
+	ledger_txn *txn;     /* the rebuild's shadow transaction (spills), NULL: verify */
 	bool is_index_check; /* check every item event's stored index row (verify) */
 	uint64_t item_events;
 	projector_report index_bad; /* the first event whose index row is bad (bad_seq 0: none) */
@@ -240,8 +619,8 @@ static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, 
  * `total` events, at the end of the log, or at the first error, which the pass meets after
  * every event before it.
  */
-#define READ_BATCH 256
-#define READ_SLOTS 4
+#define READ_BATCH 32
+#define READ_SLOTS 8
 
 typedef struct read_slot {
 	sl_event events[READ_BATCH];
@@ -399,14 +778,6 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 			else if (rc != SL_OK)
 				break;
 		}
-		if (stock_event_is_item(ev) && txn != NULL) {
-			ledger_txn_put_index(txn, ev);
-			if (ledger_txn_staged(txn) >= REBUILD_BATCH_OPS) {
-				if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
-				    (rc = ledger_txn_begin(txn)) != SL_OK)
-					break;
-			}
-		}
 		if (progress != NULL && r->events % PROGRESS_EVERY == 0)
 			progress(ctx, r->events, total);
 	}
@@ -513,14 +884,17 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 	SL_ASSERT(fold_bytes_max <= SL_REBUILD_FOLD_BYTES_MAX);
 	fold_state f;
 	fold_views fv;
+	fold_history hist;
 	store *st = ledger_store(l);
 	memset(r, 0, sizeof(*r));
+	memset(&hist, 0, sizeof(hist));
 	sl_err rc = fold_init(&f);
 	if (rc != SL_OK)
 		return rc;
 	ledger_txn *txn = NULL;
 	if ((rc = fv_init(&fv, l, fold_bytes_max)) != SL_OK)
 		goto done;
+	fv.hist = &hist;
 	if ((txn = ledger_txn_alloc_shadow(l)) == NULL) {
 		rc = SL_ERR_NOMEM;
 		goto done;
@@ -535,7 +909,11 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 		ledger_txn_abort(txn);
 		goto fail;
 	}
-	if ((rc = fv_write(&fv, txn)) != SL_OK || (rc = write_orders(txn, &f)) != SL_OK) {
+	rc = hist_write(&hist, &fv.map, st);
+	hist_fini(&hist); /* its memory, before the views' tables take theirs */
+	if (rc != SL_OK ||
+	    (rc = fv.spills == 0 ? fv_write_tables(&fv) : fv_write(&fv, txn)) != SL_OK ||
+	    (rc = write_orders(txn, &f)) != SL_OK) {
 		ledger_txn_abort(txn);
 		goto fail;
 	}
@@ -554,6 +932,7 @@ fail:
 done:
 	ledger_txn_free(txn);
 	fv_fini(&fv);
+	hist_fini(&hist);
 	fold_fini(&f);
 	return rc;
 }

@@ -25,6 +25,7 @@ struct viewmap_entry {
 	char *message; /* preorder message, NULL when empty */
 	int32_t status;
 	uint32_t hash;
+	uint32_t ordinal; /* the entry's rank of insertion since the last clear */
 	uint16_t klen;
 	uint8_t flags;
 };
@@ -138,10 +139,22 @@ viewmap_entry *viewmap_add(viewmap *m, const uint8_t *k, size_t klen, uint32_t h
 	memset(e, 0, sizeof(*e));
 	e->hash = h;
 	e->klen = (uint16_t)klen;
+	e->ordinal = (uint32_t)m->n;
 	memcpy(e + 1, k, klen);
 	slot_put(m->slots, m->n_slots, e);
 	m->n++;
 	return e;
+}
+
+uint32_t viewmap_entry_ordinal(const viewmap_entry *e)
+{
+	return e->ordinal;
+}
+
+const uint8_t *viewmap_entry_key(const viewmap_entry *e, size_t *klen)
+{
+	*klen = e->klen;
+	return entry_key(e);
 }
 
 viewmap_entry *viewmap_next(const viewmap *m, size_t *pos)

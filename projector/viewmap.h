@@ -51,6 +51,13 @@ viewmap_entry *viewmap_add(viewmap *m, const uint8_t *k, size_t klen, uint32_t h
  * after the last. */
 viewmap_entry *viewmap_next(const viewmap *m, size_t *pos);
 
+/* viewmap_entry_ordinal: the number of entries added before e since the map was last
+ * cleared (0, 1, 2...: an index for arrays kept beside the map). */
+uint32_t viewmap_entry_ordinal(const viewmap_entry *e);
+
+/* viewmap_entry_key: the store key of e (valid as long as e). */
+const uint8_t *viewmap_entry_key(const viewmap_entry *e, size_t *klen);
+
 /* viewmap_entry_get expands e into out; key is the item's key if the caller has it (NULL:
  * decoded from the entry). */
 void viewmap_entry_get(const viewmap_entry *e, const sl_item_key *key, sl_item *out);
