@@ -902,7 +902,8 @@ static sl_err iter_fail(ledger_iter *it, uint64_t *bad_seq, const char *what)
 	return SL_ERR_CORRUPT;
 }
 
-sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq)
+sl_err ledger_iter_next_record(ledger_iter *it, const uint8_t **rec, size_t *len, uint64_t *seq,
+                               uint64_t *bad_seq)
 {
 	if (!it->is_started) {
 		uint8_t k[8];
@@ -933,12 +934,37 @@ sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq)
 		return iter_fail(it, bad_seq,
 		                 "chain hash mismatch (the event or its stored hash "
 		                 "was changed)");
-	if (event_from_value(v, vlen, ev) != SL_OK)
-		return iter_fail(it, bad_seq, "cannot be decoded");
-	if (ev->seq != it->expect_seq)
-		return iter_fail(it, bad_seq, "carries another sequence number");
+	*rec = v;
+	*len = vlen;
+	*seq = it->expect_seq;
 	memcpy(it->prev_hash, v, SL_HASH_BYTES);
 	it->has_prev = true;
 	it->expect_seq++;
 	return SL_OK;
+}
+
+sl_err ledger_record_decode(const uint8_t *rec, size_t len, uint64_t seq, sl_event *ev,
+                            char *errbuf, size_t errbuf_size)
+{
+	const char *what = NULL;
+	if (event_from_value(rec, len, ev) != SL_OK)
+		what = "cannot be decoded";
+	else if (ev->seq != seq)
+		what = "carries another sequence number";
+	if (what == NULL)
+		return SL_OK;
+	snprintf(errbuf, errbuf_size, "event %llu: %s", (unsigned long long)seq, what);
+	return SL_ERR_CORRUPT;
+}
+
+sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq)
+{
+	const uint8_t *rec;
+	size_t len;
+	uint64_t seq;
+	sl_err rc = ledger_iter_next_record(it, &rec, &len, &seq, bad_seq);
+	if (rc == SL_OK &&
+	    (rc = ledger_record_decode(rec, len, seq, ev, it->error, sizeof(it->error))) != SL_OK)
+		*bad_seq = seq;
+	return rc;
 }

@@ -221,4 +221,18 @@ void ledger_iter_free(ledger_iter *it);
 sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq);
 const char *ledger_iter_error(const ledger_iter *it);
 
+/* ledger_iter_next_record is ledger_iter_next without the decode, for a caller that decodes
+ * elsewhere (the rebuild decodes on its fold thread): it checks the record's place in the
+ * log and its chain link (a record links the next one by its stored hash, whether or not it
+ * decodes) and hands out the record of event *seq: *rec, *len, the stored hash then the
+ * Event's bytes, valid until the next call. Errors as ledger_iter_next's but the decode's. */
+sl_err ledger_iter_next_record(ledger_iter *it, const uint8_t **rec, size_t *len, uint64_t *seq,
+                               uint64_t *bad_seq);
+
+/* ledger_record_decode decodes record rec of event seq (ledger_iter_next_record) into ev, as
+ * ledger_iter_next does: SL_ERR_CORRUPT, with its message in errbuf, if the record does not
+ * decode or carries another seq. Any thread. */
+sl_err ledger_record_decode(const uint8_t *rec, size_t len, uint64_t seq, sl_event *ev,
+                            char *errbuf, size_t errbuf_size);
+
 #endif

@@ -30,11 +30,16 @@ struct viewmap_entry {
 	uint8_t flags;
 };
 
+struct viewmap_slot {
+	viewmap_entry *e; /* NULL: empty */
+	uint32_t hash;
+};
+
 void viewmap_clear(viewmap *m)
 {
 	for (size_t i = 0; i < m->n_slots; i++) {
-		if (m->slots[i] != NULL)
-			free(m->slots[i]->message);
+		if (m->slots[i].e != NULL)
+			free(m->slots[i].e->message);
 	}
 	memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
 	for (size_t i = 1; i < m->n_chunks; i++)
@@ -69,12 +74,23 @@ size_t viewmap_bytes(const viewmap *m)
 	return m->n_chunks * VM_CHUNK_BYTES + m->n_slots * sizeof(*m->slots) + m->message_bytes;
 }
 
+/* viewmap_hash mixes the key eight bytes at a time (a byte-at-a-time hash was 3% of a
+ * rebuild); the map never stores it anywhere but memory. */
 uint32_t viewmap_hash(const uint8_t *k, size_t klen)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < klen; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)klen;
+	size_t i = 0;
+	for (; i + 8 <= klen; i += 8) {
+		uint64_t w;
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	uint64_t w = 0;
+	memcpy(&w, k + i, klen - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 29;
+	return (uint32_t)h ^ (uint32_t)(h >> 32);
 }
 
 static const uint8_t *entry_key(const viewmap_entry *e)
@@ -86,32 +102,33 @@ viewmap_entry *viewmap_find(const viewmap *m, const uint8_t *k, size_t klen, uin
 {
 	size_t mask = m->n_slots - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		viewmap_entry *e = m->slots[i];
+		viewmap_entry *e = m->slots[i].e;
 		if (e == NULL)
 			return NULL;
-		if (e->hash == h && e->klen == klen && memcmp(entry_key(e), k, klen) == 0)
+		if (m->slots[i].hash == h && e->klen == klen && memcmp(entry_key(e), k, klen) == 0)
 			return e;
 	}
 }
 
-static void slot_put(viewmap_entry **slots, size_t n_slots, viewmap_entry *e)
+static void slot_put(viewmap_slot *slots, size_t n_slots, viewmap_entry *e)
 {
 	size_t mask = n_slots - 1, i = e->hash & mask;
-	while (slots[i] != NULL)
+	while (slots[i].e != NULL)
 		i = (i + 1) & mask;
-	slots[i] = e;
+	slots[i].e = e;
+	slots[i].hash = e->hash;
 }
 
 viewmap_entry *viewmap_add(viewmap *m, const uint8_t *k, size_t klen, uint32_t h)
 {
 	if (2 * (m->n + 1) > m->n_slots) {
 		size_t ns = m->n_slots * 2;
-		viewmap_entry **nslots = calloc(ns, sizeof(*nslots));
+		viewmap_slot *nslots = calloc(ns, sizeof(*nslots));
 		if (nslots == NULL)
 			return NULL;
 		for (size_t i = 0; i < m->n_slots; i++)
-			if (m->slots[i] != NULL)
-				slot_put(nslots, ns, m->slots[i]);
+			if (m->slots[i].e != NULL)
+				slot_put(nslots, ns, m->slots[i].e);
 		free(m->slots);
 		m->slots = nslots;
 		m->n_slots = ns;
@@ -160,7 +177,7 @@ const uint8_t *viewmap_entry_key(const viewmap_entry *e, size_t *klen)
 viewmap_entry *viewmap_next(const viewmap *m, size_t *pos)
 {
 	while (*pos < m->n_slots) {
-		viewmap_entry *e = m->slots[(*pos)++];
+		viewmap_entry *e = m->slots[(*pos)++].e;
 		if (e != NULL)
 			return e;
 	}

@@ -6,8 +6,9 @@
  * committed so that deciding a command does not read them back from the store.
  *
  * Entries live in 1 MiB chunks and never move until viewmap_clear; the preorder message is
- * a heap copy. Open addressing with linear probing over entry pointers, doubled at 50%
- * load. Not thread-safe: one owner.
+ * a heap copy. Open addressing with linear probing over slots holding an entry's pointer
+ * and hash (a probe reads no entry but the one it finds), doubled at 50% load. Not
+ * thread-safe: one owner.
  */
 #ifndef SL_PROJECTOR_VIEWMAP_H
 #define SL_PROJECTOR_VIEWMAP_H
@@ -20,8 +21,10 @@
 
 typedef struct viewmap_entry viewmap_entry;
 
+typedef struct viewmap_slot viewmap_slot;
+
 typedef struct viewmap {
-	viewmap_entry **slots;
+	viewmap_slot *slots;
 	size_t n_slots, n;
 	unsigned char **chunks;
 	size_t n_chunks, chunks_cap, chunk_used; /* chunk_used: bytes of the last chunk */
