@@ -83,13 +83,15 @@
 /* ---- rebuild (projector/rebuild.c) ---- */
 /* Memory the rebuild's fold of the item views may hold: compact views with their keys and
  * preorder messages, and the hash table over them. Past it the fold writes its views to the
- * shadow views family and goes on empty, reading back the views it meets again. With the
- * store's memtables (128 MiB) and block cache (64 MiB) this keeps a rebuild under 512 MiB. */
+ * shadow views family and goes on empty, reading back the views it meets again. */
 #define SL_REBUILD_FOLD_BYTES_MAX (192u << 20)
 
-/* The rebuild keeps the history index rows of the events it folds in memory (8 bytes a row
- * in blocks, and 24 bytes an item) and writes them as one sorted table file past this, and
- * at the end: 10 million events over a million items take about 120 MiB. */
+/* The rebuild keeps the history index rows of the events it folds in memory (blocks of six
+ * 8-byte seqs, 56 bytes, so an item with one event pays 56; and 24 bytes an item) and writes
+ * them as one sorted table file past this, and at the end: 10 million events over a million
+ * items take about 137 MiB. With the fold's bound, the block cache (64 MiB) and the little a
+ * rebuild puts in memtables, a rebuild stays near 512 MiB at worst; the bench's log of 10
+ * million events over a million items peaks at 460 MiB (docs/BENCHMARKS.md). */
 #define SL_REBUILD_HISTORY_BYTES_MAX (160u << 20)
 
 /* The writer keeps the item views it committed in a compact map (projector/viewmap.h), so

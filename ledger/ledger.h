@@ -220,6 +220,7 @@ void ledger_iter_free(ledger_iter *it);
  * from ledger_iter_error) when the chain or an event is broken, SL_ERR_STORAGE. */
 sl_err ledger_iter_next(ledger_iter *it, sl_event *ev, uint64_t *bad_seq);
 const char *ledger_iter_error(const ledger_iter *it);
+/* After an error an iterator is done: where it stands is unspecified (free it). */
 
 /* ledger_iter_next_record is ledger_iter_next without the decode, for a caller that decodes
  * elsewhere (the rebuild decodes on its fold thread): it checks the record's place in the

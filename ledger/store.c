@@ -226,6 +226,27 @@ static sl_err shadow_drop_leftovers(store *s)
 	return rc;
 }
 
+/* sst_drop_leftovers removes the table files of a rebuild that stopped between writing one
+ * (store_sst_begin) and ingesting it: never part of the database, and named by a prefix
+ * RocksDB's own files never have. */
+static void sst_drop_leftovers(store *s)
+{
+	DIR *d = opendir(s->dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (strncmp(e->d_name, "rebuild-", 8) == 0 && n > 4 &&
+		    strcmp(e->d_name + n - 4, ".sst") == 0) {
+			char path[1024];
+			snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
+			(void)unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf,
                         size_t errbuf_size);
 
@@ -274,10 +295,14 @@ static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf
 	rocksdb_options_set_db_write_buffer_size(s->opts, 128u << 20);
 	rocksdb_options_set_max_total_wal_size(s->opts, 256u << 20);
 	rocksdb_options_set_level_compaction_dynamic_level_bytes(s->opts, 1);
-	/* Two threads write: the writer (synced groups) and the index thread (its rows, not
-	 * synced). Pipelined, the writer's WAL write and sync go on while the index thread's
-	 * batch is still being inserted into the memtables, instead of waiting for it. */
-	rocksdb_options_set_enable_pipelined_write(s->opts, 1);
+	/* In the service two threads write: the writer (synced groups) and the index thread
+	 * (its rows, not synced). Pipelined, the writer's WAL write and sync go on while the
+	 * index thread's batch is still being inserted into the memtables, instead of waiting
+	 * for it. Not in bulk mode: one thread writes there, and pipelining with a vector
+	 * memtable, no concurrent memtable writes and unlogged batches is the combination of
+	 * RocksDB issue 3704 (writers hang in JoinBatchGroup). */
+	if (!is_bulk)
+		rocksdb_options_set_enable_pipelined_write(s->opts, 1);
 	/* A vector memtable takes one writer at a time; a bulk process has only one. */
 	s->is_bulk = is_bulk;
 	if (is_bulk) {
@@ -345,6 +370,8 @@ static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf
 	sl_err rc = generation_load(s);
 	if (rc == SL_OK)
 		rc = shadow_drop_leftovers(s);
+	if (rc == SL_OK)
+		sst_drop_leftovers(s);
 	if (rc == SL_OK && is_bulk)
 		rc = bulk_shadows_make(s);
 	if (rc != SL_OK) {

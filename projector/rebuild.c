@@ -450,6 +450,8 @@ static sl_err tables_index(const viewmap_entry **sorted, ix_list *ix, size_t t0,
 static sl_err fv_write_tables(fold_views *v)
 {
 	SL_ASSERT(v->spills == 0);
+	for (size_t t = 1; t < LEDGER_INDEX_PER_ITEM; t++)
+		SL_ASSERT(ix_tags[t - 1] < ix_tags[t]); /* one file, tag after tag, ascending */
 	store *st = ledger_store(v->l);
 	ix_list ix[LEDGER_INDEX_PER_ITEM];
 	memset(ix, 0, sizeof(ix));

@@ -8,7 +8,8 @@
  * is invisible until store_shadow_publish switches it live in one step (kept across a
  * reopen, and a reopen drops shadow rows left by an unfinished rebuild), big-endian keys iterate in
  * numeric order both ways, an iterator reads the snapshot of its creation and not the writes
- * after it, and every failure message names the directory.
+ * after it, a sorted table file lands in its shadow family only when ingested (and one left
+ * by a crash is removed at the next open), and every failure message names the directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -365,6 +366,75 @@ static void test_store_shadow_is_invisible_until_published(void **state)
 	value_is(STORE_CF_VIEWS, "new", "shadow");
 }
 
+static bool file_exists(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f != NULL)
+		fclose(f);
+	return f != NULL;
+}
+
+/* A sorted table file (store_sst_*) lands in its shadow family only at the ingestion, over
+ * the rows written there before, and stays invisible to the live family until the switch; a
+ * failed ingestion (store_fault_set counts it as a write), an abandoned file and an empty one
+ * leave nothing, and a file left by a rebuild that stopped before ingesting it is removed by
+ * the next open. */
+static void test_store_sst_lands_in_its_shadow_at_the_ingestion(void **state)
+{
+	(void)state;
+	store_cf sv = store_cf_shadow(STORE_CF_VIEWS);
+	store_batch *b = store_batch_alloc(st);
+	put_str(b, sv, "b", "from a batch");
+	assert_int_equal(store_write(st, b, false), SL_OK);
+	store_batch_free(b);
+
+	store_sst *w = NULL;
+	assert_int_equal(store_sst_begin(st, sv, &w), SL_OK);
+	const char *keys[] = {"a", "b", "c"};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(store_sst_put(w, keys[i], 1, "t", 1), SL_OK);
+	assert_int_equal(store_sst_rows(w), 3);
+	value_is(sv, "a", NULL); /* not before the ingestion */
+	assert_int_equal(store_sst_ingest(w), SL_OK);
+	value_is(sv, "a", "t");
+	value_is(sv, "b", "t"); /* over the batch's row */
+	value_is(sv, "c", "t");
+	value_is(STORE_CF_VIEWS, "a", NULL);
+
+	/* a failed ingestion, an abandoned file, an empty file: nothing */
+	assert_int_equal(store_sst_begin(st, sv, &w), SL_OK);
+	assert_int_equal(store_sst_put(w, "d", 1, "u", 1), SL_OK);
+	store_fault_set(st, 1);
+	assert_int_equal(store_sst_ingest(w), SL_ERR_STORAGE);
+	assert_non_null(strstr(store_last_error(st), "injected fault"));
+	value_is(sv, "d", NULL);
+	assert_int_equal(store_sst_begin(st, sv, &w), SL_OK);
+	assert_int_equal(store_sst_put(w, "e", 1, "u", 1), SL_OK);
+	store_sst_free(w);
+	value_is(sv, "e", NULL);
+	assert_int_equal(store_sst_begin(st, sv, &w), SL_OK);
+	assert_int_equal(store_sst_ingest(w), SL_OK);
+
+	assert_int_equal(store_shadow_publish(st), SL_OK);
+	value_is(STORE_CF_VIEWS, "a", "t");
+	value_is(STORE_CF_VIEWS, "c", "t");
+
+	/* a file written but never ingested (a crash) goes at the next open; others stay */
+	char left[400], other[400];
+	snprintf(left, sizeof(left), "%s/rebuild-views-99.sst", dir);
+	snprintf(other, sizeof(other), "%s/notes-rebuild.txt", dir);
+	FILE *f = fopen(left, "w");
+	assert_non_null(f);
+	fclose(f);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fclose(f);
+	store_reopen();
+	assert_false(file_exists(left));
+	assert_true(file_exists(other));
+	value_is(STORE_CF_VIEWS, "a", "t");
+}
+
 static void test_store_open_names_the_directory_it_cannot_open(void **state)
 {
 	(void)state;
@@ -400,6 +470,7 @@ int main(void)
 	    T(test_store_iter_reads_the_snapshot_of_its_creation),
 	    T(test_store_clear_cf_empties_one_column_family),
 	    T(test_store_shadow_is_invisible_until_published),
+	    T(test_store_sst_lands_in_its_shadow_at_the_ingestion),
 	    T(test_store_open_names_the_directory_it_cannot_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
