@@ -230,9 +230,28 @@ static int entry_key_cmp(const void *a, const void *b)
 	return c != 0 ? c : (la > lb) - (la < lb);
 }
 
+/* entries_sorted lists the entries of map in key order into a new array (*out, *n). */
+static sl_err entries_sorted(const viewmap *map, const viewmap_entry ***out, size_t *n)
+{
+	const viewmap_entry **sorted = malloc((map->n + 1) * sizeof(*sorted));
+	if (sorted == NULL)
+		return SL_ERR_NOMEM;
+	size_t k = 0;
+	const viewmap_entry *e;
+	for (size_t pos = 0; (e = viewmap_next(map, &pos)) != NULL;)
+		sorted[k++] = e;
+	if (k > 1)
+		qsort(sorted, k, sizeof(*sorted), entry_key_cmp);
+	*out = sorted;
+	*n = k;
+	return SL_OK;
+}
+
 /* hist_write writes the rows held for the items of map into one table file of the shadow
- * history family, in key order, and forgets them. */
-static sl_err hist_write(fold_history *h, const viewmap *map, store *st)
+ * history family, in key order, and forgets them. all, if not NULL, is every entry of map
+ * in key order (n_all of them), which saves sorting them again. */
+static sl_err hist_write(fold_history *h, const viewmap *map, store *st, const viewmap_entry **all,
+                         size_t n_all)
 {
 	if (h->rows == 0)
 		return SL_OK;
@@ -244,13 +263,19 @@ static sl_err hist_write(fold_history *h, const viewmap *map, store *st)
 		h->sorted_cap = map->n;
 	}
 	size_t n = 0;
-	const viewmap_entry *e;
-	for (size_t pos = 0; (e = viewmap_next(map, &pos)) != NULL;) {
+	const viewmap_entry *e = NULL;
+	for (size_t pos = 0;;) {
+		if (all != NULL)
+			e = pos < n_all ? all[pos++] : NULL;
+		else
+			e = viewmap_next(map, &pos);
+		if (e == NULL)
+			break;
 		uint32_t o = viewmap_entry_ordinal(e);
 		if (o < h->items_cap && h->items[o].n > 0)
 			h->sorted[n++] = e;
 	}
-	if (n > 1)
+	if (all == NULL && n > 1)
 		qsort(h->sorted, n, sizeof(*h->sorted), entry_key_cmp);
 	store_sst *w = NULL;
 	sl_err rc = store_sst_begin(st, store_cf_shadow(STORE_CF_ITEM_EVENTS), &w);
@@ -446,8 +471,9 @@ static sl_err tables_index(const viewmap_entry **sorted, ix_list *ix, size_t t0,
 	return rc;
 }
 
-/* fv_write_tables is fv_write for a fold that never spilled. */
-static sl_err fv_write_tables(fold_views *v)
+/* fv_write_tables is fv_write for a fold that never spilled, given the map's n entries in
+ * key order. */
+static sl_err fv_write_tables(fold_views *v, const viewmap_entry **sorted, size_t n)
 {
 	SL_ASSERT(v->spills == 0);
 	for (size_t t = 1; t < LEDGER_INDEX_PER_ITEM; t++)
@@ -457,16 +483,7 @@ static sl_err fv_write_tables(fold_views *v)
 	memset(ix, 0, sizeof(ix));
 	const size_t half = LEDGER_INDEX_PER_ITEM / 2;
 	store_sst *vw = NULL, *iw = NULL;
-	const viewmap_entry **sorted = malloc((v->map.n + 1) * sizeof(*sorted));
-	sl_err rc = sorted != NULL ? SL_OK : SL_ERR_NOMEM;
-	size_t n = 0;
-	const viewmap_entry *e;
-	for (size_t pos = 0; rc == SL_OK && (e = viewmap_next(&v->map, &pos)) != NULL;)
-		sorted[n++] = e;
-	if (rc == SL_OK && n > 1)
-		qsort(sorted, n, sizeof(*sorted), entry_key_cmp);
-	if (rc == SL_OK)
-		rc = store_sst_begin(st, store_cf_shadow(STORE_CF_VIEWS), &vw);
+	sl_err rc = store_sst_begin(st, store_cf_shadow(STORE_CF_VIEWS), &vw);
 	if (rc == SL_OK)
 		rc = store_sst_begin(st, store_cf_shadow(STORE_CF_ITEM_INDEX), &iw);
 	if (rc == SL_OK)
@@ -491,7 +508,6 @@ static sl_err fv_write_tables(fold_views *v)
 	}
 	store_sst_free(vw);
 	store_sst_free(iw);
-	free(sorted);
 	return rc;
 }
 
@@ -534,7 +550,7 @@ static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, proje
 	if (v->hist != NULL &&
 	    (hist_bytes(v->hist) > SL_REBUILD_HISTORY_BYTES_MAX ||
 	     viewmap_bytes(&v->map) > v->bytes_max) &&
-	    (rc = hist_write(v->hist, &v->map, ledger_store(v->l))) != SL_OK)
+	    (rc = hist_write(v->hist, &v->map, ledger_store(v->l), NULL, 0)) != SL_OK)
 		return rc;
 	if (viewmap_bytes(&v->map) > v->bytes_max) {
 		/* committed, so that the views read back at their next event are these */
@@ -921,6 +937,8 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 	fold_state f;
 	fold_views fv;
 	fold_history hist;
+	const viewmap_entry **sorted = NULL;
+	size_t n_sorted = 0;
 	store *st = ledger_store(l);
 	memset(r, 0, sizeof(*r));
 	memset(&hist, 0, sizeof(hist));
@@ -945,10 +963,15 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 		ledger_txn_abort(txn);
 		goto fail;
 	}
-	rc = hist_write(&hist, &fv.map, st);
+	/* a fold that never spilled sorts its items once, for the history and the views */
+	if (fv.spills == 0)
+		rc = entries_sorted(&fv.map, &sorted, &n_sorted);
+	if (rc == SL_OK)
+		rc = hist_write(&hist, &fv.map, st, sorted, n_sorted);
 	hist_fini(&hist); /* its memory, before the views' tables take theirs */
 	if (rc != SL_OK ||
-	    (rc = fv.spills == 0 ? fv_write_tables(&fv) : fv_write(&fv, txn)) != SL_OK ||
+	    (rc = fv.spills == 0 ? fv_write_tables(&fv, sorted, n_sorted) : fv_write(&fv, txn)) !=
+	        SL_OK ||
 	    (rc = write_orders(txn, &f)) != SL_OK) {
 		ledger_txn_abort(txn);
 		goto fail;
@@ -967,6 +990,7 @@ fail:
 	(void)store_shadow_reset(st);
 done:
 	ledger_txn_free(txn);
+	free(sorted);
 	fv_fini(&fv);
 	hist_fini(&hist);
 	fold_fini(&f);
