@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +78,8 @@ struct store {
 	char *dir;
 	pthread_mutex_t err_lock;
 	char last_error[512];
-	int fault_countdown;
-	unsigned long sst_serial; /* names of the table files store_sst_begin makes */
+	atomic_int fault_countdown; /* the writer and the index thread, or two rebuild threads */
+	atomic_ulong sst_serial;    /* names of the table files store_sst_begin makes */
 };
 
 struct store_batch {
@@ -524,11 +525,20 @@ size_t store_batch_count(const store_batch *b)
 	return (size_t)rocksdb_writebatch_count(b->wb);
 }
 
+/* fault_hit: does this write take the fault store_fault_set armed (the n-th from then)? */
+static bool fault_hit(store *s)
+{
+	int n = atomic_load(&s->fault_countdown);
+	while (n > 0 && !atomic_compare_exchange_weak(&s->fault_countdown, &n, n - 1))
+		;
+	return n == 1;
+}
+
 sl_err store_write(store *s, store_batch *b, bool sync)
 {
 	char *err = NULL;
 	SL_ASSERT(b->owner == s);
-	if (s->fault_countdown > 0 && --s->fault_countdown == 0) {
+	if (fault_hit(s)) {
 		pthread_mutex_lock(&s->err_lock);
 		snprintf(s->last_error, sizeof(s->last_error),
 		         "cannot write store '%s': injected fault", s->dir);
@@ -567,7 +577,7 @@ sl_err store_sst_begin(store *s, store_cf cf, store_sst **out)
 	w->s = s;
 	w->cf = cf;
 	snprintf(w->path, sizeof(w->path), "%s/rebuild-%s-%lu.sst", s->dir, cf_names[base],
-	         ++s->sst_serial);
+	         atomic_fetch_add(&s->sst_serial, 1) + 1);
 	w->env = rocksdb_envoptions_create();
 	w->w = rocksdb_sstfilewriter_create(w->env, shadow_options(s, base));
 	char *err = NULL;
@@ -610,7 +620,7 @@ sl_err store_sst_ingest(store_sst *w)
 			rc = SL_ERR_STORAGE;
 		}
 	}
-	if (rc == SL_OK && w->rows > 0 && s->fault_countdown > 0 && --s->fault_countdown == 0) {
+	if (rc == SL_OK && w->rows > 0 && fault_hit(s)) {
 		pthread_mutex_lock(&s->err_lock);
 		snprintf(s->last_error, sizeof(s->last_error),
 		         "cannot write store '%s': injected fault", s->dir);
@@ -816,7 +826,7 @@ sl_err store_iter_status(store_iter *it)
 
 void store_fault_set(store *s, int n)
 {
-	s->fault_countdown = n;
+	atomic_store(&s->fault_countdown, n);
 }
 
 uint64_t store_disk_bytes(store *s)
