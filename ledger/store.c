@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/banned.h"
@@ -822,6 +823,44 @@ sl_err store_iter_status(store_iter *it)
 		return SL_ERR_STORAGE;
 	}
 	return SL_OK;
+}
+
+/* settle_busy: is a flush or compaction running, or pending in family h? */
+static bool settle_busy(store *s, rocksdb_column_family_handle_t *h)
+{
+	static const char *const props[] = {"rocksdb.compaction-pending",
+	                                    "rocksdb.mem-table-flush-pending"};
+	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+		uint64_t v = 0;
+		if (rocksdb_property_int_cf(s->db, h, props[i], &v) == 0 && v > 0)
+			return true;
+	}
+	return false;
+}
+
+sl_err store_settle(store *s)
+{
+	static const char *const running[] = {"rocksdb.num-running-compactions",
+	                                      "rocksdb.num-running-flushes"};
+	for (int tick = 0; tick < 6000; tick++) {
+		bool is_busy = false;
+		for (size_t i = 0; i < sizeof(running) / sizeof(running[0]) && !is_busy; i++) {
+			uint64_t v = 0;
+			is_busy = rocksdb_property_int(s->db, running[i], &v) == 0 && v > 0;
+		}
+		for (int i = 0; i < STORE_CF_COUNT_ && !is_busy; i++)
+			is_busy = settle_busy(s, s->cf[i]) ||
+			          (s->shadow[i] != NULL && settle_busy(s, s->shadow[i]));
+		if (!is_busy)
+			return SL_OK;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_error, sizeof(s->last_error),
+	         "store '%s' still flushing or compacting after 600 s", s->dir);
+	pthread_mutex_unlock(&s->err_lock);
+	return SL_ERR_UNAVAILABLE;
 }
 
 void store_fault_set(store *s, int n)

@@ -154,8 +154,14 @@ store_iter *store_iter_alloc_at(store *s, store_cf cf, const store_snap *snap);
 /* store_last_error: the message of the last RocksDB failure ("" if none). */
 const char *store_last_error(store *s);
 
-/* store_fault_set makes the n-th next store_write fail (1 = the next one); 0 disables. */
+/* store_fault_set makes the n-th next store_write or table-file ingestion fail (1 = the
+ * next one); 0 disables. Any thread. */
 void store_fault_set(store *s, int n);
+
+/* store_settle waits until RocksDB has no flush or compaction running or pending in any
+ * family (at most 600 s: SL_ERR_UNAVAILABLE after), so that a benchmark that follows a load
+ * does not share the machine with the load's background work. */
+sl_err store_settle(store *s);
 
 /* store_approximate_size: bytes on disk of the store's files. */
 uint64_t store_disk_bytes(store *s);
