@@ -502,15 +502,21 @@ uint64_t ledger_txn_next_seq(const ledger_txn *t)
 	return t->next_seq;
 }
 
-sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev)
+size_t ledger_history_key(const uint8_t *item_key, size_t klen, uint64_t item_seq, uint8_t *out)
 {
-	uint8_t k[LEDGER_KEY_BYTES], v[8];
-	size_t klen = ledger_key_encode(&ev->item, k);
-	k[klen++] = '\0';
-	sl_be64_put(k + klen, ev->item_seq);
+	memmove(out, item_key, klen);
+	out[klen++] = '\0';
+	sl_be64_put(out + klen, item_seq);
+	return klen + 8;
+}
+
+/* stage_history_row stages the history index row of item event ev. */
+static void stage_history_row(ledger_txn *t, const sl_event *ev)
+{
+	uint8_t k[LEDGER_HISTORY_KEY_BYTES], v[8];
+	size_t klen = ledger_history_key(k, ledger_key_encode(&ev->item, k), ev->item_seq, k);
 	sl_be64_put(v, ev->seq);
-	store_batch_put(t->batch, txn_cf(t, STORE_CF_ITEM_EVENTS), k, klen + 8, v, sizeof(v));
-	return SL_OK;
+	store_batch_put(t->batch, txn_cf(t, STORE_CF_ITEM_EVENTS), k, klen, v, sizeof(v));
 }
 
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
@@ -536,7 +542,7 @@ sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 	sl_be64_put(k, ev->seq);
 	store_batch_put(t->batch, STORE_CF_EVENTS, k, sizeof(k), t->value.data, t->value.len);
 	if (ev->item_seq > 0)
-		ledger_txn_put_index(t, ev);
+		stage_history_row(t, ev);
 	memcpy(t->prev_hash, ev->hash, SL_HASH_BYTES);
 	t->next_seq++;
 	return SL_OK;

@@ -74,6 +74,12 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf);
 #define LEDGER_KEY_BYTES (3 * (SL_ID_MAX + 1) + 8)
 
+/* ledger_history_key writes the key of the history index row of an item's item_seq-th event
+ * (the item's store key of klen bytes, '\0', be64 item_seq) into out
+ * (LEDGER_HISTORY_KEY_BYTES); returns its length. The row's value is the event's be64 seq. */
+size_t ledger_history_key(const uint8_t *item_key, size_t klen, uint64_t item_seq, uint8_t *out);
+#define LEDGER_HISTORY_KEY_BYTES (LEDGER_KEY_BYTES + 1 + 8)
+
 /* ledger_views_checksum hashes every view row (key and bytes, in key order: item views,
  * then order views, holds and settings) into out[SL_HASH_BYTES] and counts the rows. Equal
  * checksums mean byte-identical views. */
@@ -118,7 +124,7 @@ ledger_txn *ledger_txn_alloc(ledger *l);
 void ledger_txn_free(ledger_txn *t);
 
 /* ledger_txn_alloc_shadow: a transaction for rebuild that writes the view rows, holds,
- * settings, secondary and history index rows into the shadow families (store.h), where
+ * settings and secondary index rows into the shadow families (store.h), where
  * they stay invisible until store_shadow_publish. put_view finds the old index rows of an
  * item in the shadow views. It appends no event (asserted); its commits skip the WAL. */
 ledger_txn *ledger_txn_alloc_shadow(ledger *l);
@@ -154,9 +160,6 @@ sl_err ledger_txn_put_settings(ledger_txn *t, const sl_settings *settings);
 /* ledger_txn_put_holds stages the holds rows of every line of order: a row for a line that
  * holds units, a delete for one that holds none. */
 sl_err ledger_txn_put_holds(ledger_txn *t, const sl_order *order);
-
-/* ledger_txn_put_index stages the item index entry of ev (rebuild only: append does it). */
-sl_err ledger_txn_put_index(ledger_txn *t, const sl_event *ev);
 
 /* ledger_txn_put_idem stages the idempotency record of key. */
 sl_err ledger_txn_put_idem(ledger_txn *t, const char *key, const unsigned char *content_hash,

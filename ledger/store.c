@@ -526,26 +526,28 @@ size_t store_batch_count(const store_batch *b)
 	return (size_t)rocksdb_writebatch_count(b->wb);
 }
 
-/* fault_hit: does this write take the fault store_fault_set armed (the n-th from then)? */
+/* fault_hit: does this write take the fault store_fault_set armed (the n-th from then)?
+ * If so the write's failure message is set. */
 static bool fault_hit(store *s)
 {
 	int n = atomic_load(&s->fault_countdown);
 	while (n > 0 && !atomic_compare_exchange_weak(&s->fault_countdown, &n, n - 1))
 		;
-	return n == 1;
+	if (n != 1)
+		return false;
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "cannot write store '%s': injected fault",
+	         s->dir);
+	pthread_mutex_unlock(&s->err_lock);
+	return true;
 }
 
 sl_err store_write(store *s, store_batch *b, bool sync)
 {
 	char *err = NULL;
 	SL_ASSERT(b->owner == s);
-	if (fault_hit(s)) {
-		pthread_mutex_lock(&s->err_lock);
-		snprintf(s->last_error, sizeof(s->last_error),
-		         "cannot write store '%s': injected fault", s->dir);
-		pthread_mutex_unlock(&s->err_lock);
+	if (fault_hit(s))
 		return SL_ERR_STORAGE;
-	}
 	/* A batch of shadow rows only skips the WAL: store_shadow_publish flushes the shadow
 	 * families before it makes them live, and until then they are scratch. */
 	rocksdb_writeoptions_t *wo = sync ? s->wopts_sync : s->wopts_nosync;
@@ -621,13 +623,8 @@ sl_err store_sst_ingest(store_sst *w)
 			rc = SL_ERR_STORAGE;
 		}
 	}
-	if (rc == SL_OK && w->rows > 0 && fault_hit(s)) {
-		pthread_mutex_lock(&s->err_lock);
-		snprintf(s->last_error, sizeof(s->last_error),
-		         "cannot write store '%s': injected fault", s->dir);
-		pthread_mutex_unlock(&s->err_lock);
+	if (rc == SL_OK && w->rows > 0 && fault_hit(s))
 		rc = SL_ERR_STORAGE;
-	}
 	if (rc == SL_OK && w->rows > 0) {
 		rocksdb_ingestexternalfileoptions_t *io =
 		    rocksdb_ingestexternalfileoptions_create();

@@ -109,8 +109,8 @@ static void fv_fini(fold_views *v)
  * fold_history: the history index rows (item key, item_seq) -> seq of the events folded
  * since the last write, kept per item of the map (by its ordinal) as a chain of small blocks
  * of seqs: an item's events come in item_seq order, so a chain is its rows in key order and
- * nothing but the items needs sorting. hist_write sorts the items by key and writes every
- * row into one table file, ingested into the shadow history family: no memtable, no skip
+ * nothing but the items needs sorting. hist_write, given the items sorted by key, writes
+ * every row into one table file, ingested into the shadow history family: no memtable, no skip
  * list, no sort of ten million rows. It runs at the end, before a spill empties the map,
  * and when the blocks pass SL_REBUILD_HISTORY_BYTES_MAX (each run is a file of its own;
  * runs overlap in keys' range but never in keys).
@@ -137,8 +137,6 @@ struct fold_history {
 	hist_item *items; /* by viewmap ordinal */
 	size_t items_cap;
 	uint64_t rows, runs;
-	const viewmap_entry **sorted; /* scratch of hist_write */
-	size_t sorted_cap;
 };
 
 static void hist_fini(fold_history *h)
@@ -147,7 +145,6 @@ static void hist_fini(fold_history *h)
 		free(h->chunks[i]);
 	free(h->chunks);
 	free(h->items);
-	free(h->sorted);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -247,52 +244,29 @@ static sl_err entries_sorted(const viewmap *map, const viewmap_entry ***out, siz
 	return SL_OK;
 }
 
-/* hist_write writes the rows held for the items of map into one table file of the shadow
- * history family, in key order, and forgets them. all, if not NULL, is every entry of map
- * in key order (n_all of them), which saves sorting them again. */
-static sl_err hist_write(fold_history *h, const viewmap *map, store *st, const viewmap_entry **all,
-                         size_t n_all)
+/* hist_write writes the rows held for the items of the map, given its n entries in key
+ * order, into one table file of the shadow history family, and forgets them. */
+static sl_err hist_write(fold_history *h, const viewmap_entry **sorted, size_t n, store *st)
 {
 	if (h->rows == 0)
 		return SL_OK;
-	if (h->sorted_cap < map->n) {
-		const viewmap_entry **ns = realloc(h->sorted, map->n * sizeof(*ns));
-		if (ns == NULL)
-			return SL_ERR_NOMEM;
-		h->sorted = ns;
-		h->sorted_cap = map->n;
-	}
-	size_t n = 0;
-	const viewmap_entry *e = NULL;
-	for (size_t pos = 0;;) {
-		if (all != NULL)
-			e = pos < n_all ? all[pos++] : NULL;
-		else
-			e = viewmap_next(map, &pos);
-		if (e == NULL)
-			break;
-		uint32_t o = viewmap_entry_ordinal(e);
-		if (o < h->items_cap && h->items[o].n > 0)
-			h->sorted[n++] = e;
-	}
-	if (all == NULL && n > 1)
-		qsort(h->sorted, n, sizeof(*h->sorted), entry_key_cmp);
 	store_sst *w = NULL;
 	sl_err rc = store_sst_begin(st, store_cf_shadow(STORE_CF_ITEM_EVENTS), &w);
-	uint8_t k[LEDGER_KEY_BYTES + 1 + 8], v[8];
+	uint8_t k[LEDGER_HISTORY_KEY_BYTES], v[8];
 	for (size_t i = 0; i < n && rc == SL_OK; i++) {
-		size_t klen;
-		const uint8_t *key = viewmap_entry_key(h->sorted[i], &klen);
-		memcpy(k, key, klen);
-		k[klen++] = '\0';
-		const hist_item *hi = &h->items[viewmap_entry_ordinal(h->sorted[i])];
+		uint32_t o = viewmap_entry_ordinal(sorted[i]);
+		if (o >= h->items_cap)
+			continue; /* no row yet */
+		const hist_item *hi = &h->items[o];
+		size_t plen;
+		const uint8_t *key = viewmap_entry_key(sorted[i], &plen);
 		uint64_t item_seq = hi->first_item_seq;
 		for (uint32_t b = hi->head; b != 0 && rc == SL_OK; b = hist_block_at(h, b)->next) {
 			const hist_block *hb = hist_block_at(h, b);
 			for (uint32_t j = 0; j < hb->n && rc == SL_OK; j++) {
-				sl_be64_put(k + klen, item_seq++);
+				size_t klen = ledger_history_key(key, plen, item_seq++, k);
 				sl_be64_put(v, hb->seqs[j]);
-				rc = store_sst_put(w, k, klen + 8, v, sizeof(v));
+				rc = store_sst_put(w, k, klen, v, sizeof(v));
 			}
 		}
 	}
@@ -547,11 +521,16 @@ static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, proje
 		return rc;
 	if (v->hist != NULL && (rc = hist_add(v->hist, viewmap_entry_ordinal(e), ev)) != SL_OK)
 		return rc;
-	if (v->hist != NULL &&
-	    (hist_bytes(v->hist) > SL_REBUILD_HISTORY_BYTES_MAX ||
-	     viewmap_bytes(&v->map) > v->bytes_max) &&
-	    (rc = hist_write(v->hist, &v->map, ledger_store(v->l), NULL, 0)) != SL_OK)
-		return rc;
+	if (v->hist != NULL && (hist_bytes(v->hist) > SL_REBUILD_HISTORY_BYTES_MAX ||
+	                        viewmap_bytes(&v->map) > v->bytes_max)) {
+		const viewmap_entry **sorted = NULL;
+		size_t n = 0;
+		if ((rc = entries_sorted(&v->map, &sorted, &n)) == SL_OK)
+			rc = hist_write(v->hist, sorted, n, ledger_store(v->l));
+		free(sorted);
+		if (rc != SL_OK)
+			return rc;
+	}
 	if (viewmap_bytes(&v->map) > v->bytes_max) {
 		/* committed, so that the views read back at their next event are these */
 		if ((rc = fv_write(v, txn)) != SL_OK ||
@@ -603,10 +582,7 @@ typedef struct fold_job {
 /* index_key writes the item index key of ev into k; returns its length. */
 static size_t index_key(const sl_item_key *item, uint64_t item_seq, uint8_t *k)
 {
-	size_t klen = ledger_key_encode(item, k);
-	k[klen++] = '\0';
-	sl_be64_put(k + klen, item_seq);
-	return klen + 8;
+	return ledger_history_key(k, ledger_key_encode(item, k), item_seq, k);
 }
 
 /* index_check_event checks that the index row of ev names ev. */
@@ -963,11 +939,10 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 		ledger_txn_abort(txn);
 		goto fail;
 	}
-	/* a fold that never spilled sorts its items once, for the history and the views */
-	if (fv.spills == 0)
-		rc = entries_sorted(&fv.map, &sorted, &n_sorted);
+	/* the items are sorted once, for the history and (a fold that never spilled) the views */
+	rc = entries_sorted(&fv.map, &sorted, &n_sorted);
 	if (rc == SL_OK)
-		rc = hist_write(&hist, &fv.map, st, sorted, n_sorted);
+		rc = hist_write(&hist, sorted, n_sorted, st);
 	hist_fini(&hist); /* its memory, before the views' tables take theirs */
 	if (rc != SL_OK ||
 	    (rc = fv.spills == 0 ? fv_write_tables(&fv, sorted, n_sorted) : fv_write(&fv, txn)) !=

@@ -508,9 +508,10 @@ static void test_projector_rebuild_that_spills_every_event_gives_the_same_views(
 	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
 }
 
-/* A rebuild-only process opens the ledger in bulk mode (append-only memtables for the shadow
- * history and index families, two flush threads): the same views, history and indexes, with
- * or without spills, and a directory that opens normally afterwards. */
+/* A rebuild-only process opens the ledger in bulk mode (an append-only memtable for the
+ * shadow index family, which a fold that spills writes through, two flush threads): the same
+ * views, history and indexes, with or without spills, and a directory that opens normally
+ * afterwards. */
 static void test_projector_rebuild_in_bulk_mode_gives_the_same_views_and_indexes(void **state)
 {
 	(void)state;
