@@ -116,12 +116,27 @@
 /* Events one order command appends: one per line that changes, then the order's event. */
 #define SL_ORDER_COMMAND_EVENTS_MAX (SL_ORDER_LINES_MAX + 1)
 
+/* ---- the NATS JetStream bridge (bridge/bridge.h) ---- */
+/* Commands fetched from the stream and sent to the ledger as one request; also the
+ * consumer's MaxAckPending, so that a batch is answered before the next is delivered. */
+#define SL_BRIDGE_BATCH_MAX 512
+/* Events published per page of the change feed before the publisher waits for the stream's
+ * acknowledgements (bounds what a failed publication makes it publish again). */
+#define SL_BRIDGE_EVENTS_PAGE_MAX SL_FEED_PAGE_MAX
+/* Longest pause between two attempts to reach an unavailable ledger. */
+#define SL_BRIDGE_RETRY_MS_MAX 2000
+/* Bytes of the idempotency key the bridge derives from a Nats-Msg-Id before hashing it. */
+#define SL_BRIDGE_MSG_ID_KEY_MAX 96
+
 _Static_assert(SL_ORDER_COMMAND_EVENTS_MAX <= SL_GROUP_EVENTS_MAX - SL_LINES_MAX,
                "an order command fits a group");
 _Static_assert(SL_LINES_MAX <= SL_GROUP_EVENTS_MAX, "one command must fit a group");
 _Static_assert(SL_GROUP_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a group is drawn from the queue");
 _Static_assert(SL_REQUEST_BYTES_MAX < SL_TRANSPORT_BYTES_MAX, "oversized requests get a reply");
 _Static_assert(SL_REQUEST_COMMANDS_MAX <= SL_QUEUE_COMMANDS_MAX, "a request fits the queue");
+
+_Static_assert(SL_BRIDGE_BATCH_MAX <= SL_REQUEST_COMMANDS_MAX, "a bridge batch is one request");
+_Static_assert(SL_BRIDGE_MSG_ID_KEY_MAX + 16 <= SL_KEY_MAX, "a derived key fits a key");
 
 _Static_assert(SL_CLIENT_CONTEXTS_MAX <= SL_CLIENT_PENDING_MAX, "every context can be busy");
 

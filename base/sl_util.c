@@ -62,6 +62,19 @@ int64_t sl_time_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void sl_deadline_after_ms(struct timespec *out, int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	*out = ts;
+}
+
 char *sl_time_format(int64_t t_ms, char *buf, size_t buf_size)
 {
 	int64_t secs = t_ms >= 0 ? t_ms / 1000 : (t_ms - 999) / 1000;

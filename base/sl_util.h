@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "sl_err.h"
 
@@ -25,6 +26,10 @@ bool sl_id_is_valid(const char *s, size_t len, size_t max);
 
 /* sl_time_now_ms returns the wall clock in milliseconds since the Unix epoch (UTC). */
 int64_t sl_time_now_ms(void);
+
+/* sl_deadline_after_ms writes into *out the CLOCK_REALTIME time ms milliseconds from now
+ * (ms >= 0), the deadline pthread_cond_timedwait takes. */
+void sl_deadline_after_ms(struct timespec *out, int64_t ms);
 
 /* sl_time_format writes t_ms as RFC 3339 UTC with milliseconds ("2026-12-04T16:30:54.123Z")
  * into buf (at least 32 bytes). Returns buf. */

@@ -340,13 +340,7 @@ static bool server_close(gw_server *srv)
 		return true;
 	}
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += SL_SERVER_CLOSE_MS_MAX / 1000;
-	deadline.tv_nsec += (long)(SL_SERVER_CLOSE_MS_MAX % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	sl_deadline_after_ms(&deadline, SL_SERVER_CLOSE_MS_MAX);
 	pthread_mutex_lock(&srv->close_mu);
 	while (!srv->is_closed &&
 	       pthread_cond_timedwait(&srv->close_cond, &srv->close_mu, &deadline) == 0)

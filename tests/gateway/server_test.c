@@ -378,13 +378,7 @@ static void pipe_count_added_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 static bool pipe_count_wait(pipe_count *pc, int n, int timeout_ms)
 {
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	sl_deadline_after_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&pc->mu);
 	while (pc->n_added < n && pthread_cond_timedwait(&pc->cond, &pc->mu, &deadline) == 0)
 		;

@@ -1,0 +1,965 @@
+/*
+ * bridge.c: stockledger-bridge (see bridge.h and docs/bridge.md). The one file that includes
+ * <nats/nats.h>, and the bridge's one caller of the generated protobuf-c functions.
+ *
+ * The commands thread keeps one invariant: a message is acknowledged only once the ledger
+ * has answered its command with a result that is final (applied, replayed or refused for a
+ * reason that resending cannot change), and after that result was handed to NATS. A batch
+ * is sent in stream order as one request; the consumer lets no new message out while a
+ * batch is unacknowledged (MaxAckPending = batch), so the ledger sees the stream's order.
+ *
+ *   fetch ──> decode ──> send ──> results ──> publish result, ack
+ *               │          ▲         │
+ *               │          └─────────┘ the first transient result (UNAVAILABLE, BUSY,
+ *               │                      STORAGE, NOMEM, or no reply): that command and the
+ *               │                      ones after it are sent again, with their keys
+ *               └──> not a Command: MALFORMED result, terminate (never redelivered)
+ *
+ * The events thread keeps another: the events stream holds the ledger's events 1..n (or
+ * from..n) in seq order, each once. It reads the change feed a page at a time and publishes
+ * each event asynchronously with the expectation that the stream's last message is the
+ * event before it (Nats-Expected-Last-Msg-Id); a publication that fails makes every later
+ * one of the page fail too, so what the stream holds stays a prefix, and the thread starts
+ * again after the last event the stream holds.
+ */
+#include "bridge/bridge.h"
+
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/banned.h"
+#include "base/sl_buf.h"
+#include "base/sl_limits.h"
+#include "base/sl_util.h"
+#include "client/args.h"
+#include "client/client.h"
+
+#define NAME_MAX_BYTES 256
+#define MSG_ID_BYTES 32
+
+struct sl_bridge {
+	sl_bridge_config cfg;
+	char service_url[NAME_MAX_BYTES * 4];
+	char nats_url[NAME_MAX_BYTES * 4];
+	char commands_stream[NAME_MAX_BYTES];
+	char commands_subject[NAME_MAX_BYTES];
+	char durable[NAME_MAX_BYTES];
+	char events_stream[NAME_MAX_BYTES];
+	char events_subject[NAME_MAX_BYTES];
+
+	natsConnection *nc;
+	jsCtx *js_commands;
+	jsCtx *js_events;
+	natsSubscription *sub;
+	int64_t commands_created_ns; /* the commands stream's creation: part of derived keys */
+
+	pthread_t commands_thread, events_thread;
+	bool is_commands_running, is_events_running, is_stopped;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* signalled when stopping: ends the threads' pauses */
+	bool is_stopping;    /* under lock */
+
+	atomic_uint_fast64_t n_commands, n_malformed, n_retries, n_events, n_resyncs;
+	atomic_int publish_failures; /* async publications refused since the page began */
+	atomic_int failed_rc;        /* the error that stopped a job for good (SL_OK: none) */
+
+	/* the events thread's (set up by sl_bridge_open) */
+	sl_client *events_cl;
+	uint64_t events_next;              /* the seq the stream expects next */
+	char events_last_id[MSG_ID_BYTES]; /* Nats-Msg-Id of the stream's last event, or "" */
+	uint32_t batches_answered;         /* commands thread only: for fault_exit_before_ack */
+};
+
+static sl_err publisher_resync(sl_bridge *b);
+
+static void why_set(char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t why_size, const char *fmt, ...)
+{
+	if (why == NULL || why_size == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, why_size, fmt, ap);
+	va_end(ap);
+}
+
+static bool bridge_is_stopping(sl_bridge *b)
+{
+	pthread_mutex_lock(&b->lock);
+	bool is_stopping = b->is_stopping;
+	pthread_mutex_unlock(&b->lock);
+	return is_stopping;
+}
+
+/* bridge_pause_ms waits ms or until the bridge stops; returns whether it is stopping. */
+static bool bridge_pause_ms(sl_bridge *b, int ms)
+{
+	struct timespec until;
+	sl_deadline_after_ms(&until, ms);
+	pthread_mutex_lock(&b->lock);
+	while (!b->is_stopping && pthread_cond_timedwait(&b->wake, &b->lock, &until) == 0) {
+	}
+	bool is_stopping = b->is_stopping;
+	pthread_mutex_unlock(&b->lock);
+	return is_stopping;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *nats_why(natsStatus s, const char *text)
+{
+	return text != NULL && text[0] != '\0' ? text : natsStatus_GetText(s);
+}
+
+/* ---- setup ---- */
+
+static sl_err copy_name(char *dst, size_t size, const char *src, const char *dflt, const char *what,
+                        char *why, size_t why_size)
+{
+	const char *v = src != NULL && src[0] != '\0' ? src : dflt;
+	if (v == NULL || v[0] == '\0' || sl_strlcpy(dst, v, size) >= size) {
+		why_set(why, why_size, "%s is missing or longer than the bridge allows", what);
+		return SL_ERR_INVALID_ARGUMENT;
+	}
+	return SL_OK;
+}
+
+/* stream_ensure returns the info of stream, creating it over subject first if it does not
+ * exist (retention: a work queue for commands, limits for events). */
+static sl_err stream_ensure(jsCtx *js, const char *stream, const char *subject,
+                            jsRetentionPolicy retention, jsStreamInfo **out, char *why,
+                            size_t why_size)
+{
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(out, js, stream, NULL, &jerr);
+	if (s == NATS_OK)
+		return SL_OK;
+	if (s != NATS_NOT_FOUND) {
+		why_set(why, why_size, "cannot read JetStream stream '%s': %s", stream,
+		        nats_why(s, nats_GetLastError(NULL)));
+		return SL_ERR_UNAVAILABLE;
+	}
+	jsStreamConfig sc;
+	jsStreamConfig_Init(&sc);
+	const char *subjects[1] = {subject};
+	sc.Name = stream;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Retention = retention;
+	sc.Storage = js_FileStorage;
+	s = js_AddStream(out, js, &sc, NULL, &jerr);
+	if (s != NATS_OK) {
+		why_set(why, why_size, "cannot create JetStream stream '%s': %s", stream,
+		        nats_why(s, nats_GetLastError(NULL)));
+		return SL_ERR_UNAVAILABLE;
+	}
+	return SL_OK;
+}
+
+static sl_err bridge_config(sl_bridge *b, const sl_bridge_config *cfg, char *why, size_t why_size)
+{
+	b->cfg = *cfg;
+	sl_err rc = copy_name(b->service_url, sizeof(b->service_url), cfg->service_url, NULL,
+	                      "the ledger's url", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->nats_url, sizeof(b->nats_url), cfg->nats_url, NULL,
+		               "the NATS url", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->commands_stream, sizeof(b->commands_stream), cfg->commands_stream,
+		               SL_BRIDGE_COMMANDS_STREAM, "the commands stream", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->commands_subject, sizeof(b->commands_subject),
+		               cfg->commands_subject, SL_BRIDGE_COMMANDS_SUBJECT,
+		               "the commands subject", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->durable, sizeof(b->durable), cfg->durable, SL_BRIDGE_DURABLE,
+		               "the durable name", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->events_stream, sizeof(b->events_stream), cfg->events_stream,
+		               SL_BRIDGE_EVENTS_STREAM, "the events stream", why, why_size);
+	if (rc == SL_OK)
+		rc = copy_name(b->events_subject, sizeof(b->events_subject), cfg->events_subject,
+		               SL_BRIDGE_EVENTS_SUBJECT, "the events subject", why, why_size);
+	if (rc != SL_OK)
+		return rc;
+	if (b->cfg.batch == 0)
+		b->cfg.batch = SL_BRIDGE_BATCH_DEFAULT;
+	if (b->cfg.ack_wait_ms == 0)
+		b->cfg.ack_wait_ms = SL_BRIDGE_ACK_WAIT_MS_DEFAULT;
+	if (b->cfg.events_from == 0)
+		b->cfg.events_from = 1;
+	if (b->cfg.batch > SL_BRIDGE_BATCH_MAX || b->cfg.ack_wait_ms < 100 ||
+	    b->cfg.timeout_ms < 0) {
+		why_set(why, why_size, "batch must be 1..%d and the ack wait at least 100 ms",
+		        SL_BRIDGE_BATCH_MAX);
+		return SL_ERR_INVALID_ARGUMENT;
+	}
+	if (!b->cfg.is_commands && !b->cfg.is_events) {
+		why_set(why, why_size, "nothing to do: neither commands nor events");
+		return SL_ERR_INVALID_ARGUMENT;
+	}
+	b->cfg.service_url = b->service_url;
+	b->cfg.nats_url = b->nats_url;
+	return SL_OK;
+}
+
+static sl_err commands_bind(sl_bridge *b, char *why, size_t why_size)
+{
+	jsStreamInfo *si = NULL;
+	sl_err rc = stream_ensure(b->js_commands, b->commands_stream, b->commands_subject,
+	                          js_WorkQueuePolicy, &si, why, why_size);
+	if (rc != SL_OK)
+		return rc;
+	b->commands_created_ns = si->Created;
+	jsStreamInfo_Destroy(si);
+	/* the consumer is made (or brought to this run's ack wait and batch) before binding to
+	 * it, so that a bridge restarted with other options does not fail to bind */
+	jsConsumerConfig cc;
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = b->durable;
+	cc.FilterSubject = b->commands_subject;
+	cc.AckPolicy = js_AckExplicit;
+	cc.AckWait = (int64_t)b->cfg.ack_wait_ms * 1000000;
+	cc.MaxAckPending = b->cfg.batch;
+	cc.DeliverPolicy = js_DeliverAll;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode cerr = 0;
+	natsStatus cs =
+	    js_GetConsumerInfo(&ci, b->js_commands, b->commands_stream, b->durable, NULL, &cerr);
+	if (cs == NATS_OK)
+		cs = ci->Config->AckWait == cc.AckWait &&
+		             ci->Config->MaxAckPending == cc.MaxAckPending
+		         ? NATS_OK
+		         : js_UpdateConsumer(NULL, b->js_commands, b->commands_stream, &cc, NULL,
+		                             &cerr);
+	else if (cs == NATS_NOT_FOUND)
+		cs = js_AddConsumer(NULL, b->js_commands, b->commands_stream, &cc, NULL, &cerr);
+	jsConsumerInfo_Destroy(ci);
+	if (cs != NATS_OK) {
+		why_set(why, why_size, "cannot set up the durable consumer '%s': %s", b->durable,
+		        nats_why(cs, nats_GetLastError(NULL)));
+		return SL_ERR_UNAVAILABLE;
+	}
+	jsSubOptions so;
+	jsSubOptions_Init(&so);
+	so.Stream = b->commands_stream;
+	so.Consumer = b->durable;
+	jsErrCode jerr = 0;
+	natsStatus s = js_PullSubscribe(&b->sub, b->js_commands, b->commands_subject, b->durable,
+	                                NULL, &so, &jerr);
+	if (s != NATS_OK) {
+		why_set(why, why_size, "cannot bind the durable consumer '%s': %s", b->durable,
+		        nats_why(s, nats_GetLastError(NULL)));
+		return SL_ERR_UNAVAILABLE;
+	}
+	return SL_OK;
+}
+
+static void publish_err_cb(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	(void)js;
+	(void)pae;
+	sl_bridge *b = closure;
+	atomic_fetch_add(&b->publish_failures, 1);
+}
+
+sl_err sl_bridge_open(const sl_bridge_config *cfg, sl_bridge **out, char *why, size_t why_size)
+{
+	sl_bridge *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return SL_ERR_NOMEM;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->wake, NULL);
+	sl_err rc = bridge_config(b, cfg, why, why_size);
+	if (rc != SL_OK)
+		goto fail;
+	/* the ledger must answer before the bridge takes anything off the bus */
+	sl_client *probe = NULL;
+	char cause[160] = "";
+	rc = sl_client_open_why(b->service_url, b->cfg.timeout_ms, &probe, cause, sizeof(cause));
+	if (rc != SL_OK) {
+		why_set(why, why_size, "cannot reach the ledger at '%s': %s", b->service_url,
+		        cause);
+		goto fail;
+	}
+	sl_client_close(probe);
+
+	natsOptions *no = NULL;
+	natsStatus s = natsOptions_Create(&no);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(no, b->nats_url);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(no, -1); /* ride out a restart of the server */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(no, 250);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&b->nc, no);
+	natsOptions_Destroy(no);
+	if (s != NATS_OK) {
+		why_set(why, why_size, "cannot connect to NATS at '%s': %s", b->nats_url,
+		        nats_why(s, nats_GetLastError(NULL)));
+		rc = SL_ERR_UNAVAILABLE;
+		goto fail;
+	}
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	if (natsConnection_JetStream(&b->js_commands, b->nc, &jo) != NATS_OK) {
+		rc = SL_ERR_NOMEM;
+		goto fail;
+	}
+	jsOptions_Init(&jo);
+	jo.PublishAsync.ErrHandler = publish_err_cb;
+	jo.PublishAsync.ErrHandlerClosure = b;
+	jo.PublishAsync.MaxPending = SL_BRIDGE_EVENTS_PAGE_MAX;
+	if (natsConnection_JetStream(&b->js_events, b->nc, &jo) != NATS_OK) {
+		rc = SL_ERR_NOMEM;
+		goto fail;
+	}
+	if (b->cfg.is_commands && (rc = commands_bind(b, why, why_size)) != SL_OK)
+		goto fail;
+	if (b->cfg.is_events) {
+		jsStreamInfo *si = NULL;
+		rc = stream_ensure(b->js_events, b->events_stream, b->events_subject,
+		                   js_LimitsPolicy, &si, why, why_size);
+		if (rc != SL_OK)
+			goto fail;
+		jsStreamInfo_Destroy(si);
+		rc = publisher_resync(b);
+		if (rc != SL_OK) {
+			if (rc == SL_ERR_INVALID_ARGUMENT)
+				why_set(why, why_size,
+				        "the last message of stream '%s' is no event of a "
+				        "ledger",
+				        b->events_stream);
+			else
+				why_set(why, why_size,
+				        "cannot read the last message of stream '%s'",
+				        b->events_stream);
+			goto fail;
+		}
+	}
+	*out = b;
+	return SL_OK;
+fail:
+	sl_bridge_close(b);
+	return rc;
+}
+
+/* ---- commands ---- */
+
+/* One fetched message and what the bridge made of it. */
+typedef struct inbound {
+	natsMsg *msg;
+	Sl__Command *cmd; /* decoded, its key pointing at key; NULL if malformed */
+	char *own_key;    /* the key protobuf-c decoded (put back before the command is freed) */
+	char key[SL_KEY_MAX + 1];
+	size_t bytes; /* encoded size of cmd with its key */
+	uint64_t stream_seq;
+	bool is_done; /* answered (final) and acknowledged, or terminated */
+} inbound;
+
+static bool code_is_transient(const char *code)
+{
+	return code != NULL && (strcmp(code, "UNAVAILABLE") == 0 || strcmp(code, "BUSY") == 0 ||
+	                        strcmp(code, "STORAGE") == 0 || strcmp(code, "NOMEM") == 0);
+}
+
+/* inbound_key gives the command the idempotency key derived from its message, unless the
+ * publisher gave one: the Nats-Msg-Id (hashed when long), else the stream's creation time
+ * and the stream sequence, which no other message of any incarnation of the stream has. */
+static void inbound_key(sl_bridge *b, inbound *in)
+{
+	const char *msg_id = NULL;
+	if (in->cmd->key != NULL && in->cmd->key[0] != '\0') {
+		/* the publisher's own (one over SL_KEY_MAX is sent as it is, for the ledger to
+		 * refuse; only the copy named in the result's headers is cut) */
+		sl_strlcpy(in->key, in->cmd->key, sizeof(in->key));
+		return;
+	}
+	if (natsMsgHeader_Get(in->msg, "Nats-Msg-Id", &msg_id) == NATS_OK && msg_id != NULL &&
+	    msg_id[0] != '\0') {
+		if (strlen(msg_id) <= SL_BRIDGE_MSG_ID_KEY_MAX) {
+			snprintf(in->key, sizeof(in->key), "nats-msg-id:%s", msg_id);
+		} else {
+			unsigned char h[32];
+			char hex[65];
+			sl_sha256(msg_id, strlen(msg_id), NULL, 0, h);
+			sl_hex(h, sizeof(h), hex);
+			snprintf(in->key, sizeof(in->key), "nats-msg-id-sha256:%s", hex);
+		}
+	} else {
+		snprintf(in->key, sizeof(in->key), "nats:%.64s:%" PRId64 ":%" PRIu64,
+		         b->commands_stream, b->commands_created_ns, in->stream_seq);
+	}
+	in->own_key = in->cmd->key;
+	in->cmd->key = in->key;
+}
+
+/* result_publish sends the encoded result to the message's SL-Reply-To, if it has one. */
+static void result_publish(sl_bridge *b, inbound *in, const uint8_t *res, size_t len,
+                           const char *code, uint64_t seq)
+{
+	const char *reply_to = NULL;
+	if (natsMsgHeader_Get(in->msg, SL_BRIDGE_HDR_REPLY_TO, &reply_to) != NATS_OK ||
+	    reply_to == NULL || reply_to[0] == '\0')
+		return;
+	natsMsg *m = NULL;
+	if (natsMsg_Create(&m, reply_to, NULL, (const char *)res, (int)len) != NATS_OK)
+		return;
+	char num[24], sseq[24];
+	snprintf(num, sizeof(num), "%" PRIu64, seq);
+	snprintf(sseq, sizeof(sseq), "%" PRIu64, in->stream_seq);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_CODE, code);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_STREAM_SEQ, sseq);
+	if (in->key[0] != '\0') {
+		natsMsgHeader_Set(m, SL_BRIDGE_HDR_KEY, in->key);
+		/* a result stream keeps one copy of a result published again after a crash */
+		natsMsgHeader_Set(m, "Nats-Msg-Id", in->key);
+	}
+	if (seq > 0)
+		natsMsgHeader_Set(m, SL_BRIDGE_HDR_SEQ, num);
+	natsStatus s = natsConnection_PublishMsg(b->nc, m);
+	if (s != NATS_OK)
+		fprintf(stderr,
+		        "stockledger-bridge: cannot publish the result of stream seq %" PRIu64
+		        " to '%s': %s\n",
+		        in->stream_seq, reply_to, natsStatus_GetText(s));
+	natsMsg_Destroy(m);
+}
+
+/* inbound_refuse answers a message the ledger never saw (not a Command, or too large):
+ * the result goes out and the message is terminated, so it is not delivered again. */
+static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *message)
+{
+	Sl__Error e = SL__ERROR__INIT;
+	e.code = (char *)sl_err_name(code);
+	e.message = (char *)message;
+	Sl__Result r = SL__RESULT__INIT;
+	r.error = &e;
+	sl_buf out;
+	sl_buf_init(&out);
+	if (sl_buf_reserve(&out, sl__result__get_packed_size(&r)) == SL_OK) {
+		out.len = sl__result__pack(&r, out.data);
+		result_publish(b, in, out.data, out.len, e.code, 0);
+	}
+	sl_buf_fini(&out);
+	natsMsg_Term(in->msg, NULL);
+	in->is_done = true;
+	atomic_fetch_add(&b->n_malformed, 1);
+}
+
+static void inbound_decode(sl_bridge *b, inbound *in)
+{
+	jsMsgMetaData *meta = NULL;
+	if (natsMsg_GetMetaData(&meta, in->msg) != NATS_OK) {
+		/* a fetched message always has it: without a stream sequence no key is derived */
+		inbound_refuse(b, in, SL_ERR_INTERNAL, "the message has no JetStream metadata");
+		return;
+	}
+	in->stream_seq = meta->Sequence.Stream;
+	jsMsgMetaData_Destroy(meta);
+	const char *data = natsMsg_GetData(in->msg);
+	int len = natsMsg_GetDataLength(in->msg);
+	if (len < 0 || (size_t)len > SL_REQUEST_BYTES_MAX) {
+		inbound_refuse(b, in, SL_ERR_LIMIT_EXCEEDED,
+		               "the message is larger than a request may be (1 MiB)");
+		return;
+	}
+	in->cmd = sl__command__unpack(NULL, (size_t)len, (const uint8_t *)data);
+	if (in->cmd == NULL) {
+		inbound_refuse(b, in, SL_ERR_MALFORMED,
+		               "the message is not a Command of proto/stockledger.proto");
+		return;
+	}
+	if (in->cmd->body_case == SL__COMMAND__BODY__NOT_SET) {
+		inbound_refuse(b, in, SL_ERR_UNKNOWN_COMMAND,
+		               "the message holds no command this service knows");
+		return;
+	}
+	in->own_key = in->cmd->key;
+	inbound_key(b, in);
+	in->bytes = sl__command__get_packed_size(in->cmd);
+	if (in->bytes + 8 > SL_REQUEST_BYTES_MAX)
+		inbound_refuse(b, in, SL_ERR_LIMIT_EXCEEDED,
+		               "the command with its key is larger than a request may be (1 MiB)");
+}
+
+/* inbound_free frees what inbound_decode decoded. */
+static void inbound_free(inbound *in)
+{
+	if (in->cmd == NULL)
+		return;
+	in->cmd->key = in->own_key;
+	sl__command__free_unpacked(in->cmd, NULL);
+	in->cmd = NULL;
+}
+
+/* inbound_answer publishes a final result and acknowledges its message. */
+static void inbound_answer(sl_bridge *b, inbound *in, const Sl__Result *r, const Sl__Error *env)
+{
+	sl_buf out;
+	sl_buf_init(&out);
+	Sl__Result wrapped = SL__RESULT__INIT;
+	if (r == NULL) {
+		wrapped.error = (Sl__Error *)env;
+		r = &wrapped;
+	}
+	const char *code = r->error != NULL && r->error->code != NULL ? r->error->code : "OK";
+	if (sl_buf_reserve(&out, sl__result__get_packed_size(r)) == SL_OK) {
+		out.len = sl__result__pack(r, out.data);
+		result_publish(b, in, out.data, out.len, code, r->has_seq ? r->seq : 0);
+	}
+	sl_buf_fini(&out);
+	natsMsg_Ack(in->msg, NULL);
+	in->is_done = true;
+	atomic_fetch_add(&b->n_commands, 1);
+}
+
+/* commands_keep_alive tells the stream that the messages of a batch the ledger has not
+ * answered yet are still being worked on, so that they are not redelivered meanwhile. */
+static void commands_keep_alive(inbound *ins, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ins[i].is_done)
+			natsMsg_InProgress(ins[i].msg, NULL);
+}
+
+/* commands_send sends ins[from..to) that are not done as one request and answers what the
+ * ledger decided for good. Returns the index of the first command to send again (to if
+ * none): the first whose result is transient, or from when no reply came. */
+static size_t commands_send(sl_bridge *b, sl_client **cl, inbound *ins, size_t from, size_t to)
+{
+	size_t idx[SL_BRIDGE_BATCH_MAX], n = 0;
+	Sl__Command *cmds[SL_BRIDGE_BATCH_MAX];
+	for (size_t i = from; i < to; i++) {
+		if (ins[i].is_done)
+			continue;
+		cmds[n] = ins[i].cmd;
+		idx[n++] = i;
+	}
+	if (n == 0)
+		return to;
+	sl_err rc = SL_OK;
+	if (*cl == NULL) {
+		char cause[160] = "";
+		rc =
+		    sl_client_open_why(b->service_url, b->cfg.timeout_ms, cl, cause, sizeof(cause));
+	}
+	Sl__Response *resp = NULL;
+	if (rc == SL_OK) {
+		Sl__Request req = SL__REQUEST__INIT;
+		req.n_commands = n;
+		req.commands = cmds;
+		rc = sl_client_call(*cl, &req, &resp);
+		if (rc != SL_OK) {
+			sl_client_close(*cl);
+			*cl = NULL;
+		}
+	}
+	if (rc != SL_OK)
+		return from;
+	if (b->cfg.fault_exit_before_ack > 0 &&
+	    ++b->batches_answered >= b->cfg.fault_exit_before_ack) {
+		fprintf(stderr, "stockledger-bridge: injected fault: exit before acknowledging\n");
+		_exit(SL_BRIDGE_FAULT_EXIT_STATUS);
+	}
+	size_t again = to;
+	if (resp->error != NULL) {
+		if (code_is_transient(resp->error->code))
+			again = from;
+		else
+			for (size_t k = 0; k < n; k++)
+				inbound_answer(b, &ins[idx[k]], NULL, resp->error);
+	} else if (resp->n_results != n) {
+		again = from; /* a reply that does not match the request: ask again */
+	} else {
+		for (size_t k = 0; k < n && again == to; k++) {
+			const Sl__Result *r = resp->results[k];
+			if (r->error != NULL && code_is_transient(r->error->code))
+				again = idx[k];
+			else
+				inbound_answer(b, &ins[idx[k]], r, NULL);
+		}
+	}
+	sl__response__free_unpacked(resp, NULL);
+	return again;
+}
+
+/* commands_batch answers a fetched batch in order, in requests of at most
+ * SL_REQUEST_BYTES_MAX bytes, until every message is done or the bridge stops. */
+static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int count)
+{
+	inbound *ins = calloc((size_t)count, sizeof(*ins));
+	if (ins == NULL) {
+		for (int i = 0; i < count; i++)
+			natsMsg_Nak(msgs[i], NULL);
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		ins[i].msg = msgs[i];
+		inbound_decode(b, &ins[i]);
+	}
+	size_t from = 0, n = (size_t)count;
+	int pause_ms = 50;
+	int64_t alive_ms = now_ms();
+	while (from < n) {
+		size_t to = from, bytes = 0;
+		while (to < n && (ins[to].is_done || to == from ||
+		                  bytes + ins[to].bytes + 8 <= SL_REQUEST_BYTES_MAX)) {
+			bytes += ins[to].is_done ? 0 : ins[to].bytes + 8;
+			to++;
+		}
+		size_t again = commands_send(b, cl, ins, from, to);
+		if (again == to) {
+			from = to;
+			pause_ms = 50;
+			continue;
+		}
+		/* the ledger is unavailable, busy or cannot write: keep the messages, try again */
+		from = again;
+		atomic_fetch_add(&b->n_retries, 1);
+		if (now_ms() - alive_ms >= b->cfg.ack_wait_ms / 3) {
+			commands_keep_alive(ins + from, n - from);
+			alive_ms = now_ms();
+		}
+		if (bridge_pause_ms(b, pause_ms))
+			break;
+		pause_ms =
+		    pause_ms * 2 > SL_BRIDGE_RETRY_MS_MAX ? SL_BRIDGE_RETRY_MS_MAX : pause_ms * 2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ins[i].is_done)
+			natsMsg_Nak(ins[i].msg,
+			            NULL); /* stopping: the next bridge gets them at once */
+		inbound_free(&ins[i]);
+	}
+	free(ins);
+}
+
+/* commands_consumer_is_gone tells whether JetStream says the consumer no longer exists
+ * (not merely that it cannot be reached). */
+static bool commands_consumer_is_gone(sl_bridge *b)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s =
+	    js_GetConsumerInfo(&ci, b->js_commands, b->commands_stream, b->durable, NULL, &jerr);
+	jsConsumerInfo_Destroy(ci);
+	return s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr || jerr == JSStreamNotFoundErr;
+}
+
+static void *commands_main(void *arg)
+{
+	sl_bridge *b = arg;
+	sl_client *cl = NULL;
+	bool is_noted = false;
+	unsigned idle = 0;
+	while (!bridge_is_stopping(b)) {
+		natsMsgList list = {0};
+		jsErrCode jerr = 0;
+		natsStatus s = natsSubscription_Fetch(&list, b->sub, (int)b->cfg.batch, 500, &jerr);
+		if (s == NATS_TIMEOUT && ++idle % 4 != 0)
+			continue;
+		/* a deleted consumer shows as fetches that time out: ask every 2 s when idle */
+		if (s != NATS_OK && commands_consumer_is_gone(b)) {
+			/* deleted under the bridge (with its stream, maybe): the keys derived from
+			 * the stream's identity would be stale, so stop rather than go on with a
+			 * new one */
+			fprintf(stderr,
+			        "stockledger-bridge: the consumer '%s' of stream '%s' is gone; "
+			        "stopping\n",
+			        b->durable, b->commands_stream);
+			atomic_store(&b->failed_rc, SL_ERR_UNAVAILABLE);
+			break;
+		}
+		if (s == NATS_TIMEOUT)
+			continue;
+		if (s != NATS_OK) {
+			if (!is_noted)
+				fprintf(stderr,
+				        "stockledger-bridge: cannot fetch commands: %s; retrying\n",
+				        nats_why(s, nats_GetLastError(NULL)));
+			is_noted = true;
+			bridge_pause_ms(b, 500);
+			continue;
+		}
+		is_noted = false;
+		commands_batch(b, &cl, list.Msgs, list.Count);
+		natsMsgList_Destroy(&list);
+	}
+	sl_client_close(cl);
+	return NULL;
+}
+
+/* ---- events ---- */
+
+static void event_msg_id(uint64_t seq, char out[MSG_ID_BYTES])
+{
+	snprintf(out, MSG_ID_BYTES, "sl-%" PRIu64, seq);
+}
+
+/* publisher_resync reads the stream's last message and sets where to go on from. Returns
+ * SL_ERR_UNAVAILABLE if the stream cannot be read, SL_ERR_INVALID_ARGUMENT if its last
+ * message is no event of this bridge. */
+static sl_err publisher_resync(sl_bridge *b)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, b->js_events, b->events_stream, NULL, &jerr);
+	if (s != NATS_OK)
+		return SL_ERR_UNAVAILABLE;
+	uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	atomic_fetch_add(&b->n_resyncs, 1);
+	if (msgs == 0 && last == 0) {
+		b->events_next = b->cfg.events_from;
+		b->events_last_id[0] = '\0';
+		return SL_OK;
+	}
+	natsMsg *m = NULL;
+	s = js_GetMsg(&m, b->js_events, b->events_stream, last, NULL, &jerr);
+	if (s != NATS_OK)
+		return SL_ERR_UNAVAILABLE;
+	const char *v = NULL;
+	uint64_t seq = 0;
+	sl_err rc = SL_OK;
+	if (natsMsgHeader_Get(m, SL_BRIDGE_HDR_SEQ, &v) != NATS_OK || v == NULL ||
+	    sl_args_u64(v, &seq) != SL_OK || seq == 0) {
+		fprintf(stderr,
+		        "stockledger-bridge: the last message of stream '%s' (stream seq %" PRIu64
+		        ") is no event of the ledger (no %s header)\n",
+		        b->events_stream, last, SL_BRIDGE_HDR_SEQ);
+		rc = SL_ERR_INVALID_ARGUMENT;
+	} else {
+		b->events_next = seq + 1;
+		event_msg_id(seq, b->events_last_id);
+	}
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+/* publisher_read asks the ledger for the events from b->events_next (waiting up to a second for
+ * new ones). Returns the response, or NULL if the ledger did not answer with events. */
+static Sl__Response *publisher_read(sl_bridge *b)
+{
+	if (b->events_cl == NULL) {
+		char cause[160] = "";
+		if (sl_client_open_why(b->service_url, b->cfg.timeout_ms, &b->events_cl, cause,
+		                       sizeof(cause)) != SL_OK)
+			return NULL;
+	}
+	Sl__ReadEvents body = SL__READ_EVENTS__INIT;
+	body.has_from_seq = true;
+	body.from_seq = b->events_next;
+	body.has_limit = true;
+	body.limit = SL_BRIDGE_EVENTS_PAGE_MAX;
+	body.has_wait_ms = true;
+	body.wait_ms = 1000;
+	Sl__Command cmd = SL__COMMAND__INIT, *cmds[1] = {&cmd};
+	cmd.body_case = SL__COMMAND__BODY_EVENTS;
+	cmd.events = &body;
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 1;
+	req.commands = cmds;
+	Sl__Response *resp = NULL;
+	if (sl_client_call(b->events_cl, &req, &resp) != SL_OK) {
+		sl_client_close(b->events_cl);
+		b->events_cl = NULL;
+		return NULL;
+	}
+	if (resp->error != NULL || resp->n_results != 1 || resp->results[0]->error != NULL) {
+		/* a service that is stopping answers UNAVAILABLE: reconnect after a pause */
+		sl__response__free_unpacked(resp, NULL);
+		sl_client_close(b->events_cl);
+		b->events_cl = NULL;
+		return NULL;
+	}
+	return resp;
+}
+
+static sl_err publisher_send(sl_bridge *b, const Sl__Event *ev)
+{
+	size_t len = sl__event__get_packed_size(ev);
+	uint8_t *data = malloc(len > 0 ? len : 1);
+	if (data == NULL)
+		return SL_ERR_NOMEM;
+	sl__event__pack(ev, data);
+	natsMsg *m = NULL;
+	natsStatus s = natsMsg_Create(&m, b->events_subject, NULL, (const char *)data, (int)len);
+	free(data);
+	if (s != NATS_OK)
+		return SL_ERR_NOMEM;
+	char id[MSG_ID_BYTES], num[24];
+	event_msg_id(ev->seq, id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->seq);
+	const ProtobufCEnumValue *t =
+	    protobuf_c_enum_descriptor_get_value(&sl__event_type__descriptor, (int)ev->type);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_SEQ, num);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_TYPE, t != NULL ? t->name : "UNKNOWN");
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.ExpectLastMsgId = b->events_last_id[0] != '\0' ? b->events_last_id : NULL;
+	s = js_PublishMsgAsync(b->js_events, &m, &po);
+	natsMsg_Destroy(m); /* NULL once the library owns it */
+	if (s != NATS_OK)
+		return SL_ERR_UNAVAILABLE;
+	sl_strlcpy(b->events_last_id, id, sizeof(b->events_last_id));
+	return SL_OK;
+}
+
+/* publisher_page publishes the events of one page and waits for the stream to confirm all
+ * of them. Returns SL_OK, or SL_ERR_UNAVAILABLE when one was refused or not confirmed (the
+ * caller resyncs) or the page has a gap (the ledger answered something unexpected). */
+static sl_err publisher_page(sl_bridge *b, const Sl__Result *r)
+{
+	atomic_store(&b->publish_failures, 0);
+	uint64_t next = b->events_next;
+	sl_err rc = SL_OK;
+	size_t sent = 0;
+	for (size_t i = 0; i < r->n_events && rc == SL_OK; i++) {
+		if (r->events[i]->seq != next) {
+			fprintf(stderr,
+			        "stockledger-bridge: the change feed gave seq %" PRIu64
+			        " where %" PRIu64 " was expected\n",
+			        r->events[i]->seq, next);
+			rc = SL_ERR_UNAVAILABLE;
+			break;
+		}
+		rc = publisher_send(b, r->events[i]);
+		if (rc == SL_OK) {
+			sent++;
+			next++;
+		}
+	}
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = 10000;
+	natsStatus s = sent > 0 ? js_PublishAsyncComplete(b->js_events, &po) : NATS_OK;
+	if (s != NATS_OK || atomic_load(&b->publish_failures) > 0)
+		rc = SL_ERR_UNAVAILABLE;
+	if (rc == SL_OK) {
+		atomic_fetch_add(&b->n_events, sent);
+		b->events_next = next;
+	}
+	return rc;
+}
+
+static void *events_main(void *arg)
+{
+	sl_bridge *b = arg;
+	bool is_synced = true; /* sl_bridge_open read where the stream ends */
+	while (!bridge_is_stopping(b)) {
+		if (!is_synced) {
+			sl_err rc = publisher_resync(b);
+			if (rc == SL_ERR_INVALID_ARGUMENT) {
+				atomic_store(&b->failed_rc, rc);
+				break;
+			}
+			if (rc != SL_OK) {
+				bridge_pause_ms(b, 500);
+				continue;
+			}
+			is_synced = true;
+		}
+		Sl__Response *resp = publisher_read(b);
+		if (resp == NULL) {
+			bridge_pause_ms(b, 250);
+			continue;
+		}
+		if (publisher_page(b, resp->results[0]) != SL_OK) {
+			/* what the stream holds is a prefix: read where it ends and go on from
+			 * there */
+			is_synced = false;
+			bridge_pause_ms(b, 100);
+		}
+		sl__response__free_unpacked(resp, NULL);
+	}
+	sl_client_close(b->events_cl);
+	b->events_cl = NULL;
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+sl_err sl_bridge_start(sl_bridge *b)
+{
+	if (b->cfg.is_commands) {
+		if (pthread_create(&b->commands_thread, NULL, commands_main, b) != 0)
+			return SL_ERR_NOMEM;
+		b->is_commands_running = true;
+	}
+	if (b->cfg.is_events) {
+		if (pthread_create(&b->events_thread, NULL, events_main, b) != 0) {
+			sl_bridge_stop(b);
+			return SL_ERR_NOMEM;
+		}
+		b->is_events_running = true;
+	}
+	return SL_OK;
+}
+
+sl_err sl_bridge_stop(sl_bridge *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->is_stopping = true;
+	pthread_cond_broadcast(&b->wake);
+	pthread_mutex_unlock(&b->lock);
+	if (b->is_commands_running)
+		pthread_join(b->commands_thread, NULL);
+	if (b->is_events_running)
+		pthread_join(b->events_thread, NULL);
+	b->is_commands_running = b->is_events_running = false;
+	if (b->nc != NULL)
+		natsConnection_FlushTimeout(b->nc, 2000); /* the last acks and results */
+	return (sl_err)atomic_load(&b->failed_rc);
+}
+
+void sl_bridge_close(sl_bridge *b)
+{
+	if (b == NULL)
+		return;
+	if (b->is_commands_running || b->is_events_running)
+		sl_bridge_stop(b);
+	natsSubscription_Destroy(b->sub);
+	jsCtx_Destroy(b->js_commands);
+	jsCtx_Destroy(b->js_events);
+	natsConnection_Destroy(b->nc);
+	pthread_cond_destroy(&b->wake);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+sl_err sl_bridge_failed(sl_bridge *b)
+{
+	return (sl_err)atomic_load(&b->failed_rc);
+}
+
+void sl_bridge_stats_get(sl_bridge *b, sl_bridge_stats *out)
+{
+	out->commands = atomic_load(&b->n_commands);
+	out->malformed = atomic_load(&b->n_malformed);
+	out->retries = atomic_load(&b->n_retries);
+	out->events = atomic_load(&b->n_events);
+	out->resyncs = atomic_load(&b->n_resyncs);
+}
+
+void sl_bridge_library_close(void)
+{
+	nats_Close();
+}
