@@ -123,6 +123,9 @@
 /* Events published per page of the change feed before the publisher waits for the stream's
  * acknowledgements (bounds what a failed publication makes it publish again). */
 #define SL_BRIDGE_EVENTS_PAGE_MAX SL_FEED_PAGE_MAX
+/* How long the stream may take to confirm one published event before the publisher counts
+ * it lost and reads where the stream ends. */
+#define SL_BRIDGE_PUBLISH_WAIT_MS 5000
 /* Longest pause between two attempts to reach an unavailable ledger. */
 #define SL_BRIDGE_RETRY_MS_MAX 2000
 /* Bytes of the idempotency key the bridge derives from a Nats-Msg-Id before hashing it. */

@@ -12,15 +12,18 @@
  *               │          ▲         │
  *               │          └─────────┘ the first transient result (UNAVAILABLE, BUSY,
  *               │                      STORAGE, NOMEM, or no reply): that command and the
- *               │                      ones after it are sent again, with their keys
+ *               │                      ones after it are sent again, with their keys (one
+ *               │                      at a time after a refusal of the whole request)
  *               └──> not a Command: MALFORMED result, terminate (never redelivered)
  *
  * The events thread keeps another: the events stream holds the ledger's events 1..n (or
  * from..n) in seq order, each once. It reads the change feed a page at a time and publishes
- * each event asynchronously with the expectation that the stream's last message is the
- * event before it (Nats-Expected-Last-Msg-Id); a publication that fails makes every later
- * one of the page fail too, so what the stream holds stays a prefix, and the thread starts
- * again after the last event the stream holds.
+ * each event asynchronously with the expectation that the stream's last sequence is the one
+ * the event before it got (Nats-Expected-Last-Sequence); a publication that fails makes every
+ * later one of the page fail too, so what the stream holds stays a prefix, and the thread
+ * starts again after the last event the stream holds. A bridge starting, or reconnected to
+ * NATS, with unacknowledged commands waits one ack wait before fetching, so that those are
+ * redelivered before newer ones (commands_wait_for_redelivery).
  */
 #include "bridge/bridge.h"
 
@@ -73,9 +76,12 @@ struct sl_bridge {
 
 	/* the events thread's (set up by sl_bridge_open) */
 	sl_client *events_cl;
-	uint64_t events_next;              /* the seq the stream expects next */
-	char events_last_id[MSG_ID_BYTES]; /* Nats-Msg-Id of the stream's last event, or "" */
-	uint32_t batches_answered;         /* commands thread only: for fault_exit_before_ack */
+	uint64_t events_next;        /* the seq the stream expects next */
+	uint64_t events_stream_last; /* the stream's last sequence (0: never written) */
+	bool has_events_from;        /* --events-from was given */
+	atomic_bool is_reconnected;  /* NATS reconnected since the last fetch */
+	uint32_t batches_answered;   /* commands thread only: for fault_exit_before_ack */
+	uint32_t batches_fetched;    /* commands thread only: for fault_exit_before_send */
 };
 
 static sl_err publisher_resync(sl_bridge *b);
@@ -201,6 +207,7 @@ static sl_err bridge_config(sl_bridge *b, const sl_bridge_config *cfg, char *why
 		b->cfg.batch = SL_BRIDGE_BATCH_DEFAULT;
 	if (b->cfg.ack_wait_ms == 0)
 		b->cfg.ack_wait_ms = SL_BRIDGE_ACK_WAIT_MS_DEFAULT;
+	b->has_events_from = b->cfg.events_from > 0;
 	if (b->cfg.events_from == 0)
 		b->cfg.events_from = 1;
 	if (b->cfg.batch > SL_BRIDGE_BATCH_MAX || b->cfg.ack_wait_ms < 100 ||
@@ -270,6 +277,15 @@ static sl_err commands_bind(sl_bridge *b, char *why, size_t why_size)
 	return SL_OK;
 }
 
+/* reconnected_cb runs on a libnats thread after a reconnection: messages delivered while
+ * the connection was down are ack-pending on the server (see commands_wait_for_redelivery). */
+static void reconnected_cb(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	sl_bridge *b = closure;
+	atomic_store(&b->is_reconnected, true);
+}
+
 static void publish_err_cb(jsCtx *js, jsPubAckErr *pae, void *closure)
 {
 	(void)js;
@@ -307,6 +323,8 @@ sl_err sl_bridge_open(const sl_bridge_config *cfg, sl_bridge **out, char *why, s
 		s = natsOptions_SetMaxReconnect(no, -1); /* ride out a restart of the server */
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(no, 250);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(no, reconnected_cb, b);
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&b->nc, no);
 	natsOptions_Destroy(no);
@@ -365,11 +383,13 @@ fail:
 /* One fetched message and what the bridge made of it. */
 typedef struct inbound {
 	natsMsg *msg;
-	Sl__Command *cmd; /* decoded, its key pointing at key; NULL if malformed */
+	Sl__Command *cmd; /* decoded, its key pointing at key; NULL if refused */
 	char *own_key;    /* the key protobuf-c decoded (put back before the command is freed) */
 	char key[SL_KEY_MAX + 1];
 	size_t bytes; /* encoded size of cmd with its key */
 	uint64_t stream_seq;
+	sl_err refusal; /* why the ledger will not see it (SL_OK: it will) */
+	const char *refusal_message;
 	bool is_done; /* answered (final) and acknowledged, or terminated */
 } inbound;
 
@@ -442,8 +462,9 @@ static void result_publish(sl_bridge *b, inbound *in, const uint8_t *res, size_t
 	natsMsg_Destroy(m);
 }
 
-/* inbound_refuse answers a message the ledger never saw (not a Command, or too large):
- * the result goes out and the message is terminated, so it is not delivered again. */
+/* inbound_refuse answers a message the ledger does not see (not a Command, too large, a
+ * reply too large to carry): the result goes out and the message is terminated, so it is
+ * not delivered again. */
 static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *message)
 {
 	Sl__Error e = SL__ERROR__INIT;
@@ -463,12 +484,20 @@ static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *m
 	atomic_fetch_add(&b->n_malformed, 1);
 }
 
+static void inbound_mark(inbound *in, sl_err code, const char *message)
+{
+	in->refusal = code;
+	in->refusal_message = message;
+}
+
+/* inbound_decode decodes the message's command and gives it its key, or marks why the
+ * ledger will not see it (answered in its turn, so that results keep the stream's order). */
 static void inbound_decode(sl_bridge *b, inbound *in)
 {
 	jsMsgMetaData *meta = NULL;
 	if (natsMsg_GetMetaData(&meta, in->msg) != NATS_OK) {
 		/* a fetched message always has it: without a stream sequence no key is derived */
-		inbound_refuse(b, in, SL_ERR_INTERNAL, "the message has no JetStream metadata");
+		inbound_mark(in, SL_ERR_INTERNAL, "the message has no JetStream metadata");
 		return;
 	}
 	in->stream_seq = meta->Sequence.Stream;
@@ -476,27 +505,27 @@ static void inbound_decode(sl_bridge *b, inbound *in)
 	const char *data = natsMsg_GetData(in->msg);
 	int len = natsMsg_GetDataLength(in->msg);
 	if (len < 0 || (size_t)len > SL_REQUEST_BYTES_MAX) {
-		inbound_refuse(b, in, SL_ERR_LIMIT_EXCEEDED,
-		               "the message is larger than a request may be (1 MiB)");
+		inbound_mark(in, SL_ERR_LIMIT_EXCEEDED,
+		             "the message is larger than a request may be (1 MiB)");
 		return;
 	}
 	in->cmd = sl__command__unpack(NULL, (size_t)len, (const uint8_t *)data);
 	if (in->cmd == NULL) {
-		inbound_refuse(b, in, SL_ERR_MALFORMED,
-		               "the message is not a Command of proto/stockledger.proto");
-		return;
-	}
-	if (in->cmd->body_case == SL__COMMAND__BODY__NOT_SET) {
-		inbound_refuse(b, in, SL_ERR_UNKNOWN_COMMAND,
-		               "the message holds no command this service knows");
+		inbound_mark(in, SL_ERR_MALFORMED,
+		             "the message is not a Command of proto/stockledger.proto");
 		return;
 	}
 	in->own_key = in->cmd->key;
+	if (in->cmd->body_case == SL__COMMAND__BODY__NOT_SET) {
+		inbound_mark(in, SL_ERR_UNKNOWN_COMMAND,
+		             "the message holds no command this service knows");
+		return;
+	}
 	inbound_key(b, in);
 	in->bytes = sl__command__get_packed_size(in->cmd);
 	if (in->bytes + 8 > SL_REQUEST_BYTES_MAX)
-		inbound_refuse(b, in, SL_ERR_LIMIT_EXCEEDED,
-		               "the command with its key is larger than a request may be (1 MiB)");
+		inbound_mark(in, SL_ERR_LIMIT_EXCEEDED,
+		             "the command with its key is larger than a request may be (1 MiB)");
 }
 
 /* inbound_free frees what inbound_decode decoded. */
@@ -539,69 +568,157 @@ static void commands_keep_alive(inbound *ins, size_t n)
 			natsMsg_InProgress(ins[i].msg, NULL);
 }
 
-/* commands_send sends ins[from..to) that are not done as one request and answers what the
- * ledger decided for good. Returns the index of the first command to send again (to if
- * none): the first whose result is transient, or from when no reply came. */
-static size_t commands_send(sl_bridge *b, sl_client **cl, inbound *ins, size_t from, size_t to)
+/* What became of one request: */
+typedef enum send_outcome {
+	SEND_DONE,     /* every message of the range answered */
+	SEND_AGAIN,    /* transient: send again from *again */
+	SEND_SPLIT,    /* the request as a whole was refused or got no reply: one at a time */
+	SEND_NO_REPLY, /* a lone command got no reply: the ledger is down, or its reply is
+	                * too large to carry */
+} send_outcome;
+
+static sl_err ledger_call(sl_bridge *b, sl_client **cl, Sl__Command **cmds, size_t n,
+                          Sl__Response **resp)
 {
-	size_t idx[SL_BRIDGE_BATCH_MAX], n = 0;
-	Sl__Command *cmds[SL_BRIDGE_BATCH_MAX];
-	for (size_t i = from; i < to; i++) {
-		if (ins[i].is_done)
-			continue;
-		cmds[n] = ins[i].cmd;
-		idx[n++] = i;
-	}
-	if (n == 0)
-		return to;
 	sl_err rc = SL_OK;
 	if (*cl == NULL) {
 		char cause[160] = "";
 		rc =
 		    sl_client_open_why(b->service_url, b->cfg.timeout_ms, cl, cause, sizeof(cause));
 	}
-	Sl__Response *resp = NULL;
 	if (rc == SL_OK) {
 		Sl__Request req = SL__REQUEST__INIT;
 		req.n_commands = n;
 		req.commands = cmds;
-		rc = sl_client_call(*cl, &req, &resp);
+		rc = sl_client_call(*cl, &req, resp);
 		if (rc != SL_OK) {
 			sl_client_close(*cl);
 			*cl = NULL;
 		}
 	}
-	if (rc != SL_OK)
-		return from;
-	if (b->cfg.fault_exit_before_ack > 0 &&
-	    ++b->batches_answered >= b->cfg.fault_exit_before_ack) {
-		fprintf(stderr, "stockledger-bridge: injected fault: exit before acknowledging\n");
-		_exit(SL_BRIDGE_FAULT_EXIT_STATUS);
-	}
-	size_t again = to;
-	if (resp->error != NULL) {
-		if (code_is_transient(resp->error->code))
-			again = from;
-		else
-			for (size_t k = 0; k < n; k++)
-				inbound_answer(b, &ins[idx[k]], NULL, resp->error);
-	} else if (resp->n_results != n) {
-		again = from; /* a reply that does not match the request: ask again */
-	} else {
-		for (size_t k = 0; k < n && again == to; k++) {
-			const Sl__Result *r = resp->results[k];
-			if (r->error != NULL && code_is_transient(r->error->code))
-				again = idx[k];
-			else
-				inbound_answer(b, &ins[idx[k]], r, NULL);
-		}
-	}
-	sl__response__free_unpacked(resp, NULL);
-	return again;
+	return rc;
 }
 
-/* commands_batch answers a fetched batch in order, in requests of at most
- * SL_REQUEST_BYTES_MAX bytes, until every message is done or the bridge stops. */
+/* ledger_answers tells whether the ledger answers a head read (it is up and reachable). */
+static bool ledger_answers(sl_bridge *b, sl_client **cl)
+{
+	Sl__GetHead h = SL__GET_HEAD__INIT;
+	Sl__Command c = SL__COMMAND__INIT, *cmds[1] = {&c};
+	c.body_case = SL__COMMAND__BODY_HEAD;
+	c.head = &h;
+	Sl__Response *resp = NULL;
+	if (ledger_call(b, cl, cmds, 1, &resp) != SL_OK)
+		return false;
+	bool is_up = resp->error == NULL;
+	sl__response__free_unpacked(resp, NULL);
+	return is_up;
+}
+
+/* commands_send sends the commands of ins[from..to) that are not done as one request and,
+ * in the stream's order, answers what the ledger decided for good and refuses what it will
+ * not see; it stops at the first transient result (*again: where to start again). */
+static send_outcome commands_send(sl_bridge *b, sl_client **cl, inbound *ins, size_t from,
+                                  size_t to, size_t *again)
+{
+	size_t n = 0;
+	Sl__Command *cmds[SL_BRIDGE_BATCH_MAX];
+	for (size_t i = from; i < to; i++)
+		if (!ins[i].is_done && ins[i].refusal == SL_OK)
+			cmds[n++] = ins[i].cmd;
+	Sl__Response *resp = NULL;
+	if (n > 0) {
+		if (ledger_call(b, cl, cmds, n, &resp) != SL_OK) {
+			*again = from;
+			return n > 1 ? SEND_SPLIT : SEND_NO_REPLY;
+		}
+		if (b->cfg.fault_exit_before_ack > 0 &&
+		    ++b->batches_answered >= b->cfg.fault_exit_before_ack) {
+			fprintf(stderr,
+			        "stockledger-bridge: injected fault: exit before acknowledging\n");
+			_exit(SL_BRIDGE_FAULT_EXIT_STATUS);
+		}
+		if (resp->error != NULL && code_is_transient(resp->error->code)) {
+			sl__response__free_unpacked(resp, NULL);
+			*again = from;
+			return SEND_AGAIN;
+		}
+		if (resp->error != NULL ? n > 1 : resp->n_results != n) {
+			/* refused as a whole for one command's sake (the gateway checks every
+			 * command's line count for the envelope): find out which, one at a time */
+			sl__response__free_unpacked(resp, NULL);
+			*again = from;
+			return n > 1 ? SEND_SPLIT : SEND_AGAIN;
+		}
+	}
+	send_outcome out = SEND_DONE;
+	size_t k = 0;
+	for (size_t i = from; i < to && out == SEND_DONE; i++) {
+		inbound *in = &ins[i];
+		if (in->is_done)
+			continue;
+		if (in->refusal != SL_OK) {
+			inbound_refuse(b, in, in->refusal, in->refusal_message);
+			continue;
+		}
+		const Sl__Result *r = resp->error != NULL ? NULL : resp->results[k];
+		k++; /* resp is not NULL: in was sent */
+		if (r != NULL && r->error != NULL && code_is_transient(r->error->code)) {
+			*again = i;
+			out = SEND_AGAIN;
+		} else {
+			inbound_answer(b, in, r, resp->error);
+		}
+	}
+	if (resp != NULL)
+		sl__response__free_unpacked(resp, NULL);
+	return out;
+}
+
+static bool command_is_write(const Sl__Command *c)
+{
+	switch (c->body_case) {
+	case SL__COMMAND__BODY_CREATE:
+	case SL__COMMAND__BODY_UPDATE:
+	case SL__COMMAND__BODY_DELETE:
+	case SL__COMMAND__BODY_INCREMENT:
+	case SL__COMMAND__BODY_DECREMENT:
+	case SL__COMMAND__BODY_SET_SETTINGS:
+	case SL__COMMAND__BODY_PLACE_ORDER:
+	case SL__COMMAND__BODY_PAY_ORDER:
+	case SL__COMMAND__BODY_PAYMENT_FAILED:
+	case SL__COMMAND__BODY_CANCEL_ORDER:
+	case SL__COMMAND__BODY_REFUND_ORDER:
+	case SL__COMMAND__BODY_EDIT_ORDER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* commands_range picks the messages of the next request from ins[from..n): at most
+ * per_request commands and SL_REQUEST_BYTES_MAX bytes (and the refused messages among and
+ * after them); returns the end of the range. */
+static size_t commands_range(const inbound *ins, size_t from, size_t n, size_t per_request)
+{
+	size_t to = from, bytes = 0, cmds = 0;
+	for (; to < n; to++) {
+		const inbound *in = &ins[to];
+		if (in->is_done || in->refusal != SL_OK)
+			continue;
+		if (cmds > 0 &&
+		    (cmds == per_request || bytes + in->bytes + 8 > SL_REQUEST_BYTES_MAX))
+			break;
+		bytes += in->bytes + 8;
+		cmds++;
+	}
+	return to;
+}
+
+/* commands_batch answers a fetched batch in order until every message is done or the
+ * bridge stops. A request refused as a whole, or left without a reply, is sent again one
+ * command at a time; a lone read whose reply does not come while the ledger answers is
+ * refused LIMIT_EXCEEDED (its reply is larger than the transport carries). Writes are never
+ * given up: they are sent again until the ledger decides them. */
 static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int count)
 {
 	inbound *ins = calloc((size_t)count, sizeof(*ins));
@@ -614,38 +731,53 @@ static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int cou
 		ins[i].msg = msgs[i];
 		inbound_decode(b, &ins[i]);
 	}
-	size_t from = 0, n = (size_t)count;
+	if (b->cfg.fault_exit_before_send > 0 &&
+	    ++b->batches_fetched >= b->cfg.fault_exit_before_send) {
+		fprintf(stderr, "stockledger-bridge: injected fault: exit before sending\n");
+		_exit(SL_BRIDGE_FAULT_EXIT_STATUS);
+	}
+	size_t from = 0, n = (size_t)count, per_request = SL_BRIDGE_BATCH_MAX;
 	int pause_ms = 50;
 	int64_t alive_ms = now_ms();
 	while (from < n) {
-		size_t to = from, bytes = 0;
-		while (to < n && (ins[to].is_done || to == from ||
-		                  bytes + ins[to].bytes + 8 <= SL_REQUEST_BYTES_MAX)) {
-			bytes += ins[to].is_done ? 0 : ins[to].bytes + 8;
-			to++;
-		}
-		size_t again = commands_send(b, cl, ins, from, to);
-		if (again == to) {
-			from = to;
-			pause_ms = 50;
-			continue;
-		}
-		/* the ledger is unavailable, busy or cannot write: keep the messages, try again */
-		from = again;
-		atomic_fetch_add(&b->n_retries, 1);
 		if (now_ms() - alive_ms >= b->cfg.ack_wait_ms / 3) {
 			commands_keep_alive(ins + from, n - from);
 			alive_ms = now_ms();
 		}
+		size_t to = commands_range(ins, from, n, per_request), again = to;
+		send_outcome o = commands_send(b, cl, ins, from, to, &again);
+		if (o == SEND_DONE) {
+			from = to;
+			pause_ms = 50;
+			continue;
+		}
+		if (o == SEND_SPLIT) {
+			per_request = 1;
+			continue;
+		}
+		if (o == SEND_NO_REPLY) {
+			inbound *lone = &ins[from];
+			while (lone->is_done || lone->refusal != SL_OK)
+				lone++;
+			if (!command_is_write(lone->cmd) && ledger_answers(b, cl)) {
+				inbound_refuse(
+				    b, lone, SL_ERR_LIMIT_EXCEEDED,
+				    "no reply came while the ledger answers: the reply is "
+				    "larger than the transport carries (8 MiB)");
+				continue;
+			}
+		}
+		/* the ledger is unavailable, busy or cannot write: keep the messages, try again */
+		from = again;
+		atomic_fetch_add(&b->n_retries, 1);
 		if (bridge_pause_ms(b, pause_ms))
 			break;
 		pause_ms =
 		    pause_ms * 2 > SL_BRIDGE_RETRY_MS_MAX ? SL_BRIDGE_RETRY_MS_MAX : pause_ms * 2;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!ins[i].is_done)
-			natsMsg_Nak(ins[i].msg,
-			            NULL); /* stopping: the next bridge gets them at once */
+		if (!ins[i].is_done) /* stopping: handed back, the next bridge gets them at once */
+			natsMsg_Nak(ins[i].msg, NULL);
 		inbound_free(&ins[i]);
 	}
 	free(ins);
@@ -663,13 +795,39 @@ static bool commands_consumer_is_gone(sl_bridge *b)
 	return s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr || jerr == JSStreamNotFoundErr;
 }
 
+/* commands_wait_for_redelivery keeps the stream's order across a crash: messages delivered
+ * to a bridge that died are redelivered only once their ack wait has passed, and a fetch
+ * before that would take newer messages first (there is room under MaxAckPending). So when
+ * the consumer has unacknowledged messages at start, the first fetch waits one ack wait:
+ * by then they wait for redelivery, which JetStream serves before new messages. */
+static void commands_wait_for_redelivery(sl_bridge *b)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	if (js_GetConsumerInfo(&ci, b->js_commands, b->commands_stream, b->durable, NULL, &jerr) !=
+	    NATS_OK)
+		return;
+	int64_t pending = ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	if (pending == 0)
+		return;
+	fprintf(stderr,
+	        "stockledger-bridge: %" PRId64 " commands of an earlier run are unacknowledged; "
+	        "waiting %d ms for their redelivery, to keep the stream's order\n",
+	        pending, b->cfg.ack_wait_ms);
+	bridge_pause_ms(b, b->cfg.ack_wait_ms + 100);
+}
+
 static void *commands_main(void *arg)
 {
 	sl_bridge *b = arg;
 	sl_client *cl = NULL;
 	bool is_noted = false;
 	unsigned idle = 0;
+	commands_wait_for_redelivery(b);
 	while (!bridge_is_stopping(b)) {
+		if (atomic_exchange(&b->is_reconnected, false))
+			commands_wait_for_redelivery(b);
 		natsMsgList list = {0};
 		jsErrCode jerr = 0;
 		natsStatus s = natsSubscription_Fetch(&list, b->sub, (int)b->cfg.batch, 500, &jerr);
@@ -715,7 +873,8 @@ static void event_msg_id(uint64_t seq, char out[MSG_ID_BYTES])
 
 /* publisher_resync reads the stream's last message and sets where to go on from. Returns
  * SL_ERR_UNAVAILABLE if the stream cannot be read, SL_ERR_INVALID_ARGUMENT if its last
- * message is no event of this bridge. */
+ * message is no event of this bridge or it was emptied and no --events-from says where to
+ * go on (with a cause on stderr). */
 static sl_err publisher_resync(sl_bridge *b)
 {
 	jsStreamInfo *si = NULL;
@@ -726,9 +885,20 @@ static sl_err publisher_resync(sl_bridge *b)
 	uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
 	atomic_fetch_add(&b->n_resyncs, 1);
-	if (msgs == 0 && last == 0) {
+	b->events_stream_last = last;
+	if (msgs == 0) {
+		/* never written, or purged (its last sequence stays): nothing says where the
+		 * events it held ended, unless the operator does */
+		if (last > 0 && !b->has_events_from) {
+			fprintf(
+			    stderr,
+			    "stockledger-bridge: stream '%s' holds no message but has held %" PRIu64
+			    " (purged, or aged out): give --events-from SEQ to say where to go "
+			    "on\n",
+			    b->events_stream, last);
+			return SL_ERR_INVALID_ARGUMENT;
+		}
 		b->events_next = b->cfg.events_from;
-		b->events_last_id[0] = '\0';
 		return SL_OK;
 	}
 	natsMsg *m = NULL;
@@ -742,12 +912,11 @@ static sl_err publisher_resync(sl_bridge *b)
 	    sl_args_u64(v, &seq) != SL_OK || seq == 0) {
 		fprintf(stderr,
 		        "stockledger-bridge: the last message of stream '%s' (stream seq %" PRIu64
-		        ") is no event of the ledger (no %s header)\n",
+		        ") is no event of a ledger (no %s header)\n",
 		        b->events_stream, last, SL_BRIDGE_HDR_SEQ);
 		rc = SL_ERR_INVALID_ARGUMENT;
 	} else {
 		b->events_next = seq + 1;
-		event_msg_id(seq, b->events_last_id);
 	}
 	natsMsg_Destroy(m);
 	return rc;
@@ -814,13 +983,33 @@ static sl_err publisher_send(sl_bridge *b, const Sl__Event *ev)
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
 	po.MsgId = id;
-	po.ExpectLastMsgId = b->events_last_id[0] != '\0' ? b->events_last_id : NULL;
+	/* the stream's last sequence, which JetStream keeps across its restarts (a last msg
+	 * id is kept only within the duplicate window); 0 means no expectation: the first
+	 * message of a stream never written */
+	po.ExpectLastSeq = b->events_stream_last;
+	po.MaxWait = SL_BRIDGE_PUBLISH_WAIT_MS; /* else a publication lost in a reconnect is
+	                                         * awaited for ever */
 	s = js_PublishMsgAsync(b->js_events, &m, &po);
 	natsMsg_Destroy(m); /* NULL once the library owns it */
 	if (s != NATS_OK)
 		return SL_ERR_UNAVAILABLE;
-	sl_strlcpy(b->events_last_id, id, sizeof(b->events_last_id));
+	b->events_stream_last++;
 	return SL_OK;
+}
+
+/* publisher_drain waits for the stream to confirm the publications in flight (at most twice
+ * SL_BRIDGE_PUBLISH_WAIT_MS) and forgets those it did not confirm, so that none is awaited
+ * or reported later. Returns NATS_OK if all were confirmed in time. */
+static natsStatus publisher_drain(sl_bridge *b)
+{
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = 2 * SL_BRIDGE_PUBLISH_WAIT_MS;
+	natsStatus s = js_PublishAsyncComplete(b->js_events, &po);
+	natsMsgList left = {0};
+	if (s != NATS_OK && js_PublishAsyncGetPendingList(&left, b->js_events) == NATS_OK)
+		natsMsgList_Destroy(&left);
+	return s;
 }
 
 /* publisher_page publishes the events of one page and waits for the stream to confirm all
@@ -847,10 +1036,7 @@ static sl_err publisher_page(sl_bridge *b, const Sl__Result *r)
 			next++;
 		}
 	}
-	jsPubOptions po;
-	jsPubOptions_Init(&po);
-	po.MaxWait = 10000;
-	natsStatus s = sent > 0 ? js_PublishAsyncComplete(b->js_events, &po) : NATS_OK;
+	natsStatus s = sent > 0 ? publisher_drain(b) : NATS_OK;
 	if (s != NATS_OK || atomic_load(&b->publish_failures) > 0)
 		rc = SL_ERR_UNAVAILABLE;
 	if (rc == SL_OK) {
@@ -925,6 +1111,8 @@ sl_err sl_bridge_stop(sl_bridge *b)
 	if (b->is_events_running)
 		pthread_join(b->events_thread, NULL);
 	b->is_commands_running = b->is_events_running = false;
+	if (b->js_events != NULL)
+		publisher_drain(b); /* no publication callback may run once b is freed */
 	if (b->nc != NULL)
 		natsConnection_FlushTimeout(b->nc, 2000); /* the last acks and results */
 	return (sl_err)atomic_load(&b->failed_rc);
@@ -937,6 +1125,8 @@ void sl_bridge_close(sl_bridge *b)
 	if (b->is_commands_running || b->is_events_running)
 		sl_bridge_stop(b);
 	natsSubscription_Destroy(b->sub);
+	if (b->nc != NULL)
+		natsConnection_Close(b->nc);
 	jsCtx_Destroy(b->js_commands);
 	jsCtx_Destroy(b->js_events);
 	natsConnection_Destroy(b->nc);

@@ -12,9 +12,9 @@
  *   redelivery after a crash is applied once. A message that is no `Command` gets a
  *   MALFORMED result and is terminated; the log is untouched.
  * - events: the change feed, every committed event in seq order, published to a JetStream
- *   stream as `Event` messages. Each publication expects the stream's last message to be the
- *   event before it (`Nats-Expected-Last-Msg-Id`), so the stream never holds a gap or a
- *   duplicate; a restart resumes after the last event the stream holds.
+ *   stream as `Event` messages. Each publication expects the stream's last sequence to be
+ *   the one the event before it got (`Nats-Expected-Last-Sequence`), so the stream never
+ *   holds a gap or a duplicate; a restart resumes after the last event the stream holds.
  *
  * bridge.c is the one file of the project (tests aside) that includes <nats/nats.h>.
  */
@@ -46,6 +46,8 @@ typedef struct sl_bridge_config {
 	/* Fault injection for tests: exit the process with status 75 after the ledger has
 	 * answered this many batches and before their messages are acknowledged (0: never). */
 	uint32_t fault_exit_before_ack;
+	/* ...or after it has fetched this many batches and before it sends the last one. */
+	uint32_t fault_exit_before_send;
 } sl_bridge_config;
 
 /* Defaults of the command-line tool (and of a config whose fields are NULL or 0). */
@@ -84,8 +86,9 @@ sl_err sl_bridge_start(sl_bridge *b);
 sl_err sl_bridge_stop(sl_bridge *b);
 
 /* sl_bridge_failed returns the error that stopped a job for good while running (the events
- * stream holds a message the bridge did not publish), or SL_OK; any thread. Everything
- * else (NATS or the ledger unreachable, refusals) the jobs ride out. */
+ * stream cannot be resumed: a message the bridge did not publish, or purged; the commands
+ * consumer was deleted), or SL_OK; any thread. Everything else (NATS or the ledger
+ * unreachable, refusals) the jobs ride out. */
 sl_err sl_bridge_failed(sl_bridge *b);
 
 /* sl_bridge_close releases b (stopping it first if it runs); NULL is a no-op. */

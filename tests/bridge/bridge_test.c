@@ -158,6 +158,34 @@ static void bridge_start(const char *opt, const char *val)
 	assert_true(wait_line(log, "stockledger-bridge: ready", before, bridge_pid));
 }
 
+static char nats_server[512], nats_port[16];
+
+/* nats_spawn starts nats-server on nats_port with the test's JetStream store and waits
+ * until it takes connections; false if it exits first (the port was taken) or is slow. */
+static bool nats_spawn(void)
+{
+	char js_dir[600], log[600];
+	path(js_dir, sizeof(js_dir), "jetstream");
+	path(log, sizeof(log), "nats.log");
+	char *argv[] = {nats_server, "-js", "-a",   "127.0.0.1", "-p",
+	                nats_port,   "-sd", js_dir, NULL};
+	nats_pid = spawn(argv, log);
+	snprintf(nats_url, sizeof(nats_url), "nats://127.0.0.1:%s", nats_port);
+	for (int i = 0; i < 400; i++) {
+		if (waitpid(nats_pid, NULL, WNOHANG) == nats_pid) {
+			nats_pid = 0;
+			return false;
+		}
+		natsConnection *probe = NULL;
+		if (natsConnection_ConnectTo(&probe, nats_url) == NATS_OK) {
+			natsConnection_Destroy(probe);
+			return true;
+		}
+		sleep_ms(25);
+	}
+	return false;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -171,35 +199,34 @@ static int group_setup(void **state)
 	if (sl_test_dir_make(dir, sizeof(dir), "bridge") != 0)
 		return -1;
 	snprintf(sl_url, sizeof(sl_url), "ipc://%s/sl.sock", dir);
-	char js_dir[600], log[600];
-	path(js_dir, sizeof(js_dir), "jetstream");
-	path(log, sizeof(log), "nats.log");
 	srand((unsigned)getpid());
+	snprintf(nats_server, sizeof(nats_server), "%s", ns);
 	/* a port that looks free may be taken by the time the server binds it: try others */
 	for (int attempt = 0; attempt < 20 && nc == NULL; attempt++) {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", 20000 + rand() % 40000);
-		char *argv[] = {(char *)ns, "-js", "-a",   "127.0.0.1", "-p",
-		                port,       "-sd", js_dir, NULL};
-		nats_pid = spawn(argv, log);
-		snprintf(nats_url, sizeof(nats_url), "nats://127.0.0.1:%s", port);
-		for (int i = 0; i < 200 && nc == NULL; i++) {
-			if (waitpid(nats_pid, NULL, WNOHANG) == nats_pid) {
-				nats_pid = 0;
-				break;
-			}
-			if (natsConnection_ConnectTo(&nc, nats_url) != NATS_OK) {
-				nc = NULL;
-				sleep_ms(25);
-			}
-		}
-		if (nc == NULL && nats_pid > 0)
+		snprintf(nats_port, sizeof(nats_port), "%d", 20000 + rand() % 40000);
+		if (nats_spawn())
+			natsConnection_ConnectTo(&nc, nats_url);
+		else if (nats_pid > 0)
 			stop(nats_pid, SIGKILL);
 	}
 	if (nc == NULL)
 		return -1;
 	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK ||
 	    natsConnection_SubscribeSync(&results, nc, RESULTS) != NATS_OK)
+		return -1;
+	/* the events stream made here with a short duplicate window: after a restart of the
+	 * server, JetStream then no longer knows the last message id of what it holds (a
+	 * bridge that expected it would be refused for ever), only its last sequence */
+	jsStreamConfig sc;
+	jsStreamConfig_Init(&sc);
+	const char *subjects[1] = {SL_BRIDGE_EVENTS_SUBJECT};
+	sc.Name = SL_BRIDGE_EVENTS_STREAM;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.Duplicates = 200LL * 1000 * 1000;
+	jsErrCode jerr = 0;
+	if (js_AddStream(NULL, js, &sc, NULL, &jerr) != NATS_OK)
 		return -1;
 	daemon_start();
 	return 0;
@@ -234,7 +261,7 @@ static Sl__ItemKey *key_of(Sl__ItemKey *k, const char *product)
 
 /* publish stores cmd (encoded) in the commands stream, with a reply subject and, if
  * msg_id is not NULL, a Nats-Msg-Id. */
-static void publish_bytes(const void *data, size_t len, const char *msg_id)
+static uint64_t publish_bytes(const void *data, size_t len, const char *msg_id)
 {
 	natsMsg *m = NULL;
 	assert_int_equal(natsMsg_Create(&m, "stockledger.commands.test", NULL, data, (int)len),
@@ -246,21 +273,24 @@ static void publish_bytes(const void *data, size_t len, const char *msg_id)
 	jsPubAck *ack = NULL;
 	jsErrCode jerr = 0;
 	assert_int_equal(js_PublishMsg(&ack, js, m, &po, &jerr), NATS_OK);
+	uint64_t seq = ack->Sequence;
 	jsPubAck_Destroy(ack);
 	natsMsg_Destroy(m);
+	return seq;
 }
 
-static void publish(const Sl__Command *cmd, const char *msg_id)
+static uint64_t publish(const Sl__Command *cmd, const char *msg_id)
 {
 	size_t len = sl__command__get_packed_size(cmd);
 	uint8_t *buf = malloc(len + 1);
 	assert_non_null(buf);
 	sl__command__pack(cmd, buf);
-	publish_bytes(buf, len, msg_id);
+	uint64_t seq = publish_bytes(buf, len, msg_id);
 	free(buf);
+	return seq;
 }
 
-static void publish_adjust(const char *product, int64_t delta, bool is_restricted)
+static uint64_t publish_adjust(const char *product, int64_t delta, bool is_restricted)
 {
 	Sl__ItemKey k;
 	Sl__Line line = SL__LINE__INIT, *lines[1] = {&line};
@@ -283,7 +313,7 @@ static void publish_adjust(const char *product, int64_t delta, bool is_restricte
 		cmd.body_case = SL__COMMAND__BODY_DECREMENT;
 		cmd.decrement = &dec;
 	}
-	publish(&cmd, NULL);
+	return publish(&cmd, NULL);
 }
 
 static void publish_create(const char *product, int64_t quantity)
@@ -301,14 +331,19 @@ static void publish_create(const char *product, int64_t quantity)
 
 /* next_result waits (timeout_ms) for the next result on the reply subject; its SL-Code
  * header is copied into code. */
+static uint64_t last_result_stream_seq; /* SL-Stream-Seq of the result next_result read */
+
 static Sl__Result *next_result(int timeout_ms, char *code, size_t code_size)
 {
 	natsMsg *m = NULL;
 	if (natsSubscription_NextMsg(&m, results, timeout_ms) != NATS_OK)
 		return NULL;
-	const char *c = NULL;
+	const char *c = NULL, *sseq = NULL;
 	natsMsgHeader_Get(m, SL_BRIDGE_HDR_CODE, &c);
 	snprintf(code, code_size, "%s", c != NULL ? c : "");
+	last_result_stream_seq = 0;
+	if (natsMsgHeader_Get(m, SL_BRIDGE_HDR_STREAM_SEQ, &sseq) == NATS_OK && sseq != NULL)
+		last_result_stream_seq = strtoull(sseq, NULL, 10);
 	Sl__Result *r = sl__result__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
 	                                   (const uint8_t *)natsMsg_GetData(m));
 	natsMsg_Destroy(m);
@@ -473,6 +508,81 @@ static void test_bridge_applies_a_command_once_when_it_dies_before_the_ack(void 
 	bridge_pid = 0;
 }
 
+static void test_bridge_keeps_the_stream_order_across_a_crash_before_the_send(void **state)
+{
+	(void)state;
+	bridge_start(NULL, NULL);
+	publish_create("order-b", 1);
+	expect_result("OK");
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+
+	/* A takes the last unit; the bridge fetches A and dies before sending it */
+	bridge_start("--fault-exit-before-send", "1");
+	uint64_t a = publish_adjust("order-b", -1, true);
+	int status = wait_exit(bridge_pid);
+	bridge_pid = 0;
+	assert_int_equal(status, SL_BRIDGE_FAULT_EXIT_STATUS);
+	/* B, published after A, wants the same unit */
+	uint64_t b = publish_adjust("order-b", -1, true);
+	/* the next bridge must decide A first (it waits for A's redelivery), so B is short */
+	bridge_start(NULL, NULL);
+	char code[64];
+	for (int i = 0; i < 2; i++) {
+		Sl__Result *r = next_result(15000, code, sizeof(code));
+		assert_non_null(r);
+		if (last_result_stream_seq == a)
+			assert_string_equal(code, "OK");
+		else {
+			assert_int_equal(last_result_stream_seq, b);
+			assert_string_equal(code, "INSUFFICIENT_INVENTORY");
+		}
+		sl__result__free_unpacked(r, NULL);
+	}
+	assert_int_equal(quantity_of("order-b"), 0);
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
+static void test_bridge_refuses_only_the_bad_command_of_a_batch(void **state)
+{
+	(void)state;
+	bridge_start(NULL, NULL);
+	publish_create("batch-a", 5);
+	expect_result("OK");
+	/* three commands in one batch (published while the bridge is held), the middle one
+	 * over the line bound, which the gateway refuses for the whole request */
+	kill(bridge_pid, SIGSTOP);
+	publish_adjust("batch-a", -1, true);
+	static Sl__ItemKey keys[SL_LINES_MAX + 1];
+	static Sl__Line lines[SL_LINES_MAX + 1], *lp[SL_LINES_MAX + 1];
+	static char names[SL_LINES_MAX + 1][16];
+	for (int i = 0; i <= SL_LINES_MAX; i++) {
+		snprintf(names[i], sizeof(names[i]), "batch-x%d", i);
+		sl__line__init(&lines[i]);
+		lines[i].item = key_of(&keys[i], names[i]);
+		lines[i].has_quantity = true;
+		lines[i].quantity = 1;
+		lp[i] = &lines[i];
+	}
+	Sl__Increment inc = SL__INCREMENT__INIT;
+	inc.n_lines = SL_LINES_MAX + 1;
+	inc.lines = lp;
+	Sl__Command big = SL__COMMAND__INIT;
+	big.body_case = SL__COMMAND__BODY_INCREMENT;
+	big.increment = &inc;
+	publish(&big, NULL);
+	publish_adjust("batch-a", 3, false);
+	kill(bridge_pid, SIGCONT);
+	expect_result("OK");
+	expect_result("LIMIT_EXCEEDED");
+	expect_result("OK");
+	assert_int_equal(quantity_of("batch-a"), 7);
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 static void test_bridge_rides_out_a_restart_of_the_ledger(void **state)
 {
 	(void)state;
@@ -575,6 +685,32 @@ static void test_bridge_publishes_every_event_once_in_order_across_crashes(void 
 		natsMsg_Destroy(m);
 }
 
+static void test_bridge_rides_out_a_restart_of_the_nats_server(void **state)
+{
+	(void)state;
+	bridge_start(NULL, NULL);
+	publish_create("nats-a", 0);
+	expect_result("OK");
+	sleep_ms(400);           /* past the events stream's duplicate window */
+	stop(nats_pid, SIGTERM); /* nats-server exits 1 on SIGTERM */
+	nats_pid = 0;
+	sleep_ms(500);
+	assert_true(nats_spawn());
+	/* the test's own connection reconnects too; then commands and events go on */
+	for (int i = 0; i < 800 && natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED; i++)
+		sleep_ms(25);
+	assert_int_equal(natsConnection_Status(nc), NATS_CONN_STATUS_CONNECTED);
+	for (int i = 0; i < 20; i++)
+		publish_adjust("nats-a", 1, false);
+	for (int i = 0; i < 20; i++)
+		expect_result("OK");
+	assert_int_equal(quantity_of("nats-a"), 20);
+	assert_true(consumer_is_drained());
+	events_check();
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 static void test_bridge_refuses_an_events_stream_it_did_not_fill(void **state)
 {
 	(void)state;
@@ -624,8 +760,11 @@ int main(void)
 	    cmocka_unit_test(test_bridge_applies_commands_in_stream_order_with_a_result_each),
 	    cmocka_unit_test(test_bridge_answers_a_message_that_is_no_command_and_changes_nothing),
 	    cmocka_unit_test(test_bridge_applies_a_command_once_when_it_dies_before_the_ack),
+	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_crash_before_the_send),
+	    cmocka_unit_test(test_bridge_refuses_only_the_bad_command_of_a_batch),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
 	    cmocka_unit_test(test_bridge_publishes_every_event_once_in_order_across_crashes),
+	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_nats_server),
 	    cmocka_unit_test(test_bridge_refuses_an_events_stream_it_did_not_fill),
 	    cmocka_unit_test(test_bridge_stops_when_its_commands_stream_is_deleted_under_it),
 	};
