@@ -71,6 +71,7 @@ struct sl_bridge {
 	bool is_stopping;    /* under lock */
 
 	atomic_uint_fast64_t n_commands, n_malformed, n_retries, n_events, n_resyncs;
+	atomic_uint_fast64_t n_batches, n_requests;
 	atomic_int publish_failures; /* async publications refused since the page began */
 	atomic_int failed_rc;        /* the error that stopped a job for good (SL_OK: none) */
 
@@ -627,6 +628,7 @@ static send_outcome commands_send(sl_bridge *b, sl_client **cl, inbound *ins, si
 			cmds[n++] = ins[i].cmd;
 	Sl__Response *resp = NULL;
 	if (n > 0) {
+		atomic_fetch_add(&b->n_requests, 1);
 		if (ledger_call(b, cl, cmds, n, &resp) != SL_OK) {
 			*again = from;
 			return n > 1 ? SEND_SPLIT : SEND_NO_REPLY;
@@ -857,6 +859,7 @@ static void *commands_main(void *arg)
 			continue;
 		}
 		is_noted = false;
+		atomic_fetch_add(&b->n_batches, 1);
 		commands_batch(b, &cl, list.Msgs, list.Count);
 		natsMsgList_Destroy(&list);
 	}
@@ -1143,6 +1146,8 @@ sl_err sl_bridge_failed(sl_bridge *b)
 void sl_bridge_stats_get(sl_bridge *b, sl_bridge_stats *out)
 {
 	out->commands = atomic_load(&b->n_commands);
+	out->batches = atomic_load(&b->n_batches);
+	out->requests = atomic_load(&b->n_requests);
 	out->malformed = atomic_load(&b->n_malformed);
 	out->retries = atomic_load(&b->n_retries);
 	out->events = atomic_load(&b->n_events);

@@ -72,6 +72,7 @@ typedef struct bench {
 typedef struct figure {
 	double rate;
 	double p50_ms, p99_ms;
+	double per_batch; /* commands per fetched batch (the bridge's) */
 } figure;
 
 static double now_s(void)
@@ -431,6 +432,57 @@ static figure run_limit(bench *b, int run)
 	return f;
 }
 
+/* run_direct sends the same commands straight to the ledger, in requests of the bridge's
+ * batch size, each command with a key of its own as the bridge gives them: the ledger's side
+ * of the bound, without the bus. */
+static figure run_direct(bench *b, int run)
+{
+	enum { BATCH = SL_BRIDGE_BATCH_DEFAULT };
+	sl_client *cl = NULL;
+	if (sl_client_open(b->sl_url, 30000, &cl) != SL_OK)
+		die("client", "cannot connect");
+	Sl__Command *cmds[BATCH];
+	char keys[BATCH][48];
+	uint64_t rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)run, sent = 0;
+	size_t n_lat = 0;
+	double start = now_s(), end = start + b->c.seconds;
+	while (now_s() < end) {
+		for (int i = 0; i < BATCH; i++, sent++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			size_t which = (size_t)(rng % b->c.items) * 2 + (sent & 1);
+			cmds[i] = sl__command__unpack(NULL, b->cmd_lens[which], b->cmds[which]);
+			snprintf(keys[i], sizeof(keys[i]), "direct-%d-%" PRIu64, run, sent);
+			cmds[i]->key = keys[i]; /* decoded without a key: nothing to free */
+		}
+		Sl__Request req = SL__REQUEST__INIT;
+		req.n_commands = BATCH;
+		req.commands = cmds;
+		Sl__Response *resp = NULL;
+		double t0 = now_s();
+		if (sl_client_call(cl, &req, &resp) != SL_OK || resp->n_results != BATCH)
+			die("direct", "no answer");
+		uint32_t us = (uint32_t)((now_s() - t0) * 1e6);
+		for (int i = 0; i < BATCH; i++) {
+			if (resp->results[i]->error != NULL)
+				die("direct", resp->results[i]->error->code);
+			if (n_lat < SAMPLES_MAX)
+				b->lat_us[n_lat++] = us;
+			cmds[i]->key = NULL;
+			sl__command__free_unpacked(cmds[i], NULL);
+		}
+		sl__response__free_unpacked(resp, NULL);
+	}
+	double el = now_s() - start;
+	sl_client_close(cl);
+	figure f = {.rate = (double)sent / el};
+	qsort(b->lat_us, n_lat, sizeof(*b->lat_us), cmp_u32);
+	f.p50_ms = b->lat_us[n_lat / 2] / 1000.0;
+	f.p99_ms = b->lat_us[(size_t)((double)n_lat * 0.99)] / 1000.0;
+	return f;
+}
+
 static figure run_bridge(bench *b, int run)
 {
 	stream_fresh(b, SL_BRIDGE_COMMANDS_STREAM, SL_BRIDGE_COMMANDS_SUBJECT, js_WorkQueuePolicy);
@@ -441,6 +493,9 @@ static figure run_bridge(bench *b, int run)
 	if (sl_bridge_open(&bc, &br, why, sizeof(why)) != SL_OK || sl_bridge_start(br) != SL_OK)
 		die("bridge", why);
 	figure f = publish_run(b, "stockledger.commands.bench", run);
+	sl_bridge_stats st;
+	sl_bridge_stats_get(br, &st);
+	f.per_batch = st.batches > 0 ? (double)st.commands / (double)st.batches : 0;
 	sl_bridge_stop(br);
 	sl_bridge_close(br);
 	return f;
@@ -589,34 +644,43 @@ int main(int argc, char **argv)
 	ledger_start(b);
 
 	double br_rate[100], br_p50[100], br_p99[100], li_rate[100], li_p50[100], li_p99[100];
-	double ev_rate[100], rd_rate[100];
+	double ev_rate[100], rd_rate[100], di_rate[100], di_p50[100], di_p99[100];
 	for (int r = 0; r < b->c.runs; r++) {
 		figure fb = run_bridge(b, r);
 		figure fl = run_limit(b, r);
+		figure fd = run_direct(b, r);
+		di_rate[r] = fd.rate, di_p50[r] = fd.p50_ms, di_p99[r] = fd.p99_ms;
 		br_rate[r] = fb.rate, br_p50[r] = fb.p50_ms, br_p99[r] = fb.p99_ms;
 		li_rate[r] = fl.rate, li_p50[r] = fl.p50_ms, li_p99[r] = fl.p99_ms;
 		uint64_t head = ledger_head_seq(b);
 		ev_rate[r] = run_events(b, head);
 		rd_rate[r] = run_feed_read(b, head);
-		printf("run %d: bridge %.0f commands/s (p50 %.2f, p99 %.2f ms), limit %.0f/s (p50 "
+		printf("run %d: ledger alone %.0f commands/s (p50 %.2f, p99 %.2f ms)\n", r + 1,
+		       fd.rate, fd.p50_ms, fd.p99_ms);
+		printf("run %d: bridge %.0f commands/s (p50 %.2f, p99 %.2f ms, %.0f a batch), "
+		       "limit %.0f/s (p50 "
 		       "%.2f, p99 %.2f ms); events %.0f/s over %" PRIu64 ", feed read %.0f/s\n",
-		       r + 1, fb.rate, fb.p50_ms, fb.p99_ms, fl.rate, fl.p50_ms, fl.p99_ms,
-		       ev_rate[r], head, rd_rate[r]);
+		       r + 1, fb.rate, fb.p50_ms, fb.p99_ms, fb.per_batch, fl.rate, fl.p50_ms,
+		       fl.p99_ms, ev_rate[r], head, rd_rate[r]);
 		fflush(stdout);
 	}
 	int n = b->c.runs;
 	double bm = median(br_rate, n), lm = median(li_rate, n), em = median(ev_rate, n),
 	       rm = median(rd_rate, n);
-	printf("\n| workload | through the bridge | limit | vs limit |\n|---|---|---|---|\n");
+	double dm = median(di_rate, n);
+	printf("\n| workload | through the bridge | limit | vs limit | the ledger alone | vs the "
+	       "ledger alone |\n|---|---|---|---|---|---|\n");
 	printf(
 	    "| commands: 1-line restricted decrements/increments published to JetStream, %" PRIu32
 	    " awaiting their result | %.0f commands/s, p50 %.2f ms, p99 %.2f ms | the same "
 	    "messages to a consumer that only answers and acks: %.0f/s, p50 %.2f ms, p99 %.2f "
-	    "ms | %.0f%% |\n",
+	    "ms | %.0f%% | the same commands in requests of %d, keys included: %.0f "
+	    "commands/s, p50 %.2f ms, p99 %.2f ms a request | %.0f%% |\n",
 	    b->c.window, bm, median(br_p50, n), median(br_p99, n), lm, median(li_p50, n),
-	    median(li_p99, n), lm > 0 ? 100.0 * bm / lm : 0.0);
+	    median(li_p99, n), lm > 0 ? 100.0 * bm / lm : 0.0, SL_BRIDGE_BATCH_DEFAULT, dm,
+	    median(di_p50, n), median(di_p99, n), dm > 0 ? 100.0 * bm / dm : 0.0);
 	printf("| events: the change feed published into an empty stream | %.0f events/s | "
-	       "reading the same feed without publishing: %.0f events/s | %.0f%% |\n",
+	       "reading the same feed without publishing: %.0f events/s | %.0f%% | - | - |\n",
 	       em, rm, rm > 0 ? 100.0 * em / rm : 0.0);
 
 	gw_server_stop(b->srv);

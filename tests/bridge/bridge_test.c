@@ -153,6 +153,8 @@ static void bridge_start(const char *opt, const char *val)
 	if (val != NULL)
 		argv[n++] = (char *)val;
 	argv[n] = NULL;
+	if (bridge_pid > 0) /* left by a test that failed */
+		stop(bridge_pid, SIGKILL);
 	int before = log_lines_with(log, "stockledger-bridge: ready");
 	bridge_pid = spawn(argv, log);
 	assert_true(wait_line(log, "stockledger-bridge: ready", before, bridge_pid));
