@@ -117,8 +117,8 @@
 #define SL_ORDER_COMMAND_EVENTS_MAX (SL_ORDER_LINES_MAX + 1)
 
 /* ---- the NATS JetStream bridge (bridge/bridge.h) ---- */
-/* Commands fetched from the stream and sent to the ledger as one request; also the
- * consumer's MaxAckPending, so that a batch is answered before the next is delivered. */
+/* Commands fetched from the stream and sent to the ledger as one request; the consumer's
+ * MaxAckPending is two of them (the batch at the ledger and the one fetched ahead). */
 #define SL_BRIDGE_BATCH_MAX 512
 /* Events published per page of the change feed before the publisher waits for the stream's
  * acknowledgements (bounds what a failed publication makes it publish again). */

@@ -5,8 +5,9 @@
  * The commands thread keeps one invariant: a message is acknowledged only once the ledger
  * has answered its command with a result that is final (applied, replayed or refused for a
  * reason that resending cannot change), and after that result was handed to NATS. A batch
- * is sent in stream order as one request; the consumer lets no new message out while a
- * batch is unacknowledged (MaxAckPending = batch), so the ledger sees the stream's order.
+ * is sent in stream order as one request, and batches one after the other; a fetch thread
+ * fetches the next batch while the commands thread has one at the ledger (a slot of one
+ * batch; MaxAckPending = two batches), so the ledger sees the stream's order.
  *
  *   fetch ──> decode ──> send ──> results ──> publish result, ack
  *               │          ▲         │
@@ -64,11 +65,17 @@ struct sl_bridge {
 	natsSubscription *sub;
 	int64_t commands_created_ns; /* the commands stream's creation: part of derived keys */
 
-	pthread_t commands_thread, events_thread;
+	pthread_t commands_thread, fetch_thread, events_thread;
 	bool is_commands_running, is_events_running, is_stopped;
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* signalled when stopping: ends the threads' pauses */
 	bool is_stopping;    /* under lock */
+
+	/* the batch fetched ahead while the one before it is at the ledger (one slot) */
+	pthread_mutex_t slot_lock;
+	pthread_cond_t slot_cond; /* the slot filled or emptied, or the fetcher ended */
+	natsMsgList slot;
+	bool has_slot, is_fetch_done;
 
 	atomic_uint_fast64_t n_commands, n_malformed, n_retries, n_events, n_resyncs;
 	atomic_uint_fast64_t n_batches, n_requests;
@@ -243,7 +250,7 @@ static sl_err commands_bind(sl_bridge *b, char *why, size_t why_size)
 	cc.FilterSubject = b->commands_subject;
 	cc.AckPolicy = js_AckExplicit;
 	cc.AckWait = (int64_t)b->cfg.ack_wait_ms * 1000000;
-	cc.MaxAckPending = b->cfg.batch;
+	cc.MaxAckPending = 2 * (int64_t)b->cfg.batch; /* the batch at the ledger, the next */
 	cc.DeliverPolicy = js_DeliverAll;
 	jsConsumerInfo *ci = NULL;
 	jsErrCode cerr = 0;
@@ -302,6 +309,8 @@ sl_err sl_bridge_open(const sl_bridge_config *cfg, sl_bridge **out, char *why, s
 		return SL_ERR_NOMEM;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);
+	pthread_mutex_init(&b->slot_lock, NULL);
+	pthread_cond_init(&b->slot_cond, NULL);
 	sl_err rc = bridge_config(b, cfg, why, why_size);
 	if (rc != SL_OK)
 		goto fail;
@@ -562,11 +571,15 @@ static void inbound_answer(sl_bridge *b, inbound *in, const Sl__Result *r, const
 
 /* commands_keep_alive tells the stream that the messages of a batch the ledger has not
  * answered yet are still being worked on, so that they are not redelivered meanwhile. */
-static void commands_keep_alive(inbound *ins, size_t n)
+static void commands_keep_alive(sl_bridge *b, inbound *ins, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!ins[i].is_done)
 			natsMsg_InProgress(ins[i].msg, NULL);
+	pthread_mutex_lock(&b->slot_lock); /* and the batch fetched ahead, waiting */
+	for (int i = 0; b->has_slot && i < b->slot.Count; i++)
+		natsMsg_InProgress(b->slot.Msgs[i], NULL);
+	pthread_mutex_unlock(&b->slot_lock);
 }
 
 /* What became of one request: */
@@ -743,7 +756,7 @@ static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int cou
 	int64_t alive_ms = now_ms();
 	while (from < n) {
 		if (now_ms() - alive_ms >= b->cfg.ack_wait_ms / 3) {
-			commands_keep_alive(ins + from, n - from);
+			commands_keep_alive(b, ins + from, n - from);
 			alive_ms = now_ms();
 		}
 		size_t to = commands_range(ins, from, n, per_request), again = to;
@@ -820,14 +833,29 @@ static void commands_wait_for_redelivery(sl_bridge *b)
 	bridge_pause_ms(b, b->cfg.ack_wait_ms + 100);
 }
 
-static void *commands_main(void *arg)
+/* slot_wait_empty waits until the slot is free (or the bridge stops); false if stopping. */
+static bool slot_wait_empty(sl_bridge *b)
+{
+	pthread_mutex_lock(&b->slot_lock);
+	while (b->has_slot && !bridge_is_stopping(b)) {
+		struct timespec until;
+		sl_deadline_after_ms(&until, 100);
+		pthread_cond_timedwait(&b->slot_cond, &b->slot_lock, &until);
+	}
+	bool is_free = !b->has_slot;
+	pthread_mutex_unlock(&b->slot_lock);
+	return is_free && !bridge_is_stopping(b);
+}
+
+/* fetch_main fetches the next batch while the commands thread has the one before it at the
+ * ledger, and leaves it in the slot (MaxAckPending is two batches for that). */
+static void *fetch_main(void *arg)
 {
 	sl_bridge *b = arg;
-	sl_client *cl = NULL;
 	bool is_noted = false;
 	unsigned idle = 0;
 	commands_wait_for_redelivery(b);
-	while (!bridge_is_stopping(b)) {
+	while (slot_wait_empty(b)) {
 		if (atomic_exchange(&b->is_reconnected, false))
 			commands_wait_for_redelivery(b);
 		natsMsgList list = {0};
@@ -860,7 +888,42 @@ static void *commands_main(void *arg)
 		}
 		is_noted = false;
 		atomic_fetch_add(&b->n_batches, 1);
-		commands_batch(b, &cl, list.Msgs, list.Count);
+		pthread_mutex_lock(&b->slot_lock);
+		b->slot = list;
+		b->has_slot = true;
+		pthread_cond_broadcast(&b->slot_cond);
+		pthread_mutex_unlock(&b->slot_lock);
+	}
+	pthread_mutex_lock(&b->slot_lock);
+	b->is_fetch_done = true;
+	pthread_cond_broadcast(&b->slot_cond);
+	pthread_mutex_unlock(&b->slot_lock);
+	return NULL;
+}
+
+/* commands_main answers the batches the fetcher leaves in the slot, one after the other, in
+ * the order they were fetched; once stopping, it hands back (nak) what it has not sent. */
+static void *commands_main(void *arg)
+{
+	sl_bridge *b = arg;
+	sl_client *cl = NULL;
+	for (;;) {
+		pthread_mutex_lock(&b->slot_lock);
+		while (!b->has_slot && !b->is_fetch_done)
+			pthread_cond_wait(&b->slot_cond, &b->slot_lock);
+		if (!b->has_slot) {
+			pthread_mutex_unlock(&b->slot_lock);
+			break;
+		}
+		natsMsgList list = b->slot;
+		b->has_slot = false;
+		pthread_cond_broadcast(&b->slot_cond);
+		pthread_mutex_unlock(&b->slot_lock);
+		if (bridge_is_stopping(b))
+			for (int i = 0; i < list.Count; i++)
+				natsMsg_Nak(list.Msgs[i], NULL);
+		else
+			commands_batch(b, &cl, list.Msgs, list.Count);
 		natsMsgList_Destroy(&list);
 	}
 	sl_client_close(cl);
@@ -1089,8 +1152,20 @@ static void *events_main(void *arg)
 sl_err sl_bridge_start(sl_bridge *b)
 {
 	if (b->cfg.is_commands) {
-		if (pthread_create(&b->commands_thread, NULL, commands_main, b) != 0)
+		if (pthread_create(&b->fetch_thread, NULL, fetch_main, b) != 0)
 			return SL_ERR_NOMEM;
+		if (pthread_create(&b->commands_thread, NULL, commands_main, b) != 0) {
+			pthread_mutex_lock(&b->lock);
+			b->is_stopping = true;
+			pthread_cond_broadcast(&b->wake);
+			pthread_mutex_unlock(&b->lock);
+			pthread_join(b->fetch_thread, NULL);
+			for (int i = 0; b->has_slot && i < b->slot.Count; i++)
+				natsMsg_Nak(b->slot.Msgs[i], NULL);
+			if (b->has_slot)
+				natsMsgList_Destroy(&b->slot);
+			return SL_ERR_NOMEM;
+		}
 		b->is_commands_running = true;
 	}
 	if (b->cfg.is_events) {
@@ -1109,8 +1184,10 @@ sl_err sl_bridge_stop(sl_bridge *b)
 	b->is_stopping = true;
 	pthread_cond_broadcast(&b->wake);
 	pthread_mutex_unlock(&b->lock);
-	if (b->is_commands_running)
+	if (b->is_commands_running) {
+		pthread_join(b->fetch_thread, NULL);
 		pthread_join(b->commands_thread, NULL);
+	}
 	if (b->is_events_running)
 		pthread_join(b->events_thread, NULL);
 	b->is_commands_running = b->is_events_running = false;
@@ -1135,6 +1212,8 @@ void sl_bridge_close(sl_bridge *b)
 	natsConnection_Destroy(b->nc);
 	pthread_cond_destroy(&b->wake);
 	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->slot_cond);
+	pthread_mutex_destroy(&b->slot_lock);
 	free(b);
 }
 
