@@ -123,6 +123,8 @@
 /* Events published per page of the change feed before the publisher waits for the stream's
  * acknowledgements (bounds what a failed publication makes it publish again). */
 #define SL_BRIDGE_EVENTS_PAGE_MAX SL_FEED_PAGE_MAX
+/* Pages of events published before the publisher waits for the stream to confirm them. */
+#define SL_BRIDGE_EVENTS_PAGES_IN_FLIGHT 4
 /* How long the stream may take to confirm one published event before the publisher counts
  * it lost and reads where the stream ends. */
 #define SL_BRIDGE_PUBLISH_WAIT_MS 5000

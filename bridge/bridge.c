@@ -76,6 +76,7 @@ struct sl_bridge {
 	pthread_cond_t slot_cond; /* the slot filled or emptied, or the fetcher ended */
 	natsMsgList slot;
 	bool has_slot, is_fetch_done;
+	bool is_busy; /* the commands thread has a batch (under slot_lock) */
 
 	atomic_uint_fast64_t n_commands, n_malformed, n_retries, n_events, n_resyncs;
 	atomic_uint_fast64_t n_batches, n_requests;
@@ -86,10 +87,12 @@ struct sl_bridge {
 	sl_client *events_cl;
 	uint64_t events_next;        /* the seq the stream expects next */
 	uint64_t events_stream_last; /* the stream's last sequence (0: never written) */
+	uint64_t events_unconfirmed; /* published, not yet confirmed by the stream */
 	bool has_events_from;        /* --events-from was given */
 	atomic_bool is_reconnected;  /* NATS reconnected since the last fetch */
 	uint32_t batches_answered;   /* commands thread only: for fault_exit_before_ack */
-	uint32_t batches_fetched;    /* commands thread only: for fault_exit_before_send */
+	uint32_t
+	    batches_fetched; /* commands thread only: batches it took, for fault_exit_before_send */
 };
 
 static sl_err publisher_resync(sl_bridge *b);
@@ -353,7 +356,7 @@ sl_err sl_bridge_open(const sl_bridge_config *cfg, sl_bridge **out, char *why, s
 	jsOptions_Init(&jo);
 	jo.PublishAsync.ErrHandler = publish_err_cb;
 	jo.PublishAsync.ErrHandlerClosure = b;
-	jo.PublishAsync.MaxPending = SL_BRIDGE_EVENTS_PAGE_MAX;
+	jo.PublishAsync.MaxPending = SL_BRIDGE_EVENTS_PAGES_IN_FLIGHT * SL_BRIDGE_EVENTS_PAGE_MAX;
 	if (natsConnection_JetStream(&b->js_events, b->nc, &jo) != NATS_OK) {
 		rc = SL_ERR_NOMEM;
 		goto fail;
@@ -736,11 +739,14 @@ static size_t commands_range(const inbound *ins, size_t from, size_t n, size_t p
  * given up: they are sent again until the ledger decides them. */
 static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int count)
 {
-	inbound *ins = calloc((size_t)count, sizeof(*ins));
-	if (ins == NULL) {
-		for (int i = 0; i < count; i++)
-			natsMsg_Nak(msgs[i], NULL);
-		return;
+	inbound *ins;
+	/* not handed back when memory is short: the batch fetched ahead would overtake it */
+	while ((ins = calloc((size_t)count, sizeof(*ins))) == NULL) {
+		if (bridge_pause_ms(b, 100)) {
+			for (int i = 0; i < count; i++)
+				natsMsg_Nak(msgs[i], NULL);
+			return;
+		}
 	}
 	for (int i = 0; i < count; i++) {
 		ins[i].msg = msgs[i];
@@ -847,6 +853,23 @@ static bool slot_wait_empty(sl_bridge *b)
 	return is_free && !bridge_is_stopping(b);
 }
 
+/* fetch_after_reconnect: messages delivered while the connection was down are ack-pending on
+ * the server, and must come before newer ones. Once the commands thread has answered (and
+ * acknowledged) all it holds, whatever is still unacknowledged was lost in the reconnect:
+ * then wait for its redelivery (commands_wait_for_redelivery). */
+static void fetch_after_reconnect(sl_bridge *b)
+{
+	pthread_mutex_lock(&b->slot_lock);
+	while ((b->has_slot || b->is_busy) && !bridge_is_stopping(b)) {
+		struct timespec until;
+		sl_deadline_after_ms(&until, 100);
+		pthread_cond_timedwait(&b->slot_cond, &b->slot_lock, &until);
+	}
+	pthread_mutex_unlock(&b->slot_lock);
+	natsConnection_FlushTimeout(b->nc, 1000); /* the acks reach the server first */
+	commands_wait_for_redelivery(b);
+}
+
 /* fetch_main fetches the next batch while the commands thread has the one before it at the
  * ledger, and leaves it in the slot (MaxAckPending is two batches for that). */
 static void *fetch_main(void *arg)
@@ -857,7 +880,7 @@ static void *fetch_main(void *arg)
 	commands_wait_for_redelivery(b);
 	while (slot_wait_empty(b)) {
 		if (atomic_exchange(&b->is_reconnected, false))
-			commands_wait_for_redelivery(b);
+			fetch_after_reconnect(b);
 		natsMsgList list = {0};
 		jsErrCode jerr = 0;
 		natsStatus s = natsSubscription_Fetch(&list, b->sub, (int)b->cfg.batch, 500, &jerr);
@@ -902,7 +925,8 @@ static void *fetch_main(void *arg)
 }
 
 /* commands_main answers the batches the fetcher leaves in the slot, one after the other, in
- * the order they were fetched; once stopping, it hands back (nak) what it has not sent. */
+ * the order they were fetched; once stopping, what the ledger does not take at the first
+ * attempt is handed back (nak). */
 static void *commands_main(void *arg)
 {
 	sl_bridge *b = arg;
@@ -917,14 +941,17 @@ static void *commands_main(void *arg)
 		}
 		natsMsgList list = b->slot;
 		b->has_slot = false;
+		b->is_busy = true;
 		pthread_cond_broadcast(&b->slot_cond);
 		pthread_mutex_unlock(&b->slot_lock);
-		if (bridge_is_stopping(b))
-			for (int i = 0; i < list.Count; i++)
-				natsMsg_Nak(list.Msgs[i], NULL);
-		else
-			commands_batch(b, &cl, list.Msgs, list.Count);
+		/* stopping too: one attempt, so that a clean stop leaves nothing unacknowledged
+		 * (a restarted bridge would wait an ack wait for it) unless the ledger is away */
+		commands_batch(b, &cl, list.Msgs, list.Count);
 		natsMsgList_Destroy(&list);
+		pthread_mutex_lock(&b->slot_lock);
+		b->is_busy = false;
+		pthread_cond_broadcast(&b->slot_cond);
+		pthread_mutex_unlock(&b->slot_lock);
 	}
 	sl_client_close(cl);
 	return NULL;
@@ -951,6 +978,8 @@ static sl_err publisher_resync(sl_bridge *b)
 	uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
 	atomic_fetch_add(&b->n_resyncs, 1);
+	atomic_store(&b->publish_failures, 0);
+	b->events_unconfirmed = 0;
 	b->events_stream_last = last;
 	if (msgs == 0) {
 		/* never written, or purged (its last sequence stays): nothing says where the
@@ -1078,15 +1107,15 @@ static natsStatus publisher_drain(sl_bridge *b)
 	return s;
 }
 
-/* publisher_page publishes the events of one page and waits for the stream to confirm all
- * of them. Returns SL_OK, or SL_ERR_UNAVAILABLE when one was refused or not confirmed (the
- * caller resyncs) or the page has a gap (the ledger answered something unexpected). */
+/* publisher_page publishes the events of one page without waiting for the stream, and
+ * waits for it to confirm everything in flight once SL_BRIDGE_EVENTS_PAGES_IN_FLIGHT pages
+ * are, or the page was short (the feed is caught up: nothing more to overlap with). Returns
+ * SL_OK, or SL_ERR_UNAVAILABLE when a publication was refused or not confirmed (the caller
+ * resyncs: what the stream holds is a prefix) or the page has a gap. */
 static sl_err publisher_page(sl_bridge *b, const Sl__Result *r)
 {
-	atomic_store(&b->publish_failures, 0);
 	uint64_t next = b->events_next;
 	sl_err rc = SL_OK;
-	size_t sent = 0;
 	for (size_t i = 0; i < r->n_events && rc == SL_OK; i++) {
 		if (r->events[i]->seq != next) {
 			fprintf(stderr,
@@ -1098,17 +1127,21 @@ static sl_err publisher_page(sl_bridge *b, const Sl__Result *r)
 		}
 		rc = publisher_send(b, r->events[i]);
 		if (rc == SL_OK) {
-			sent++;
+			b->events_unconfirmed++;
 			next++;
 		}
 	}
-	natsStatus s = sent > 0 ? publisher_drain(b) : NATS_OK;
-	if (s != NATS_OK || atomic_load(&b->publish_failures) > 0)
+	b->events_next = next;
+	if (rc == SL_OK && atomic_load(&b->publish_failures) == 0 &&
+	    b->events_unconfirmed < SL_BRIDGE_EVENTS_PAGES_IN_FLIGHT * SL_BRIDGE_EVENTS_PAGE_MAX &&
+	    r->n_events == SL_BRIDGE_EVENTS_PAGE_MAX)
+		return SL_OK;
+	natsStatus s = b->events_unconfirmed > 0 ? publisher_drain(b) : NATS_OK;
+	if (s != NATS_OK || atomic_exchange(&b->publish_failures, 0) > 0)
 		rc = SL_ERR_UNAVAILABLE;
-	if (rc == SL_OK) {
-		atomic_fetch_add(&b->n_events, sent);
-		b->events_next = next;
-	}
+	if (rc == SL_OK)
+		atomic_fetch_add(&b->n_events, b->events_unconfirmed);
+	b->events_unconfirmed = 0;
 	return rc;
 }
 
@@ -1164,6 +1197,7 @@ sl_err sl_bridge_start(sl_bridge *b)
 				natsMsg_Nak(b->slot.Msgs[i], NULL);
 			if (b->has_slot)
 				natsMsgList_Destroy(&b->slot);
+			b->has_slot = false;
 			return SL_ERR_NOMEM;
 		}
 		b->is_commands_running = true;
@@ -1184,6 +1218,9 @@ sl_err sl_bridge_stop(sl_bridge *b)
 	b->is_stopping = true;
 	pthread_cond_broadcast(&b->wake);
 	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_lock(&b->slot_lock);
+	pthread_cond_broadcast(&b->slot_cond);
+	pthread_mutex_unlock(&b->slot_lock);
 	if (b->is_commands_running) {
 		pthread_join(b->fetch_thread, NULL);
 		pthread_join(b->commands_thread, NULL);

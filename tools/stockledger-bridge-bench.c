@@ -11,8 +11,10 @@
  * - limit: the same messages through the same stream to a do-nothing consumer (fetch, answer
  *   on SL-Reply-To, ack: the bridge without the ledger), in the same run: the bus's own rate.
  * - events: the bridge publishing the change feed of the whole log into an empty stream
- *   (events/s until the stream holds the head), against reading the same feed without
- *   publishing it (the ledger's side of the bound).
+ *   (events/s until the stream holds the head), against publishing the same messages
+ *   (read back from that stream, up to RAW_EVENTS_MAX) into a fresh stream without the
+ *   ledger and without expectations (the bus's side of the bound), and against reading the
+ *   same feed without publishing it (the ledger's side).
  *
  * No figure is asserted anywhere: `--quick` only proves the bench works (run by ctest).
  */
@@ -45,6 +47,7 @@
 #define LIMIT_SUBJECT "bench.limit.>"
 #define QUANTITY_START 500000
 #define SAMPLES_MAX (1u << 22)
+#define RAW_EVENTS_MAX 200000
 
 typedef struct cfg {
 	bool is_quick;
@@ -545,6 +548,51 @@ static double run_feed_read(bench *b, uint64_t head)
 	return (double)head / el;
 }
 
+/* run_raw_publish publishes the events the bridge published (read back from its stream)
+ * into a fresh stream as fast as JetStream confirms them, with a message id each and no
+ * expectation: the bus's own rate for these messages. */
+static double run_raw_publish(bench *b, uint64_t head)
+{
+	uint64_t n = head < RAW_EVENTS_MAX ? head : RAW_EVENTS_MAX;
+	natsMsg **msgs = calloc(n, sizeof(*msgs));
+	if (msgs == NULL)
+		die("memory", "raw events");
+	for (uint64_t i = 0; i < n; i++) {
+		natsMsg *m = NULL;
+		jsErrCode jerr = 0;
+		if (js_GetMsg(&m, b->js, SL_BRIDGE_EVENTS_STREAM, i + 1, NULL, &jerr) != NATS_OK)
+			die("raw", "cannot read the events stream back");
+		const char *seq = NULL, *type = NULL;
+		natsMsgHeader_Get(m, SL_BRIDGE_HDR_SEQ, &seq);
+		natsMsgHeader_Get(m, SL_BRIDGE_HDR_TYPE, &type);
+		natsMsg_Create(&msgs[i], "bench.raw", NULL, natsMsg_GetData(m),
+		               natsMsg_GetDataLength(m));
+		natsMsgHeader_Set(msgs[i], SL_BRIDGE_HDR_SEQ, seq != NULL ? seq : "");
+		natsMsgHeader_Set(msgs[i], SL_BRIDGE_HDR_TYPE, type != NULL ? type : "");
+		natsMsg_Destroy(m);
+	}
+	stream_fresh(b, "BENCH_RAW", "bench.raw", js_LimitsPolicy);
+	double start = now_s();
+	for (uint64_t i = 0; i < n; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "sl-%" PRIu64, i + 1);
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MsgId = id;
+		if (js_PublishMsgAsync(b->js, &msgs[i], &po) != NATS_OK)
+			die("raw", "publish refused");
+		natsMsg_Destroy(msgs[i]); /* NULL once the library owns it */
+	}
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = 60000;
+	if (js_PublishAsyncComplete(b->js, &po) != NATS_OK)
+		die("raw", "not confirmed in 60 s");
+	double el = now_s() - start;
+	free(msgs);
+	return (double)n / el;
+}
+
 static double run_events(bench *b, uint64_t head)
 {
 	stream_fresh(b, SL_BRIDGE_EVENTS_STREAM, SL_BRIDGE_EVENTS_SUBJECT, js_LimitsPolicy);
@@ -644,7 +692,7 @@ int main(int argc, char **argv)
 	ledger_start(b);
 
 	double br_rate[100], br_p50[100], br_p99[100], li_rate[100], li_p50[100], li_p99[100];
-	double ev_rate[100], rd_rate[100], di_rate[100], di_p50[100], di_p99[100];
+	double ev_rate[100], rd_rate[100], di_rate[100], di_p50[100], di_p99[100], raw_rate[100];
 	for (int r = 0; r < b->c.runs; r++) {
 		figure fb = run_bridge(b, r);
 		figure fl = run_limit(b, r);
@@ -655,13 +703,15 @@ int main(int argc, char **argv)
 		uint64_t head = ledger_head_seq(b);
 		ev_rate[r] = run_events(b, head);
 		rd_rate[r] = run_feed_read(b, head);
+		raw_rate[r] = run_raw_publish(b, head);
 		printf("run %d: ledger alone %.0f commands/s (p50 %.2f, p99 %.2f ms)\n", r + 1,
 		       fd.rate, fd.p50_ms, fd.p99_ms);
 		printf("run %d: bridge %.0f commands/s (p50 %.2f, p99 %.2f ms, %.0f a batch), "
 		       "limit %.0f/s (p50 "
-		       "%.2f, p99 %.2f ms); events %.0f/s over %" PRIu64 ", feed read %.0f/s\n",
+		       "%.2f, p99 %.2f ms); events %.0f/s over %" PRIu64 ", feed read %.0f/s, raw "
+		       "publish %.0f/s\n",
 		       r + 1, fb.rate, fb.p50_ms, fb.p99_ms, fb.per_batch, fl.rate, fl.p50_ms,
-		       fl.p99_ms, ev_rate[r], head, rd_rate[r]);
+		       fl.p99_ms, ev_rate[r], head, rd_rate[r], raw_rate[r]);
 		fflush(stdout);
 	}
 	int n = b->c.runs;
@@ -679,9 +729,12 @@ int main(int argc, char **argv)
 	    b->c.window, bm, median(br_p50, n), median(br_p99, n), lm, median(li_p50, n),
 	    median(li_p99, n), lm > 0 ? 100.0 * bm / lm : 0.0, SL_BRIDGE_BATCH_DEFAULT, dm,
 	    median(di_p50, n), median(di_p99, n), dm > 0 ? 100.0 * bm / dm : 0.0);
+	double pm = median(raw_rate, n);
 	printf("| events: the change feed published into an empty stream | %.0f events/s | "
-	       "reading the same feed without publishing: %.0f events/s | %.0f%% | - | - |\n",
-	       em, rm, rm > 0 ? 100.0 * em / rm : 0.0);
+	       "the same messages published to JetStream without the ledger or expectations: "
+	       "%.0f/s | %.0f%% | reading the same feed without publishing: %.0f events/s | "
+	       "%.0f%% |\n",
+	       em, pm, pm > 0 ? 100.0 * em / pm : 0.0, rm, rm > 0 ? 100.0 * em / rm : 0.0);
 
 	gw_server_stop(b->srv);
 	gw_service_close(b->svc);

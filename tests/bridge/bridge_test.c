@@ -585,6 +585,61 @@ static void test_bridge_refuses_only_the_bad_command_of_a_batch(void **state)
 	bridge_pid = 0;
 }
 
+/* ack_pending returns the consumer's unacknowledged messages (-1 if it cannot be read). */
+static int64_t ack_pending(void)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	if (js_GetConsumerInfo(&ci, js, SL_BRIDGE_COMMANDS_STREAM, SL_BRIDGE_DURABLE, NULL,
+	                       &jerr) != NATS_OK)
+		return -1;
+	int64_t n = ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	return n;
+}
+
+static void test_bridge_stops_cleanly_with_a_batch_fetched_ahead(void **state)
+{
+	(void)state;
+	bridge_start("--batch", "2");
+	publish_create("slot-a", 0);
+	expect_result("OK");
+	/* the ledger down: batch n is retried while batch n+1 waits in the slot (the commands
+	 * published while the bridge is held, so that each fetch finds a full batch) */
+	kill(bridge_pid, SIGSTOP);
+	assert_int_equal(stop(daemon_pid, SIGTERM), 0);
+	daemon_pid = 0;
+	uint64_t seqs[6];
+	for (int i = 0; i < 3; i++) {
+		seqs[2 * i] = publish_adjust("slot-a", 1, false);
+		seqs[2 * i + 1] = publish_adjust("slot-a", -1, true); /* short if overtaken */
+	}
+	kill(bridge_pid, SIGCONT);
+	/* batch n holds at most 2: with 3 or more unacknowledged, the slot holds a batch */
+	int64_t pending = 0;
+	for (int i = 0; i < 400 && (pending = ack_pending()) < 3; i++)
+		sleep_ms(25);
+	assert_true(pending >= 3);
+	kill(bridge_pid, SIGTERM); /* both batches handed back, exit 0 */
+	int status = wait_exit(bridge_pid);
+	bridge_pid = 0;
+	assert_int_equal(status, 0);
+	daemon_start();
+	bridge_start("--batch", "2");
+	char code[64];
+	for (int i = 0; i < 6; i++) {
+		Sl__Result *r = next_result(15000, code, sizeof(code));
+		assert_non_null(r);
+		assert_string_equal(code, "OK");
+		assert_int_equal(last_result_stream_seq, seqs[i]);
+		sl__result__free_unpacked(r, NULL);
+	}
+	assert_int_equal(quantity_of("slot-a"), 0);
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 static void test_bridge_rides_out_a_restart_of_the_ledger(void **state)
 {
 	(void)state;
@@ -764,6 +819,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_applies_a_command_once_when_it_dies_before_the_ack),
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_crash_before_the_send),
 	    cmocka_unit_test(test_bridge_refuses_only_the_bad_command_of_a_batch),
+	    cmocka_unit_test(test_bridge_stops_cleanly_with_a_batch_fetched_ahead),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
 	    cmocka_unit_test(test_bridge_publishes_every_event_once_in_order_across_crashes),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_nats_server),
