@@ -1274,3 +1274,65 @@ void sl_bridge_library_close(void)
 {
 	nats_Close();
 }
+
+sl_err sl_bridge_call(const char *nats_url, const char *subject, const Sl__Command *cmd,
+                      int timeout_ms, Sl__Result **out, char *why, size_t why_size)
+{
+	size_t len = sl__command__get_packed_size(cmd);
+	if (len > SL_REQUEST_BYTES_MAX) {
+		why_set(why, why_size, "the command is larger than a request may be (1 MiB)");
+		return SL_ERR_LIMIT_EXCEEDED;
+	}
+	uint8_t *data = malloc(len > 0 ? len : 1);
+	if (data == NULL)
+		return SL_ERR_NOMEM;
+	sl__command__pack(cmd, data);
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	natsInbox *inbox = NULL;
+	natsSubscription *sub = NULL;
+	natsMsg *m = NULL, *reply = NULL;
+	sl_err rc = SL_ERR_UNAVAILABLE;
+	jsErrCode jerr = 0;
+	natsStatus s = natsConnection_ConnectTo(&nc, nats_url);
+	if (s != NATS_OK) {
+		why_set(why, why_size, "cannot connect to NATS at '%s': %s", nats_url,
+		        nats_why(s, nats_GetLastError(NULL)));
+		goto done;
+	}
+	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK ||
+	    natsInbox_Create(&inbox) != NATS_OK ||
+	    natsConnection_SubscribeSync(&sub, nc, inbox) != NATS_OK ||
+	    natsMsg_Create(&m, subject, NULL, (const char *)data, (int)len) != NATS_OK ||
+	    natsMsgHeader_Set(m, SL_BRIDGE_HDR_REPLY_TO, inbox) != NATS_OK) {
+		why_set(why, why_size, "cannot set up the request: %s",
+		        nats_why(NATS_ERR, nats_GetLastError(NULL)));
+		goto done;
+	}
+	s = js_PublishMsg(NULL, js, m, NULL, &jerr); /* stored: the bridge takes it from there */
+	if (s != NATS_OK) {
+		why_set(why, why_size, "cannot publish to '%s' (does a stream hold it?): %s",
+		        subject, nats_why(s, nats_GetLastError(NULL)));
+		goto done;
+	}
+	s = natsSubscription_NextMsg(&reply, sub, timeout_ms > 0 ? timeout_ms : 10000);
+	if (s != NATS_OK) {
+		why_set(why, why_size, "no result on the bus after %d ms (is a bridge running?)",
+		        timeout_ms > 0 ? timeout_ms : 10000);
+		goto done;
+	}
+	*out = sl__result__unpack(NULL, (size_t)natsMsg_GetDataLength(reply),
+	                          (const uint8_t *)natsMsg_GetData(reply));
+	rc = *out != NULL ? SL_OK : SL_ERR_MALFORMED;
+	if (rc != SL_OK)
+		why_set(why, why_size, "the result on the bus is no Result");
+done:
+	natsMsg_Destroy(reply);
+	natsMsg_Destroy(m);
+	natsSubscription_Destroy(sub);
+	natsInbox_Destroy(inbox);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	free(data);
+	return rc;
+}

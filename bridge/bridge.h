@@ -94,6 +94,19 @@ sl_err sl_bridge_failed(sl_bridge *b);
 /* sl_bridge_close releases b (stopping it first if it runs); NULL is a no-op. */
 void sl_bridge_close(sl_bridge *b);
 
+/* sl_bridge_call is the other side of the bus, for a client: it publishes cmd to subject
+ * (which a bridge's commands stream holds) with a fresh reply inbox and waits up to
+ * timeout_ms for the Result the bridge publishes there, returned in *out (free it with
+ * sl__result__free_unpacked). A command without a key gets the one the bridge derives from
+ * its message: publishing again is a new command. Errors: SL_ERR_UNAVAILABLE (NATS or
+ * JetStream unreachable, no stream holds subject, or no result in time: whether the command
+ * was applied is unknown then, which is what keys are for), SL_ERR_MALFORMED (an undecodable
+ * result), SL_ERR_LIMIT_EXCEEDED, SL_ERR_NOMEM; a cause is written into why. Any thread. */
+struct Sl__Command;
+struct Sl__Result;
+sl_err sl_bridge_call(const char *nats_url, const char *subject, const struct Sl__Command *cmd,
+                      int timeout_ms, struct Sl__Result **out, char *why, size_t why_size);
+
 /* sl_bridge_library_close releases what the NATS library keeps for the process (its threads and
  * caches); call it once, after the last bridge is closed, before exit. */
 void sl_bridge_library_close(void);

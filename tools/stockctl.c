@@ -18,6 +18,7 @@
 #include "base/banned.h"
 #include "base/sl_limits.h"
 #include "base/sl_util.h"
+#include "bridge/bridge.h"
 #include "client/args.h"
 #include "client/client.h"
 #include "client/json.h"
@@ -213,8 +214,66 @@ int print_refusal(const ctl *c, const Sl__Error *err)
 
 /* call sends one command and returns its result in *res_out (and the response to free in
  * *resp_out), or prints why not and returns the exit status. */
+/* call_bus is call over NATS JetStream (a --server nats://... url): the command goes to
+ * the bus subject $STOCKLEDGER_BUS_SUBJECT (default CTL_BUS_SUBJECT_DEFAULT), where a
+ * stockledger-bridge takes it (docs/bridge.md). */
+static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
+{
+	const char *subject = getenv("STOCKLEDGER_BUS_SUBJECT");
+	if (subject == NULL || subject[0] == '\0')
+		subject = CTL_BUS_SUBJECT_DEFAULT;
+	static bool is_closing_registered; /* the NATS library's threads, at exit */
+	if (!is_closing_registered && atexit(sl_bridge_library_close) == 0)
+		is_closing_registered = true;
+	Sl__Result *res = NULL;
+	char why[384] = "";
+	sl_err rc = sl_bridge_call(c->server, subject, cmd, CTL_TIMEOUT_MS, &res, why, sizeof(why));
+	if (rc != SL_OK) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "'%s': %s", c->server, why);
+		fprintf(stderr, "stockctl: %s\n", msg);
+		if (c->is_json)
+			print_error_json(
+			    rc == SL_ERR_LIMIT_EXCEEDED ? "LIMIT_EXCEEDED" : "UNAVAILABLE", msg);
+		return rc == SL_ERR_LIMIT_EXCEEDED ? EXIT_REFUSED : EXIT_UNREACHABLE;
+	}
+	if (res->error != NULL) {
+		int code = print_refusal(c, res->error);
+		sl__result__free_unpacked(res, NULL);
+		return code;
+	}
+	/* the callers free a Response: wrap the result in one */
+	Sl__Result *rs[1] = {res};
+	Sl__Response tmp = SL__RESPONSE__INIT;
+	tmp.n_results = 1;
+	tmp.results = rs;
+	size_t len = sl__response__get_packed_size(&tmp);
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+	Sl__Response *resp = NULL;
+	if (buf != NULL) {
+		sl__response__pack(&tmp, buf);
+		resp = sl__response__unpack(NULL, len, buf);
+	}
+	free(buf);
+	sl__result__free_unpacked(res, NULL);
+	if (resp == NULL) {
+		fprintf(stderr, "stockctl: out of memory\n");
+		return EXIT_UNREACHABLE;
+	}
+	*resp_out = resp;
+	*res_out = resp->results[0];
+	return 0;
+}
+
+static bool is_bus_url(const char *url)
+{
+	return strncmp(url, "nats://", 7) == 0;
+}
+
 int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out)
 {
+	if (is_bus_url(c->server))
+		return call_bus(c, cmd, resp_out, res_out);
 	sl_client *cl = NULL;
 	char why[128] = "";
 	sl_err rc = sl_client_open_why(c->server, CTL_TIMEOUT_MS, &cl, why, sizeof(why));
@@ -685,6 +744,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: stockctl [--server URL] [--json] COMMAND ...\n"
 	           "  URL defaults to $STOCKLEDGER_SERVER, then " CTL_SERVER_DEFAULT "\n"
+	           "  a nats://HOST:PORT URL goes through a stockledger-bridge (subject\n"
+	           "  $STOCKLEDGER_BUS_SUBJECT, default " CTL_BUS_SUBJECT_DEFAULT ")\n"
 	           "  ITEM is PRODUCT[/VARIANT][@LOCATION]; LINE is ITEM=N with N > 0\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);

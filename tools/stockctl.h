@@ -20,6 +20,8 @@
 
 /* how long stockctl waits for a reply */
 #define CTL_TIMEOUT_MS 10000
+/* Where `--server nats://...` publishes commands (a subject of the bridge's commands stream). */
+#define CTL_BUS_SUBJECT_DEFAULT "stockledger.commands.stockctl"
 
 enum opt {
 	OPT_QUANTITY,
