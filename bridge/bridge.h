@@ -16,7 +16,8 @@
  *   the one the event before it got (`Nats-Expected-Last-Sequence`), so the stream never
  *   holds a gap or a duplicate; a restart resumes after the last event the stream holds.
  *
- * bridge.c is the one file of the project (tests aside) that includes <nats/nats.h>.
+ * bridge.c is the one file of the service and its tools that includes <nats/nats.h> (its test
+ * and the bus benchmark, which play the order system, use libnats directly).
  */
 #ifndef SL_BRIDGE_H
 #define SL_BRIDGE_H
