@@ -1284,8 +1284,10 @@ sl_err sl_bridge_call(const char *nats_url, const char *subject, const Sl__Comma
 		return SL_ERR_LIMIT_EXCEEDED;
 	}
 	uint8_t *data = malloc(len > 0 ? len : 1);
-	if (data == NULL)
+	if (data == NULL) {
+		why_set(why, why_size, "out of memory");
 		return SL_ERR_NOMEM;
+	}
 	sl__command__pack(cmd, data);
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
@@ -1296,8 +1298,18 @@ sl_err sl_bridge_call(const char *nats_url, const char *subject, const Sl__Comma
 	jsErrCode jerr = 0;
 	natsStatus s = natsConnection_ConnectTo(&nc, nats_url);
 	if (s != NATS_OK) {
-		why_set(why, why_size, "cannot connect to NATS at '%s': %s", nats_url,
-		        nats_why(s, nats_GetLastError(NULL)));
+		why_set(why, why_size, "%s", nats_why(s, nats_GetLastError(NULL)));
+		if (s == NATS_INVALID_ARG)
+			rc = SL_ERR_INVALID_ARGUMENT;
+		goto done;
+	}
+	/* with its headers the message must fit the server's payload limit (1 MiB by default,
+	 * as a request) */
+	if (len + 512 > (size_t)natsConnection_GetMaxPayload(nc)) {
+		why_set(why, why_size,
+		        "the command is larger than the bus carries (%" PRId64 " bytes)",
+		        natsConnection_GetMaxPayload(nc));
+		rc = SL_ERR_LIMIT_EXCEEDED;
 		goto done;
 	}
 	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK ||
@@ -1310,6 +1322,11 @@ sl_err sl_bridge_call(const char *nats_url, const char *subject, const Sl__Comma
 		goto done;
 	}
 	s = js_PublishMsg(NULL, js, m, NULL, &jerr); /* stored: the bridge takes it from there */
+	if (s == NATS_MAX_PAYLOAD) {
+		why_set(why, why_size, "the command is larger than the bus carries");
+		rc = SL_ERR_LIMIT_EXCEEDED;
+		goto done;
+	}
 	if (s != NATS_OK) {
 		why_set(why, why_size, "cannot publish to '%s' (does a stream hold it?): %s",
 		        subject, nats_why(s, nats_GetLastError(NULL)));

@@ -102,7 +102,8 @@ void sl_bridge_close(sl_bridge *b);
  * its message: publishing again is a new command. Errors: SL_ERR_UNAVAILABLE (NATS or
  * JetStream unreachable, no stream holds subject, or no result in time: whether the command
  * was applied is unknown then, which is what keys are for), SL_ERR_MALFORMED (an undecodable
- * result), SL_ERR_LIMIT_EXCEEDED, SL_ERR_NOMEM; a cause is written into why. Any thread. */
+ * result), SL_ERR_LIMIT_EXCEEDED (larger than a request or than the bus carries),
+ * SL_ERR_INVALID_ARGUMENT (a bad url), SL_ERR_NOMEM; a cause is written into why. Any thread. */
 struct Sl__Command;
 struct Sl__Result;
 sl_err sl_bridge_call(const char *nats_url, const char *subject, const struct Sl__Command *cmd,

@@ -230,11 +230,13 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 	sl_err rc = sl_bridge_call(c->server, subject, cmd, CTL_TIMEOUT_MS, &res, why, sizeof(why));
 	if (rc != SL_OK) {
 		char msg[512];
-		snprintf(msg, sizeof(msg), "'%s': %s", c->server, why);
+		snprintf(msg, sizeof(msg), "cannot reach '%s': %s", c->server, why);
 		fprintf(stderr, "stockctl: %s\n", msg);
 		if (c->is_json)
 			print_error_json(
 			    rc == SL_ERR_LIMIT_EXCEEDED ? "LIMIT_EXCEEDED" : "UNAVAILABLE", msg);
+		if (rc == SL_ERR_INVALID_ARGUMENT)
+			return EXIT_USAGE;
 		return rc == SL_ERR_LIMIT_EXCEEDED ? EXIT_REFUSED : EXIT_UNREACHABLE;
 	}
 	if (res->error != NULL) {
@@ -258,6 +260,8 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 	sl__result__free_unpacked(res, NULL);
 	if (resp == NULL) {
 		fprintf(stderr, "stockctl: out of memory\n");
+		if (c->is_json)
+			print_error_json("UNAVAILABLE", "out of memory");
 		return EXIT_UNREACHABLE;
 	}
 	*resp_out = resp;

@@ -4,10 +4,18 @@
 # command to the bridge's commands stream and prints the result the bridge publishes back,
 # exactly as it prints a direct answer. Checks: the same JSON and exit codes as over nng
 # (a refusal with its code, a retried key replayed once), the log the same seen both ways,
-# and the events stream holding every event of the log.
+# a clean stop of the bridge, and exit 3 when no bridge answers.
 . "$(dirname "$0")/lib.sh"
 
 NATS_SERVER=$(command -v nats-server || echo /usr/sbin/nats-server)
+NATS_PID=""
+BRIDGE_PID=""
+bus_cleanup() {
+	[ -n "$BRIDGE_PID" ] && kill -TERM "$BRIDGE_PID" 2>/dev/null && wait "$BRIDGE_PID" 2>/dev/null
+	[ -n "$NATS_PID" ] && kill -TERM "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null
+	sl_cleanup
+}
+trap bus_cleanup EXIT
 sl_start
 NATS_URL=""
 for try in $(seq 1 20); do
@@ -35,14 +43,6 @@ for _ in $(seq 1 200); do
 	sleep 0.05
 done
 check_eq "the bridge is ready" 1 "$(grep -c 'stockledger-bridge: ready' "$T/bridge.log")"
-bus_cleanup() {
-	kill -TERM "$BRIDGE_PID" 2>/dev/null
-	wait "$BRIDGE_PID" 2>/dev/null
-	kill -TERM "$NATS_PID" 2>/dev/null
-	wait "$NATS_PID" 2>/dev/null
-	sl_cleanup
-}
-trap bus_cleanup EXIT
 
 # bus ARGS...: stockctl --json over the bus; stdout in $OUT, exit status in $RC.
 bus() {
@@ -73,10 +73,14 @@ check "two events appended (create, one decrement)" .seq 2
 kill -TERM "$BRIDGE_PID"
 wait "$BRIDGE_PID"
 check_eq "bridge exit status after SIGTERM" 0 "$?"
+BRIDGE_PID=""
 grep -q "stopped after" "$T/bridge.log"
 check_eq "the bridge says what it did" 0 "$?"
 # with no bridge, stockctl over the bus says so and exits 3
 OUT=$(STOCKLEDGER_SERVER="$NATS_URL" timeout 60 "$SL_BIN/stockctl" --json head 2>"$T/ctl.err")
 RC=$?
 check_eq "no bridge: unreachable (exit 3)" 3 "$RC"
+OUT=$("$SL_BIN/stockctl" --server "nats://127.0.0.1:notaport" --json head 2>"$T/ctl.err")
+RC=$?
+check_eq "a bad nats url: usage (exit 2)" 2 "$RC"
 sl_done
