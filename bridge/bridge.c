@@ -66,7 +66,7 @@ struct sl_bridge {
 	int64_t commands_created_ns; /* the commands stream's creation: part of derived keys */
 
 	pthread_t commands_thread, fetch_thread, events_thread;
-	bool is_commands_running, is_events_running, is_stopped;
+	bool is_commands_running, is_events_running;
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* signalled when stopping: ends the threads' pauses */
 	bool is_stopping;    /* under lock */
@@ -79,8 +79,8 @@ struct sl_bridge {
 	bool is_busy; /* the commands thread has a batch (under slot_lock) */
 
 	atomic_uint_fast64_t n_commands, n_malformed, n_retries, n_events, n_resyncs;
-	atomic_uint_fast64_t n_batches, n_requests;
-	atomic_int publish_failures; /* async publications refused since the page began */
+	atomic_uint_fast64_t n_batches;
+	atomic_int publish_failures; /* async publications refused since the last drain */
 	atomic_int failed_rc;        /* the error that stopped a job for good (SL_OK: none) */
 
 	/* the events thread's (set up by sl_bridge_open) */
@@ -644,7 +644,6 @@ static send_outcome commands_send(sl_bridge *b, sl_client **cl, inbound *ins, si
 			cmds[n++] = ins[i].cmd;
 	Sl__Response *resp = NULL;
 	if (n > 0) {
-		atomic_fetch_add(&b->n_requests, 1);
 		if (ledger_call(b, cl, cmds, n, &resp) != SL_OK) {
 			*again = from;
 			return n > 1 ? SEND_SPLIT : SEND_NO_REPLY;
@@ -839,18 +838,18 @@ static void commands_wait_for_redelivery(sl_bridge *b)
 	bridge_pause_ms(b, b->cfg.ack_wait_ms + 100);
 }
 
-/* slot_wait_empty waits until the slot is free (or the bridge stops); false if stopping. */
-static bool slot_wait_empty(sl_bridge *b)
+/* slot_wait waits until the slot is free and, with is_idle_wanted, the commands thread has
+ * answered what it holds too; false if the bridge stops first. */
+static bool slot_wait(sl_bridge *b, bool is_idle_wanted)
 {
 	pthread_mutex_lock(&b->slot_lock);
-	while (b->has_slot && !bridge_is_stopping(b)) {
+	while ((b->has_slot || (is_idle_wanted && b->is_busy)) && !bridge_is_stopping(b)) {
 		struct timespec until;
 		sl_deadline_after_ms(&until, 100);
 		pthread_cond_timedwait(&b->slot_cond, &b->slot_lock, &until);
 	}
-	bool is_free = !b->has_slot;
 	pthread_mutex_unlock(&b->slot_lock);
-	return is_free && !bridge_is_stopping(b);
+	return !bridge_is_stopping(b);
 }
 
 /* fetch_after_reconnect: messages delivered while the connection was down are ack-pending on
@@ -859,13 +858,8 @@ static bool slot_wait_empty(sl_bridge *b)
  * then wait for its redelivery (commands_wait_for_redelivery). */
 static void fetch_after_reconnect(sl_bridge *b)
 {
-	pthread_mutex_lock(&b->slot_lock);
-	while ((b->has_slot || b->is_busy) && !bridge_is_stopping(b)) {
-		struct timespec until;
-		sl_deadline_after_ms(&until, 100);
-		pthread_cond_timedwait(&b->slot_cond, &b->slot_lock, &until);
-	}
-	pthread_mutex_unlock(&b->slot_lock);
+	if (!slot_wait(b, true))
+		return;
 	natsConnection_FlushTimeout(b->nc, 1000); /* the acks reach the server first */
 	commands_wait_for_redelivery(b);
 }
@@ -878,7 +872,7 @@ static void *fetch_main(void *arg)
 	bool is_noted = false;
 	unsigned idle = 0;
 	commands_wait_for_redelivery(b);
-	while (slot_wait_empty(b)) {
+	while (slot_wait(b, false)) {
 		if (atomic_exchange(&b->is_reconnected, false))
 			fetch_after_reconnect(b);
 		natsMsgList list = {0};
@@ -1021,12 +1015,6 @@ static sl_err publisher_resync(sl_bridge *b)
  * new ones). Returns the response, or NULL if the ledger did not answer with events. */
 static Sl__Response *publisher_read(sl_bridge *b)
 {
-	if (b->events_cl == NULL) {
-		char cause[160] = "";
-		if (sl_client_open_why(b->service_url, b->cfg.timeout_ms, &b->events_cl, cause,
-		                       sizeof(cause)) != SL_OK)
-			return NULL;
-	}
 	Sl__ReadEvents body = SL__READ_EVENTS__INIT;
 	body.has_from_seq = true;
 	body.from_seq = b->events_next;
@@ -1037,15 +1025,9 @@ static Sl__Response *publisher_read(sl_bridge *b)
 	Sl__Command cmd = SL__COMMAND__INIT, *cmds[1] = {&cmd};
 	cmd.body_case = SL__COMMAND__BODY_EVENTS;
 	cmd.events = &body;
-	Sl__Request req = SL__REQUEST__INIT;
-	req.n_commands = 1;
-	req.commands = cmds;
 	Sl__Response *resp = NULL;
-	if (sl_client_call(b->events_cl, &req, &resp) != SL_OK) {
-		sl_client_close(b->events_cl);
-		b->events_cl = NULL;
+	if (ledger_call(b, &b->events_cl, cmds, 1, &resp) != SL_OK)
 		return NULL;
-	}
 	if (resp->error != NULL || resp->n_results != 1 || resp->results[0]->error != NULL) {
 		/* a service that is stopping answers UNAVAILABLE: reconnect after a pause */
 		sl__response__free_unpacked(resp, NULL);
@@ -1263,7 +1245,6 @@ void sl_bridge_stats_get(sl_bridge *b, sl_bridge_stats *out)
 {
 	out->commands = atomic_load(&b->n_commands);
 	out->batches = atomic_load(&b->n_batches);
-	out->requests = atomic_load(&b->n_requests);
 	out->malformed = atomic_load(&b->n_malformed);
 	out->retries = atomic_load(&b->n_retries);
 	out->events = atomic_load(&b->n_events);

@@ -116,7 +116,6 @@ void sl_bridge_library_close(void);
 typedef struct sl_bridge_stats {
 	uint64_t commands;  /* messages answered by the ledger and acknowledged */
 	uint64_t batches;   /* fetches that brought messages */
-	uint64_t requests;  /* requests sent to the ledger */
 	uint64_t malformed; /* messages that were no Command, terminated */
 	uint64_t retries;   /* requests sent again after the ledger was unavailable */
 	uint64_t events;    /* events published and confirmed by the stream */

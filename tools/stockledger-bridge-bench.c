@@ -302,6 +302,30 @@ static void stream_fresh(bench *b, const char *name, const char *subject,
 		die("stream", name);
 }
 
+/* figure_latency sets f's p50 and p99 from the first n samples of b->lat_us. */
+static void figure_latency(bench *b, size_t n, figure *f)
+{
+	if (n == 0)
+		return;
+	qsort(b->lat_us, n, sizeof(*b->lat_us), cmp_u32);
+	f->p50_ms = b->lat_us[n / 2] / 1000.0;
+	f->p99_ms = b->lat_us[(size_t)((double)n * 0.99)] / 1000.0;
+}
+
+/* bridge_run starts an in-process bridge for commands or for events (or dies). */
+static sl_bridge *bridge_run(bench *b, bool is_commands)
+{
+	sl_bridge_config bc = {.service_url = b->sl_url,
+	                       .nats_url = b->nats_url,
+	                       .is_commands = is_commands,
+	                       .is_events = !is_commands};
+	sl_bridge *br = NULL;
+	char why[512] = "";
+	if (sl_bridge_open(&bc, &br, why, sizeof(why)) != SL_OK || sl_bridge_start(br) != SL_OK)
+		die("bridge", why);
+	return br;
+}
+
 /* ---- the publisher: an order system awaiting each result ---- */
 
 /* publish_run publishes commands to subject_prefix for seconds, keeping window results
@@ -369,11 +393,7 @@ static figure publish_run(bench *b, const char *subject, int run)
 	}
 	natsSubscription_Destroy(sub);
 	figure f = {.rate = (double)counted / b->c.seconds};
-	if (n_lat > 0) {
-		qsort(b->lat_us, n_lat, sizeof(*b->lat_us), cmp_u32);
-		f.p50_ms = b->lat_us[n_lat / 2] / 1000.0;
-		f.p99_ms = b->lat_us[(size_t)((double)n_lat * 0.99)] / 1000.0;
-	}
+	figure_latency(b, n_lat, &f);
 	return f;
 }
 
@@ -480,21 +500,14 @@ static figure run_direct(bench *b, int run)
 	double el = now_s() - start;
 	sl_client_close(cl);
 	figure f = {.rate = (double)sent / el};
-	qsort(b->lat_us, n_lat, sizeof(*b->lat_us), cmp_u32);
-	f.p50_ms = b->lat_us[n_lat / 2] / 1000.0;
-	f.p99_ms = b->lat_us[(size_t)((double)n_lat * 0.99)] / 1000.0;
+	figure_latency(b, n_lat, &f);
 	return f;
 }
 
 static figure run_bridge(bench *b, int run)
 {
 	stream_fresh(b, SL_BRIDGE_COMMANDS_STREAM, SL_BRIDGE_COMMANDS_SUBJECT, js_WorkQueuePolicy);
-	sl_bridge_config bc = {
-	    .service_url = b->sl_url, .nats_url = b->nats_url, .is_commands = true};
-	sl_bridge *br = NULL;
-	char why[512];
-	if (sl_bridge_open(&bc, &br, why, sizeof(why)) != SL_OK || sl_bridge_start(br) != SL_OK)
-		die("bridge", why);
+	sl_bridge *br = bridge_run(b, true);
 	figure f = publish_run(b, "stockledger.commands.bench", run);
 	sl_bridge_stats st;
 	sl_bridge_stats_get(br, &st);
@@ -596,13 +609,8 @@ static double run_raw_publish(bench *b, uint64_t head)
 static double run_events(bench *b, uint64_t head)
 {
 	stream_fresh(b, SL_BRIDGE_EVENTS_STREAM, SL_BRIDGE_EVENTS_SUBJECT, js_LimitsPolicy);
-	sl_bridge_config bc = {
-	    .service_url = b->sl_url, .nats_url = b->nats_url, .is_events = true};
-	sl_bridge *br = NULL;
-	char why[512];
 	double start = now_s();
-	if (sl_bridge_open(&bc, &br, why, sizeof(why)) != SL_OK || sl_bridge_start(br) != SL_OK)
-		die("bridge", why);
+	sl_bridge *br = bridge_run(b, false);
 	for (;;) {
 		sl_bridge_stats st;
 		sl_bridge_stats_get(br, &st);

@@ -174,8 +174,9 @@ int main(int argc, char **argv)
 	sl_bridge_close(b);
 	sl_bridge_library_close();
 	printf("stockledger-bridge: stopped after %" PRIu64 " commands (%" PRIu64
-	       " malformed, %" PRIu64 " retries) and %" PRIu64 " events\n",
-	       st.commands, st.malformed, st.retries, st.events);
+	       " malformed, %" PRIu64 " retries) and %" PRIu64 " events (%" PRIu64
+	       " reads of the events stream's end)\n",
+	       st.commands, st.malformed, st.retries, st.events, st.resyncs);
 	if (rc != SL_OK) {
 		fprintf(stderr, "stockledger-bridge: stopped by an error: %s\n", sl_strerror(rc));
 		return 1;
