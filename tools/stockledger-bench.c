@@ -256,6 +256,7 @@ typedef struct sl_op {
 	char products[BENCH_LINES][16];
 	const uint8_t *raw; /* echo: the request to send */
 	size_t raw_len;
+	double pace_s, next_s; /* echo: at most one request per pace_s seconds (0: flat out) */
 	sl_buf reply;
 } sl_op;
 
@@ -355,6 +356,18 @@ static uint64_t echo_op(void *ctx, uint64_t *rng)
 {
 	(void)rng;
 	sl_op *o = ctx;
+	if (o->pace_s > 0) {
+		double now = now_s();
+		if (o->next_s < now - o->pace_s)
+			o->next_s = now; /* behind (or the first request): no burst to catch up */
+		double wait = o->next_s - now;
+		o->next_s += o->pace_s;
+		if (wait > 0) {
+			struct timespec ts = {(time_t)wait,
+			                      (long)((wait - (double)(time_t)wait) * 1e9)};
+			nanosleep(&ts, NULL);
+		}
+	}
 	return sl_mux_raw(o->m, o->raw, o->raw_len, &o->reply) == SL_OK ? 1 : 0;
 }
 
@@ -952,6 +965,7 @@ typedef struct bench {
 	figure single, single_echo, single_pg;
 	figure coalesced;
 	figure read, read_single, read_pg, read_pg_single;
+	figure read_echo, read_echo_single; /* the read row's limit */
 	figure orders, orders_pg;
 	atomic_uint_fast64_t next_order;
 	uint64_t order_requests, order_count; /* the ledger's, over every orders run */
@@ -1186,34 +1200,72 @@ static void run_sl_single(bench *b, bool is_coalesced, bool has_reader)
 		sl_ops_close(reader, 1, false);
 }
 
-static void run_echo(bench *b)
+/* request_bytes encodes cmd as a request of one command into req (what the client sends). */
+static void request_bytes(const Sl__Command *cmd, sl_buf *req)
 {
-	/* The same request bytes a single-line decrement sends. */
+	sl_buf enc;
+	sl_buf_init(&enc);
+	SL_ASSERT(sl_client_command_encode(cmd, &enc) == SL_OK);
+	SL_ASSERT(sl_client_request_append(req, enc.data, enc.len) == SL_OK);
+	sl_buf_fini(&enc);
+}
+
+/* run_echo: the single workload's request bytes sent to the echo server by the same clients;
+ * with has_reader, one more client sends an item get's bytes back to back meanwhile, and the
+ * writing clients are paced to the write rate the ledger sustained in the read workload of
+ * this run (the read row's limit: what the transport alone does to a read's latency under
+ * the same load). */
+static void run_echo(bench *b, bool has_reader)
+{
+	double pace_s = 0;
+	if (has_reader && b->read_single.n > 0)
+		pace_s = (double)b->cfg.single_clients / b->read_single.rate[b->read_single.n - 1];
 	Sl__Command cmd;
 	Sl__Increment inc;
 	Sl__Decrement dec;
+	Sl__GetItem get;
 	static sl_op tmpl;
 	tmpl.lo = 0;
 	tmpl.hi = b->cfg.items;
-	op_command(&tmpl, &cmd, &inc, &dec, 1, 12345);
-	sl_buf enc, req;
-	sl_buf_init(&enc);
+	sl_buf req, get_req;
 	sl_buf_init(&req);
-	SL_ASSERT(sl_client_command_encode(&cmd, &enc) == SL_OK);
-	SL_ASSERT(sl_client_request_append(&req, enc.data, enc.len) == SL_OK);
+	sl_buf_init(&get_req);
+	op_command(&tmpl, &cmd, &inc, &dec, 1, 12345);
+	request_bytes(&cmd, &req);
+	op_lines(&tmpl, 1, 12345, 0);
+	sl__command__init(&cmd);
+	sl__get_item__init(&get);
+	get.item = &tmpl.keys[0];
+	cmd.body_case = SL__COMMAND__BODY_GET;
+	cmd.get = &get;
+	request_bytes(&cmd, &get_req);
 	int n = b->cfg.single_clients;
-	void *ctxs[BENCH_THREADS_MAX];
+	void *ctxs[BENCH_THREADS_MAX], *rctx[1];
 	sl_op *ops = single_ops(b, b->echo_url, n, false, ctxs);
 	for (int i = 0; i < n; i++) {
 		ops[i].raw = req.data;
 		ops[i].raw_len = req.len;
+		ops[i].pace_s = pace_s;
 	}
-	group g = {.fn = echo_op, .ctxs = ctxs, .threads = n};
-	double el = run_groups(&g, 1, b->cfg.seconds);
-	figure_add(&b->single_echo, &g, el);
+	sl_op *reader = has_reader ? single_ops(b, b->echo_url, 1, false, rctx) : NULL;
+	if (reader != NULL) {
+		reader->raw = get_req.data;
+		reader->raw_len = get_req.len;
+	}
+	group gs[2] = {{.fn = echo_op, .ctxs = ctxs, .threads = n},
+	               {.fn = echo_op, .ctxs = rctx, .threads = 1}};
+	double el = run_groups(gs, has_reader ? 2 : 1, b->cfg.seconds);
+	if (has_reader) {
+		figure_add(&b->read_echo_single, &gs[0], el);
+		figure_add(&b->read_echo, &gs[1], el);
+	} else {
+		figure_add(&b->single_echo, &gs[0], el);
+	}
 	sl_ops_close(ops, n, false);
-	sl_buf_fini(&enc);
+	if (reader != NULL)
+		sl_ops_close(reader, 1, false);
 	sl_buf_fini(&req);
+	sl_buf_fini(&get_req);
 }
 
 /* pg_settle checkpoints PostgreSQL after its workloads, so that writing back their dirty
@@ -1405,8 +1457,25 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	else
 		snprintf(rdp, sizeof(rdp), "unavailable%s%.200s", b->pg_why[0] ? ": " : "",
 		         b->pg_why);
-	printf("| read: item get while single runs | %s | - | - | %s | - | p99 < 1 ms: %s |\n", rd,
-	       rdp, verdict(b->read.is_set && median(b->read.p99, b->read.n) < 1000));
+	char rdl[192], rdr[64];
+	if (b->read_echo.is_set)
+		snprintf(
+		    rdl, sizeof(rdl),
+		    "nng echo round trip of a get while the echo serves %d clients paced to the "
+		    "ledger's write rate: "
+		    "p50 %.2f ms, p99 %.2f ms (under %.0f round trips/s)",
+		    b->cfg.single_clients, median(b->read_echo.p50, b->read_echo.n) / 1e3,
+		    median(b->read_echo.p99, b->read_echo.n) / 1e3,
+		    median(b->read_echo_single.rate, b->read_echo_single.n));
+	else
+		snprintf(rdl, sizeof(rdl), "-");
+	if (b->read.is_set && b->read_echo.is_set)
+		snprintf(rdr, sizeof(rdr), "p99 %.1fx the echo's",
+		         median(b->read.p99, b->read.n) / median(b->read_echo.p99, b->read_echo.n));
+	else
+		snprintf(rdr, sizeof(rdr), "-");
+	printf("| read: item get while single runs | %s | %s | %s | %s | - | p99 < 1 ms: %s |\n",
+	       rd, rdl, rdr, rdp, verdict(b->read.is_set && median(b->read.p99, b->read.n) < 1000));
 
 	cell_rate(a, sizeof(a), &replay->rate, "events/s", false);
 	cell_rate(l, sizeof(l), &scan->rate, "events/s", false);
@@ -1524,11 +1593,13 @@ static int bench_main(bench *b)
 		if (is_on(cfg, "single"))
 			run_sl_single(b, false, false);
 		if (is_on(cfg, "echo"))
-			run_echo(b);
+			run_echo(b, false);
 		if (is_on(cfg, "coalesced"))
 			run_sl_single(b, true, false);
-		if (is_on(cfg, "read"))
+		if (is_on(cfg, "read")) {
 			run_sl_single(b, false, true);
+			run_echo(b, true);
+		}
 		if (is_on(cfg, "orders"))
 			run_orders(b, false);
 		if (b->pg != NULL && is_on(cfg, "pg")) {
