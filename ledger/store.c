@@ -83,11 +83,28 @@ struct store {
 	atomic_ulong sst_serial;    /* names of the table files store_sst_begin makes */
 };
 
+/* One staged operation of a batch; its key and then its value are in the batch's arena. */
+typedef struct batch_row {
+	const uint8_t *key; /* set when the batch is written (the arena moves while it grows) */
+	size_t at;          /* offset of the key in the arena */
+	size_t order;       /* position in the batch: operations on one key keep their order */
+	uint32_t klen, vlen;
+	uint32_t cf; /* store_cf, possibly flagged STORE_CF_SHADOW */
+	bool is_delete;
+} batch_row;
+
+/* A batch stages its operations and hands them to RocksDB only when written, sorted by
+ * family and key (docs/storage.md, "Sorted batches"): a memtable insert starts its search
+ * where the previous one ended, so keys in order cost less than keys at random. */
 struct store_batch {
 	rocksdb_writebatch_t *wb;
 	store *owner;    /* whose column family handles the operations name */
 	size_t n_live;   /* operations on live column families */
 	size_t n_shadow; /* operations on shadow column families */
+	batch_row *rows; /* staged, in call order */
+	size_t n_rows, rows_cap;
+	sl_buf arena;
+	bool is_nomem; /* an operation could not be staged: the write fails */
 };
 
 /* handle_of resolves cf, possibly flagged STORE_CF_SHADOW, to its RocksDB handle. */
@@ -482,6 +499,7 @@ store_batch *store_batch_alloc(store *s)
 		return NULL;
 	b->wb = rocksdb_writebatch_create();
 	b->owner = s;
+	sl_buf_init(&b->arena);
 	return b;
 }
 
@@ -490,6 +508,8 @@ void store_batch_free(store_batch *b)
 	if (b == NULL)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
+	free(b->rows);
+	sl_buf_fini(&b->arena);
 	free(b);
 }
 
@@ -498,6 +518,9 @@ void store_batch_clear(store_batch *b)
 	rocksdb_writebatch_clear(b->wb);
 	b->n_live = 0;
 	b->n_shadow = 0;
+	b->n_rows = 0;
+	b->arena.len = 0;
+	b->is_nomem = false;
 }
 
 static void batch_count(store_batch *b, store_cf cf)
@@ -508,22 +531,82 @@ static void batch_count(store_batch *b, store_cf cf)
 		b->n_live++;
 }
 
+static void batch_stage(store_batch *b, store_cf cf, bool is_delete, const void *key, size_t klen,
+                        const void *val, size_t vlen)
+{
+	if (b->n_rows == b->rows_cap) {
+		size_t cap = b->rows_cap > 0 ? b->rows_cap * 2 : 64;
+		batch_row *rows = realloc(b->rows, cap * sizeof(*rows));
+		if (rows == NULL) {
+			b->is_nomem = true;
+			return;
+		}
+		b->rows = rows;
+		b->rows_cap = cap;
+	}
+	size_t at = b->arena.len;
+	if (sl_buf_append(&b->arena, key, klen) != SL_OK ||
+	    (vlen > 0 && sl_buf_append(&b->arena, val, vlen) != SL_OK)) {
+		b->is_nomem = true;
+		return;
+	}
+	batch_count(b, cf);
+	b->rows[b->n_rows] = (batch_row){.at = at,
+	                                 .order = b->n_rows,
+	                                 .klen = (uint32_t)klen,
+	                                 .vlen = (uint32_t)vlen,
+	                                 .cf = (uint32_t)cf,
+	                                 .is_delete = is_delete};
+	b->n_rows++;
+}
+
 void store_batch_put(store_batch *b, store_cf cf, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-	batch_count(b, cf);
-	rocksdb_writebatch_put_cf(b->wb, handle_of(b->owner, cf), key, klen, val, vlen);
+	batch_stage(b, cf, false, key, klen, val, vlen);
 }
 
 void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t klen)
 {
-	batch_count(b, cf);
-	rocksdb_writebatch_delete_cf(b->wb, handle_of(b->owner, cf), key, klen);
+	batch_stage(b, cf, true, key, klen, NULL, 0);
 }
 
 size_t store_batch_count(const store_batch *b)
 {
-	return (size_t)rocksdb_writebatch_count(b->wb);
+	return b->n_rows;
+}
+
+/* row_cmp orders rows by family, then key (bytewise, as the families' comparator), then
+ * staging order. */
+static int row_cmp(const void *pa, const void *pb)
+{
+	const batch_row *a = pa, *b = pb;
+	if (a->cf != b->cf)
+		return a->cf < b->cf ? -1 : 1;
+	int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+	if (c != 0)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order ? 1 : 0;
+}
+
+/* batch_build fills the RocksDB batch with the staged rows, sorted. */
+static void batch_build(store_batch *b)
+{
+	rocksdb_writebatch_clear(b->wb);
+	for (size_t i = 0; i < b->n_rows; i++)
+		b->rows[i].key = b->arena.data + b->rows[i].at;
+	qsort(b->rows, b->n_rows, sizeof(*b->rows), row_cmp);
+	for (size_t i = 0; i < b->n_rows; i++) {
+		const batch_row *r = &b->rows[i];
+		const char *k = (const char *)r->key;
+		rocksdb_column_family_handle_t *h = handle_of(b->owner, (store_cf)r->cf);
+		if (r->is_delete)
+			rocksdb_writebatch_delete_cf(b->wb, h, k, r->klen);
+		else
+			rocksdb_writebatch_put_cf(b->wb, h, k, r->klen, k + r->klen, r->vlen);
+	}
 }
 
 /* fault_hit: does this write take the fault store_fault_set armed (the n-th from then)?
@@ -546,6 +629,13 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 {
 	char *err = NULL;
 	SL_ASSERT(b->owner == s);
+	if (b->is_nomem) {
+		pthread_mutex_lock(&s->err_lock);
+		snprintf(s->last_error, sizeof(s->last_error),
+		         "cannot write store '%s': out of memory staging the batch", s->dir);
+		pthread_mutex_unlock(&s->err_lock);
+		return SL_ERR_NOMEM;
+	}
 	if (fault_hit(s))
 		return SL_ERR_STORAGE;
 	/* A batch of shadow rows only skips the WAL: store_shadow_publish flushes the shadow
@@ -553,6 +643,7 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 	rocksdb_writeoptions_t *wo = sync ? s->wopts_sync : s->wopts_nosync;
 	if (b->n_live == 0 && b->n_shadow > 0)
 		wo = s->wopts_unlogged;
+	batch_build(b);
 	rocksdb_write(s->db, wo, b->wb, &err);
 	if (err != NULL) {
 		set_error(s, "cannot write store", err);

@@ -68,7 +68,9 @@ void store_close(store *s);
 sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val);
 
 /* store_batch_alloc / store_batch_free: a write batch for s (free NULL is a no-op). Single
- * thread: a batch belongs to its builder. */
+ * thread: a batch belongs to its builder. A batch keeps its operations until store_write,
+ * which hands them to RocksDB sorted by family and key (operations on one key in the order
+ * they were staged): sorted keys are cheaper to insert into a memtable. */
 store_batch *store_batch_alloc(store *s);
 void store_batch_free(store_batch *b);
 void store_batch_clear(store_batch *b);
@@ -78,7 +80,8 @@ void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t kle
 size_t store_batch_count(const store_batch *b);
 
 /* store_write applies b atomically; with sync the WAL is synced first. SL_ERR_STORAGE on
- * failure (the message is kept for store_last_error). */
+ * failure (the message is kept for store_last_error); SL_ERR_NOMEM, writing nothing, if an
+ * operation could not be staged for want of memory. */
 sl_err store_write(store *s, store_batch *b, bool sync);
 
 /* store_clear_cf deletes every record of cf (live copy). */

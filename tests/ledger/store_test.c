@@ -127,6 +127,46 @@ static void test_store_batch_writes_every_column_family_at_once(void **state)
 	assert_true(store_disk_bytes(st) > 0);
 }
 
+/* A batch reaches RocksDB sorted by family and key: what several operations on one key do
+ * must still be what they do in the order they were staged, and a batch can be written
+ * again after a clear, or written twice. */
+static void test_store_batch_keeps_the_order_of_operations_on_one_key(void **state)
+{
+	(void)state;
+	store_batch *b = store_batch_alloc(st);
+	put_str(b, STORE_CF_VIEWS, "z", "first");
+	put_str(b, STORE_CF_VIEWS, "a", "a1");
+	store_batch_delete(b, STORE_CF_VIEWS, "z", 1);
+	put_str(b, STORE_CF_VIEWS, "m", "m1");
+	put_str(b, STORE_CF_VIEWS, "a", "a2");
+	store_batch_delete(b, STORE_CF_VIEWS, "m", 1);
+	put_str(b, STORE_CF_VIEWS, "m", "m2");
+	put_str(b, STORE_CF_VIEWS, "ab", "longer");
+	put_str(b, STORE_CF_IDEM, "a", "other family");
+	store_batch_delete(b, STORE_CF_IDEM, "a", 1);
+	put_str(b, STORE_CF_VIEWS, "z", "last");
+	store_batch_delete(b, STORE_CF_VIEWS, "z", 1);
+	assert_int_equal(store_batch_count(b), 12);
+	assert_int_equal(store_write(st, b, true), SL_OK);
+	value_is(STORE_CF_VIEWS, "a", "a2");
+	value_is(STORE_CF_VIEWS, "ab", "longer");
+	value_is(STORE_CF_VIEWS, "m", "m2");
+	value_is(STORE_CF_VIEWS, "z", NULL);
+	value_is(STORE_CF_IDEM, "a", NULL);
+	/* written again as it is: the same operations, the same outcome */
+	assert_int_equal(store_write(st, b, true), SL_OK);
+	value_is(STORE_CF_VIEWS, "a", "a2");
+	value_is(STORE_CF_VIEWS, "z", NULL);
+	/* cleared, then reused */
+	store_batch_clear(b);
+	assert_int_equal(store_batch_count(b), 0);
+	put_str(b, STORE_CF_VIEWS, "z", "back");
+	assert_int_equal(store_write(st, b, true), SL_OK);
+	store_batch_free(b);
+	value_is(STORE_CF_VIEWS, "z", "back");
+	value_is(STORE_CF_VIEWS, "a", "a2");
+}
+
 static void test_store_batch_is_all_or_nothing_when_its_write_fails(void **state)
 {
 	(void)state;
@@ -465,6 +505,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_store_batch_writes_every_column_family_at_once),
+	    T(test_store_batch_keeps_the_order_of_operations_on_one_key),
 	    T(test_store_batch_is_all_or_nothing_when_its_write_fails),
 	    T(test_store_get_keeps_binary_keys_and_empty_values),
 	    T(test_store_iter_walks_big_endian_keys_in_numeric_order),
