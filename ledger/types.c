@@ -38,10 +38,11 @@ size_t sl_command_events_max(const sl_command *cmd)
 	case SL_CMD_ORDER_PAYMENT_FAILED:
 	case SL_CMD_ORDER_CANCEL:
 	case SL_CMD_ORDER_EDIT:
-		/* every line of the order may move (an edit also restocks lines it drops).
-		 * NEEDSWORK: the bound is the worst case, so a group holds at most about 13 such
-		 * commands; a writer that sized groups by the orders' real line counts (or
-		 * deferred a command that does not fit) would batch pays and cancels better. */
+		/* Every line of the order may move (an edit also restocks lines it drops). The
+		 * bound is the worst case, so a group holds at most about 13 such commands. A
+		 * writer that took commands by their likely events and carried the ones that did
+		 * not fit to the next group was built and measured (docs/BENCHMARKS.md, "What
+		 * changed"): bigger groups, fewer orders/s on this machine. */
 		return SL_ORDER_COMMAND_EVENTS_MAX;
 	case SL_CMD_ORDER_PLACE:
 	case SL_CMD_ORDER_REFUND:
