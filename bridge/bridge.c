@@ -91,6 +91,8 @@ struct sl_bridge {
 	bool has_events_from;        /* --events-from was given */
 	atomic_bool is_reconnected;  /* NATS reconnected since the last fetch */
 	uint32_t batches_answered;   /* commands thread only: for fault_exit_before_ack */
+	uint32_t batches_seen;       /* fetch thread only: for fault_lose_fetch */
+	bool is_loss_injected;       /* fetch thread only: fault_lose_fetch struck */
 	uint32_t
 	    batches_fetched; /* commands thread only: batches it took, for fault_exit_before_send */
 };
@@ -904,6 +906,31 @@ static void *fetch_main(void *arg)
 			continue;
 		}
 		is_noted = false;
+		if (b->cfg.fault_lose_fetch > 0 && ++b->batches_seen == b->cfg.fault_lose_fetch) {
+			fprintf(stderr,
+			        "stockledger-bridge: injected fault: a fetched batch lost\n");
+			natsMsgList_Destroy(&list);
+			b->is_loss_injected = true;
+			continue;
+		}
+		if (b->is_loss_injected) {
+			b->is_loss_injected = false;
+			atomic_store(&b->is_reconnected, true);
+		}
+		/* A reconnection that completed while this fetch was outstanding: messages
+		 * delivered during the disconnection are lost to the bridge and redelivered only
+		 * after their ack wait, and this fetch may hold newer ones. Leave them
+		 * unacknowledged too: the next turn waits for the redelivery of all of them,
+		 * which comes in the stream's order. */
+		if (atomic_load(&b->is_reconnected)) {
+			fprintf(
+			    stderr,
+			    "stockledger-bridge: NATS reconnected during a fetch: its %d commands "
+			    "are left for redelivery, to keep the stream's order\n",
+			    list.Count);
+			natsMsgList_Destroy(&list);
+			continue;
+		}
 		atomic_fetch_add(&b->n_batches, 1);
 		pthread_mutex_lock(&b->slot_lock);
 		b->slot = list;

@@ -49,6 +49,10 @@ typedef struct sl_bridge_config {
 	uint32_t fault_exit_before_ack;
 	/* ...or after it has fetched this many batches and before it sends the last one. */
 	uint32_t fault_exit_before_send;
+	/* ...or lose this many-th fetched batch as in a disconnection (dropped, unacknowledged)
+	 * and hear of the reconnection only once the next fetch has returned: a reconnection
+	 * that completes while a fetch is outstanding (docs/bridge.md, "Reconnections"). */
+	uint32_t fault_lose_fetch;
 } sl_bridge_config;
 
 /* Defaults of the command-line tool (and of a config whose fields are NULL or 0). */

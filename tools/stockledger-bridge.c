@@ -118,6 +118,9 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--fault-exit-before-send") == 0 &&
 		         number(a, val, UINT32_MAX, &v) == 0)
 			cfg.fault_exit_before_send = (uint32_t)v; /* tests only */
+		else if (strcmp(a, "--fault-lose-fetch") == 0 &&
+		         number(a, val, UINT32_MAX, &v) == 0)
+			cfg.fault_lose_fetch = (uint32_t)v; /* tests only */
 		else {
 			fprintf(stderr, "stockledger-bridge: bad option or value '%s %s'\n", a,
 			        val);
