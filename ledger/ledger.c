@@ -316,6 +316,33 @@ sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out)
 	return ledger_event_get_at(l, NULL, seq, out);
 }
 
+/* link_check: the stored hash of event seq (record v) is the hash of the stored hash of the
+ * event before it (zero for the first) and its own bytes, as ledger_txn_append made it. An
+ * event whose bytes were changed, or whose stored hash was, fails; one changed together
+ * with its stored hash breaks the next event's link instead (verify finds both). */
+static sl_err link_check(ledger *l, const store_snap *snap, uint64_t seq, const sl_buf *v)
+{
+	unsigned char prev[SL_HASH_BYTES], h[SL_HASH_BYTES];
+	memset(prev, 0, sizeof(prev));
+	sl_err rc = SL_OK;
+	if (seq > 1) {
+		uint8_t k[8];
+		sl_buf pv;
+		sl_buf_init(&pv);
+		sl_be64_put(k, seq - 1);
+		rc = store_get_at(l->st, snap, STORE_CF_EVENTS, k, sizeof(k), &pv);
+		if (rc == SL_ERR_NOT_FOUND || (rc == SL_OK && pv.len < SL_HASH_BYTES))
+			rc = SL_ERR_CORRUPT; /* the log has a gap below seq */
+		if (rc == SL_OK)
+			memcpy(prev, pv.data, SL_HASH_BYTES);
+		sl_buf_fini(&pv);
+	}
+	if (rc != SL_OK)
+		return rc;
+	sl_sha256(prev, SL_HASH_BYTES, v->data + SL_HASH_BYTES, v->len - SL_HASH_BYTES, h);
+	return memcmp(h, v->data, SL_HASH_BYTES) == 0 ? SL_OK : SL_ERR_CORRUPT;
+}
+
 sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_event *out)
 {
 	uint8_t k[8];
@@ -327,6 +354,8 @@ sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_e
 		rc = event_from_value(v.data, v.len, out);
 	if (rc == SL_OK && out->seq != seq)
 		rc = SL_ERR_CORRUPT;
+	if (rc == SL_OK)
+		rc = link_check(l, snap, seq, &v);
 	sl_buf_fini(&v);
 	return rc;
 }

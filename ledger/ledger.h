@@ -56,7 +56,10 @@ sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *
  * Result (into result). SL_ERR_NOT_FOUND if the key is new. */
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result);
 
-/* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head. */
+/* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head;
+ * SL_ERR_CORRUPT if it does not decode, carries another seq, or does not hash, with the
+ * stored hash of the event before it, to its own stored hash (its bytes or its hash were
+ * changed). */
 sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out);
 
 /* ledger_event_get_at is ledger_event_get through a store snapshot (NULL: latest). */
@@ -64,8 +67,9 @@ sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_e
 
 /* ledger_history reads up to max events of key with item_seq > after_item_seq, oldest
  * first, into out; *next_item_seq is the cursor of the next page (0 at the end). The events
- * are read by seq through the index, without checking the chain (ledger_iter does). Outputs
- * are untouched on failure. */
+ * are read by seq through the index, each checked against the stored hash of the event
+ * before it (ledger_event_get: SL_ERR_CORRUPT if one was changed). Outputs are untouched on
+ * failure. */
 sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq, size_t max,
                       sl_event *out, size_t *n_out, uint64_t *next_item_seq);
 

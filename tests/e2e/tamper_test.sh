@@ -4,7 +4,8 @@
 # event and nothing else): a text replaced so that the event still decodes, a bit flipped in
 # an event's body, a bit flipped in its stored chain hash. Each time `stockledger-admin
 # verify` exits 1 naming exactly the changed seq, `dump` stops there, and `rebuild` refuses
-# and leaves the views as they were.
+# and leaves the views as they were; a daemon on the changed log refuses the audit reads
+# that reach the changed event (CORRUPT) and serves the rest.
 #
 # Method: a real daemon writes a short log and is stopped; the untouched data directory
 # verifies; each case works on its own copy of it.
@@ -55,6 +56,31 @@ tampered order 3 --replace o-77 o-78
 tampered body 6 --flip 40
 tampered hash 4 --flip 0
 tampered last 7 --replace "sold out" "sold in!"
+
+# The daemon serves a tampered log's views, but an audit read that reaches a changed event
+# (history, explain) is refused CORRUPT instead of showing it: each event read checks its
+# link to the event before it. Items whose events are intact read as before.
+DATA_KEPT=$SL_DATA
+SL_DATA=$T/reason # event 2 (t's restock) changed, its stored hash not
+sl_start
+ctl history t
+check_refused "reason: history of t reaches event 2" CORRUPT
+ctl explain t
+check_refused "reason: explain of t" CORRUPT
+ctl history u
+check_rc "reason: history of u (events 4 and 6, intact)" 0
+check "reason: u's history" '.events | length' 2
+ctl item get t
+check "reason: the view of t is served" .quantity 8
+sl_stop
+SL_DATA=$T/hash # event 4's stored hash flipped: its link and event 5's break
+sl_start
+ctl history u
+check_refused "hash: history of u reaches event 4" CORRUPT
+ctl history v
+check_rc "hash: history of v (events 8 and 9)" 0
+sl_stop
+SL_DATA=$DATA_KEPT
 
 # A view row changed, the log intact: the fold finds it, the rebuild repairs it.
 admin checksum --data "$SL_DATA"

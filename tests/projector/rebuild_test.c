@@ -412,11 +412,23 @@ static void test_projector_verify_and_rebuild_name_a_flipped_event_byte(void **s
 	checksum_of(now, &n_now);
 	assert_int_equal(n_now, n);
 	assert_memory_equal(now, good, SL_HASH_BYTES);
+	/* meanwhile a history that reaches event 7 is refused, not shown */
+	bool is_7_of_b = false;
+	for (size_t i = 0; i < n_hist; i++)
+		is_7_of_b = is_7_of_b || hist[i] == 7;
+	assert_true(is_7_of_b);
+	sl_event evs[SCRIPT_EVENTS + 1];
+	sl_item_key k;
+	size_t n_read = 0;
+	uint64_t next = 0;
+	sl_test_key_set(&k, "B", SL_DEFAULT_LOCATION);
+	assert_int_equal(ledger_history(lg, &k, 0, SCRIPT_EVENTS + 1, evs, &n_read, &next),
+	                 SL_ERR_CORRUPT);
+
+	/* repaired, all holds again, and the history index is the one the writer left */
+	event_flip(7, 3);
 	assert_int_equal(history_seqs("B", SL_DEFAULT_LOCATION, hist_now), n_hist);
 	assert_memory_equal(hist_now, hist, n_hist * sizeof(uint64_t));
-
-	/* repaired, all holds again */
-	event_flip(7, 3);
 	assert_int_equal(projector_verify(lg, NULL, NULL, &r), SL_OK);
 	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
 }
