@@ -130,6 +130,9 @@
 #define SL_BRIDGE_PUBLISH_WAIT_MS 5000
 /* Longest pause between two attempts to reach an unavailable ledger. */
 #define SL_BRIDGE_RETRY_MS_MAX 2000
+/* JSON bodies on the bus (bridge/pbjson.h): nesting of objects, elements of one array. */
+#define SL_JSON_DEPTH_MAX 16
+#define SL_JSON_ARRAY_MAX (SL_REQUEST_BYTES_MAX / 2)
 /* Bytes of the idempotency key the bridge derives from a Nats-Msg-Id before hashing it. */
 #define SL_BRIDGE_MSG_ID_KEY_MAX 96
 

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@
 #include "base/sl_buf.h"
 #include "base/sl_limits.h"
 #include "base/sl_util.h"
+#include "bridge/pbjson.h"
 #include "client/args.h"
 #include "client/client.h"
 
@@ -405,7 +407,9 @@ typedef struct inbound {
 	uint64_t stream_seq;
 	sl_err refusal; /* why the ledger will not see it (SL_OK: it will) */
 	const char *refusal_message;
-	bool is_done; /* answered (final) and acknowledged, or terminated */
+	bool is_json;  /* a JSON body (Content-Type: application/json): answered in JSON */
+	char why[256]; /* what a JSON body got wrong */
+	bool is_done;  /* answered (final) and acknowledged, or terminated */
 } inbound;
 
 static bool code_is_transient(const char *code)
@@ -446,16 +450,42 @@ static void inbound_key(sl_bridge *b, inbound *in)
 }
 
 /* result_publish sends the encoded result to the message's SL-Reply-To, if it has one. */
-static void result_publish(sl_bridge *b, inbound *in, const uint8_t *res, size_t len,
-                           const char *code, uint64_t seq)
+/* result_publish publishes r, the final result of in's command, to its reply subject (if
+ * it has one), encoded as the command was: protobuf, or JSON (bridge/pbjson.h). */
+static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
+                           uint64_t seq)
 {
 	const char *reply_to = NULL;
 	if (natsMsgHeader_Get(in->msg, SL_BRIDGE_HDR_REPLY_TO, &reply_to) != NATS_OK ||
 	    reply_to == NULL || reply_to[0] == '\0')
 		return;
-	natsMsg *m = NULL;
-	if (natsMsg_Create(&m, reply_to, NULL, (const char *)res, (int)len) != NATS_OK)
+	sl_buf out;
+	sl_buf_init(&out);
+	char *json = NULL;
+	const char *res = NULL;
+	size_t len = 0;
+	if (in->is_json) {
+		json = sl_pbjson_print(&r->base);
+		res = json;
+		len = json != NULL ? strlen(json) : 0;
+	} else if (sl_buf_reserve(&out, sl__result__get_packed_size(r)) == SL_OK) {
+		out.len = sl__result__pack(r, out.data);
+		res = (const char *)out.data;
+		len = out.len;
+	}
+	if (res == NULL) {
+		fprintf(stderr, "stockledger-bridge: out of memory encoding a result\n");
+		sl_buf_fini(&out);
 		return;
+	}
+	natsMsg *m = NULL;
+	natsStatus cs = natsMsg_Create(&m, reply_to, NULL, res, (int)len);
+	free(json);
+	sl_buf_fini(&out);
+	if (cs != NATS_OK)
+		return;
+	if (in->is_json)
+		natsMsgHeader_Set(m, "Content-Type", "application/json");
 	char num[24], sseq[24];
 	snprintf(num, sizeof(num), "%" PRIu64, seq);
 	snprintf(sseq, sizeof(sseq), "%" PRIu64, in->stream_seq);
@@ -487,13 +517,7 @@ static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *m
 	e.message = (char *)message;
 	Sl__Result r = SL__RESULT__INIT;
 	r.error = &e;
-	sl_buf out;
-	sl_buf_init(&out);
-	if (sl_buf_reserve(&out, sl__result__get_packed_size(&r)) == SL_OK) {
-		out.len = sl__result__pack(&r, out.data);
-		result_publish(b, in, out.data, out.len, e.code, 0);
-	}
-	sl_buf_fini(&out);
+	result_publish(b, in, &r, e.code, 0);
 	natsMsg_Term(in->msg, NULL);
 	in->is_done = true;
 	atomic_fetch_add(&b->n_malformed, 1);
@@ -524,7 +548,22 @@ static void inbound_decode(sl_bridge *b, inbound *in)
 		             "the message is larger than a request may be (1 MiB)");
 		return;
 	}
-	in->cmd = sl__command__unpack(NULL, (size_t)len, (const uint8_t *)data);
+	const char *type = NULL;
+	in->is_json = natsMsgHeader_Get(in->msg, "Content-Type", &type) == NATS_OK &&
+	              type != NULL && strncasecmp(type, "application/json", 16) == 0;
+	if (in->is_json) {
+		char why[200];
+		in->cmd = (Sl__Command *)sl_pbjson_parse(&sl__command__descriptor, data,
+		                                         (size_t)len, why, sizeof(why));
+		if (in->cmd == NULL) {
+			snprintf(in->why, sizeof(in->why), "the JSON body is not a Command: %s",
+			         why);
+			inbound_mark(in, SL_ERR_MALFORMED, in->why);
+			return;
+		}
+	} else {
+		in->cmd = sl__command__unpack(NULL, (size_t)len, (const uint8_t *)data);
+	}
 	if (in->cmd == NULL) {
 		inbound_mark(in, SL_ERR_MALFORMED,
 		             "the message is not a Command of proto/stockledger.proto");
@@ -556,19 +595,13 @@ static void inbound_free(inbound *in)
 /* inbound_answer publishes a final result and acknowledges its message. */
 static void inbound_answer(sl_bridge *b, inbound *in, const Sl__Result *r, const Sl__Error *env)
 {
-	sl_buf out;
-	sl_buf_init(&out);
 	Sl__Result wrapped = SL__RESULT__INIT;
 	if (r == NULL) {
 		wrapped.error = (Sl__Error *)env;
 		r = &wrapped;
 	}
 	const char *code = r->error != NULL && r->error->code != NULL ? r->error->code : "OK";
-	if (sl_buf_reserve(&out, sl__result__get_packed_size(r)) == SL_OK) {
-		out.len = sl__result__pack(r, out.data);
-		result_publish(b, in, out.data, out.len, code, r->has_seq ? r->seq : 0);
-	}
-	sl_buf_fini(&out);
+	result_publish(b, in, r, code, r->has_seq ? r->seq : 0);
 	natsMsg_Ack(in->msg, NULL);
 	in->is_done = true;
 	atomic_fetch_add(&b->n_commands, 1);

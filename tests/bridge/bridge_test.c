@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <nats/nats.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -577,6 +578,101 @@ static void test_bridge_keeps_the_stream_order_across_a_reconnect_during_a_fetch
 	expect_first_takes_the_last_unit("order-r", a, b);
 }
 
+/* JSON bodies: a command published as JSON (Content-Type: application/json) is applied like
+ * its protobuf twin and answered in JSON; a JSON body that is no command is refused
+ * MALFORMED in JSON, naming what is wrong, and changes nothing. */
+static uint64_t publish_json(const char *text)
+{
+	natsMsg *m = NULL;
+	assert_int_equal(
+	    natsMsg_Create(&m, "stockledger.commands.test", NULL, text, (int)strlen(text)),
+	    NATS_OK);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_REPLY_TO, RESULTS);
+	natsMsgHeader_Set(m, "Content-Type", "application/json");
+	jsPubAck *ack = NULL;
+	jsErrCode jerr = 0;
+	assert_int_equal(js_PublishMsg(&ack, js, m, NULL, &jerr), NATS_OK);
+	uint64_t seq = ack->Sequence;
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	return seq;
+}
+
+/* next_json reads the next result, which must be JSON, with its SL-Code header in code. */
+static json_t *next_json(char *code, size_t code_size)
+{
+	natsMsg *m = NULL;
+	assert_int_equal(natsSubscription_NextMsg(&m, results, 15000), NATS_OK);
+	const char *type = NULL, *c = NULL;
+	assert_int_equal(natsMsgHeader_Get(m, "Content-Type", &type), NATS_OK);
+	assert_string_equal(type, "application/json");
+	natsMsgHeader_Get(m, SL_BRIDGE_HDR_CODE, &c);
+	snprintf(code, code_size, "%s", c != NULL ? c : "");
+	json_error_t err;
+	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, &err);
+	natsMsg_Destroy(m);
+	assert_non_null(j);
+	return j;
+}
+
+static void test_bridge_takes_json_bodies_and_answers_in_json(void **state)
+{
+	(void)state;
+	bridge_start(NULL, NULL);
+	char code[64];
+	uint64_t head = ledger_head();
+	publish_json("{\"create\": {\"item\": {\"productId\": \"json-a\"}, \"quantity\": 5}}");
+	json_t *j = next_json(code, sizeof(code));
+	assert_string_equal(code, "OK");
+	json_t *item = json_array_get(json_object_get(j, "items"), 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(item, "state"), "quantity")), 5);
+	assert_string_equal(json_string_value(json_object_get(item, "availabilityStatus")),
+	                    "IN_STOCK");
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")), head + 1);
+	json_decref(j);
+
+	publish_json("{\"key\": \"json-take-1\", \"decrement\": {\"lines\": [{\"item\": "
+	             "{\"productId\": \"json-a\"}, \"quantity\": \"2\"}], "
+	             "\"restrictInventory\": true}}");
+	j = next_json(code, sizeof(code));
+	assert_string_equal(code, "OK");
+	item = json_array_get(json_object_get(j, "items"), 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(item, "state"), "quantity")), 3);
+	json_decref(j);
+
+	/* refused, in JSON, naming the field; the log is untouched */
+	head = ledger_head();
+	publish_json("{\"decrement\": {\"lines\": [], \"restrict\": true}}");
+	j = next_json(code, sizeof(code));
+	assert_string_equal(code, "MALFORMED");
+	json_t *e = json_object_get(j, "error");
+	assert_string_equal(json_string_value(json_object_get(e, "code")), "MALFORMED");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(e, "message")), "unknown field 'restrict'"));
+	json_decref(j);
+	publish_json("not json");
+	j = next_json(code, sizeof(code));
+	assert_string_equal(code, "MALFORMED");
+	json_decref(j);
+	/* a refusal by the ledger, in JSON */
+	publish_json("{\"decrement\": {\"lines\": [{\"item\": {\"productId\": \"json-a\"}, "
+	             "\"quantity\": 9}], \"restrictInventory\": true}}");
+	j = next_json(code, sizeof(code));
+	assert_string_equal(code, "INSUFFICIENT_INVENTORY");
+	e = json_object_get(j, "error");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(e, "shortages"), 0), "available")),
+	                 3);
+	json_decref(j);
+	assert_int_equal(ledger_head(), head);
+	assert_int_equal(quantity_of("json-a"), 3);
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 static void test_bridge_refuses_only_the_bad_command_of_a_batch(void **state)
 {
 	(void)state;
@@ -850,6 +946,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_applies_a_command_once_when_it_dies_before_the_ack),
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_crash_before_the_send),
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_reconnect_during_a_fetch),
+	    cmocka_unit_test(test_bridge_takes_json_bodies_and_answers_in_json),
 	    cmocka_unit_test(test_bridge_refuses_only_the_bad_command_of_a_batch),
 	    cmocka_unit_test(test_bridge_stops_cleanly_with_a_batch_fetched_ahead),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
