@@ -106,6 +106,11 @@
 /* Size of a chain hash (SHA-256). */
 #define SL_HASH_BYTES 32
 
+/* Bytes of the keys and values one store batch holds (ledger/store.c): far above what a
+ * group or a rebuild's batch stages, below what a RocksDB WriteBatch can carry. */
+#define SL_STORE_BATCH_BYTES_MAX ((size_t)1 << 32)
+#define SL_STORE_BATCH_BYTES_MAX_TEXT "4 GiB"
+
 /* ---- orders ---- */
 /* Lines of one order over its life (an edit may add lines; removed lines stay, at 0). */
 #define SL_ORDER_LINES_MAX SL_LINES_MAX

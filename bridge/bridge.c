@@ -92,6 +92,7 @@ struct sl_bridge {
 	uint64_t events_unconfirmed; /* published, not yet confirmed by the stream */
 	bool has_events_from;        /* --events-from was given */
 	atomic_bool is_reconnected;  /* NATS reconnected since the last fetch */
+	natsStatistics *stats;       /* fetch thread only: for reconnects_of */
 	uint32_t batches_answered;   /* commands thread only: for fault_exit_before_ack */
 	uint32_t batches_seen;       /* fetch thread only: for fault_lose_fetch */
 	bool is_loss_injected;       /* fetch thread only: fault_lose_fetch struck */
@@ -290,6 +291,15 @@ static sl_err commands_bind(sl_bridge *b, char *why, size_t why_size)
 		return SL_ERR_UNAVAILABLE;
 	}
 	return SL_OK;
+}
+
+/* reconnects_of: how many times the connection to NATS was re-established. */
+static uint64_t reconnects_of(sl_bridge *b)
+{
+	uint64_t n = 0;
+	if (b->stats != NULL && natsConnection_GetStats(b->nc, b->stats) == NATS_OK)
+		natsStatistics_GetCounts(b->stats, NULL, NULL, NULL, NULL, &n);
+	return n;
 }
 
 /* reconnected_cb runs on a libnats thread after a reconnection: messages delivered while
@@ -912,6 +922,7 @@ static void *fetch_main(void *arg)
 			fetch_after_reconnect(b);
 		natsMsgList list = {0};
 		jsErrCode jerr = 0;
+		uint64_t reconnects = reconnects_of(b);
 		natsStatus s = natsSubscription_Fetch(&list, b->sub, (int)b->cfg.batch, 500, &jerr);
 		if (s == NATS_TIMEOUT && ++idle % 4 != 0)
 			continue;
@@ -946,16 +957,17 @@ static void *fetch_main(void *arg)
 			b->is_loss_injected = true;
 			continue;
 		}
-		if (b->is_loss_injected) {
-			b->is_loss_injected = false;
-			atomic_store(&b->is_reconnected, true);
-		}
 		/* A reconnection that completed while this fetch was outstanding: messages
 		 * delivered during the disconnection are lost to the bridge and redelivered only
 		 * after their ack wait, and this fetch may hold newer ones. Leave them
 		 * unacknowledged too: the next turn waits for the redelivery of all of them,
-		 * which comes in the stream's order. */
-		if (atomic_load(&b->is_reconnected)) {
+		 * which comes in the stream's order. libnats counts a reconnection before it
+		 * subscribes again, so a message of the new connection comes after the count;
+		 * the reconnected callback, which runs on another thread, may come later. */
+		bool is_reconnected = reconnects_of(b) != reconnects || b->is_loss_injected;
+		b->is_loss_injected = false;
+		if (is_reconnected || atomic_load(&b->is_reconnected)) {
+			atomic_store(&b->is_reconnected, true);
 			fprintf(
 			    stderr,
 			    "stockledger-bridge: NATS reconnected during a fetch: its %d commands "
@@ -1227,6 +1239,9 @@ static void *events_main(void *arg)
 sl_err sl_bridge_start(sl_bridge *b)
 {
 	if (b->cfg.is_commands) {
+		/* without statistics a reconnection during a fetch is seen by the callback only */
+		if (b->stats == NULL && natsStatistics_Create(&b->stats) != NATS_OK)
+			b->stats = NULL;
 		if (pthread_create(&b->fetch_thread, NULL, fetch_main, b) != 0)
 			return SL_ERR_NOMEM;
 		if (pthread_create(&b->commands_thread, NULL, commands_main, b) != 0) {
@@ -1289,6 +1304,8 @@ void sl_bridge_close(sl_bridge *b)
 	jsCtx_Destroy(b->js_commands);
 	jsCtx_Destroy(b->js_events);
 	natsConnection_Destroy(b->nc);
+	if (b->stats != NULL)
+		natsStatistics_Destroy(b->stats);
 	pthread_cond_destroy(&b->wake);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->slot_cond);

@@ -729,8 +729,14 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	/* Time never goes backwards in the log, even across a restart on a slow clock. */
 	sl_event last;
 	uint64_t head = ledger_head(s->l, NULL);
-	if (head > 0 && ledger_event_get(s->l, head, &last) == SL_OK)
+	sl_err hrc = head > 0 ? ledger_event_get(s->l, head, &last) : SL_ERR_NOT_FOUND;
+	if (hrc == SL_OK)
 		s->last_time_ms = last.time_ms;
+	else if (head > 0)
+		fprintf(stderr,
+		        "stockledgerd: cannot read the last event (seq %llu): %s; new events are "
+		        "timed by the clock alone (run stockledger-admin verify)\n",
+		        (unsigned long long)head, sl_strerror(hrc));
 	if (pthread_create(&s->replier, NULL, replier_main, s) != 0) {
 		rc = SL_ERR_INTERNAL;
 		snprintf(errbuf, errbuf_size, "cannot start the reply thread");

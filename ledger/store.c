@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/banned.h"
+#include "base/sl_limits.h"
 #include "base/sl_util.h"
 
 static const char *const cf_names[STORE_CF_COUNT_] = {
@@ -103,8 +104,11 @@ struct store_batch {
 	size_t n_shadow; /* operations on shadow column families */
 	batch_row *rows; /* staged, in call order */
 	size_t n_rows, rows_cap;
-	sl_buf arena;
-	bool is_nomem; /* an operation could not be staged: the write fails */
+	uint8_t *arena; /* the rows' keys and values (not an sl_buf: no transport bound) */
+	size_t arena_len, arena_cap;
+	size_t n_ops;   /* operations given, staged or not */
+	sl_err failure; /* NOMEM or LIMIT_EXCEEDED: an operation could not be staged, the
+	                 * write fails */
 };
 
 /* handle_of resolves cf, possibly flagged STORE_CF_SHADOW, to its RocksDB handle. */
@@ -499,7 +503,6 @@ store_batch *store_batch_alloc(store *s)
 		return NULL;
 	b->wb = rocksdb_writebatch_create();
 	b->owner = s;
-	sl_buf_init(&b->arena);
 	return b;
 }
 
@@ -509,7 +512,7 @@ void store_batch_free(store_batch *b)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
 	free(b->rows);
-	sl_buf_fini(&b->arena);
+	free(b->arena);
 	free(b);
 }
 
@@ -519,8 +522,9 @@ void store_batch_clear(store_batch *b)
 	b->n_live = 0;
 	b->n_shadow = 0;
 	b->n_rows = 0;
-	b->arena.len = 0;
-	b->is_nomem = false;
+	b->arena_len = 0;
+	b->n_ops = 0;
+	b->failure = SL_OK;
 }
 
 static void batch_count(store_batch *b, store_cf cf)
@@ -531,23 +535,50 @@ static void batch_count(store_batch *b, store_cf cf)
 		b->n_live++;
 }
 
+/* arena_append copies n bytes to the end of the batch's arena. */
+static sl_err arena_append(store_batch *b, const void *data, size_t n)
+{
+	if (n > SL_STORE_BATCH_BYTES_MAX - b->arena_len)
+		return SL_ERR_LIMIT_EXCEEDED;
+	if (b->arena_len + n > b->arena_cap) {
+		size_t cap = b->arena_cap > 0 ? b->arena_cap : 4096;
+		while (cap < b->arena_len + n)
+			cap =
+			    cap > SL_STORE_BATCH_BYTES_MAX / 2 ? SL_STORE_BATCH_BYTES_MAX : cap * 2;
+		uint8_t *arena = realloc(b->arena, cap);
+		if (arena == NULL)
+			return SL_ERR_NOMEM;
+		b->arena = arena;
+		b->arena_cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->arena + b->arena_len, data, n);
+	b->arena_len += n;
+	return SL_OK;
+}
+
 static void batch_stage(store_batch *b, store_cf cf, bool is_delete, const void *key, size_t klen,
                         const void *val, size_t vlen)
 {
+	b->n_ops++;
+	if (b->failure != SL_OK)
+		return;
 	if (b->n_rows == b->rows_cap) {
 		size_t cap = b->rows_cap > 0 ? b->rows_cap * 2 : 64;
 		batch_row *rows = realloc(b->rows, cap * sizeof(*rows));
 		if (rows == NULL) {
-			b->is_nomem = true;
+			b->failure = SL_ERR_NOMEM;
 			return;
 		}
 		b->rows = rows;
 		b->rows_cap = cap;
 	}
-	size_t at = b->arena.len;
-	if (sl_buf_append(&b->arena, key, klen) != SL_OK ||
-	    (vlen > 0 && sl_buf_append(&b->arena, val, vlen) != SL_OK)) {
-		b->is_nomem = true;
+	size_t at = b->arena_len;
+	sl_err rc = arena_append(b, key, klen);
+	if (rc == SL_OK)
+		rc = arena_append(b, val, vlen);
+	if (rc != SL_OK) {
+		b->failure = rc;
 		return;
 	}
 	batch_count(b, cf);
@@ -573,7 +604,7 @@ void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t kle
 
 size_t store_batch_count(const store_batch *b)
 {
-	return b->n_rows;
+	return b->n_ops;
 }
 
 /* row_cmp orders rows by family, then key (bytewise, as the families' comparator), then
@@ -596,7 +627,7 @@ static void batch_build(store_batch *b)
 {
 	rocksdb_writebatch_clear(b->wb);
 	for (size_t i = 0; i < b->n_rows; i++)
-		b->rows[i].key = b->arena.data + b->rows[i].at;
+		b->rows[i].key = b->arena + b->rows[i].at;
 	qsort(b->rows, b->n_rows, sizeof(*b->rows), row_cmp);
 	for (size_t i = 0; i < b->n_rows; i++) {
 		const batch_row *r = &b->rows[i];
@@ -629,12 +660,14 @@ sl_err store_write(store *s, store_batch *b, bool sync)
 {
 	char *err = NULL;
 	SL_ASSERT(b->owner == s);
-	if (b->is_nomem) {
+	if (b->failure != SL_OK) {
 		pthread_mutex_lock(&s->err_lock);
 		snprintf(s->last_error, sizeof(s->last_error),
-		         "cannot write store '%s': out of memory staging the batch", s->dir);
+		         "cannot write store '%s': %s staging the batch", s->dir,
+		         b->failure == SL_ERR_NOMEM ? "out of memory"
+		                                    : "over " SL_STORE_BATCH_BYTES_MAX_TEXT);
 		pthread_mutex_unlock(&s->err_lock);
-		return SL_ERR_NOMEM;
+		return b->failure;
 	}
 	if (fault_hit(s))
 		return SL_ERR_STORAGE;

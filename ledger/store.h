@@ -80,8 +80,9 @@ void store_batch_delete(store_batch *b, store_cf cf, const void *key, size_t kle
 size_t store_batch_count(const store_batch *b);
 
 /* store_write applies b atomically; with sync the WAL is synced first. SL_ERR_STORAGE on
- * failure (the message is kept for store_last_error); SL_ERR_NOMEM, writing nothing, if an
- * operation could not be staged for want of memory. */
+ * failure (the message is kept for store_last_error); SL_ERR_NOMEM or SL_ERR_LIMIT_EXCEEDED
+ * (SL_STORE_BATCH_BYTES_MAX), writing nothing, if an operation could not be staged.
+ * store_batch_count counts the operations given, staged or not. */
 sl_err store_write(store *s, store_batch *b, bool sync);
 
 /* store_clear_cf deletes every record of cf (live copy). */

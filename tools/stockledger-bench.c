@@ -360,12 +360,14 @@ static uint64_t echo_op(void *ctx, uint64_t *rng)
 		double now = now_s();
 		if (o->next_s < now - o->pace_s)
 			o->next_s = now; /* behind (or the first request): no burst to catch up */
-		double wait = o->next_s - now;
+		double until = o->next_s;
 		o->next_s += o->pace_s;
-		if (wait > 0) {
-			struct timespec ts = {(time_t)wait,
-			                      (long)((wait - (double)(time_t)wait) * 1e9)};
+		/* in steps of at most 10 ms, so that the end of the run is not overslept */
+		while (now < until && !atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+			double step = until - now < 0.01 ? until - now : 0.01;
+			struct timespec ts = {0, (long)(step * 1e9)};
 			nanosleep(&ts, NULL);
+			now = now_s();
 		}
 	}
 	return sl_mux_raw(o->m, o->raw, o->raw_len, &o->reply) == SL_OK ? 1 : 0;
@@ -1218,8 +1220,11 @@ static void request_bytes(const Sl__Command *cmd, sl_buf *req)
 static void run_echo(bench *b, bool has_reader)
 {
 	double pace_s = 0;
-	if (has_reader && b->read_single.n > 0)
+	/* (paced only when the ledger wrote at all; at most one request a second each) */
+	if (has_reader && b->read_single.n > 0 && b->read_single.rate[b->read_single.n - 1] > 0)
 		pace_s = (double)b->cfg.single_clients / b->read_single.rate[b->read_single.n - 1];
+	if (pace_s > 1.0)
+		pace_s = 1.0;
 	Sl__Command cmd;
 	Sl__Increment inc;
 	Sl__Decrement dec;

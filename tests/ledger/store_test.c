@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/banned.h"
@@ -165,6 +166,33 @@ static void test_store_batch_keeps_the_order_of_operations_on_one_key(void **sta
 	store_batch_free(b);
 	value_is(STORE_CF_VIEWS, "z", "back");
 	value_is(STORE_CF_VIEWS, "a", "a2");
+}
+
+/* A batch is not bound by the transport's message size: 48 rows of 1 MiB (a rebuild
+ * writing large order rows stages that much) are written, and read back. */
+static void test_store_batch_holds_more_than_a_transport_message(void **state)
+{
+	(void)state;
+	size_t len = (size_t)1 << 20;
+	char *val = malloc(len);
+	assert_non_null(val);
+	store_batch *b = store_batch_alloc(st);
+	for (int i = 0; i < 48; i++) {
+		char key[16];
+		memset(val, 'a' + i % 26, len);
+		snprintf(key, sizeof(key), "big-%02d", i);
+		store_batch_put(b, STORE_CF_ORDERS, key, strlen(key), val, len);
+	}
+	assert_int_equal(store_batch_count(b), 48);
+	assert_int_equal(store_write(st, b, false), SL_OK);
+	store_batch_free(b);
+	sl_buf got;
+	sl_buf_init(&got);
+	assert_int_equal(store_get(st, STORE_CF_ORDERS, "big-47", 6, &got), SL_OK);
+	assert_int_equal(got.len, len);
+	assert_int_equal(got.data[len - 1], 'a' + 47 % 26);
+	sl_buf_fini(&got);
+	free(val);
 }
 
 static void test_store_batch_is_all_or_nothing_when_its_write_fails(void **state)
@@ -506,6 +534,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_store_batch_writes_every_column_family_at_once),
 	    T(test_store_batch_keeps_the_order_of_operations_on_one_key),
+	    T(test_store_batch_holds_more_than_a_transport_message),
 	    T(test_store_batch_is_all_or_nothing_when_its_write_fails),
 	    T(test_store_get_keeps_binary_keys_and_empty_values),
 	    T(test_store_iter_walks_big_endian_keys_in_numeric_order),
