@@ -108,7 +108,7 @@
 
 /* Bytes of the keys and values one store batch holds (ledger/store.c): far above what a
  * group or a rebuild's batch stages, below what a RocksDB WriteBatch can carry. */
-#define SL_STORE_BATCH_BYTES_MAX ((size_t)1 << 32)
+#define SL_STORE_BATCH_BYTES_MAX ((size_t)0xffffffffu)
 #define SL_STORE_BATCH_BYTES_MAX_TEXT "4 GiB"
 
 /* ---- orders ---- */

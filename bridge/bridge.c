@@ -484,7 +484,11 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 		len = out.len;
 	}
 	if (res == NULL) {
-		fprintf(stderr, "stockledger-bridge: out of memory encoding a result\n");
+		fprintf(
+		    stderr,
+		    "stockledger-bridge: out of memory encoding the result of stream seq %" PRIu64
+		    "\n",
+		    in->stream_seq);
 		sl_buf_fini(&out);
 		return;
 	}
@@ -539,10 +543,23 @@ static void inbound_mark(inbound *in, sl_err code, const char *message)
 	in->refusal_message = message;
 }
 
+/* content_type_is_json: "application/json", in any case, alone or with parameters. */
+static bool content_type_is_json(const char *type)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+	return strncasecmp(type, json, n) == 0 &&
+	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
 /* inbound_decode decodes the message's command and gives it its key, or marks why the
  * ledger will not see it (answered in its turn, so that results keep the stream's order). */
 static void inbound_decode(sl_bridge *b, inbound *in)
 {
+	/* JSON is known first: every answer to a JSON body is JSON, a refusal too */
+	const char *type = NULL;
+	in->is_json = natsMsgHeader_Get(in->msg, "Content-Type", &type) == NATS_OK &&
+	              type != NULL && content_type_is_json(type);
 	jsMsgMetaData *meta = NULL;
 	if (natsMsg_GetMetaData(&meta, in->msg) != NATS_OK) {
 		/* a fetched message always has it: without a stream sequence no key is derived */
@@ -558,9 +575,6 @@ static void inbound_decode(sl_bridge *b, inbound *in)
 		             "the message is larger than a request may be (1 MiB)");
 		return;
 	}
-	const char *type = NULL;
-	in->is_json = natsMsgHeader_Get(in->msg, "Content-Type", &type) == NATS_OK &&
-	              type != NULL && strncasecmp(type, "application/json", 16) == 0;
 	if (in->is_json) {
 		char why[200];
 		in->cmd = (Sl__Command *)sl_pbjson_parse(&sl__command__descriptor, data,
@@ -916,13 +930,20 @@ static void *fetch_main(void *arg)
 	sl_bridge *b = arg;
 	bool is_noted = false;
 	unsigned idle = 0;
+	uint64_t reconnects = reconnects_of(b); /* the reconnections the fetches allow for */
 	commands_wait_for_redelivery(b);
 	while (slot_wait(b, false)) {
-		if (atomic_exchange(&b->is_reconnected, false))
+		/* a reconnection since the last turn, told by the callback or by the count (the
+		 * callback may run late): wait for the redelivery first, then look again */
+		bool is_flagged = atomic_exchange(&b->is_reconnected, false);
+		uint64_t count = reconnects_of(b);
+		if (is_flagged || count != reconnects) {
 			fetch_after_reconnect(b);
+			reconnects = count;
+			continue;
+		}
 		natsMsgList list = {0};
 		jsErrCode jerr = 0;
-		uint64_t reconnects = reconnects_of(b);
 		natsStatus s = natsSubscription_Fetch(&list, b->sub, (int)b->cfg.batch, 500, &jerr);
 		if (s == NATS_TIMEOUT && ++idle % 4 != 0)
 			continue;

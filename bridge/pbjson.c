@@ -113,7 +113,10 @@ static bool integer_of(const json_t *v, bool is_unsigned, int64_t *out, uint64_t
 		return false;
 	const char *s = json_string_value(v);
 	char *end = NULL;
-	if (*s == '\0' || (is_unsigned && *s == '-'))
+	/* digits only (and a leading minus for the signed types): strtoll and strtoull would
+	 * also take spaces, a plus, and a minus that wraps an unsigned value */
+	const char *digits = !is_unsigned && *s == '-' ? s + 1 : s;
+	if (*digits < '0' || *digits > '9')
 		return false;
 	errno = 0;
 	if (is_unsigned) {
@@ -201,9 +204,12 @@ static bool parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f, const j
 		return true;
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
-		const char *where = c->where;
+		const char *where = c->where, *field = c->field;
 		bool ok = parse_message(c, f->descriptor, v, (ProtobufCMessage **)slot, depth + 1);
-		c->where = where;
+		if (ok) { /* a failure keeps naming where it failed */
+			c->where = where;
+			c->field = field;
+		}
 		return ok;
 	}
 	default:
@@ -219,6 +225,9 @@ static bool parse_field(parse_ctx *c, ProtobufCMessage *msg, const ProtobufCFiel
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		if (!json_is_array(v))
 			return fail(c, "not an array:");
+		if (*(size_t *)(base + f->quantifier_offset) > 0 ||
+		    *(void **)(base + f->offset) != NULL)
+			return fail(c, "a field given twice:");
 		size_t n = json_array_size(v), size = value_size(f->type);
 		if (n > SL_JSON_ARRAY_MAX)
 			return fail(c, "too many elements in");
@@ -360,6 +369,56 @@ static json_t *base64_json(const ProtobufCBinaryData *b)
 	return j;
 }
 
+/* utf8_len: the length of the valid UTF-8 sequence at s (0: not one). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80                    ? 1
+	           : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+	           : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+	           : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+	                                          : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0; /* overlong, a surrogate, past U+10FFFF */
+	return n;
+}
+
+/* utf8_json: s as a JSON string, each byte that is not part of valid UTF-8 replaced by
+ * U+FFFD (a string stored by a protobuf client, or a message cut mid-character); jansson
+ * refuses invalid UTF-8. */
+static json_t *utf8_json(const char *s)
+{
+	if (s == NULL)
+		return json_string("");
+	json_t *j = json_string(s);
+	if (j != NULL)
+		return j;
+	size_t n = strlen(s);
+	char *clean = malloc(n * 3 + 1);
+	if (clean == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_len((const unsigned char *)s + i);
+		if (len == 0) {
+			memcpy(clean + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(clean + o, s + i, len);
+			o += len;
+			i += len;
+		}
+	}
+	clean[o] = '\0';
+	j = json_string(clean);
+	free(clean);
+	return j;
+}
+
 static json_t *print_value(const ProtobufCFieldDescriptor *f, const void *slot)
 {
 	switch (f->type) {
@@ -389,10 +448,8 @@ static json_t *print_value(const ProtobufCFieldDescriptor *f, const void *slot)
 		    protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 		return ev != NULL ? json_string(ev->name) : json_integer(v);
 	}
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(char *const *)slot;
-		return json_string(s != NULL ? s : "");
-	}
+	case PROTOBUF_C_TYPE_STRING:
+		return utf8_json(*(char *const *)slot);
 	case PROTOBUF_C_TYPE_BYTES:
 		return base64_json(slot);
 	case PROTOBUF_C_TYPE_MESSAGE: {

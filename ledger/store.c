@@ -573,6 +573,10 @@ static void batch_stage(store_batch *b, store_cf cf, bool is_delete, const void 
 		b->rows = rows;
 		b->rows_cap = cap;
 	}
+	if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+		b->failure = SL_ERR_LIMIT_EXCEEDED;
+		return;
+	}
 	size_t at = b->arena_len;
 	sl_err rc = arena_append(b, key, klen);
 	if (rc == SL_OK)

@@ -132,6 +132,14 @@ static void test_pbjson_prints_a_result_with_enums_bytes_and_big_numbers(void **
 	assert_string_equal(
 	    text, "{\"error\":{\"code\":\"INSUFFICIENT_INVENTORY\",\"message\":\"short\"}}");
 	free(text);
+
+	/* a string that is not UTF-8 (a protobuf client's, or a message cut mid-character)
+	 * is printed with U+FFFD for each bad byte, not dropped */
+	e.message = "caf\xc3 \xff ok \xe2\x82\xac";
+	text = sl_pbjson_print(&er.base);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"caf\xef\xbf\xbd \xef\xbf\xbd ok \xe2\x82\xac\""));
+	free(text);
 }
 
 static void refused(const char *text, const char *why_part)
@@ -172,6 +180,18 @@ static void test_pbjson_refuses_what_is_no_command_naming_it(void **state)
 	        "not a string: 'productId'");
 	refused("{\"placeOrder\": {\"lines\": [{\"lineId\": \"1\", \"oops\": 1}]}}",
 	        "unknown field");
+	/* no spaces, plus signs, or a minus that would wrap an unsigned number */
+	refused("{\"history\": {\"fromSeq\": \" -1\"}}",
+	        "not an unsigned 64-bit integer: 'fromSeq'");
+	refused("{\"history\": {\"fromSeq\": \"-1\"}}", "not an unsigned 64-bit integer");
+	refused("{\"history\": {\"fromSeq\": \"+7\"}}", "not an unsigned 64-bit integer");
+	refused("{\"create\": {\"quantity\": \" 5\"}}", "not a 64-bit integer");
+	/* one repeated field under both of its names: refused, the first array freed (ASan) */
+	refused("{\"query\": {\"productIds\": [\"a\"], \"product_ids\": [\"b\"]}}",
+	        "a field given twice: 'product_ids'");
+	/* an error names the field it is in, also after a nested message that was fine */
+	refused("{\"increment\": {\"lines\": [{\"item\": {}}, 5]}}",
+	        "not an object: 'lines' in sl.Increment");
 }
 
 int main(void)
