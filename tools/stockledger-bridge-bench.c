@@ -37,6 +37,7 @@
 #include "base/sl_limits.h"
 #include "base/sl_util.h"
 #include "bridge/bridge.h"
+#include "bridge/pbjson.h"
 #include "client/args.h"
 #include "client/client.h"
 #include "gateway/server.h"
@@ -55,6 +56,7 @@ typedef struct cfg {
 	double seconds;
 	uint32_t items;
 	uint32_t window;
+	bool is_json; /* commands published as JSON bodies (docs/bridge.md) */
 	const char *nats_server;
 } cfg;
 
@@ -277,9 +279,20 @@ static void ledger_start(bench *b)
 				c.decrement = &dec;
 			else
 				c.increment = &inc;
-			size_t len = sl__command__get_packed_size(&c);
-			b->cmds[2 * i + (uint32_t)kind] = malloc(len);
-			sl__command__pack(&c, b->cmds[2 * i + (uint32_t)kind]);
+			size_t len;
+			uint8_t *body;
+			if (b->c.is_json) {
+				body = (uint8_t *)sl_pbjson_print(&c.base);
+				len = body != NULL ? strlen((char *)body) : 0;
+			} else {
+				len = sl__command__get_packed_size(&c);
+				body = malloc(len);
+				if (body != NULL)
+					sl__command__pack(&c, body);
+			}
+			if (body == NULL)
+				die("memory", "commands");
+			b->cmds[2 * i + (uint32_t)kind] = body;
 			b->cmd_lens[2 * i + (uint32_t)kind] = len;
 		}
 	}
@@ -354,6 +367,8 @@ static figure publish_run(bench *b, const char *subject, int run)
 			char id[48];
 			snprintf(id, sizeof(id), "r%d-%" PRIu64, run, sent);
 			natsMsgHeader_Set(m, SL_BRIDGE_HDR_REPLY_TO, RESULTS_SUBJECT);
+			if (b->c.is_json)
+				natsMsgHeader_Set(m, "Content-Type", "application/json");
 			jsPubOptions po;
 			jsPubOptions_Init(&po);
 			po.MsgId = id;
@@ -475,7 +490,15 @@ static figure run_direct(bench *b, int run)
 			rng ^= rng >> 7;
 			rng ^= rng << 17;
 			size_t which = (size_t)(rng % b->c.items) * 2 + (sent & 1);
-			cmds[i] = sl__command__unpack(NULL, b->cmd_lens[which], b->cmds[which]);
+			char why[160];
+			cmds[i] =
+			    b->c.is_json
+			        ? (Sl__Command *)sl_pbjson_parse(
+			              &sl__command__descriptor, (const char *)b->cmds[which],
+			              b->cmd_lens[which], why, sizeof(why))
+			        : sl__command__unpack(NULL, b->cmd_lens[which], b->cmds[which]);
+			if (cmds[i] == NULL)
+				die("direct", "a command does not decode");
 			snprintf(keys[i], sizeof(keys[i]), "direct-%d-%" PRIu64, run, sent);
 			cmds[i]->key = keys[i]; /* decoded without a key: nothing to free */
 		}
@@ -631,12 +654,13 @@ static double run_events(bench *b, uint64_t head)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: stockledger-bridge-bench [--quick] [--runs N] [--seconds S] "
-	           "[--window N] [--items N]\n"
+	           "[--window N] [--items N] [--json]\n"
 	           "  --quick      small sizes and short runs: proves the bench works\n"
 	           "  --runs N     runs per figure; the table shows medians (default 3)\n"
 	           "  --seconds S  length of each timed run (default 5)\n"
 	           "  --window N   commands published and awaiting their result (default 1024)\n"
-	           "  --items N    items the commands pick from (default 10000)\n");
+	           "  --items N    items the commands pick from (default 10000)\n"
+	           "  --json       publish the commands as JSON bodies instead of protobuf\n");
 }
 
 int main(int argc, char **argv)
@@ -648,7 +672,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		uint64_t v = 0;
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : "";
-		if (strcmp(a, "--quick") == 0) {
+		if (strcmp(a, "--json") == 0) {
+			b->c.is_json = true;
+		} else if (strcmp(a, "--quick") == 0) {
 			b->c.is_quick = true;
 			b->c.runs = 1;
 			b->c.seconds = 1;
@@ -692,9 +718,9 @@ int main(int argc, char **argv)
 	double loads[3] = {0, 0, 0};
 	getloadavg(loads, 3);
 	printf("stockledger-bridge-bench: %ld cpus, load average %.2f at start, %d run(s) of "
-	       "%.0f s, %" PRIu32 " items, window %" PRIu32 ", in %s\n",
+	       "%.0f s, %" PRIu32 " items, window %" PRIu32 ", %s bodies, in %s\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), loads[0], b->c.runs, b->c.seconds, b->c.items,
-	       b->c.window, b->root);
+	       b->c.window, b->c.is_json ? "JSON" : "protobuf", b->root);
 	fflush(stdout);
 	nats_start(b);
 	ledger_start(b);
