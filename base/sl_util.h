@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -56,6 +57,11 @@ void sl_sha256(const void *a, size_t a_len, const void *b, size_t b_len, unsigne
 
 /* SL_ASSERT checks a programmer invariant; it stays on in release builds (Redis serverAssert).
  * Never use it on input from the network, the disk or a user. */
+/* sl_stop_signals_block blocks SIGTERM and SIGINT in the calling thread (and so in every
+ * thread it starts after) and fills set with them, for a daemon whose main thread takes them
+ * with sigwait; SIGPIPE is ignored (a peer that went away is an error of the write). */
+void sl_stop_signals_block(sigset_t *set);
+
 #define SL_ASSERT(cond) ((cond) ? (void)0 : sl_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void sl_assert_fail(const char *expr, const char *file, int line);
 

@@ -91,11 +91,9 @@ struct sl_bridge {
 	uint64_t events_stream_last; /* the stream's last sequence (0: never written) */
 	uint64_t events_unconfirmed; /* published, not yet confirmed by the stream */
 	bool has_events_from;        /* --events-from was given */
-	atomic_bool is_reconnected;  /* NATS reconnected since the last fetch */
 	natsStatistics *stats;       /* fetch thread only: for reconnects_of */
 	uint32_t batches_answered;   /* commands thread only: for fault_exit_before_ack */
 	uint32_t batches_seen;       /* fetch thread only: for fault_lose_fetch */
-	bool is_loss_injected;       /* fetch thread only: fault_lose_fetch struck */
 	uint32_t
 	    batches_fetched; /* commands thread only: batches it took, for fault_exit_before_send */
 };
@@ -293,22 +291,14 @@ static sl_err commands_bind(sl_bridge *b, char *why, size_t why_size)
 	return SL_OK;
 }
 
-/* reconnects_of: how many times the connection to NATS was re-established. */
+/* reconnects_of: how many times the connection to NATS was re-established (fetch thread:
+ * b->stats is made before it starts). */
 static uint64_t reconnects_of(sl_bridge *b)
 {
 	uint64_t n = 0;
-	if (b->stats != NULL && natsConnection_GetStats(b->nc, b->stats) == NATS_OK)
+	if (natsConnection_GetStats(b->nc, b->stats) == NATS_OK)
 		natsStatistics_GetCounts(b->stats, NULL, NULL, NULL, NULL, &n);
 	return n;
-}
-
-/* reconnected_cb runs on a libnats thread after a reconnection: messages delivered while
- * the connection was down are ack-pending on the server (see commands_wait_for_redelivery). */
-static void reconnected_cb(natsConnection *nc, void *closure)
-{
-	(void)nc;
-	sl_bridge *b = closure;
-	atomic_store(&b->is_reconnected, true);
 }
 
 static void publish_err_cb(jsCtx *js, jsPubAckErr *pae, void *closure)
@@ -350,8 +340,6 @@ sl_err sl_bridge_open(const sl_bridge_config *cfg, sl_bridge **out, char *why, s
 		s = natsOptions_SetMaxReconnect(no, -1); /* ride out a restart of the server */
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(no, 250);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectedCB(no, reconnected_cb, b);
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&b->nc, no);
 	natsOptions_Destroy(no);
@@ -931,15 +919,17 @@ static void *fetch_main(void *arg)
 	bool is_noted = false;
 	unsigned idle = 0;
 	uint64_t reconnects = reconnects_of(b); /* the reconnections the fetches allow for */
+	bool is_wait_due = false;               /* a batch was left for redelivery */
+	bool is_loss_injected = false;          /* fault_lose_fetch struck */
 	commands_wait_for_redelivery(b);
 	while (slot_wait(b, false)) {
-		/* a reconnection since the last turn, told by the callback or by the count (the
-		 * callback may run late): wait for the redelivery first, then look again */
-		bool is_flagged = atomic_exchange(&b->is_reconnected, false);
+		/* a reconnection since the last turn, or a batch left for redelivery: wait for
+		 * the redelivery first, then look again */
 		uint64_t count = reconnects_of(b);
-		if (is_flagged || count != reconnects) {
+		if (is_wait_due || count != reconnects) {
 			fetch_after_reconnect(b);
 			reconnects = count;
+			is_wait_due = false;
 			continue;
 		}
 		natsMsgList list = {0};
@@ -975,7 +965,7 @@ static void *fetch_main(void *arg)
 			fprintf(stderr,
 			        "stockledger-bridge: injected fault: a fetched batch lost\n");
 			natsMsgList_Destroy(&list);
-			b->is_loss_injected = true;
+			is_loss_injected = true;
 			continue;
 		}
 		/* A reconnection that completed while this fetch was outstanding: messages
@@ -983,12 +973,11 @@ static void *fetch_main(void *arg)
 		 * after their ack wait, and this fetch may hold newer ones. Leave them
 		 * unacknowledged too: the next turn waits for the redelivery of all of them,
 		 * which comes in the stream's order. libnats counts a reconnection before it
-		 * subscribes again, so a message of the new connection comes after the count;
-		 * the reconnected callback, which runs on another thread, may come later. */
-		bool is_reconnected = reconnects_of(b) != reconnects || b->is_loss_injected;
-		b->is_loss_injected = false;
-		if (is_reconnected || atomic_load(&b->is_reconnected)) {
-			atomic_store(&b->is_reconnected, true);
+		 * subscribes again, so a message of the new connection comes after the count
+		 * (a reconnected callback, run on another thread, could come later). */
+		if (reconnects_of(b) != reconnects || is_loss_injected) {
+			is_loss_injected = false;
+			is_wait_due = true;
 			fprintf(
 			    stderr,
 			    "stockledger-bridge: NATS reconnected during a fetch: its %d commands "
@@ -1260,9 +1249,8 @@ static void *events_main(void *arg)
 sl_err sl_bridge_start(sl_bridge *b)
 {
 	if (b->cfg.is_commands) {
-		/* without statistics a reconnection during a fetch is seen by the callback only */
 		if (b->stats == NULL && natsStatistics_Create(&b->stats) != NATS_OK)
-			b->stats = NULL;
+			return SL_ERR_NOMEM;
 		if (pthread_create(&b->fetch_thread, NULL, fetch_main, b) != 0)
 			return SL_ERR_NOMEM;
 		if (pthread_create(&b->commands_thread, NULL, commands_main, b) != 0) {

@@ -316,31 +316,46 @@ sl_err ledger_event_get(ledger *l, uint64_t seq, sl_event *out)
 	return ledger_event_get_at(l, NULL, seq, out);
 }
 
-/* link_check: the stored hash of event seq (record v) is the hash of the stored hash of the
- * event before it (zero for the first) and its own bytes, as ledger_txn_append made it. An
+/* hash_before reads the stored hash of the event before seq, raw (whether that event still
+ * decodes is its own business), into prev: zero before the first event. SL_ERR_CORRUPT if
+ * the log has no such record (a gap below seq). */
+static sl_err hash_before(ledger *l, const store_snap *snap, uint64_t seq, unsigned char *prev)
+{
+	memset(prev, 0, SL_HASH_BYTES);
+	if (seq <= 1)
+		return SL_OK;
+	uint8_t k[8];
+	sl_buf pv;
+	sl_buf_init(&pv);
+	sl_be64_put(k, seq - 1);
+	sl_err rc = store_get_at(l->st, snap, STORE_CF_EVENTS, k, sizeof(k), &pv);
+	if (rc == SL_ERR_NOT_FOUND || (rc == SL_OK && pv.len < SL_HASH_BYTES))
+		rc = SL_ERR_CORRUPT;
+	if (rc == SL_OK)
+		memcpy(prev, pv.data, SL_HASH_BYTES);
+	sl_buf_fini(&pv);
+	return rc;
+}
+
+/* is_linked: the stored record rec (chain hash, then the event) hashes, with prev, to its
+ * own stored hash, as ledger_txn_append made it. */
+static bool is_linked(const unsigned char *prev, const uint8_t *rec, size_t len)
+{
+	unsigned char h[SL_HASH_BYTES];
+	sl_sha256(prev, SL_HASH_BYTES, rec + SL_HASH_BYTES, len - SL_HASH_BYTES, h);
+	return memcmp(h, rec, SL_HASH_BYTES) == 0;
+}
+
+/* link_check: event seq (record v) is linked to the stored hash of the event before it. An
  * event whose bytes were changed, or whose stored hash was, fails; one changed together
  * with its stored hash breaks the next event's link instead (verify finds both). */
 static sl_err link_check(ledger *l, const store_snap *snap, uint64_t seq, const sl_buf *v)
 {
-	unsigned char prev[SL_HASH_BYTES], h[SL_HASH_BYTES];
-	memset(prev, 0, sizeof(prev));
-	sl_err rc = SL_OK;
-	if (seq > 1) {
-		uint8_t k[8];
-		sl_buf pv;
-		sl_buf_init(&pv);
-		sl_be64_put(k, seq - 1);
-		rc = store_get_at(l->st, snap, STORE_CF_EVENTS, k, sizeof(k), &pv);
-		if (rc == SL_ERR_NOT_FOUND || (rc == SL_OK && pv.len < SL_HASH_BYTES))
-			rc = SL_ERR_CORRUPT; /* the log has a gap below seq */
-		if (rc == SL_OK)
-			memcpy(prev, pv.data, SL_HASH_BYTES);
-		sl_buf_fini(&pv);
-	}
+	unsigned char prev[SL_HASH_BYTES];
+	sl_err rc = hash_before(l, snap, seq, prev);
 	if (rc != SL_OK)
 		return rc;
-	sl_sha256(prev, SL_HASH_BYTES, v->data + SL_HASH_BYTES, v->len - SL_HASH_BYTES, h);
-	return memcmp(h, v->data, SL_HASH_BYTES) == 0 ? SL_OK : SL_ERR_CORRUPT;
+	return is_linked(prev, v->data, v->len) ? SL_OK : SL_ERR_CORRUPT;
 }
 
 sl_err ledger_event_get_at(ledger *l, const store_snap *snap, uint64_t seq, sl_event *out)
@@ -897,22 +912,8 @@ ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq)
 		return NULL;
 	}
 	it->expect_seq = from_seq;
-	if (from_seq == 1) {
-		it->has_prev = true; /* zero hash */
-	} else {
-		/* The stored hash of the event before, read raw: whether that event still
-		 * decodes is its own business, the link to from_seq is checked either way. */
-		uint8_t k[8];
-		sl_buf v;
-		sl_buf_init(&v);
-		sl_be64_put(k, from_seq - 1);
-		if (store_get(l->st, STORE_CF_EVENTS, k, sizeof(k), &v) == SL_OK &&
-		    v.len >= SL_HASH_BYTES) {
-			memcpy(it->prev_hash, v.data, SL_HASH_BYTES);
-			it->has_prev = true;
-		}
-		sl_buf_fini(&v);
-	}
+	/* without the event before (a gap), from_seq's link is not checked; the next are */
+	it->has_prev = hash_before(l, NULL, from_seq, it->prev_hash) == SL_OK;
 	return it;
 }
 
@@ -963,9 +964,7 @@ sl_err ledger_iter_next_record(ledger_iter *it, const uint8_t **rec, size_t *len
 		return iter_fail(it, bad_seq, "missing (the log has a gap)");
 	if (vlen < SL_HASH_BYTES)
 		return iter_fail(it, bad_seq, "record too short");
-	unsigned char h[SL_HASH_BYTES];
-	sl_sha256(it->prev_hash, SL_HASH_BYTES, v + SL_HASH_BYTES, vlen - SL_HASH_BYTES, h);
-	if (it->has_prev && memcmp(h, v, SL_HASH_BYTES) != 0)
+	if (it->has_prev && !is_linked(it->prev_hash, v, vlen))
 		return iter_fail(it, bad_seq,
 		                 "chain hash mismatch (the event or its stored hash "
 		                 "was changed)");

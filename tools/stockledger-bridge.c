@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/banned.h"
+#include "base/sl_util.h"
 #include "base/sl_limits.h"
 #include "bridge/bridge.h"
 #include "client/args.h"
@@ -131,11 +132,7 @@ int main(int argc, char **argv)
 
 	/* Signals are taken by sigtimedwait on this thread only: block them before any thread. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sl_stop_signals_block(&set);
 
 	char why[1024] = "";
 	sl_bridge *b = NULL;

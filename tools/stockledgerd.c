@@ -82,11 +82,7 @@ int main(int argc, char **argv)
 
 	/* Signals are taken by sigwait on this thread only: block them before any thread. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sl_stop_signals_block(&set);
 
 	char err[1024];
 	gw_config cfg = {.data_dir = data, .default_location = location};
