@@ -1,6 +1,7 @@
 /*
  * echo.c: the echo server of echo.h. Each context loops RECV -> SEND -> RECV, handing the
- * received message straight back (nng's demo/async/server.c without the work).
+ * received message straight back (nng's demo/async/server.c without the work), or, when
+ * answering, a Response of one given result per command of the Request.
  */
 #include "gateway/echo.h"
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/banned.h"
 #include "base/sl_limits.h"
@@ -17,6 +19,7 @@ typedef struct echo_ctx {
 	nng_aio *aio;
 	nng_ctx ctx;
 	bool is_sending;
+	const gw_echo *e;
 } echo_ctx;
 
 struct gw_echo {
@@ -24,7 +27,69 @@ struct gw_echo {
 	bool is_open;
 	echo_ctx ctxs[SL_GATEWAY_CONTEXTS];
 	size_t n_ctxs;
+	uint8_t *result; /* answering: the encoded Result given for every command */
+	size_t result_len;
 };
+
+/* wire_varint reads a protobuf varint at *p (< end); false if it is cut short or too long. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* request_commands counts the commands of an encoded Request (field 1, length-delimited),
+ * walking the wire format without decoding them: SIZE_MAX if it is not a Request. */
+static size_t request_commands(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	size_t n = 0;
+	while (p < end) {
+		uint64_t tag, flen;
+		if (!wire_varint(&p, end, &tag) || tag != 0x0a || !wire_varint(&p, end, &flen) ||
+		    flen > (uint64_t)(end - p))
+			return SIZE_MAX;
+		p += flen;
+		n++;
+	}
+	return n;
+}
+
+/* answer_of builds the Response to req: the given result once per command (ResponseRaw's
+ * encoding: field 1, length-delimited). NULL when req is no Request or memory is short:
+ * then req itself goes back. */
+static nng_msg *answer_of(const gw_echo *e, nng_msg *req)
+{
+	size_t n = request_commands(nng_msg_body(req), nng_msg_len(req));
+	if (n == SIZE_MAX)
+		return NULL;
+	uint8_t head[1 + 10];
+	size_t hlen = 0;
+	head[hlen++] = 0x0a;
+	for (uint64_t v = e->result_len; hlen < sizeof(head); v >>= 7) {
+		head[hlen++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		if (v <= 0x7f)
+			break;
+	}
+	nng_msg *out;
+	if (nng_msg_alloc(&out, 0) != 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (nng_msg_append(out, head, hlen) != 0 ||
+		    nng_msg_append(out, e->result, e->result_len) != 0) {
+			nng_msg_free(out);
+			return NULL;
+		}
+	return out;
+}
 
 static void echo_cb(void *arg)
 {
@@ -46,11 +111,25 @@ static void echo_cb(void *arg)
 		return;
 	}
 	c->is_sending = true;
-	nng_ctx_send(c->ctx, c->aio); /* the received message is still set on the aio */
+	if (c->e->result != NULL) {
+		nng_msg *req = nng_aio_get_msg(c->aio);
+		nng_msg *answer = answer_of(c->e, req);
+		if (answer != NULL) {
+			nng_msg_free(req);
+			nng_aio_set_msg(c->aio, answer);
+		}
+	}
+	nng_ctx_send(c->ctx, c->aio); /* the message set on the aio */
 }
 
 sl_err gw_echo_start(const char *url, size_t contexts, gw_echo **out, char *errbuf,
                      size_t errbuf_size)
+{
+	return gw_echo_start_answering(url, contexts, NULL, 0, out, errbuf, errbuf_size);
+}
+
+sl_err gw_echo_start_answering(const char *url, size_t contexts, const uint8_t *result,
+                               size_t result_len, gw_echo **out, char *errbuf, size_t errbuf_size)
 {
 	if (contexts == 0 || contexts > SL_GATEWAY_CONTEXTS) {
 		snprintf(errbuf, errbuf_size, "%zu contexts: 1 to %d", contexts,
@@ -62,16 +141,26 @@ sl_err gw_echo_start(const char *url, size_t contexts, gw_echo **out, char *errb
 		snprintf(errbuf, errbuf_size, "cannot start echo server: out of memory");
 		return SL_ERR_NOMEM;
 	}
+	if (result != NULL) {
+		if ((e->result = malloc(result_len > 0 ? result_len : 1)) == NULL) {
+			snprintf(errbuf, errbuf_size, "cannot start echo server: out of memory");
+			gw_echo_stop(e);
+			return SL_ERR_NOMEM;
+		}
+		memcpy(e->result, result, result_len);
+		e->result_len = result_len;
+	}
 	int rv = nng_rep0_open(&e->sock);
 	if (rv != 0) {
 		snprintf(errbuf, errbuf_size, "cannot open socket: %s", nng_strerror(rv));
-		free(e);
+		gw_echo_stop(e);
 		return SL_ERR_UNAVAILABLE;
 	}
 	e->is_open = true;
 	nng_socket_set_size(e->sock, NNG_OPT_RECVMAXSZ, SL_TRANSPORT_BYTES_MAX);
 	for (size_t i = 0; i < contexts; i++) {
 		echo_ctx *c = &e->ctxs[i];
+		c->e = e;
 		if ((rv = nng_aio_alloc(&c->aio, echo_cb, c)) != 0 ||
 		    (rv = nng_ctx_open(&c->ctx, e->sock)) != 0) {
 			e->n_ctxs = i + 1;
@@ -101,5 +190,6 @@ void gw_echo_stop(gw_echo *e)
 	for (size_t i = 0; i < e->n_ctxs; i++)
 		if (e->ctxs[i].aio != NULL)
 			nng_aio_free(e->ctxs[i].aio);
+	free(e->result);
 	free(e);
 }

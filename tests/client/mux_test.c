@@ -21,6 +21,7 @@
 
 #include "base/banned.h"
 #include "base/sl_util.h"
+#include "client/client.h"
 #include "client/mux.h"
 #include "gateway/echo.h"
 #include "gateway/server.h"
@@ -61,14 +62,19 @@ static int teardown(void **state)
 	return rc;
 }
 
-static sl_mux *mux_open(const fixture *f, unsigned contexts, bool is_coalescing)
+static sl_mux *mux_open_url(const char *url, unsigned contexts, bool is_coalescing)
 {
 	sl_mux_config cfg = {.contexts = contexts, .is_coalescing = is_coalescing};
 	sl_mux *m = NULL;
 	char why[128];
-	if (sl_mux_open(f->url, &cfg, &m, why, sizeof(why)) != SL_OK)
+	if (sl_mux_open(url, &cfg, &m, why, sizeof(why)) != SL_OK)
 		fail_msg("cannot open mux: %s", why);
 	return m;
+}
+
+static sl_mux *mux_open(const fixture *f, unsigned contexts, bool is_coalescing)
+{
+	return mux_open_url(f->url, contexts, is_coalescing);
 }
 
 /* A command with its own storage, so that many can be in flight at once. */
@@ -465,6 +471,61 @@ static void test_mux_raw_requests_go_through_the_echo_server(void **state)
 	assert_int_equal(gw_echo_start(url, 0, &e, err, sizeof(err)), SL_ERR_INVALID_ARGUMENT);
 }
 
+/* The coalesced row's limit in the bench: a Request of n commands is answered with n copies
+ * of the given result; bytes that are no Request come back unchanged. */
+static void test_mux_answering_echo_gives_each_command_the_result(void **state)
+{
+	fixture *f = *state;
+	enum { N = 120 };
+	char url[256], err[256];
+	snprintf(url, sizeof(url), "ipc://%s/answer", f->dir);
+	Sl__Result tmpl = SL__RESULT__INIT;
+	tmpl.has_seq = true;
+	tmpl.seq = 4242;
+	uint8_t enc[16];
+	size_t enc_len = sl__result__pack(&tmpl, enc);
+	gw_echo *e = NULL;
+	assert_int_equal(gw_echo_start_answering(url, 4, enc, enc_len, &e, err, sizeof(err)),
+	                 SL_OK);
+	sl_mux *m = mux_open_url(url, 1, true);
+	static cmd_buf bufs[N];
+	collector c;
+	for (size_t i = 0; i < N; i++)
+		cmd_decrement(&bufs[i], "cup", 1, NULL);
+	submit_all(m, &c, bufs, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(c.rcs[i], SL_OK);
+		assert_null(c.results[i]->error);
+		assert_true(c.results[i]->has_seq);
+		assert_int_equal(c.results[i]->seq, 4242);
+	}
+	/* a request of three commands, sent as bytes: a Response of three results */
+	sl_buf req, one, reply;
+	sl_buf_init(&req);
+	sl_buf_init(&one);
+	sl_buf_init(&reply);
+	assert_int_equal(sl_client_command_encode(&bufs[0].cmd, &one), SL_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sl_client_request_append(&req, one.data, one.len), SL_OK);
+	assert_int_equal(sl_mux_raw(m, req.data, req.len, &reply), SL_OK);
+	Sl__Response *resp = sl__response__unpack(NULL, reply.len, reply.data);
+	assert_non_null(resp);
+	assert_int_equal(resp->n_results, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(resp->results[i]->seq, 4242);
+	sl__response__free_unpacked(resp, NULL);
+	sl_buf_fini(&req);
+	sl_buf_fini(&one);
+	const uint8_t junk[] = {0xff, 0x01, 0x02}; /* field 31 with a bad wire type: no Request */
+	assert_int_equal(sl_mux_raw(m, junk, sizeof(junk), &reply), SL_OK);
+	assert_int_equal(reply.len, sizeof(junk));
+	assert_memory_equal(reply.data, junk, sizeof(junk));
+	sl_buf_fini(&reply);
+	collector_fini(&c, N);
+	sl_mux_close(m);
+	gw_echo_stop(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +545,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_mux_raw_requests_go_through_the_echo_server, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_mux_answering_echo_gives_each_command_the_result,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
