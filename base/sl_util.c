@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "banned.h"
@@ -272,4 +273,11 @@ void sl_stop_signals_block(sigset_t *set)
 	sigaddset(set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void sl_thread_name(const char *name)
+{
+	char n[16];
+	sl_strlcpy(n, name, sizeof(n));
+	(void)prctl(PR_SET_NAME, (unsigned long)n, 0, 0, 0);
 }

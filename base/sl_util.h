@@ -62,6 +62,10 @@ void sl_sha256(const void *a, size_t a_len, const void *b, size_t b_len, unsigne
  * with sigwait; SIGPIPE is ignored (a peer that went away is an error of the write). */
 void sl_stop_signals_block(sigset_t *set);
 
+/* sl_thread_name names the calling thread (at most 15 bytes are kept), as top -H, perf and
+ * /proc/PID/task/TID/comm show it: "sl:writer", "sl:index". */
+void sl_thread_name(const char *name);
+
 #define SL_ASSERT(cond) ((cond) ? (void)0 : sl_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void sl_assert_fail(const char *expr, const char *file, int line);
 

@@ -916,6 +916,7 @@ static void fetch_after_reconnect(sl_bridge *b)
 static void *fetch_main(void *arg)
 {
 	sl_bridge *b = arg;
+	sl_thread_name("bridge:fetch");
 	bool is_noted = false;
 	unsigned idle = 0;
 	uint64_t reconnects = reconnects_of(b); /* the reconnections the fetches allow for */
@@ -1006,6 +1007,7 @@ static void *fetch_main(void *arg)
 static void *commands_main(void *arg)
 {
 	sl_bridge *b = arg;
+	sl_thread_name("bridge:commands");
 	sl_client *cl = NULL;
 	for (;;) {
 		pthread_mutex_lock(&b->slot_lock);
@@ -1212,6 +1214,7 @@ static sl_err publisher_page(sl_bridge *b, const Sl__Result *r)
 static void *events_main(void *arg)
 {
 	sl_bridge *b = arg;
+	sl_thread_name("bridge:events");
 	bool is_synced = true; /* sl_bridge_open read where the stream ends */
 	while (!bridge_is_stopping(b)) {
 		if (!is_synced) {

@@ -275,6 +275,7 @@ static void feed_answer(ledger *l, const feed_call *call)
 static void *feed_main(void *arg)
 {
 	gw_feed *f = arg;
+	sl_thread_name("sl:feed");
 	feed_call ready[SL_FEED_WAITERS_MAX];
 	pthread_mutex_lock(&f->lock);
 	for (;;) {

@@ -387,6 +387,7 @@ static void group_hand_off(gw_service *s, size_t n)
 static void *replier_main(void *arg)
 {
 	gw_service *s = arg;
+	sl_thread_name("sl:reply");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (s->reply_n == 0 && !s->is_replier_stopping)
@@ -428,6 +429,7 @@ static void index_hand_off(gw_service *s, uint64_t seq)
 static void *indexer_main(void *arg)
 {
 	gw_service *s = arg;
+	sl_thread_name("sl:index");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (s->j_len == 0 && !s->is_indexer_stopping)
@@ -520,6 +522,7 @@ reply:
 static void *writer_main(void *arg)
 {
 	gw_service *s = arg;
+	sl_thread_name("sl:writer");
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->q_len == 0 && !s->is_stopping)

@@ -642,6 +642,7 @@ typedef struct log_reader {
 static void *reader_main(void *arg)
 {
 	log_reader *rd = arg;
+	sl_thread_name("sl:logreader");
 	uint64_t done = 0;
 	for (size_t k = 0;; k = (k + 1) % READ_SLOTS) {
 		pthread_mutex_lock(&rd->lock);

@@ -116,6 +116,7 @@ static atomic_bool stop_flag;
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
+	sl_thread_name("bench:client");
 	pthread_barrier_wait(&start_barrier);
 	while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
 		double t0 = now_s();
