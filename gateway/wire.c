@@ -369,6 +369,8 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 		c->has_preorder_limit = m->has_preorder_limit;
 		c->preorder_limit = m->preorder_limit;
 		c->clear_preorder_limit = m->has_clear_preorder_limit && m->clear_preorder_limit;
+		c->reset_preorder_counter =
+		    m->has_reset_preorder_counter && m->reset_preorder_counter;
 		break;
 	}
 	case SL__COMMAND__BODY_DELETE:

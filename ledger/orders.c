@@ -407,6 +407,29 @@ static sl_err lines_validate(const sl_command *cmd, bool has_items, int64_t min_
 	return SL_OK;
 }
 
+/* command_validate checks what an order command says on its own (its lines, its flags),
+ * before the order is looked up: an invalid command is INVALID_ARGUMENT whatever the order's
+ * state. Fills ids with the line ids. */
+static sl_err command_validate(const sl_command *cmd, char (*ids)[SL_ID_MAX + 1],
+                               sl_error_info *err)
+{
+	switch (cmd->type) {
+	case SL_CMD_ORDER_PLACE:
+		return lines_validate(cmd, true, 1, ids, err);
+	case SL_CMD_ORDER_EDIT:
+		return lines_validate(cmd, true, 0, ids, err);
+	case SL_CMD_ORDER_REFUND:
+		return lines_validate(cmd, false, 1, ids, err);
+	case SL_CMD_ORDER_PAYMENT_FAILED:
+		if (cmd->is_no_restock)
+			return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+			                    "a failed payment always restocks what the order took");
+		return SL_OK;
+	default:
+		return SL_OK;
+	}
+}
+
 static sl_err closed_fail(const sl_order *view, sl_error_info *err)
 {
 	return sl_error_set(err, SL_ERR_ORDER_CLOSED, "order '%s' is %s: it can change no more",
@@ -417,10 +440,7 @@ static sl_err decide_place(const sl_command *cmd, const ledger_order_env *env, p
                            char (*ids)[SL_ID_MAX + 1], sl_error_info *err)
 {
 	sl_settings settings = {.trigger = SL_TRIGGER_ON_ORDER_PLACED};
-	sl_err rc = lines_validate(cmd, true, 1, ids, err);
-	if (rc != SL_OK)
-		return rc;
-	rc = env->settings_lookup(env->settings_ctx, &settings);
+	sl_err rc = env->settings_lookup(env->settings_ctx, &settings);
 	if (rc == SL_ERR_NOT_FOUND)
 		settings.trigger = SL_TRIGGER_ON_ORDER_PLACED;
 	else if (rc != SL_OK)
@@ -475,9 +495,6 @@ static sl_err decide_release(const sl_command *cmd, const sl_order *view, plan *
 		                    "order '%s' is %s: a payment can fail only before it is paid "
 		                    "(cancel or refund it instead)",
 		                    view->order_id, ledger_order_status_name(view->status));
-	if (!is_cancel && cmd->is_no_restock)
-		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
-		                    "a failed payment always restocks what the order took");
 	plan_from_view(p, view);
 	p->type = is_cancel ? SL_EV_ORDER_CANCELED : SL_EV_ORDER_PAYMENT_FAILED;
 	p->status = is_cancel ? SL_ORDER_CANCELED : SL_ORDER_PAYMENT_FAILED;
@@ -499,9 +516,6 @@ static sl_err decide_refund(const sl_command *cmd, const sl_order *view, plan *p
 		    "order '%s' is %s: only a paid order can be refunded (cancel it "
 		    "instead)",
 		    view->order_id, ledger_order_status_name(view->status));
-	sl_err rc = lines_validate(cmd, false, 1, ids, err);
-	if (rc != SL_OK)
-		return rc;
 	plan_from_view(p, view);
 	p->type = SL_EV_ORDER_REFUNDED;
 	for (size_t i = 0; i < cmd->n_lines; i++) {
@@ -536,9 +550,7 @@ static sl_err decide_edit(const sl_command *cmd, const sl_order *view, plan *p,
 {
 	if (sl_order_is_closed(view->status))
 		return closed_fail(view, err);
-	sl_err rc = lines_validate(cmd, true, 0, ids, err);
-	if (rc != SL_OK)
-		return rc;
+	sl_err rc = SL_OK;
 	plan_from_view(p, view);
 	p->type = SL_EV_ORDER_EDITED;
 	size_t n_old = p->n;
@@ -644,27 +656,35 @@ sl_err ledger_order_decide(const sl_command *cmd, const ledger_order_env *env, s
 	sl_err rc = ledger_id_validate("orderId", cmd->order_id, err);
 	if (rc != SL_OK)
 		return rc;
-	const sl_order *view = NULL;
-	rc = env->order_lookup(env->order_ctx, cmd->order_id, &view);
-	if (rc == SL_ERR_NOT_FOUND) {
-		view = NULL;
-	} else if (rc != SL_OK) {
-		return sl_error_set(err, rc, "cannot read order '%s': %s", cmd->order_id,
-		                    sl_strerror(rc));
-	}
-	if (cmd->type == SL_CMD_ORDER_PLACE && view != NULL)
-		return sl_error_set(err, SL_ERR_ALREADY_EXISTS, "order '%s' already exists",
-		                    cmd->order_id);
-	if (cmd->type != SL_CMD_ORDER_PLACE && view == NULL)
-		return sl_error_set(err, SL_ERR_NOT_FOUND, "order '%s' does not exist",
-		                    cmd->order_id);
-
 	/* Not zeroed as a whole (about half a MiB): each line and work item is set up before
 	 * it is read; the counters are zeroed here. */
+	const sl_order *view = NULL;
 	plan *p = malloc(sizeof(*p));
 	char(*ids)[SL_ID_MAX + 1] = calloc(SL_ORDER_LINES_MAX + 1, sizeof(*ids));
 	if (p == NULL || ids == NULL) {
 		rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	/* The command on its own first (docs/decisions.md), then against the order. */
+	if ((rc = command_validate(cmd, ids, err)) != SL_OK)
+		goto done;
+	rc = env->order_lookup(env->order_ctx, cmd->order_id, &view);
+	if (rc == SL_ERR_NOT_FOUND) {
+		view = NULL;
+		rc = SL_OK;
+	} else if (rc != SL_OK) {
+		rc = sl_error_set(err, rc, "cannot read order '%s': %s", cmd->order_id,
+		                  sl_strerror(rc));
+		goto done;
+	}
+	if (cmd->type == SL_CMD_ORDER_PLACE && view != NULL) {
+		rc = sl_error_set(err, SL_ERR_ALREADY_EXISTS, "order '%s' already exists",
+		                  cmd->order_id);
+		goto done;
+	}
+	if (cmd->type != SL_CMD_ORDER_PLACE && view == NULL) {
+		rc =
+		    sl_error_set(err, SL_ERR_NOT_FOUND, "order '%s' does not exist", cmd->order_id);
 		goto done;
 	}
 	p->n = 0;
@@ -696,6 +716,7 @@ sl_err ledger_order_decide(const sl_command *cmd, const ledger_order_env *env, s
 	}
 	if (rc == SL_OK && !*is_unchanged)
 		rc = plan_execute(p, cmd, env, view, events, n_events, err);
+	ledger_shortages_keep_if_short(rc, err);
 done:
 	free(ids);
 	free(p);

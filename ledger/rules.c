@@ -158,6 +158,10 @@ static sl_err preorder_validate(const sl_command *cmd, sl_error_info *err)
 	if (cmd->has_preorder_limit && cmd->clear_preorder_limit)
 		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
 		                    "give a preorder limit or clear it, not both");
+	/* (an update that keeps an in-stock item in-stock is checked against the view) */
+	if (cmd->has_in_stock && cmd->has_preorder_limit)
+		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+		                    "a preorder limit needs quantity tracking");
 	return SL_OK;
 }
 
@@ -176,9 +180,6 @@ static sl_err decide_create(const sl_command *cmd, const ledger_decide_env *env,
 		                    "quantity %lld is out of range %lld..%lld",
 		                    (long long)cmd->quantity, (long long)SL_QUANTITY_MIN,
 		                    (long long)SL_QUANTITY_MAX);
-	if (cmd->has_in_stock && cmd->has_preorder_limit)
-		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
-		                    "a preorder limit needs quantity tracking");
 	if ((rc = preorder_validate(cmd, err)) != SL_OK)
 		return rc;
 	if ((rc = lookup(env, &cmd->item, &view, err)) != SL_OK)
@@ -277,6 +278,8 @@ static sl_err decide_update(const sl_command *cmd, const ledger_decide_env *env,
 		a->has_preorder_limit = true;
 		a->preorder_limit = cmd->preorder_limit;
 	}
+	if (cmd->reset_preorder_counter)
+		a->preorder_counter = 0;
 	state_normalize(a);
 	event_finish(ev);
 	return SL_OK;
@@ -542,11 +545,21 @@ sl_err ledger_decide(const sl_command *cmd, const ledger_decide_env *env, sl_eve
 		break;
 	case SL_CMD_INCREMENT:
 	case SL_CMD_DECREMENT:
-		return decide_adjust(cmd, env, events, n_events, err);
+		rc = decide_adjust(cmd, env, events, n_events, err);
+		ledger_shortages_keep_if_short(rc, err);
+		return rc;
 	default:
 		return sl_error_set(err, SL_ERR_UNKNOWN_COMMAND, "not a write command");
 	}
 	if (rc == SL_OK)
 		*n_events = 1;
 	return rc;
+}
+
+void ledger_shortages_keep_if_short(sl_err rc, sl_error_info *err)
+{
+	/* Short lines are gathered as lines are decided; a later line may refuse the command
+	 * for another reason, and then they are not what the refusal is about. */
+	if (rc != SL_ERR_INSUFFICIENT_INVENTORY)
+		sl_error_info_fini(err);
 }

@@ -37,6 +37,10 @@ _Static_assert(LEDGER_COMMAND_EVENTS_MAX >= SL_LINES_MAX, "an adjust fits");
 sl_err ledger_decide(const sl_command *cmd, const ledger_decide_env *env, sl_event *events,
                      size_t *n_events, sl_error_info *err);
 
+/* ledger_shortages_keep_if_short drops the short lines gathered in err unless the command
+ * was refused for them (rc INSUFFICIENT_INVENTORY): details.items belongs to that code. */
+void ledger_shortages_keep_if_short(sl_err rc, sl_error_info *err);
+
 /* ledger_event_init starts event index of a command whose first event is next_seq: zeroed,
  * with its seq, time, type, command seq, line index, and the command's key, reason and
  * order id. */

@@ -234,6 +234,7 @@ typedef struct sl_command {
 	bool has_preorder_limit;
 	int64_t preorder_limit;
 	bool clear_preorder_limit;
+	bool reset_preorder_counter; /* update: the preorder counter back to 0 */
 	bool has_revision;
 	int64_t revision;
 	bool is_restricted;

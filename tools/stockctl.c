@@ -61,6 +61,7 @@ const ctl_opt_spec opt_spec[OPT_COUNT_] = {
     [OPT_OUT] = {"--out", true},
     [OPT_NO_RESTOCK] = {"--no-restock", false},
     [OPT_TRIGGER] = {"--inventory-update-trigger", true},
+    [OPT_RESET_PREORDER_COUNTER] = {"--reset-preorder-counter", false},
 };
 
 /* ---- printing ---- */
@@ -484,6 +485,8 @@ static int run_item_update(ctl *c)
 	body.preorder_limit = s.limit;
 	body.has_clear_preorder_limit = s.is_limit_none;
 	body.clear_preorder_limit = s.is_limit_none;
+	body.has_reset_preorder_counter = c->given[OPT_RESET_PREORDER_COUNTER];
+	body.reset_preorder_counter = c->given[OPT_RESET_PREORDER_COUNTER];
 	body.preorder_message = (char *)c->val[OPT_PREORDER_MESSAGE];
 	Sl__Command cmd = SL__COMMAND__INIT;
 	command_common(c, &cmd);
@@ -695,10 +698,11 @@ static const ctl_cmd commands[] = {
      "item create ITEM (--quantity N | --in-stock true|false) [--preorder true|false]\n"
      "               [--preorder-limit N] [--preorder-message TEXT] [--reason TEXT] [--key KEY]"},
     {"item", "get", run_item_get, OPTS_AS_OF, 1, 1, "item get ITEM [--as-of-seq N | --as-of T]"},
-    {"item", "update", run_item_update, OPTS_MUTATE | OPTS_SETTINGS | BIT(OPT_REVISION), 1, 1,
+    {"item", "update", run_item_update,
+     OPTS_MUTATE | OPTS_SETTINGS | BIT(OPT_REVISION) | BIT(OPT_RESET_PREORDER_COUNTER), 1, 1,
      "item update ITEM --revision R [--quantity N | --in-stock true|false]\n"
      "               [--preorder true|false] [--preorder-limit N|none] [--preorder-message TEXT]\n"
-     "               [--reason TEXT] [--key KEY]"},
+     "               [--reset-preorder-counter] [--reason TEXT] [--key KEY]"},
     {"item", "delete", run_item_delete, OPTS_MUTATE, 1, 1,
      "item delete ITEM [--reason TEXT] [--key KEY]"},
     {"increment", NULL, run_increment, OPTS_MUTATE | BIT(OPT_ORDER), 1, 1 << 20,

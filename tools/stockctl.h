@@ -39,6 +39,7 @@ enum opt {
 	OPT_PREORDER_REQUEST,
 	OPT_NO_RESTOCK,
 	OPT_TRIGGER,
+	OPT_RESET_PREORDER_COUNTER,
 	/* audit (issue 4): tools/stockctl_audit.c */
 	OPT_PRODUCT,
 	OPT_VARIANT,

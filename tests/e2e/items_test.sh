@@ -127,6 +127,13 @@ check "2.5/8 stock then preorder" \
 ctl decrement s8=1 --restrict --preorder-request
 check_refused "2.5/8 the limit is used up" INSUFFICIENT_INVENTORY
 check "2.5/8 nothing left" '.error.details.items[0].available' 0
+# the operator resets the counter (docs/decisions.md): preorders open again
+ctl item update s8 --revision 2 --reset-preorder-counter --reason "new preorder campaign"
+check_rc "reset the preorder counter" 0
+check "counter reset" '"\(.preorderInfo.counter) \(.preorderInfo.limit) \(.availabilityStatus) \(.revision)"' \
+	"0 50 PREORDER 3"
+ctl decrement s8=1 --restrict --preorder-request
+check_rc "a preorder after the reset" 0
 
 # ---- spec 2.5 scenario 9 and the range: -100000..1000000 ----
 ctl item create s9 --quantity 1

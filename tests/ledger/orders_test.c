@@ -621,6 +621,56 @@ static void test_order_lines_are_validated_before_anything_moves(void **state)
 	assert_int_equal(qty("A"), 2);
 }
 
+/* docs/decisions.md, "Validation before existence": an order command that is invalid on
+ * its own is INVALID_ARGUMENT whatever the order is (unknown, existing, placed, closed). */
+static void test_order_invalid_commands_are_invalid_before_the_order_is_read(void **state)
+{
+	(void)state;
+	item_add("A", 5, false, -1);
+	cmd_order(SL_CMD_ORDER_EDIT, "nosuch", "A=-1");
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=1");
+	assert_int_equal(decide(), SL_OK);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=0");
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=0"); /* o1 is placed, not paid */
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	cmd_order(SL_CMD_ORDER_PAY, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	cmd_order(SL_CMD_ORDER_PAYMENT_FAILED, "o1", NULL); /* paid: no failed payment */
+	cmd.is_no_restock = true;
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	cmd_order(SL_CMD_ORDER_CANCEL, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	uint64_t seq = w.next_seq;
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=0"); /* closed */
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "x:A=1 x:A=1");
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	/* valid commands still meet the order's state */
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=1");
+	assert_int_equal(decide(), SL_ERR_ORDER_CLOSED);
+	cmd_order(SL_CMD_ORDER_EDIT, "nosuch", "A=1");
+	assert_int_equal(decide(), SL_ERR_NOT_FOUND);
+	assert_int_equal(w.next_seq, seq);
+	assert_int_equal(qty("A"), 5);
+}
+
+/* A short line and then a line that fails for another reason: the refusal is that reason,
+ * without the short line in details.items. */
+static void test_order_other_refusals_carry_no_shortages(void **state)
+{
+	(void)state;
+	item_add("A", 1, false, -1);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=2 Z=1");
+	assert_int_equal(decide(), SL_ERR_NOT_FOUND);
+	assert_int_equal(err.n_shortages, 0);
+	assert_null(err.shortages);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=2");
+	assert_int_equal(decide(), SL_ERR_INSUFFICIENT_INVENTORY);
+	assert_int_equal(err.n_shortages, 1);
+}
+
 static void test_settings_change_appends_an_event_only_when_the_trigger_changes(void **state)
 {
 	(void)state;
@@ -679,6 +729,8 @@ int main(void)
 	    T(test_order_keeps_the_trigger_it_was_placed_under),
 	    T(test_order_transitions_out_of_order_are_refused),
 	    T(test_order_lines_are_validated_before_anything_moves),
+	    T(test_order_invalid_commands_are_invalid_before_the_order_is_read),
+	    T(test_order_other_refusals_carry_no_shortages),
 	    T(test_settings_change_appends_an_event_only_when_the_trigger_changes),
 	    T(test_order_line_changes_are_bounded),
 #undef T

@@ -970,6 +970,93 @@ static void test_ledger_decide_refuses_to_adjust_an_in_stock_tracked_item(void *
 	assert_int_equal(view_of("digital")->revision, 1);
 }
 
+/* A short line is gathered while the lines are decided; when a later line refuses the
+ * command for another reason, the refusal carries no shortages (README: details.items lists
+ * the short lines of INSUFFICIENT_INVENTORY). */
+static void test_ledger_decide_other_refusals_carry_no_shortages(void **state)
+{
+	(void)state;
+	create_quantity_ok("mug", 1);
+	cmd_create_in_stock("digital", true);
+	assert_int_equal(decide(), SL_OK);
+	const char *const second[] = {"digital", "nosuch"};
+	const sl_err code[] = {SL_ERR_QUANTITY_NOT_TRACKED, SL_ERR_NOT_FOUND};
+	for (size_t k = 0; k < 2; k++) {
+		cmd_lines(SL_CMD_DECREMENT, 2);
+		line_set(0, "mug", 99);
+		line_set(1, second[k], 1);
+		cmd.is_restricted = true;
+		expect_refused(code[k]);
+		assert_int_equal(err.n_shortages, 0);
+		assert_null(err.shortages);
+		assert_int_equal(err.index, 1);
+	}
+	/* the short line alone is what it says */
+	adjust1(SL_CMD_DECREMENT, "mug", 99);
+	cmd.is_restricted = true;
+	expect_refused(SL_ERR_INSUFFICIENT_INVENTORY);
+	assert_int_equal(err.n_shortages, 1);
+	assert_int_equal(quantity_of("mug"), 1);
+}
+
+/* docs/decisions.md: "the counter counts units sold on preorder, which an operator resets
+ * with an update": --reset-preorder-counter, and the item can be preordered again. */
+static void test_ledger_decide_update_resets_the_preorder_counter(void **state)
+{
+	(void)state;
+	create_preorder_ok("pc", 0, 2);
+	adjust1(SL_CMD_DECREMENT, "pc", 2);
+	cmd.is_restricted = true;
+	cmd.is_preorder_request = true;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(view_of("pc")->state.preorder_counter, 2);
+	assert_int_equal(view_of("pc")->status, SL_STATUS_OUT_OF_STOCK);
+	/* turning preorder off and on, or setting the limit again, keeps the counter */
+	cmd_update("pc");
+	cmd.has_preorder_limit = true;
+	cmd.preorder_limit = 2;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(view_of("pc")->state.preorder_counter, 2);
+
+	cmd_update("pc");
+	cmd.reset_preorder_counter = true;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(events[0].type, SL_EV_ITEM_UPDATED);
+	assert_int_equal(events[0].before.preorder_counter, 2);
+	assert_int_equal(events[0].after.preorder_counter, 0);
+	assert_int_equal(events[0].delta_counter, -2);
+	assert_int_equal(events[0].delta_quantity, 0);
+	assert_int_equal(view_of("pc")->status, SL_STATUS_PREORDER);
+	assert_true(view_of("pc")->state.has_preorder_limit);
+	adjust1(SL_CMD_DECREMENT, "pc", 2);
+	cmd.is_restricted = true;
+	cmd.is_preorder_request = true;
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(view_of("pc")->state.preorder_counter, 2);
+	/* a stale revision resets nothing */
+	cmd_update("pc");
+	cmd.revision--;
+	cmd.reset_preorder_counter = true;
+	expect_refused(SL_ERR_REVISION_MISMATCH);
+	assert_int_equal(view_of("pc")->state.preorder_counter, 2);
+}
+
+/* docs/decisions.md, "Validation before existence": an update that asks for a limit with
+ * in-stock tracking is invalid on its own, whether the item exists or not. */
+static void test_ledger_decide_invalid_update_of_an_unknown_item_is_invalid(void **state)
+{
+	(void)state;
+	cmd_reset(SL_CMD_UPDATE, "nosuch");
+	cmd.has_revision = true;
+	cmd.revision = 1;
+	cmd.has_in_stock = true;
+	cmd.in_stock = true;
+	cmd.has_preorder_limit = true;
+	cmd.preorder_limit = 3;
+	expect_refused(SL_ERR_INVALID_ARGUMENT);
+	assert_int_equal(w.lookups, 0);
+}
+
 static void test_ledger_decide_adjust_of_an_unknown_item_names_its_line(void **state)
 {
 	(void)state;
@@ -1221,6 +1308,9 @@ int main(void)
 	    T(test_ledger_decide_follows_the_v1_and_v3_adjustment_scenarios),
 	    T(test_ledger_decide_validates_a_command_before_looking_up_its_items),
 	    T(test_ledger_decide_refuses_to_adjust_an_in_stock_tracked_item),
+	    T(test_ledger_decide_other_refusals_carry_no_shortages),
+	    T(test_ledger_decide_update_resets_the_preorder_counter),
+	    T(test_ledger_decide_invalid_update_of_an_unknown_item_is_invalid),
 	    T(test_ledger_decide_adjust_of_an_unknown_item_names_its_line),
 	    T(test_ledger_decide_refuses_invalid_ids),
 	    T(test_ledger_decide_passes_on_a_storage_error_of_the_lookup),
