@@ -69,6 +69,7 @@ typedef struct overlay_idem {
 struct gw_service {
 	ledger *l;
 	char default_location[SL_ID_MAX + 1];
+	char read_only_why[256]; /* set: the views are behind the log, reads only (see open) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty;
@@ -633,6 +634,11 @@ void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *ar
 		sl_command_fini(cmd);
 		return;
 	}
+	if (s->read_only_why[0] != '\0') {
+		sl_command_fini(cmd);
+		reply_error(done, arg, SL_ERR_FAILED_PRECONDITION, s->read_only_why);
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (s->is_stopping || s->q_len == SL_QUEUE_COMMANDS_MAX) {
 		bool is_stopping = s->is_stopping;
@@ -704,6 +710,24 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	sl_err rc = ledger_open(cfg->data_dir, &s->l, errbuf, errbuf_size);
 	if (rc != SL_OK)
 		goto fail;
+	/* Views rebuilt to an earlier seq are an audit reference: deciding on them would write
+	 * events that contradict the log's tail (ledger.h, "Views behind the log"), so such a
+	 * directory serves reads only. */
+	uint64_t views_seq = 0, log_head = ledger_head(s->l, NULL);
+	if ((rc = ledger_views_seq(s->l, &views_seq)) != SL_OK) {
+		snprintf(errbuf, errbuf_size, "cannot read how far the views go: %s",
+		         sl_strerror(rc));
+		goto fail;
+	}
+	if (views_seq < log_head) {
+		snprintf(
+		    s->read_only_why, sizeof(s->read_only_why),
+		    "the views are as of seq %llu, an audit reference (stockledger-admin rebuild "
+		    "--to-seq), and the log goes on to seq %llu: this directory serves reads "
+		    "only; rebuild the whole log to write to it",
+		    (unsigned long long)views_seq, (unsigned long long)log_head);
+		fprintf(stderr, "stockledgerd: %s\n", s->read_only_why);
+	}
 	rc = SL_ERR_NOMEM;
 	s->queue = calloc(SL_QUEUE_COMMANDS_MAX, sizeof(*s->queue));
 	for (size_t i = 0; i < 2; i++) {

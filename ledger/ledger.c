@@ -49,6 +49,7 @@ struct ledger_txn {
 
 static const char format_key[] = "format";
 static const char indexed_key[] = "indexed_seq";
+static const char views_seq_key[] = "views_seq";
 static const char format_value[] = "stockledger-1";
 
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
@@ -733,6 +734,34 @@ sl_err ledger_index_wait(ledger *l, uint64_t seq)
 sl_err ledger_snap_indexed_seq(ledger *l, const store_snap *snap, uint64_t *out)
 {
 	return mark_get(l, snap, out);
+}
+
+sl_err ledger_views_seq(ledger *l, uint64_t *out)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(l->st, STORE_CF_META, views_seq_key, sizeof(views_seq_key) - 1, &v);
+	if (rc == SL_ERR_NOT_FOUND) {
+		*out = ledger_head(l, NULL);
+		rc = SL_OK;
+	} else if (rc == SL_OK && v.len != 8) {
+		rc = SL_ERR_CORRUPT;
+	} else if (rc == SL_OK) {
+		*out = sl_be64_get(v.data);
+	}
+	sl_buf_fini(&v);
+	return rc;
+}
+
+void ledger_views_seq_stage(ledger *l, store_batch *b, uint64_t seq)
+{
+	if (seq >= ledger_head(l, NULL)) {
+		store_batch_delete(b, STORE_CF_META, views_seq_key, sizeof(views_seq_key) - 1);
+		return;
+	}
+	uint8_t v[8];
+	sl_be64_put(v, seq);
+	store_batch_put(b, STORE_CF_META, views_seq_key, sizeof(views_seq_key) - 1, v, sizeof(v));
 }
 
 void ledger_txn_abort(ledger_txn *t)

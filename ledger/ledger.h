@@ -212,6 +212,23 @@ sl_err ledger_index_wait(ledger *l, uint64_t seq);
 sl_err ledger_snap_indexed_seq(ledger *l, const store_snap *snap, uint64_t *out);
 
 /*
+ * Views behind the log. A rebuild stopped at seq N (projector_rebuild_to) leaves views that
+ * are the fold of events 1..N while the log goes on to its head: an audit reference, which
+ * the writer must never decide on (it would give new events item sequences and states that
+ * the log already has past). The meta row views_seq records N, written with the rebuild's
+ * switch and removed by a rebuild of the whole log; without it the views are at the head.
+ */
+
+/* ledger_views_seq: the event up to which the stored views are the fold of the log (the
+ * head unless a rebuild stopped short of it). SL_ERR_CORRUPT if the row does not decode,
+ * SL_ERR_STORAGE if it cannot be read. */
+sl_err ledger_views_seq(ledger *l, uint64_t *out);
+
+/* ledger_views_seq_stage stages into b the mark of views folded up to seq: views_seq = seq
+ * when seq is below the head, its removal otherwise (views at the head). */
+void ledger_views_seq_stage(ledger *l, store_batch *b, uint64_t seq);
+
+/*
  * Iteration of the log, checking the chain: each event's stored hash must equal
  * SHA-256(previous hash || its bytes) and seqs must follow each other.
  */

@@ -824,7 +824,7 @@ sl_err store_shadow_reset(store *s)
 	return shadow_drop_leftovers(s);
 }
 
-sl_err store_shadow_publish(store *s)
+sl_err store_shadow_publish(store *s, store_batch *with)
 {
 	char *err = NULL;
 	/* 1. the shadow rows were written without the WAL: make them durable in table files.
@@ -845,12 +845,13 @@ sl_err store_shadow_publish(store *s)
 	/* 2. the switch: one synced write of the generation key; before it the old views are
 	 * live, after it the new ones, whenever a crash comes */
 	char v = s->gen == 0 ? '1' : '0';
-	store_batch *b = store_batch_alloc(s);
+	store_batch *b = with != NULL ? with : store_batch_alloc(s);
 	if (b == NULL)
 		return SL_ERR_NOMEM;
 	store_batch_put(b, STORE_CF_META, gen_key, sizeof(gen_key) - 1, &v, 1);
 	sl_err rc = store_write(s, b, true);
-	store_batch_free(b);
+	if (b != with)
+		store_batch_free(b);
 	if (rc != SL_OK)
 		return rc;
 	for (int i = 0; i < STORE_CF_COUNT_; i++) {

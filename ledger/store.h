@@ -95,10 +95,12 @@ sl_err store_shadow_reset(store *s);
 /* store_shadow_publish makes the shadow families live and drops the old live rows: it
  * flushes the shadow families to table files, then writes which generation is live in one
  * synced write to the meta family (the switch: a crash before it keeps the old views, after
- * it the new ones), then empties the families that were live. SL_ERR_STORAGE if a step
- * fails (before the switch nothing changed; after it, the old rows are dropped by the next
- * store_open). Not thread-safe: no reader or writer may use s meanwhile (offline rebuild). */
-sl_err store_shadow_publish(store *s);
+ * it the new ones), then empties the families that were live. The rows of with (may be NULL:
+ * meta rows that describe the new views) go in the same synced write. SL_ERR_STORAGE if a
+ * step fails (before the switch nothing changed; after it, the old rows are dropped by the
+ * next store_open). Not thread-safe: no reader or writer may use s meanwhile (offline
+ * rebuild). */
+sl_err store_shadow_publish(store *s, store_batch *with);
 
 /*
  * Sorted table files, for a rebuild: rows written in ascending key order straight into a

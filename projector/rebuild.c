@@ -952,8 +952,18 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 		ledger_txn_abort(txn);
 		goto fail;
 	}
-	if ((rc = ledger_txn_commit(txn, false)) != SL_OK ||
-	    (rc = store_shadow_publish(st)) != SL_OK)
+	if ((rc = ledger_txn_commit(txn, false)) != SL_OK)
+		goto fail;
+	/* the switch says how far the new views go: to the head, or to seq N (--to-seq) */
+	store_batch *mark = store_batch_alloc(st);
+	if (mark == NULL) {
+		rc = SL_ERR_NOMEM;
+		goto fail;
+	}
+	ledger_views_seq_stage(l, mark, to_seq > 0 ? to_seq : ledger_head(l, NULL));
+	rc = store_shadow_publish(st, mark);
+	store_batch_free(mark);
+	if (rc != SL_OK)
 		goto fail;
 	r->spills = fv.spills;
 	rc = ledger_views_checksum(l, r->checksum, &r->views);

@@ -270,7 +270,7 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 	return 0;
 }
 
-static bool is_bus_url(const char *url)
+bool is_bus_url(const char *url)
 {
 	return strncmp(url, "nats://", 7) == 0;
 }

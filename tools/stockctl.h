@@ -111,6 +111,9 @@ void emit(json_t *doc);
 /* print_error_json prints {"error": {code, message, details}} on stdout. */
 void print_error_json(const char *code, const char *message);
 
+/* is_bus_url: does url name a NATS server (nats://), reached through a stockledger-bridge? */
+bool is_bus_url(const char *url);
+
 /* usage_error prints a usage message (and the JSON USAGE error); returns EXIT_USAGE. */
 int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -613,10 +613,26 @@ static int feed_pump(ctl *c, uint64_t from, uint64_t to, uint64_t max, bool is_f
 	return code;
 }
 
+/* feed_over_nng: the change feed is read from the service itself, not through the bus (the
+ * bus carries it as the events stream): a nats:// server is a usage error, not an outage. */
+static int feed_over_nng(ctl *c)
+{
+	if (is_bus_url(c->server))
+		return usage_error(
+		    c,
+		    "events and export read the change feed over nng: give the "
+		    "service's tcp:// or ipc:// URL, not '%s' (on the bus the events "
+		    "are the stream STOCKLEDGER_EVENTS)",
+		    c->server);
+	return 0;
+}
+
 int run_events(ctl *c)
 {
 	uint64_t from = 1, max = 0, n;
-	int code;
+	int code = feed_over_nng(c);
+	if (code != 0)
+		return code;
 	if (c->given[OPT_FROM_SEQ] && (code = opt_u64(c, OPT_FROM_SEQ, &from)) != 0)
 		return code;
 	if (c->given[OPT_LIMIT] && ((code = opt_u64(c, OPT_LIMIT, &max)) != 0 || max == 0))
@@ -627,7 +643,9 @@ int run_events(ctl *c)
 int run_export(ctl *c)
 {
 	uint64_t from = 1, to = 0, n = 0;
-	int code;
+	int code = feed_over_nng(c);
+	if (code != 0)
+		return code;
 	bool is_csv = false;
 	if (c->given[OPT_FROM_SEQ] && (code = opt_u64(c, OPT_FROM_SEQ, &from)) != 0)
 		return code;

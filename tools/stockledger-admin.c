@@ -246,6 +246,13 @@ int main(int argc, char **argv)
 	int status = 0;
 	projector_report r;
 	char hex[2 * SL_HASH_BYTES + 1];
+	uint64_t views_seq = 0, head = ledger_head(l, NULL);
+	if (ledger_views_seq(l, &views_seq) != SL_OK) {
+		fprintf(stderr, "stockledger-admin: cannot read how far the views go: %s\n",
+		        store_last_error(ledger_store(l)));
+		ledger_close(l);
+		return 1;
+	}
 	if (strcmp(cmd, "dump") == 0) {
 		status = dump(l);
 	} else if (strcmp(cmd, "flip-byte") == 0) {
@@ -260,6 +267,12 @@ int main(int argc, char **argv)
 		} else {
 			sl_hex(sum, sizeof(sum), hex);
 			printf("views %llu\nchecksum %s\n", (unsigned long long)n, hex);
+			if (views_seq < head)
+				fprintf(
+				    stderr,
+				    "stockledger-admin: these views are as of seq %llu (rebuild "
+				    "--to-seq); the log goes on to seq %llu\n",
+				    (unsigned long long)views_seq, (unsigned long long)head);
 		}
 	} else if (strcmp(cmd, "rebuild") == 0) {
 		printf("rebuilding views of '%s' from %llu events\n", data,
@@ -272,7 +285,22 @@ int main(int argc, char **argv)
 			sl_hex(r.checksum, sizeof(r.checksum), hex);
 			printf("events %llu\nviews %llu\nchecksum %s\n",
 			       (unsigned long long)r.events, (unsigned long long)r.views, hex);
+			if (to_seq > 0 && to_seq < head)
+				fprintf(
+				    stderr,
+				    "stockledger-admin: the views are now as of seq %llu, an audit "
+				    "reference: stockledgerd will not serve '%s' until a rebuild "
+				    "of "
+				    "the whole log (make references on a copy of the directory)\n",
+				    (unsigned long long)to_seq, data);
 		}
+	} else if (views_seq < head) {
+		printf(
+		    "verify: FAILED at seq %llu: the views are as of seq %llu (rebuild --to-seq), "
+		    "the log goes on to seq %llu: rebuild the whole log to verify them\n",
+		    (unsigned long long)views_seq + 1, (unsigned long long)views_seq,
+		    (unsigned long long)head);
+		status = 1;
 	} else {
 		sl_err rc = projector_verify(l, progress_cb, NULL, &r);
 		if (rc == SL_OK && expect != NULL)

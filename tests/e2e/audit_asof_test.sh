@@ -5,7 +5,9 @@
 # Method: a stream of creates, updates, increments, decrements, a delete and a re-create;
 # for several N the answers are saved, then the data directory is copied, rebuilt with
 # `stockledger-admin rebuild --to-seq N`, served by a second daemon, and every item read
-# there with `item get` must equal (jq -S) the saved as-of answer of the first daemon.
+# there with `item get` must equal (jq -S) the saved as-of answer of the first daemon. Such a
+# reference serves reads only (a write is FAILED_PRECONDITION and appends nothing), verify
+# says its views are a reference, and a rebuild of the whole log makes it writable again.
 . "$(dirname "$0")/lib.sh"
 sl_start
 items="a b/v1@east c"
@@ -67,9 +69,44 @@ for n in $points; do
 	check_eq "query as of seq $n equals the rebuild to $n" \
 		"$(printf '%s' "$OUT" | jq -S '[.items[] | "\(.productId) \(.quantity) \(.revision)"]')" \
 		"$(cat "$T/query-$n.json")"
+	if [ "$n" != "$head" ]; then
+		# views behind the log serve reads only: a write would decide on the past
+		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" increment a=1)
+		RC=$?
+		check_refused "a write to views as of seq $n" FAILED_PRECONDITION
+		check "the refusal says why" '.error.message | test("as of seq '"$n"'")' true
+		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" head)
+		check "nothing appended to the reference" .seq "$head"
+		grep -q "serves reads only" "$T/ref.log"
+		RC=$?
+		check_rc "the daemon says so at start" 0
+	fi
 	kill -TERM $REF
 	wait $REF
+	if [ "$n" != "$head" ]; then
+		admin verify --data "$T/ref"
+		check_rc "verify of views as of seq $n" 1
+		check_eq "verify says the views are a reference" 1 \
+			"$(printf '%s' "$OUT" | grep -c "the views are as of seq $n (rebuild --to-seq)")"
+	fi
 done
+# a rebuild of the whole log makes a reference a ledger again
+rm -rf "$T/ref"
+cp -r "$SL_DATA" "$T/ref"
+admin rebuild --data "$T/ref" --to-seq 9
+check_rc "rebuild --to-seq 9" 0
+admin rebuild --data "$T/ref"
+check_rc "rebuild of the whole log" 0
+admin verify --data "$T/ref"
+check_rc "the rebuilt reference verifies" 0
+"$SL_BIN/stockledgerd" --data "$T/ref" --listen "ipc://$T/ref.sock" >"$T/ref.log" 2>&1 &
+REF=$!
+for _ in $(seq 1 600); do grep -q listening "$T/ref.log" && break; sleep 0.05; done
+OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" increment a=1)
+RC=$?
+check_rc "a write after the whole rebuild" 0
+kill -TERM $REF
+wait $REF
 admin verify --data "$SL_DATA"
 check_rc "the original still verifies" 0
 sl_done

@@ -150,6 +150,9 @@ usage history q --limit 0
 usage history q --cursor -1
 usage head extra
 usage --nosuch head
+usage item update q --revision 1 --reset-preorder-counter extra
+usage --server nats://127.0.0.1:1 events --limit 1
+usage --server nats://127.0.0.1:1 export --to-seq 1
 ctl --server "foo://nowhere" head
 check_rc "a URL with an unknown scheme" 2
 ERR=$("$SL_BIN/stockctl" item create q 2>&1 >/dev/null)

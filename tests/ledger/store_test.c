@@ -399,11 +399,11 @@ static void test_store_shadow_is_invisible_until_published(void **state)
 
 	/* a failed switch changes nothing */
 	store_fault_set(st, 1);
-	assert_int_equal(store_shadow_publish(st), SL_ERR_STORAGE);
+	assert_int_equal(store_shadow_publish(st, NULL), SL_ERR_STORAGE);
 	value_is(STORE_CF_VIEWS, "old", "live");
 	value_is(sv, "new", "shadow");
 
-	assert_int_equal(store_shadow_publish(st), SL_OK);
+	assert_int_equal(store_shadow_publish(st, NULL), SL_OK);
 	value_is(STORE_CF_VIEWS, "new", "shadow");
 	value_is(STORE_CF_VIEWS, "old", NULL);
 	value_is(STORE_CF_HOLDS, "new", "held");
@@ -483,7 +483,7 @@ static void test_store_sst_lands_in_its_shadow_at_the_ingestion(void **state)
 	assert_int_equal(store_sst_begin(st, sv, &w), SL_OK);
 	assert_int_equal(store_sst_ingest(w), SL_OK);
 
-	assert_int_equal(store_shadow_publish(st), SL_OK);
+	assert_int_equal(store_shadow_publish(st, NULL), SL_OK);
 	value_is(STORE_CF_VIEWS, "a", "t");
 	value_is(STORE_CF_VIEWS, "c", "t");
 	assert_int_equal(store_settle(st), SL_OK); /* nothing left flushing or compacting */
