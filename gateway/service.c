@@ -318,7 +318,9 @@ static sl_err decide_one(gw_service *s, size_t index)
 	    .is_unchanged = is_unchanged,
 	};
 	sl_settings settings;
+	memset(&settings, 0, sizeof(settings));
 	if (cmd->type == SL_CMD_SETTINGS_SET) {
+		/* never set: the default, which no event wrote (seq 0, no update time) */
 		if ((rc = gw_orders_settings(s->orders, &settings)) == SL_ERR_NOT_FOUND)
 			settings.trigger = SL_TRIGGER_ON_ORDER_PLACED;
 		else if (rc != SL_OK)

@@ -30,6 +30,12 @@ refused() {
 ctl settings get
 check "default trigger" .inventoryUpdateTrigger ON_ORDER_PLACED
 check "settings never set" .updatedDate null
+# setting the default that was never set: unchanged, and no event's seq or time in the reply
+# (it once answered with uninitialised memory, and stored it under the key)
+for attempt in first replayed; do
+	ctl settings set --inventory-update-trigger ON_ORDER_PLACED --key default-trigger
+	check "the default set again ($attempt)" '"\(.unchanged) \(.seq) \(.updatedDate)"' "true 0 null"
+done
 
 # ---- spec §3 scenario 1: A=1, B=5; an order for A x2, B x1 is refused whole ----
 ctl item create A --quantity 1
