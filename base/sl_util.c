@@ -281,3 +281,34 @@ void sl_thread_name(const char *name)
 	sl_strlcpy(n, name, sizeof(n));
 	(void)prctl(PR_SET_NAME, (unsigned long)n, 0, 0, 0);
 }
+
+size_t sl_utf8_len(const uint8_t *s, size_t avail)
+{
+	if (avail == 0)
+		return 0;
+	size_t n = s[0] < 0x80                    ? 1
+	           : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+	           : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+	           : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+	                                          : 0;
+	if (n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0; /* overlong, a surrogate, past U+10FFFF */
+	return n;
+}
+
+bool sl_text_is_valid(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t len = s[i] == 0 ? 0 : sl_utf8_len(s + i, n - i);
+		if (len == 0)
+			return false;
+		i += len;
+	}
+	return true;
+}

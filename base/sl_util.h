@@ -25,6 +25,15 @@ sl_err sl_parse_i64(const char *s, int64_t *out);
  * without whitespace, '/', '@', '=' or ':'. */
 bool sl_id_is_valid(const char *s, size_t len, size_t max);
 
+/* sl_utf8_len: the length (1..4) of the valid UTF-8 sequence at s, of which avail bytes may
+ * be read; 0 if it is not one (a stray continuation byte, an overlong form, a surrogate, past
+ * U+10FFFF, or cut short). */
+size_t sl_utf8_len(const uint8_t *s, size_t avail);
+
+/* sl_text_is_valid: are the n bytes at s valid UTF-8 without a NUL (a protobuf string that a
+ * C string holds whole)? */
+bool sl_text_is_valid(const uint8_t *s, size_t n);
+
 /* sl_time_now_ms returns the wall clock in milliseconds since the Unix epoch (UTC). */
 int64_t sl_time_now_ms(void);
 

@@ -369,23 +369,6 @@ static json_t *base64_json(const ProtobufCBinaryData *b)
 	return j;
 }
 
-/* utf8_len: the length of the valid UTF-8 sequence at s (0: not one). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80                    ? 1
-	           : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-	           : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-	           : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-	                                          : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0; /* overlong, a surrogate, past U+10FFFF */
-	return n;
-}
-
 /* utf8_json: s as a JSON string, each byte that is not part of valid UTF-8 replaced by
  * U+FFFD (a string stored by a protobuf client, or a message cut mid-character); jansson
  * refuses invalid UTF-8. */
@@ -402,7 +385,7 @@ static json_t *utf8_json(const char *s)
 		return NULL;
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_len((const unsigned char *)s + i);
+		size_t len = sl_utf8_len((const uint8_t *)s + i, n - i);
 		if (len == 0) {
 			memcpy(clean + o, "\xef\xbf\xbd", 3);
 			o += 3;

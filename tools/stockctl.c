@@ -70,7 +70,9 @@ const ctl_opt_spec opt_spec[OPT_COUNT_] = {
 void emit(json_t *doc)
 {
 	if (doc == NULL) {
-		fprintf(stderr, "stockctl: out of memory while printing\n");
+		fprintf(stderr,
+		        "stockctl: cannot print the reply as JSON: out of memory, or a string "
+		        "in it is not UTF-8 (a log written before strings were checked)\n");
 		exit(EXIT_REFUSED);
 	}
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -521,7 +521,7 @@ static const char csv_header[] =
     "trackQuantity,quantityBefore,quantityAfter,deltaQuantity,inStockAfter,counterBefore,"
     "counterAfter,deltaCounter,hash\n";
 
-static void csv_event(FILE *out, const Sl__Event *ev)
+static bool csv_event(FILE *out, const Sl__Event *ev)
 {
 	static const Sl__ItemState none = SL__ITEM_STATE__INIT;
 	static const Sl__ItemKey nokey = SL__ITEM_KEY__INIT;
@@ -553,9 +553,10 @@ static void csv_event(FILE *out, const Sl__Event *ev)
 	        a->quantity, ev->delta_quantity, a->in_stock ? "true" : "false",
 	        b->preorder_counter, a->preorder_counter, ev->delta_counter, hex);
 	json_decref(o);
+	return true;
 }
 
-static void jsonl_event(FILE *out, const Sl__Event *ev)
+static bool jsonl_event(FILE *out, const Sl__Event *ev)
 {
 	json_t *o = sl_json_event(ev);
 	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -565,12 +566,13 @@ static void jsonl_event(FILE *out, const Sl__Event *ev)
 	}
 	free(s);
 	json_decref(o);
+	return s != NULL;
 }
 
 /* feed_pump reads events [from, to] (to 0: to the head seen first, or for ever when
  * following) and writes each with write_fn; at most max events (0: no limit). */
 static int feed_pump(ctl *c, uint64_t from, uint64_t to, uint64_t max, bool is_follow, FILE *out,
-                     void (*write_fn)(FILE *, const Sl__Event *), uint64_t *n_out)
+                     bool (*write_fn)(FILE *, const Sl__Event *), uint64_t *n_out)
 {
 	feed_reader f = {.c = c, .is_follow = is_follow};
 	uint64_t next = from == 0 ? 1 : from, n = 0, end = to;
@@ -598,7 +600,15 @@ static int feed_pump(ctl *c, uint64_t from, uint64_t to, uint64_t max, bool is_f
 				code = EXIT_REFUSED;
 				break;
 			}
-			write_fn(out, r->events[i]);
+			if (!write_fn(out, r->events[i])) {
+				/* (a log written before strings were checked as UTF-8) */
+				fprintf(stderr,
+				        "stockctl: event %" PRIu64
+				        " cannot be written as JSON: one of its strings is not "
+				        "UTF-8\n",
+				        r->events[i]->seq);
+				code = EXIT_REFUSED;
+			}
 			next++;
 			n++;
 		}

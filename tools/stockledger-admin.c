@@ -49,7 +49,7 @@ static int dump(ledger *l)
 {
 	ledger_iter *it = ledger_iter_alloc(l, 1);
 	sl_event ev;
-	uint64_t bad = 0;
+	uint64_t bad = 0, unprintable = 0;
 	sl_err rc;
 	while ((rc = ledger_iter_next(it, &ev, &bad)) == SL_OK) {
 		char t[40], hex[2 * SL_HASH_BYTES + 1];
@@ -77,8 +77,17 @@ static int dump(ledger *l)
 			                 (json_int_t)ev.line_after.held, "lineQuantityAfter",
 			                 (json_int_t)ev.line_after.quantity, "lineRestockedAfter",
 			                 (json_int_t)ev.line_after.restocked));
-		char *s = json_dumps(o, JSON_COMPACT);
-		puts(s);
+		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s != NULL) {
+			puts(s);
+		} else {
+			/* (a log written before strings were checked as UTF-8) */
+			fprintf(stderr,
+			        "stockledger-admin: event %llu cannot be written as JSON: one of "
+			        "its strings is not UTF-8\n",
+			        (unsigned long long)ev.seq);
+			unprintable++;
+		}
 		free(s);
 		json_decref(o);
 	}
@@ -88,7 +97,7 @@ static int dump(ledger *l)
 		        (unsigned long long)bad, sl_strerror(rc));
 		return 1;
 	}
-	return 0;
+	return unprintable > 0 ? 1 : 0;
 }
 
 /* flip_byte inverts one byte of the stored record of event seq (a tamper drill). */

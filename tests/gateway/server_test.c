@@ -418,6 +418,66 @@ static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving
 	nng_close(s);
 }
 
+/* A string that is not whole text (a NUL inside an id, bytes that are not UTF-8) is refused
+ * INVALID_ARGUMENT for its command alone: nothing of it reaches the log, where it would be
+ * cut short ("adv-a\0x" read as "adv-a") or unprintable as JSON, and its neighbour is
+ * applied. */
+static uint8_t *bytes_find(uint8_t *buf, size_t len, const char *what)
+{
+	size_t n = strlen(what);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, what, n) == 0)
+			return buf + i;
+	return NULL;
+}
+
+static void test_server_refuses_strings_that_are_not_text(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 5000);
+	create_item(s, "adv-a", 1);
+	uint64_t head = head_seq(s);
+	static adjust_cmd bad, good;
+	adjust_cmd_init(&bad, false, "adv-aXx", 1, 5);
+	adjust_cmd_init(&good, false, "adv-a", 1, 2);
+	good.cmd.reason = (char *)"ok";
+	Sl__Command *cmds[2] = {&bad.cmd, &good.cmd};
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 2;
+	req.commands = cmds;
+	uint8_t buf[512];
+	size_t len = sl__request__get_packed_size(&req);
+	assert_true(len <= sizeof(buf));
+	sl__request__pack(&req, buf);
+	uint8_t *x = bytes_find(buf, len, "adv-aXx");
+	assert_non_null(x);
+	x[5] = '\0';
+	Sl__Response *r = call_raw(s, buf, len);
+	assert_int_equal(r->n_results, 2);
+	assert_string_equal(result_code(r->results[0]), "INVALID_ARGUMENT");
+	assert_non_null(strstr(r->results[0]->error->message, "productId"));
+	assert_string_equal(result_code(r->results[1]), "OK");
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), head + 1);
+	assert_int_equal(item_quantity(s, "adv-a"), 3);
+	/* a reason of stray bytes */
+	good.cmd.reason = (char *)"bad Z";
+	Sl__Command *one[1] = {&good.cmd};
+	req.n_commands = 1;
+	req.commands = one;
+	len = sl__request__get_packed_size(&req);
+	sl__request__pack(&req, buf);
+	x = bytes_find(buf, len, "bad Z");
+	assert_non_null(x);
+	x[4] = 0xff;
+	r = call_raw(s, buf, len);
+	assert_string_equal(result_code(r->results[0]), "INVALID_ARGUMENT");
+	assert_non_null(strstr(r->results[0]->error->message, "reason"));
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), head + 1);
+	nng_close(s);
+}
+
 static void test_server_refuses_too_many_lines_and_commands(void **state)
 {
 	fixture *f = *state;
@@ -646,6 +706,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_server_drops_a_request_over_the_transport_cap_and_keeps_serving, server_setup,
 	        server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_refuses_strings_that_are_not_text,
+	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_an_update_without_a_revision,

@@ -220,6 +220,79 @@ static void test_wire_marks_an_overlong_field_instead_of_truncating_it(void **st
 	assert_int_equal(strlen(c.item.product_id), SL_ID_MAX);
 }
 
+/* patch replaces the first occurrence of from (a placeholder of the same length) in buf. */
+static void patch(uint8_t *buf, size_t len, const char *from, const uint8_t *to, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, from, n) == 0) {
+			memcpy(buf + i, to, n);
+			return;
+		}
+	fail_msg("placeholder '%s' not in the encoding", from);
+}
+
+/* Strings whose bytes a C string cannot hold whole: an id with a NUL inside (protobuf-c would
+ * hand over "a" for "a\0b") or a reason that is not UTF-8. Each is written byte by byte into
+ * an otherwise valid request; that command is marked (refused INVALID_ARGUMENT naming the
+ * field), its neighbours are decoded as they are, and valid UTF-8 passes. */
+static void test_wire_marks_strings_that_are_not_text(void **state)
+{
+	(void)state;
+	Sl__ItemKey k[3] = {SL__ITEM_KEY__INIT, SL__ITEM_KEY__INIT, SL__ITEM_KEY__INIT};
+	Sl__Line l[3] = {SL__LINE__INIT, SL__LINE__INIT, SL__LINE__INIT};
+	Sl__Line *lp[3][1];
+	Sl__Increment inc[3] = {SL__INCREMENT__INIT, SL__INCREMENT__INIT, SL__INCREMENT__INIT};
+	Sl__Command c[3] = {SL__COMMAND__INIT, SL__COMMAND__INIT, SL__COMMAND__INIT};
+	Sl__Command *cp[3];
+	const char *products[3] = {"aXb", "plain", "caf\xc3\xa9"};
+	const char *reasons[3] = {"ok", "bad Z", "fine"};
+	for (int i = 0; i < 3; i++) {
+		k[i].product_id = (char *)products[i];
+		l[i].item = &k[i];
+		l[i].has_quantity = true;
+		l[i].quantity = 1;
+		lp[i][0] = &l[i];
+		inc[i].n_lines = 1;
+		inc[i].lines = lp[i];
+		c[i].body_case = SL__COMMAND__BODY_INCREMENT;
+		c[i].increment = &inc[i];
+		c[i].reason = (char *)reasons[i];
+		cp[i] = &c[i];
+	}
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 3;
+	req.commands = cp;
+	size_t len = sl__request__get_packed_size(&req);
+	uint8_t *buf = malloc(len);
+	assert_non_null(buf);
+	sl__request__pack(&req, buf);
+	patch(buf, len, "aXb", (const uint8_t *)"a\0b", 3);
+	patch(buf, len, "bad Z", (const uint8_t *)"bad \xff", 5);
+	sl_command *cmds = NULL;
+	size_t n = 0;
+	sl_error_info err;
+	assert_int_equal(gw_request_decode(buf, len, LOCATION, &cmds, &n, &err), SL_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(cmds[0].malformed_field, "productId");
+	assert_string_equal(cmds[1].malformed_field, "reason");
+	assert_string_equal(cmds[2].malformed_field, "");
+	assert_string_equal(cmds[2].lines[0].item.product_id, "caf\xc3\xa9");
+	gw_commands_free(cmds, n);
+	/* a cut multi-byte character; then a NUL at the very end of a string */
+	sl__request__pack(&req, buf);
+	patch(buf, len, "caf\xc3\xa9", (const uint8_t *)"cafe\xc3", 5);
+	assert_int_equal(gw_request_decode(buf, len, LOCATION, &cmds, &n, &err), SL_OK);
+	assert_string_equal(cmds[0].malformed_field, "");
+	assert_string_equal(cmds[2].malformed_field, "productId");
+	gw_commands_free(cmds, n);
+	sl__request__pack(&req, buf);
+	patch(buf, len, "fine", (const uint8_t *)"fin\0", 4);
+	assert_int_equal(gw_request_decode(buf, len, LOCATION, &cmds, &n, &err), SL_OK);
+	assert_string_equal(cmds[2].malformed_field, "reason");
+	gw_commands_free(cmds, n);
+	free(buf);
+}
+
 static void test_wire_decode_refuses_bad_envelopes_and_leaves_the_output(void **state)
 {
 	(void)state;
@@ -362,6 +435,7 @@ int main(void)
 	        test_wire_hashes_a_retry_alike_with_or_without_the_defaults_spelled_out),
 	    cmocka_unit_test(test_wire_hash_ignores_the_key_but_not_the_content),
 	    cmocka_unit_test(test_wire_marks_an_overlong_field_instead_of_truncating_it),
+	    cmocka_unit_test(test_wire_marks_strings_that_are_not_text),
 	    cmocka_unit_test(test_wire_decode_refuses_bad_envelopes_and_leaves_the_output),
 	    cmocka_unit_test(test_wire_decodes_a_command_without_a_body_as_none),
 	    cmocka_unit_test(test_wire_encodes_results_and_envelope_errors),
