@@ -312,3 +312,17 @@ bool sl_text_is_valid(const uint8_t *s, size_t n)
 	}
 	return true;
 }
+
+bool sl_varint_read(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}

@@ -25,6 +25,10 @@ sl_err sl_parse_i64(const char *s, int64_t *out);
  * without whitespace, '/', '@', '=' or ':'. */
 bool sl_id_is_valid(const char *s, size_t len, size_t max);
 
+/* sl_varint_read reads a protobuf varint at *p (before end) into *out and moves *p past it:
+ * false if it is cut short or longer than 64 bits. */
+bool sl_varint_read(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
 /* sl_utf8_len: the length (1..4) of the valid UTF-8 sequence at s, of which avail bytes may
  * be read; 0 if it is not one (a stray continuation byte, an overlong form, a surrogate, past
  * U+10FFFF, or cut short). */

@@ -14,6 +14,7 @@
 
 #include "base/banned.h"
 #include "base/sl_limits.h"
+#include "base/sl_util.h"
 
 typedef struct echo_ctx {
 	nng_aio *aio;
@@ -31,21 +32,6 @@ struct gw_echo {
 	size_t result_len;
 };
 
-/* wire_varint reads a protobuf varint at *p (< end); false if it is cut short or too long. */
-static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* request_commands counts the commands of an encoded Request (field 1, length-delimited),
  * walking the wire format without decoding them: SIZE_MAX if it is not a Request. */
 static size_t request_commands(const uint8_t *p, size_t len)
@@ -54,8 +40,8 @@ static size_t request_commands(const uint8_t *p, size_t len)
 	size_t n = 0;
 	while (p < end) {
 		uint64_t tag, flen;
-		if (!wire_varint(&p, end, &tag) || tag != 0x0a || !wire_varint(&p, end, &flen) ||
-		    flen > (uint64_t)(end - p))
+		if (!sl_varint_read(&p, end, &tag) || tag != 0x0a ||
+		    !sl_varint_read(&p, end, &flen) || flen > (uint64_t)(end - p))
 			return SIZE_MAX;
 		p += flen;
 		n++;

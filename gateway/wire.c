@@ -442,21 +442,6 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	return SL_OK;
 }
 
-/* wire_varint reads a varint at *p (< end): false if it is cut short or too long. */
-static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 #define WIRE_DEPTH_MAX 16
 
 /* wire_skip steps *p over a field of wire type wt (0, 1, 2 or 5), setting *body and *body_len
@@ -468,7 +453,7 @@ static bool wire_skip(const uint8_t **p, const uint8_t *end, uint64_t wt, const 
 	size_t left = (size_t)(end - *p);
 	switch (wt) {
 	case 0:
-		return wire_varint(p, end, &n);
+		return sl_varint_read(p, end, &n);
 	case 1:
 	case 5:
 		n = wt == 1 ? 8 : 4;
@@ -477,7 +462,7 @@ static bool wire_skip(const uint8_t **p, const uint8_t *end, uint64_t wt, const 
 		*p += n;
 		return true;
 	case 2:
-		if (!wire_varint(p, end, &n) || n > (uint64_t)(end - *p))
+		if (!sl_varint_read(p, end, &n) || n > (uint64_t)(end - *p))
 			return false;
 		*body = *p;
 		*body_len = (size_t)n;
@@ -501,7 +486,8 @@ static const ProtobufCFieldDescriptor *bad_text_field(const ProtobufCMessageDesc
 		uint64_t tag;
 		const uint8_t *body = NULL;
 		size_t body_len = 0;
-		if (!wire_varint(&p, end, &tag) || !wire_skip(&p, end, tag & 7, &body, &body_len))
+		if (!sl_varint_read(&p, end, &tag) ||
+		    !wire_skip(&p, end, tag & 7, &body, &body_len))
 			return NULL;
 		if (body == NULL || tag >> 3 > UINT32_MAX)
 			continue;
@@ -530,7 +516,8 @@ static void texts_check(const uint8_t *data, size_t len, sl_command *cmds, size_
 		uint64_t tag;
 		const uint8_t *body = NULL;
 		size_t body_len = 0;
-		if (!wire_varint(&p, end, &tag) || !wire_skip(&p, end, tag & 7, &body, &body_len))
+		if (!sl_varint_read(&p, end, &tag) ||
+		    !wire_skip(&p, end, tag & 7, &body, &body_len))
 			return;
 		if (tag >> 3 != 1 || body == NULL)
 			continue;
