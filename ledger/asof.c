@@ -86,9 +86,11 @@ static size_t item_prefix(const sl_item_key *key, uint8_t *k)
 
 /* first_item_seq finds the smallest item_seq in [lo, hi] whose event passes is_after (a
  * monotone predicate: false...false true...true); hi + 1 if none. by_time: the predicate is
- * time >= bound, else seq >= bound. */
+ * time >= bound_ms, else seq >= bound_seq (unsigned: a client's bound past INT64_MAX is a
+ * seq no event reaches, not a negative one). */
 static sl_err first_item_seq(ledger *l, const store_snap *snap, const uint8_t *prefix, size_t plen,
-                             uint64_t lo, uint64_t hi, bool by_time, int64_t bound, uint64_t *out)
+                             uint64_t lo, uint64_t hi, bool by_time, uint64_t bound_seq,
+                             int64_t bound_ms, uint64_t *out)
 {
 	uint64_t a = lo, b = hi + 1; /* answer in [a, b] */
 	while (a < b) {
@@ -96,14 +98,14 @@ static sl_err first_item_seq(ledger *l, const store_snap *snap, const uint8_t *p
 		sl_err rc = item_event_seq(l, snap, prefix, plen, mid, &seq);
 		if (rc != SL_OK)
 			return rc;
-		int64_t v = (int64_t)seq;
+		bool is_after = seq >= bound_seq;
 		if (by_time) {
 			sl_event ev;
 			if ((rc = ledger_event_get_at(l, snap, seq, &ev)) != SL_OK)
 				return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
-			v = ev.time_ms;
+			is_after = ev.time_ms >= bound_ms;
 		}
-		if (v >= bound)
+		if (is_after)
 			b = mid;
 		else
 			a = mid + 1;
@@ -123,8 +125,8 @@ sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *curre
 	size_t plen = item_prefix(&current->key, prefix);
 	/* the first event after seq; the one before it is the item's latest as of seq */
 	uint64_t after;
-	sl_err rc = first_item_seq(l, snap, prefix, plen, 1, current->item_seq, false,
-	                           (int64_t)seq + 1, &after);
+	sl_err rc =
+	    first_item_seq(l, snap, prefix, plen, 1, current->item_seq, false, seq + 1, 0, &after);
 	if (rc != SL_OK)
 		return rc;
 	if (after <= 1)
@@ -176,20 +178,22 @@ sl_err ledger_history_in(ledger *l, const store_snap *snap, const sl_item_key *k
 		return SL_OK;
 	if (rc != SL_OK)
 		return rc;
+	if (after_item_seq >= view.item_seq)
+		return SL_OK; /* a cursor at or past the item's last event (even UINT64_MAX) */
 	uint8_t prefix[LEDGER_KEY_BYTES + 1];
 	size_t plen = item_prefix(key, prefix);
 	uint64_t start = after_item_seq + 1, last = view.item_seq;
 	if (range->from_seq > 0 && start <= last) {
 		uint64_t s;
-		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, false,
-		                         (int64_t)range->from_seq, &s)) != SL_OK)
+		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, false, range->from_seq,
+		                         0, &s)) != SL_OK)
 			return rc;
 		start = s;
 	}
 	if (range->has_since_ms && start <= last) {
 		uint64_t s;
-		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, true, range->since_ms,
-		                         &s)) != SL_OK)
+		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, true, 0,
+		                         range->since_ms, &s)) != SL_OK)
 			return rc;
 		start = s;
 	}

@@ -283,6 +283,25 @@ static void test_history_ranges_select_by_seq_and_time_and_page_in_item_order(vo
 		assert_int_equal(want, last + 1);
 		assert_true(got > 0);
 	}
+	/* bounds past anything the log holds select nothing: a cursor at UINT64_MAX (its next
+	 * would wrap to 0), a from-seq past INT64_MAX (read as negative, it selected all) */
+	static const uint64_t cursors[] = {UINT64_MAX, UINT64_MAX - 1, (uint64_t)INT64_MAX + 1};
+	for (size_t k = 0; k < 2 * sizeof(cursors) / sizeof(cursors[0]); k++) {
+		sl_command c;
+		memset(&c, 0, sizeof(c));
+		c.type = SL_CMD_HISTORY;
+		c.item = key;
+		c.limit = 4;
+		if (k % 2 == 0)
+			c.after_item_seq = cursors[k / 2];
+		else
+			c.from_seq = cursors[k / 2];
+		Sl__Result *r = run(s, &c);
+		assert_null(r->error);
+		assert_int_equal(r->n_events, 0);
+		assert_false(r->has_next_item_seq);
+		sl__result__free_unpacked(r, NULL);
+	}
 	gw_service_close(s);
 }
 
