@@ -140,10 +140,17 @@ static void work_finish(work *w)
 	sl_err rc = gw_response_encode(w->results, w->n_cmds, &w->reply);
 	gw_commands_free(w->cmds, w->n_cmds);
 	w->cmds = NULL;
+	sl_error_info err;
+	memset(&err, 0, sizeof(err));
 	if (rc != SL_OK) {
-		sl_error_info err;
-		memset(&err, 0, sizeof(err));
 		sl_error_set(&err, rc, "cannot encode the reply: %s", sl_strerror(rc));
+		gw_response_error(&err, &w->reply);
+	} else if (w->reply.len > SL_TRANSPORT_BYTES_MAX) {
+		/* a client takes no more (it would wait for a reply that never comes) */
+		sl_error_set(&err, SL_ERR_LIMIT_EXCEEDED,
+		             "the reply would be %zu bytes, over the transport's %u: ask for fewer "
+		             "or smaller pages in one request",
+		             w->reply.len, SL_TRANSPORT_BYTES_MAX);
 		gw_response_error(&err, &w->reply);
 	}
 	work_send(w, &w->reply);
@@ -186,10 +193,22 @@ static void work_request(work *w, nng_msg *msg)
 		return;
 	}
 	atomic_store(&w->pending, w->n_cmds + 1);
+	size_t rows = 0;
 	for (size_t i = 0; i < w->n_cmds; i++) {
 		w->slots[i].w = w;
 		w->slots[i].index = i;
 		w->results[i].len = 0;
+		rows += gw_command_read_rows(&w->cmds[i]);
+		if (rows > SL_REQUEST_READ_ROWS_MAX) {
+			char why[160];
+			snprintf(why, sizeof(why),
+			         "the reads of this request would return more than %d rows: send "
+			         "command %zu and the ones after it in another request",
+			         SL_REQUEST_READ_ROWS_MAX, i + 1);
+			gw_service_refuse(&w->cmds[i], work_result_cb, &w->slots[i],
+			                  SL_ERR_LIMIT_EXCEEDED, why);
+			continue;
+		}
 		gw_service_submit(w->srv->svc, &w->cmds[i], work_result_cb, &w->slots[i]);
 	}
 	if (atomic_fetch_sub(&w->pending, 1) == 1)

@@ -39,6 +39,7 @@
 #include "base/sl_util.h"
 #include "gateway/reads.h"
 #include "ledger/codec.h"
+#include "ledger/query.h"
 #include "gateway/orders.h"
 #include "ledger/rules.h"
 #include "projector/stock.h"
@@ -160,6 +161,32 @@ static void reply_error(gw_done_fn done, void *arg, sl_err code, const char *msg
 	error_result(&b, &err);
 	done(arg, b.data, b.len);
 	sl_buf_fini(&b);
+}
+
+void gw_service_refuse(sl_command *cmd, gw_done_fn done, void *arg, sl_err code,
+                       const char *message)
+{
+	sl_command_fini(cmd);
+	reply_error(done, arg, code, message);
+}
+
+size_t gw_command_read_rows(const sl_command *cmd)
+{
+	switch (cmd->type) {
+	case SL_CMD_HISTORY:
+		return cmd->limit > 0 ? cmd->limit : SL_HISTORY_PAGE_DEFAULT;
+	case SL_CMD_EVENTS:
+		return cmd->limit > 0 ? cmd->limit : SL_FEED_PAGE_MAX;
+	case SL_CMD_ORDER_HOLDS:
+		return cmd->limit > 0 ? cmd->limit : SL_HOLDS_PAGE_MAX;
+	case SL_CMD_QUERY:
+		return cmd->query != NULL && cmd->query->limit > 0 ? cmd->query->limit
+		                                                   : SL_QUERY_PAGE_DEFAULT;
+	case SL_CMD_EXPLAIN:
+		return SL_HISTORY_PAGE_MAX;
+	default:
+		return 1;
+	}
 }
 
 /* ---- the group's overlay ---- */

@@ -47,6 +47,17 @@ void gw_service_close(gw_service *s);
  * be called with its result. A full queue answers BUSY at once. Thread-safe. */
 void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg);
 
+/* gw_service_refuse answers a command with a refusal without running it (cmd is freed):
+ * done gets the encoded Result of code and message, on the calling thread. */
+void gw_service_refuse(sl_command *cmd, gw_done_fn done, void *arg, sl_err code,
+                       const char *message);
+
+/* gw_command_read_rows: the rows a command may read at most (a history, query, feed or
+ * holds page: its limit or default; explain: a history page's bound; anything else 1). The
+ * gateway bounds their sum per request (SL_REQUEST_READ_ROWS_MAX), since reads are served
+ * on the transport's threads. */
+size_t gw_command_read_rows(const sl_command *cmd);
+
 /* gw_service_execute submits cmd and waits for its result, which it copies into result.
  * For tests and tools that drive the service in-process. */
 sl_err gw_service_execute(gw_service *s, sl_command *cmd, sl_buf *result);

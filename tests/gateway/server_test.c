@@ -478,6 +478,82 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
 	nng_close(s);
 }
 
+/* Reads run on the transport's threads, so one request's reads are bounded (four full pages,
+ * SL_REQUEST_READ_ROWS_MAX): the commands past the bound are refused LIMIT_EXCEEDED and the
+ * ones before it answered; a reply that would still pass the transport's size (long
+ * preorder messages in every event's before and after) is an envelope LIMIT_EXCEEDED, not
+ * a reply the client cannot take. The server serves on. */
+static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 60000);
+	static char message[SL_PREORDER_MESSAGE_MAX + 1];
+	memset(message, 'm', SL_PREORDER_MESSAGE_MAX);
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	key.product_id = (char *)"big";
+	Sl__CreateItem create = SL__CREATE_ITEM__INIT;
+	create.item = &key;
+	create.has_quantity = true;
+	create.quantity = 0;
+	create.preorder_message = message;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_CREATE;
+	cmd.create = &create;
+	Sl__Response *r = call_one(s, &cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	sl__response__free_unpacked(r, NULL);
+	static adjust_cmd inc;
+	for (int k = 0; k < 14; k++) { /* 14 x 300 = 4200 events of big */
+		adjust_cmd_init(&inc, false, "big", SL_LINES_MAX, 1);
+		r = call_one(s, &inc.cmd);
+		assert_string_equal(result_code(r->results[0]), "OK");
+		sl__response__free_unpacked(r, NULL);
+	}
+	enum { N = 6 };
+	Sl__History hist[N];
+	Sl__Command hc[N];
+	Sl__Command *cmds[N];
+	for (int i = 0; i < N; i++) {
+		sl__history__init(&hist[i]);
+		hist[i].item = &key;
+		hist[i].has_limit = true;
+		hist[i].limit = i < 4 ? 1000 : 10;
+		hist[i].has_after_item_seq = true;
+		hist[i].after_item_seq = (uint64_t)i * 1000;
+		sl__command__init(&hc[i]);
+		hc[i].body_case = SL__COMMAND__BODY_HISTORY;
+		hc[i].history = &hist[i];
+		cmds[i] = &hc[i];
+	}
+	Sl__Request req = SL__REQUEST__INIT;
+	req.commands = cmds;
+	/* four pages of 1000 events of ~2.3 KB: past the transport's 8 MiB */
+	req.n_commands = 4;
+	r = call(s, &req);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->code, "LIMIT_EXCEEDED");
+	assert_non_null(strstr(r->error->message, "reply would be"));
+	sl__response__free_unpacked(r, NULL);
+	/* two pages fit; a page after four full ones does not, whatever its size */
+	hist[1].limit = 10;
+	hist[2].limit = 10;
+	hist[3].limit = 1000;
+	req.n_commands = N;
+	hist[4].limit = 1000;
+	hist[5].limit = 1000;
+	r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, N);
+	for (int i = 0; i < N; i++)
+		assert_string_equal(result_code(r->results[i]), i < 5 ? "OK" : "LIMIT_EXCEEDED");
+	assert_int_equal(r->results[0]->n_events, 1000);
+	assert_int_equal(r->results[4]->n_events, 201);
+	assert_non_null(strstr(r->results[5]->error->message, "command 6"));
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "big"), 4200);
+	nng_close(s);
+}
+
 static void test_server_refuses_too_many_lines_and_commands(void **state)
 {
 	fixture *f = *state;
@@ -706,6 +782,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_server_drops_a_request_over_the_transport_cap_and_keeps_serving, server_setup,
 	        server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_bounds_the_reads_and_the_reply_of_a_request,
+	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_strings_that_are_not_text,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
