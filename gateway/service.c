@@ -272,7 +272,9 @@ static sl_err decide_one(gw_service *s, size_t index)
 	sl_err rc;
 
 	out->len = 0;
-	if (cmd->key[0] != '\0' && idem_check(s, index, out))
+	/* a key that did not fit is cut to its bound: it must not find the record of the key it
+	 * was cut to (the decide below refuses the command for the field) */
+	if (cmd->key[0] != '\0' && cmd->malformed_field[0] == '\0' && idem_check(s, index, out))
 		return SL_OK;
 	int64_t now = sl_time_now_ms();
 	if (now > s->last_time_ms)

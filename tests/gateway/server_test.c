@@ -483,6 +483,34 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
  * ones before it answered; a reply that would still pass the transport's size (long
  * preorder messages in every event's before and after) is an envelope LIMIT_EXCEEDED, not
  * a reply the client cannot take. The server serves on. */
+/* A key one byte over its bound is refused, not taken for the key it would be cut to: a
+ * command with 128 'k's, then another with 129, must not come back as the first one's
+ * replay. */
+static void test_server_refuses_an_overlong_key_before_looking_it_up(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 5000);
+	create_item(s, "kk", 0);
+	static char key[SL_KEY_MAX + 2];
+	memset(key, 'k', SL_KEY_MAX);
+	static adjust_cmd inc;
+	adjust_cmd_init(&inc, false, "kk", 1, 1);
+	inc.cmd.key = key;
+	Sl__Response *r = call_one(s, &inc.cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	sl__response__free_unpacked(r, NULL);
+	key[SL_KEY_MAX] = 'k';
+	adjust_cmd_init(&inc, false, "kk", 1, 2);
+	inc.cmd.key = key;
+	r = call_one(s, &inc.cmd);
+	assert_string_equal(result_code(r->results[0]), "INVALID_ARGUMENT");
+	assert_false(r->results[0]->has_replayed && r->results[0]->replayed);
+	assert_non_null(strstr(r->results[0]->error->message, "key"));
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "kk"), 1);
+	nng_close(s);
+}
+
 static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state)
 {
 	fixture *f = *state;
@@ -781,6 +809,9 @@ int main(void)
 	        server_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_server_drops_a_request_over_the_transport_cap_and_keeps_serving, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_refuses_an_overlong_key_before_looking_it_up, server_setup,
 	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_bounds_the_reads_and_the_reply_of_a_request,
 	                                    server_setup, server_teardown),
