@@ -30,8 +30,8 @@
 #define SL_TRANSPORT_BYTES_MAX (8u << 20)
 /* Rows the reads of one request may return together (gw_command_read_rows: four full pages):
  * reads run on the transport's threads, so a request of 500 history pages must not hold one
- * for seconds and its reply hundreds of MiB; the commands past the bound are refused
- * LIMIT_EXCEEDED, the ones before it answered. */
+ * for seconds and its reply hundreds of MiB; the commands past the bound are refused BUSY
+ * (to be sent again in another request), the ones before it answered. */
 #define SL_REQUEST_READ_ROWS_MAX 4000
 
 /* Commands waiting for the writer; a full queue answers BUSY. */

@@ -43,6 +43,7 @@
 #include "base/banned.h"
 #include "base/sl_buf.h"
 #include "base/sl_limits.h"
+#include "base/sl_pbtext.h"
 #include "base/sl_util.h"
 #include "bridge/pbjson.h"
 #include "client/args.h"
@@ -405,9 +406,10 @@ typedef struct inbound {
 	uint64_t stream_seq;
 	sl_err refusal; /* why the ledger will not see it (SL_OK: it will) */
 	const char *refusal_message;
-	bool is_json;  /* a JSON body (Content-Type: application/json): answered in JSON */
-	char why[256]; /* what a JSON body got wrong */
-	bool is_done;  /* answered (final) and acknowledged, or terminated */
+	bool is_json;         /* a JSON body (Content-Type: application/json): answered in JSON */
+	const char *reply_to; /* SL-Reply-To when it names a subject a result may go to */
+	char why[256];        /* what a JSON body got wrong */
+	bool is_done;         /* answered (final) and acknowledged, or terminated */
 } inbound;
 
 static bool code_is_transient(const char *code)
@@ -453,9 +455,8 @@ static void inbound_key(sl_bridge *b, inbound *in)
 static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
                            uint64_t seq)
 {
-	const char *reply_to = NULL;
-	if (natsMsgHeader_Get(in->msg, SL_BRIDGE_HDR_REPLY_TO, &reply_to) != NATS_OK ||
-	    reply_to == NULL || reply_to[0] == '\0')
+	const char *reply_to = in->reply_to;
+	if (reply_to == NULL)
 		return;
 	sl_buf out;
 	sl_buf_init(&out);
@@ -478,6 +479,25 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 		    "\n",
 		    in->stream_seq);
 		sl_buf_fini(&out);
+		return;
+	}
+	int64_t payload_max = natsConnection_GetMaxPayload(b->nc);
+	if (payload_max > 0 && len + SL_BRIDGE_HEADERS_BYTES_MAX > (uint64_t)payload_max &&
+	    r->error == NULL) {
+		/* NATS would refuse it, and the publisher would wait for nothing */
+		free(json);
+		sl_buf_fini(&out);
+		char why[200];
+		snprintf(why, sizeof(why),
+		         "the result is %zu bytes, over what the bus carries in a message (%" PRId64
+		         " with its headers): ask for smaller pages",
+		         len, payload_max);
+		Sl__Error e = SL__ERROR__INIT;
+		e.code = (char *)sl_err_name(SL_ERR_LIMIT_EXCEEDED);
+		e.message = why;
+		Sl__Result big = SL__RESULT__INIT;
+		big.error = &e;
+		result_publish(b, in, &big, e.code, seq);
 		return;
 	}
 	natsMsg *m = NULL;
@@ -540,6 +560,55 @@ static bool content_type_is_json(const char *type)
 	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
+/* subject_matches: does subject fall under pattern (NATS tokens: '*' one, '>' the rest)? */
+static bool subject_matches(const char *pattern, const char *subject)
+{
+	const char *p = pattern, *t = subject;
+	for (;;) {
+		size_t pl = strcspn(p, "."), tl = strcspn(t, ".");
+		if (pl == 1 && p[0] == '>')
+			return true;
+		if (!(pl == 1 && p[0] == '*') && (pl != tl || strncmp(p, t, pl) != 0))
+			return false;
+		p += pl;
+		t += tl;
+		if (*p == '\0' || *t == '\0')
+			return *p == '\0' && *t == '\0';
+		p++;
+		t++;
+	}
+}
+
+/* reply_to_check: NULL if subject may receive a result, else why not. A result is published
+ * with the bridge's own permissions, so it goes only to a plain subject (printable tokens,
+ * no wildcard, bounded), never into the system's namespaces ('$': JetStream's API, where a
+ * JSON result can read as a purge request) nor into the bridge's own streams (a result in
+ * the events stream breaks its prefix of the log). */
+static const char *reply_to_check(const sl_bridge *b, const char *subject)
+{
+	size_t n = strlen(subject);
+	if (n > SL_BRIDGE_REPLY_TO_MAX)
+		return "it is longer than a reply subject may be (255 bytes)";
+	if (subject[0] == '$')
+		return "it is in the system's namespace ('$')";
+	for (const char *t = subject;; t++) {
+		size_t len = strcspn(t, ".");
+		if (len == 0)
+			return "it has an empty token";
+		for (size_t i = 0; i < len; i++)
+			if (t[i] <= ' ' || t[i] > '~' || t[i] == '*' || t[i] == '>')
+				return "it holds a wildcard, a space or a byte that is no "
+				       "printable ASCII";
+		t += len;
+		if (*t == '\0')
+			break;
+	}
+	if (subject_matches(b->events_subject, subject) ||
+	    subject_matches(b->commands_subject, subject))
+		return "it is a subject of the bridge's own streams";
+	return NULL;
+}
+
 /* inbound_decode decodes the message's command and gives it its key, or marks why the
  * ledger will not see it (answered in its turn, so that results keep the stream's order). */
 static void inbound_decode(sl_bridge *b, inbound *in)
@@ -556,6 +625,24 @@ static void inbound_decode(sl_bridge *b, inbound *in)
 	}
 	in->stream_seq = meta->Sequence.Stream;
 	jsMsgMetaData_Destroy(meta);
+	const char *reply_to = NULL;
+	if (natsMsgHeader_Get(in->msg, SL_BRIDGE_HDR_REPLY_TO, &reply_to) == NATS_OK &&
+	    reply_to != NULL && reply_to[0] != '\0') {
+		const char *bad = reply_to_check(b, reply_to);
+		if (bad != NULL) {
+			/* no answer can go there: the operator is told, the message dropped */
+			fprintf(stderr,
+			        "stockledger-bridge: stream seq %" PRIu64
+			        " refused: its %s header is no subject a result may go to: %s\n",
+			        in->stream_seq, SL_BRIDGE_HDR_REPLY_TO, bad);
+			snprintf(in->why, sizeof(in->why),
+			         "the %s header is no subject a result may go to: %s",
+			         SL_BRIDGE_HDR_REPLY_TO, bad);
+			inbound_mark(in, SL_ERR_INVALID_ARGUMENT, in->why);
+			return;
+		}
+		in->reply_to = reply_to;
+	}
 	const char *data = natsMsg_GetData(in->msg);
 	int len = natsMsg_GetDataLength(in->msg);
 	if (len < 0 || (size_t)len > SL_REQUEST_BYTES_MAX) {
@@ -582,6 +669,15 @@ static void inbound_decode(sl_bridge *b, inbound *in)
 		return;
 	}
 	in->own_key = in->cmd->key;
+	char field[32];
+	if (!in->is_json && !sl_pbtext_check(&sl__command__descriptor, (const uint8_t *)data,
+	                                     (size_t)len, field, sizeof(field))) {
+		/* decoded, the string would be cut at its NUL or passed on as stray bytes */
+		snprintf(in->why, sizeof(in->why),
+		         "%s is not text: a NUL inside, or bytes that are not UTF-8", field);
+		inbound_mark(in, SL_ERR_INVALID_ARGUMENT, in->why);
+		return;
+	}
 	if (in->cmd->body_case == SL__COMMAND__BODY__NOT_SET) {
 		inbound_mark(in, SL_ERR_UNKNOWN_COMMAND,
 		             "the message holds no command this service knows");

@@ -66,7 +66,12 @@ typedef struct sl_bridge_config {
 #define SL_BRIDGE_FAULT_EXIT_STATUS 75
 
 /* The headers the bridge reads and writes (docs/bridge.md). */
-#define SL_BRIDGE_HDR_REPLY_TO "SL-Reply-To"     /* command: where its result goes */
+#define SL_BRIDGE_HDR_REPLY_TO "SL-Reply-To" /* command: where its result goes */
+/* The longest SL-Reply-To a result goes to (NATS's control line is 4 KiB: a longer subject
+ * closes the bridge's connection), and the room a result's headers take within NATS's
+ * max_payload. */
+#define SL_BRIDGE_REPLY_TO_MAX 255
+#define SL_BRIDGE_HEADERS_BYTES_MAX 1024
 #define SL_BRIDGE_HDR_CODE "SL-Code"             /* result: "OK" or the error's name */
 #define SL_BRIDGE_HDR_KEY "SL-Key"               /* result: the idempotency key used */
 #define SL_BRIDGE_HDR_SEQ "SL-Seq"               /* result: ledger seq; event: its seq */

@@ -285,17 +285,32 @@ static bool parse_message(parse_ctx *c, const ProtobufCMessageDescriptor *d, con
 	c->where = d->name;
 	const char *key;
 	const json_t *v;
+	/* which fields were named, under either spelling: the value need not leave a trace (an
+	 * empty array, a null), so a field named twice is caught by its name, not its value */
+	bool *is_named = calloc(d->n_fields > 0 ? d->n_fields : 1, sizeof(*is_named));
+	if (is_named == NULL)
+		return fail(c, "out of memory at");
+	bool ok = true;
 	json_object_foreach((json_t *)obj, key, v)
 	{
 		c->field = key;
 		c->where = d->name;
 		const ProtobufCFieldDescriptor *f = field_by_json_name(d, key);
-		if (f == NULL)
-			return fail(c, "unknown field");
-		if (!parse_field(c, msg, f, v, depth))
-			return false;
+		if (f == NULL) {
+			ok = fail(c, "unknown field");
+			break;
+		}
+		size_t fi = (size_t)(f - d->fields);
+		if (is_named[fi]) {
+			ok = fail(c, "a field given twice:");
+			break;
+		}
+		is_named[fi] = true;
+		if (!(ok = parse_field(c, msg, f, v, depth)))
+			break;
 	}
-	return true;
+	free(is_named);
+	return ok;
 }
 
 ProtobufCMessage *sl_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text,

@@ -201,12 +201,15 @@ static void work_request(work *w, nng_msg *msg)
 		rows += gw_command_read_rows(&w->cmds[i]);
 		if (rows > SL_REQUEST_READ_ROWS_MAX) {
 			char why[160];
-			snprintf(why, sizeof(why),
-			         "the reads of this request would return more than %d rows: send "
-			         "command %zu and the ones after it in another request",
-			         SL_REQUEST_READ_ROWS_MAX, i + 1);
-			gw_service_refuse(&w->cmds[i], work_result_cb, &w->slots[i],
-			                  SL_ERR_LIMIT_EXCEEDED, why);
+			/* BUSY, not LIMIT_EXCEEDED: the command alone is fine, and a client that
+			 * sends it again with what follows (the bridge does) gets it served */
+			snprintf(
+			    why, sizeof(why),
+			    "the reads of this request would return more than %d rows together: "
+			    "send command %zu and the ones after it again, in another request",
+			    SL_REQUEST_READ_ROWS_MAX, i + 1);
+			gw_service_refuse(&w->cmds[i], work_result_cb, &w->slots[i], SL_ERR_BUSY,
+			                  why);
 			continue;
 		}
 		gw_service_submit(w->srv->svc, &w->cmds[i], work_result_cb, &w->slots[i]);

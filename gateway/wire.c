@@ -7,13 +7,13 @@
  */
 #include "gateway/wire.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/banned.h"
+#include "base/sl_pbtext.h"
 #include "base/sl_util.h"
 #include "ledger/query.h"
 #include "stockledger.pb-c.h"
@@ -442,72 +442,9 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	return SL_OK;
 }
 
-#define WIRE_DEPTH_MAX 16
-
-/* wire_skip steps *p over a field of wire type wt (0, 1, 2 or 5), setting *body and *body_len
- * to a length-delimited field's bytes: false at anything else or cut short. */
-static bool wire_skip(const uint8_t **p, const uint8_t *end, uint64_t wt, const uint8_t **body,
-                      size_t *body_len)
-{
-	uint64_t n;
-	size_t left = (size_t)(end - *p);
-	switch (wt) {
-	case 0:
-		return sl_varint_read(p, end, &n);
-	case 1:
-	case 5:
-		n = wt == 1 ? 8 : 4;
-		if (n > left)
-			return false;
-		*p += n;
-		return true;
-	case 2:
-		if (!sl_varint_read(p, end, &n) || n > (uint64_t)(end - *p))
-			return false;
-		*body = *p;
-		*body_len = (size_t)n;
-		*p += n;
-		return true;
-	default:
-		return false; /* groups: protobuf-c refused them already */
-	}
-}
-
-/* bad_text_field walks the encoding of a message of descriptor d (already unpacked, so well
- * formed) and returns the first string field, at any depth, whose bytes are not UTF-8 or
- * hold a NUL; NULL if there is none. protobuf-c hands strings over as C strings, so an id
- * "a\0b" would arrive as "a" and a reason of stray bytes would reach the log: the bytes are
- * checked here, where their length is still known. */
-static const ProtobufCFieldDescriptor *bad_text_field(const ProtobufCMessageDescriptor *d,
-                                                      const uint8_t *p, size_t len, int depth)
-{
-	const uint8_t *end = p + len;
-	while (p < end) {
-		uint64_t tag;
-		const uint8_t *body = NULL;
-		size_t body_len = 0;
-		if (!sl_varint_read(&p, end, &tag) ||
-		    !wire_skip(&p, end, tag & 7, &body, &body_len))
-			return NULL;
-		if (body == NULL || tag >> 3 > UINT32_MAX)
-			continue;
-		const ProtobufCFieldDescriptor *f =
-		    protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-		const ProtobufCFieldDescriptor *bad = NULL;
-		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
-		    !sl_text_is_valid(body, body_len))
-			bad = f;
-		else if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < WIRE_DEPTH_MAX)
-			bad = bad_text_field(f->descriptor, body, body_len, depth + 1);
-		if (bad != NULL)
-			return bad;
-	}
-	return NULL;
-}
-
-/* texts_check marks each command of the Request encoded in data whose strings are not valid
- * text (bad_text_field), naming the field as clients spell it (lowerCamelCase): the command
- * is refused INVALID_ARGUMENT, its neighbours go on. */
+/* texts_check marks each command of the Request encoded in data whose strings are not
+ * whole text (base/sl_pbtext.h), naming the field: the command is refused INVALID_ARGUMENT,
+ * its neighbours go on. */
 static void texts_check(const uint8_t *data, size_t len, sl_command *cmds, size_t n_cmds)
 {
 	const uint8_t *p = data, *end = data + len;
@@ -517,24 +454,13 @@ static void texts_check(const uint8_t *data, size_t len, sl_command *cmds, size_
 		const uint8_t *body = NULL;
 		size_t body_len = 0;
 		if (!sl_varint_read(&p, end, &tag) ||
-		    !wire_skip(&p, end, tag & 7, &body, &body_len))
+		    !sl_pbtext_skip(&p, end, tag & 7, &body, &body_len))
 			return;
 		if (tag >> 3 != 1 || body == NULL)
 			continue;
-		const ProtobufCFieldDescriptor *bad =
-		    bad_text_field(&sl__command__descriptor, body, body_len, 0);
-		if (bad != NULL) {
-			char name[64];
-			size_t o = 0;
-			for (const char *c = bad->name; *c != '\0' && o + 1 < sizeof(name); c++) {
-				if (*c == '_' && c[1] != '\0')
-					name[o++] = (char)toupper((unsigned char)*++c);
-				else
-					name[o++] = *c;
-			}
-			name[o] = '\0';
+		char name[32];
+		if (!sl_pbtext_check(&sl__command__descriptor, body, body_len, name, sizeof(name)))
 			mark(&cmds[i], name);
-		}
 		i++;
 	}
 }

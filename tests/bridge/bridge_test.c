@@ -270,12 +270,13 @@ static Sl__ItemKey *key_of(Sl__ItemKey *k, const char *product)
 
 /* publish stores cmd (encoded) in the commands stream, with a reply subject and, if
  * msg_id is not NULL, a Nats-Msg-Id. */
-static uint64_t publish_bytes(const void *data, size_t len, const char *msg_id)
+static uint64_t publish_bytes_to(const void *data, size_t len, const char *msg_id,
+                                 const char *reply_to)
 {
 	natsMsg *m = NULL;
 	assert_int_equal(natsMsg_Create(&m, "stockledger.commands.test", NULL, data, (int)len),
 	                 NATS_OK);
-	natsMsgHeader_Set(m, SL_BRIDGE_HDR_REPLY_TO, RESULTS);
+	natsMsgHeader_Set(m, SL_BRIDGE_HDR_REPLY_TO, reply_to);
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
 	po.MsgId = msg_id;
@@ -286,6 +287,11 @@ static uint64_t publish_bytes(const void *data, size_t len, const char *msg_id)
 	jsPubAck_Destroy(ack);
 	natsMsg_Destroy(m);
 	return seq;
+}
+
+static uint64_t publish_bytes(const void *data, size_t len, const char *msg_id)
+{
+	return publish_bytes_to(data, len, msg_id, RESULTS);
 }
 
 static uint64_t publish(const Sl__Command *cmd, const char *msg_id)
@@ -712,6 +718,132 @@ static void test_bridge_refuses_only_the_bad_command_of_a_batch(void **state)
 	bridge_pid = 0;
 }
 
+/* packed_adjust encodes an increment of 1 of product with reason into buf (size cap). */
+static size_t packed_adjust(const char *product, const char *reason, uint8_t *buf, size_t cap)
+{
+	Sl__ItemKey k;
+	Sl__Line line = SL__LINE__INIT, *lines[1] = {&line};
+	line.item = key_of(&k, product);
+	line.has_quantity = true;
+	line.quantity = 1;
+	Sl__Increment inc = SL__INCREMENT__INIT;
+	inc.n_lines = 1;
+	inc.lines = lines;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+	cmd.increment = &inc;
+	cmd.reason = (char *)reason;
+	size_t len = sl__command__get_packed_size(&cmd);
+	assert_true(len <= cap);
+	return sl__command__pack(&cmd, buf);
+}
+
+/* What a publisher sends the bridge is checked before anything goes out with its
+ * permissions: a reply subject that is not a plain subject (a space broke the bridge's
+ * connection, 4 KiB closed it for good, '$JS.API...' made a JSON result a purge request,
+ * the events subject put results in the events stream) refuses its command, said on the
+ * bridge's stderr; a string the protobuf decoder would cut at a NUL is INVALID_ARGUMENT;
+ * a result NATS cannot carry is LIMIT_EXCEEDED; a batch whose reads pass the gateway's
+ * per-request bound is served all the same (the bridge sends the rest again). */
+static void test_bridge_checks_what_it_is_given_before_acting_on_it(void **state)
+{
+	(void)state;
+	bridge_start(NULL, NULL);
+	publish_create("chk", 0);
+	expect_result("OK");
+	uint8_t buf[256];
+	size_t len = packed_adjust("chk", "ok", buf, sizeof(buf));
+	static char long_subject[400];
+	memset(long_subject, 'x', sizeof(long_subject) - 1);
+	memcpy(long_subject, "adv.", 4);
+	const char *bad[] = {"adv.r x y",          "$JS.API.STREAM.PURGE.STOCKLEDGER_EVENTS",
+	                     "stockledger.events", "stockledger.commands.loop",
+	                     "adv..empty",         "adv.*",
+	                     long_subject};
+	char log[600];
+	path(log, sizeof(log), "bridge.log");
+	int refused_before = log_lines_with(log, "is no subject a result may go to");
+	size_t n_bad = sizeof(bad) / sizeof(bad[0]);
+	for (size_t i = 0; i < n_bad; i++)
+		publish_bytes_to(buf, len, NULL, bad[i]);
+	publish_bytes(buf, len, NULL); /* and one that is fine, after them */
+	expect_result("OK");
+	assert_int_equal(quantity_of("chk"), 1);
+	assert_int_equal(log_lines_with(log, "is no subject a result may go to") - refused_before,
+	                 (int)n_bad);
+	/* an id with a NUL inside, a reason that is not UTF-8 */
+	len = packed_adjust("chkXnul", "ok", buf, sizeof(buf));
+	sl_test_bytes_find(buf, len, "chkXnul")[3] = '\0';
+	publish_bytes(buf, len, NULL);
+	expect_result("INVALID_ARGUMENT");
+	len = packed_adjust("chk", "bad Z", buf, sizeof(buf));
+	sl_test_bytes_find(buf, len, "bad Z")[4] = (uint8_t)0xff;
+	publish_bytes(buf, len, NULL);
+	expect_result("INVALID_ARGUMENT");
+	assert_int_equal(quantity_of("chk"), 1);
+	/* five feed pages in one batch: 5,000 rows, past the gateway's 4,000 a request */
+	kill(bridge_pid, SIGSTOP);
+	for (int i = 0; i < 5; i++) {
+		Sl__ReadEvents ev = SL__READ_EVENTS__INIT;
+		ev.has_from_seq = true;
+		ev.from_seq = 1;
+		ev.has_limit = true;
+		ev.limit = 1000;
+		Sl__Command cmd = SL__COMMAND__INIT;
+		cmd.body_case = SL__COMMAND__BODY_EVENTS;
+		cmd.events = &ev;
+		publish(&cmd, NULL);
+	}
+	kill(bridge_pid, SIGCONT);
+	for (int i = 0; i < 5; i++)
+		expect_result("OK");
+	/* a history page over NATS's max_payload (1 MiB here): 1,000 events with a 1 KiB
+	 * preorder message in their before and after states */
+	static char message[SL_PREORDER_MESSAGE_MAX + 1];
+	memset(message, 'm', SL_PREORDER_MESSAGE_MAX);
+	Sl__ItemKey k;
+	Sl__CreateItem c = SL__CREATE_ITEM__INIT;
+	c.item = key_of(&k, "chk-big");
+	c.has_quantity = true;
+	c.preorder_message = message;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_CREATE;
+	cmd.create = &c;
+	Sl__Result *r = ledger_call(&cmd);
+	assert_null(r->error);
+	sl__result__free_unpacked(r, NULL);
+	static Sl__ItemKey keys[SL_LINES_MAX];
+	static Sl__Line lines[SL_LINES_MAX], *lp[SL_LINES_MAX];
+	for (int i = 0; i < SL_LINES_MAX; i++) {
+		sl__line__init(&lines[i]);
+		lines[i].item = key_of(&keys[i], "chk-big");
+		lines[i].has_quantity = true;
+		lines[i].quantity = 1;
+		lp[i] = &lines[i];
+	}
+	Sl__Increment inc = SL__INCREMENT__INIT;
+	inc.n_lines = SL_LINES_MAX;
+	inc.lines = lp;
+	cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+	cmd.increment = &inc;
+	for (int i = 0; i < 4; i++) {
+		r = ledger_call(&cmd);
+		assert_null(r->error);
+		sl__result__free_unpacked(r, NULL);
+	}
+	Sl__History h = SL__HISTORY__INIT;
+	h.item = key_of(&k, "chk-big");
+	h.has_limit = true;
+	h.limit = 1000;
+	cmd.body_case = SL__COMMAND__BODY_HISTORY;
+	cmd.history = &h;
+	publish(&cmd, NULL);
+	expect_result("LIMIT_EXCEEDED");
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 /* ack_pending returns the consumer's unacknowledged messages (-1 if it cannot be read). */
 static int64_t ack_pending(void)
 {
@@ -948,6 +1080,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_reconnect_during_a_fetch),
 	    cmocka_unit_test(test_bridge_takes_json_bodies_and_answers_in_json),
 	    cmocka_unit_test(test_bridge_refuses_only_the_bad_command_of_a_batch),
+	    cmocka_unit_test(test_bridge_checks_what_it_is_given_before_acting_on_it),
 	    cmocka_unit_test(test_bridge_stops_cleanly_with_a_batch_fetched_ahead),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
 	    cmocka_unit_test(test_bridge_publishes_every_event_once_in_order_across_crashes),

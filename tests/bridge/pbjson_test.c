@@ -189,6 +189,10 @@ static void test_pbjson_refuses_what_is_no_command_naming_it(void **state)
 	/* one repeated field under both of its names: refused, the first array freed (ASan) */
 	refused("{\"query\": {\"productIds\": [\"a\"], \"product_ids\": [\"b\"]}}",
 	        "a field given twice: 'product_ids'");
+	/* also when the first leaves no trace in the message: an empty array, a null */
+	refused("{\"query\": {\"productIds\": [], \"product_ids\": [\"shirt\"]}}",
+	        "a field given twice: 'product_ids'");
+	refused("{\"orderId\": null, \"order_id\": \"b\"}", "a field given twice: 'order_id'");
 	/* an error names the field it is in, also after a nested message that was fine */
 	refused("{\"increment\": {\"lines\": [{\"item\": {}}, 5]}}",
 	        "not an object: 'lines' in sl.Increment");

@@ -36,6 +36,7 @@
 #include "base/sl_util.h"
 #include "gateway/server.h"
 #include "gateway/service.h"
+#include "support/sl_testing.h"
 #include "stockledger.pb-c.h"
 
 typedef struct fixture {
@@ -422,15 +423,6 @@ static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving
  * INVALID_ARGUMENT for its command alone: nothing of it reaches the log, where it would be
  * cut short ("adv-a\0x" read as "adv-a") or unprintable as JSON, and its neighbour is
  * applied. */
-static uint8_t *bytes_find(uint8_t *buf, size_t len, const char *what)
-{
-	size_t n = strlen(what);
-	for (size_t i = 0; i + n <= len; i++)
-		if (memcmp(buf + i, what, n) == 0)
-			return buf + i;
-	return NULL;
-}
-
 static void test_server_refuses_strings_that_are_not_text(void **state)
 {
 	fixture *f = *state;
@@ -449,7 +441,7 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
 	size_t len = sl__request__get_packed_size(&req);
 	assert_true(len <= sizeof(buf));
 	sl__request__pack(&req, buf);
-	uint8_t *x = bytes_find(buf, len, "adv-aXx");
+	uint8_t *x = sl_test_bytes_find(buf, len, "adv-aXx");
 	assert_non_null(x);
 	x[5] = '\0';
 	Sl__Response *r = call_raw(s, buf, len);
@@ -467,7 +459,7 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
 	req.commands = one;
 	len = sl__request__get_packed_size(&req);
 	sl__request__pack(&req, buf);
-	x = bytes_find(buf, len, "bad Z");
+	x = sl_test_bytes_find(buf, len, "bad Z");
 	assert_non_null(x);
 	x[4] = 0xff;
 	r = call_raw(s, buf, len);
@@ -479,8 +471,8 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
 }
 
 /* Reads run on the transport's threads, so one request's reads are bounded (four full pages,
- * SL_REQUEST_READ_ROWS_MAX): the commands past the bound are refused LIMIT_EXCEEDED and the
- * ones before it answered; a reply that would still pass the transport's size (long
+ * SL_REQUEST_READ_ROWS_MAX): the commands past the bound are refused BUSY (to be sent again)
+ * and the ones before it answered; a reply that would still pass the transport's size (long
  * preorder messages in every event's before and after) is an envelope LIMIT_EXCEEDED, not
  * a reply the client cannot take. The server serves on. */
 /* A key one byte over its bound is refused, not taken for the key it would be cut to: a
@@ -573,7 +565,7 @@ static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state
 	assert_null(r->error);
 	assert_int_equal(r->n_results, N);
 	for (int i = 0; i < N; i++)
-		assert_string_equal(result_code(r->results[i]), i < 5 ? "OK" : "LIMIT_EXCEEDED");
+		assert_string_equal(result_code(r->results[i]), i < 5 ? "OK" : "BUSY");
 	assert_int_equal(r->results[0]->n_events, 1000);
 	assert_int_equal(r->results[4]->n_events, 201);
 	assert_non_null(strstr(r->results[5]->error->message, "command 6"));

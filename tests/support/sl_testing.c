@@ -69,3 +69,12 @@ sl_err sl_test_store_flip(store *st, store_cf cf, const void *key, size_t klen, 
 	sl_buf_fini(&v);
 	return rc;
 }
+
+uint8_t *sl_test_bytes_find(uint8_t *buf, size_t len, const char *what)
+{
+	size_t n = strlen(what);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, what, n) == 0)
+			return buf + i;
+	return NULL;
+}

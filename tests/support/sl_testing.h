@@ -20,6 +20,10 @@ int sl_test_dir_make(char *dir, size_t dir_size, const char *name);
 /* sl_test_dir_remove removes dir and everything under it. Returns 0, or -1. */
 int sl_test_dir_remove(const char *dir);
 
+/* sl_test_bytes_find: the first occurrence of the string what in buf[0..len), or NULL (to
+ * patch an encoded message byte by byte where a client library could not write it). */
+uint8_t *sl_test_bytes_find(uint8_t *buf, size_t len, const char *what);
+
 /* sl_test_key_set makes k the key of product's default variant at location. */
 void sl_test_key_set(sl_item_key *k, const char *product, const char *location);
 
