@@ -1048,6 +1048,17 @@ static void *fetch_main(void *arg)
 		}
 		if (s == NATS_TIMEOUT)
 			continue;
+		if (s != NATS_OK && natsConnection_IsClosed(b->nc)) {
+			/* closed, not reconnecting (libnats gives up on a protocol error): nothing
+			 * will come any more, so fail for good and let a supervisor start afresh */
+			fprintf(
+			    stderr,
+			    "stockledger-bridge: the connection to NATS is closed for good (%s); "
+			    "stopping\n",
+			    nats_why(s, nats_GetLastError(NULL)));
+			atomic_store(&b->failed_rc, SL_ERR_UNAVAILABLE);
+			break;
+		}
 		if (s != NATS_OK) {
 			if (!is_noted)
 				fprintf(stderr,
