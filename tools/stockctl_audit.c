@@ -338,8 +338,9 @@ static void print_explain(const Sl__Result *r)
 		printf("  %8" PRId64 "  held by open order %s%s\n", x->holds[i]->quantity,
 		       x->holds[i]->order_id ? x->holds[i]->order_id : "",
 		       x->holds[i]->preorder != 0 ? " (and preorder units)" : "");
-	printf("  %8" PRId64 "  held by open orders in all, already taken off the quantity above "
-	       "(%" PRId64 " preorder units); they come back if the orders are canceled\n",
+	printf("  %8" PRId64 "  held by open orders in all (%" PRId64
+	       " preorder units): taken off the item's count when each order took them, which "
+	       "may be before the setting above; they come back if the orders are canceled\n",
 	       x->held_quantity, x->held_preorder);
 }
 
