@@ -449,7 +449,9 @@ static void inbound_key(sl_bridge *b, inbound *in)
 	in->cmd->key = in->key;
 }
 
-/* result_publish sends the encoded result to the message's SL-Reply-To, if it has one. */
+static void error_publish(sl_bridge *b, inbound *in, sl_err code, const char *message,
+                          uint64_t seq);
+
 /* result_publish publishes r, the final result of in's command, to its reply subject (if
  * it has one), encoded as the command was: protobuf, or JSON (bridge/pbjson.h). */
 static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
@@ -492,12 +494,7 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 		         "the result is %zu bytes, over what the bus carries in a message (%" PRId64
 		         " with its headers): ask for smaller pages",
 		         len, payload_max);
-		Sl__Error e = SL__ERROR__INIT;
-		e.code = (char *)sl_err_name(SL_ERR_LIMIT_EXCEEDED);
-		e.message = why;
-		Sl__Result big = SL__RESULT__INIT;
-		big.error = &e;
-		result_publish(b, in, &big, e.code, seq);
+		error_publish(b, in, SL_ERR_LIMIT_EXCEEDED, why, seq);
 		return;
 	}
 	natsMsg *m = NULL;
@@ -529,17 +526,23 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 	natsMsg_Destroy(m);
 }
 
-/* inbound_refuse answers a message the ledger does not see (not a Command, too large, a
- * reply too large to carry): the result goes out and the message is terminated, so it is
- * not delivered again. */
-static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *message)
+/* error_publish publishes a result that is only the error code and message. */
+static void error_publish(sl_bridge *b, inbound *in, sl_err code, const char *message, uint64_t seq)
 {
 	Sl__Error e = SL__ERROR__INIT;
 	e.code = (char *)sl_err_name(code);
 	e.message = (char *)message;
 	Sl__Result r = SL__RESULT__INIT;
 	r.error = &e;
-	result_publish(b, in, &r, e.code, 0);
+	result_publish(b, in, &r, e.code, seq);
+}
+
+/* inbound_refuse answers a message the ledger does not see (not a Command, too large, a
+ * reply too large to carry): the result goes out and the message is terminated, so it is
+ * not delivered again. */
+static void inbound_refuse(sl_bridge *b, inbound *in, sl_err code, const char *message)
+{
+	error_publish(b, in, code, message, 0);
 	natsMsg_Term(in->msg, NULL);
 	in->is_done = true;
 	atomic_fetch_add(&b->n_malformed, 1);

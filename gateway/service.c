@@ -666,8 +666,7 @@ void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *ar
 		return;
 	}
 	if (s->read_only_why[0] != '\0') {
-		sl_command_fini(cmd);
-		reply_error(done, arg, SL_ERR_FAILED_PRECONDITION, s->read_only_why);
+		gw_service_refuse(cmd, done, arg, SL_ERR_FAILED_PRECONDITION, s->read_only_why);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
