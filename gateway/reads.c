@@ -173,6 +173,7 @@ void gw_read_query(ledger *l, const sl_command *cmd, sl_buf *out)
 		                   .n_items = page->n_items,
 		                   .next_cursor = page->next_cursor,
 		                   .as_of_seq = page->as_of_seq,
+		                   .has_as_of_seq = true,
 		                   .seq = ledger_head(l, NULL)};
 		ledger_result_encode_or_empty(&r, out);
 	}

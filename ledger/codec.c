@@ -377,6 +377,8 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 		holds[i].quantity = x->holds[i].quantity;
 		holds[i].has_preorder = true;
 		holds[i].preorder = x->holds[i].preorder;
+		SET_OPT(&holds[i], quantity_before_setting, x->holds[i].quantity_before_setting);
+		SET_OPT(&holds[i], preorder_before_setting, x->holds[i].preorder_before_setting);
 		hptrs[i] = &holds[i];
 	}
 	ex.n_holds = x->n_holds;
@@ -385,6 +387,8 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 	ex.held_quantity = x->held_quantity;
 	ex.has_held_preorder = true;
 	ex.held_preorder = x->held_preorder;
+	SET_OPT(&ex, held_quantity_before_setting, x->held_quantity_before_setting);
+	SET_OPT(&ex, held_preorder_before_setting, x->held_preorder_before_setting);
 	res->explanation = &ex;
 	rc = pack_into(&res->base, out);
 	res->explanation = NULL;
@@ -679,7 +683,8 @@ sl_err ledger_result_encode(const ledger_result *r, sl_buf *out)
 	}
 	res.next_cursor =
 	    r->next_cursor != NULL && r->next_cursor[0] != '\0' ? (char *)r->next_cursor : NULL;
-	SET_OPT(&res, as_of_seq, r->as_of_seq);
+	res.as_of_seq = r->as_of_seq;
+	res.has_as_of_seq = r->has_as_of_seq || r->as_of_seq != 0;
 	if (r->explanation != NULL) {
 		rc = explanation_pack(r->explanation, &res, out);
 		goto fail;

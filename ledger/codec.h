@@ -25,11 +25,14 @@ typedef struct ledger_adjustment {
 } ledger_adjustment;
 
 /* ledger_hold: what one open order holds of an item: units taken off its quantity, and
- * units taken as preorders (counted in its preorder counter). */
+ * units taken as preorders (counted in its preorder counter); of each, the units held since
+ * before the explanation's setting (which counts them), the rest taken after it. */
 typedef struct ledger_hold {
 	char order_id[SL_ID_MAX + 1];
 	int64_t quantity;
 	int64_t preorder;
+	int64_t quantity_before_setting;
+	int64_t preorder_before_setting;
 } ledger_hold;
 
 /* ledger_explanation: why an item has its quantity (projector/explain.h). */
@@ -45,6 +48,8 @@ typedef struct ledger_explanation {
 	size_t n_holds;
 	int64_t held_quantity;
 	int64_t held_preorder;
+	int64_t held_quantity_before_setting;
+	int64_t held_preorder_before_setting;
 } ledger_explanation;
 
 /* ledger_result: a command's reply, as sent to the client and kept for idempotent retries.
@@ -68,7 +73,8 @@ typedef struct ledger_result {
 	size_t n_holds;
 	const char *next_cursor; /* query cursor; NULL or "": no further page */
 	const ledger_explanation *explanation;
-	uint64_t as_of_seq; /* 0: not a point-in-time answer */
+	uint64_t as_of_seq; /* the seq the answer is as of, when has_as_of_seq or not 0 */
+	bool has_as_of_seq;
 } ledger_result;
 
 /* ledger_event_encode appends the encoding of ev (without its hash) to out. */

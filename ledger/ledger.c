@@ -820,10 +820,18 @@ sl_err ledger_holds_list(ledger *l, const sl_item_key *item, const char *after_o
                          const char *after_line_id, size_t max, sl_hold *out, size_t *n_out,
                          bool *has_more)
 {
+	return ledger_holds_list_at(l, NULL, item, after_order_id, after_line_id, max, out, n_out,
+	                            has_more);
+}
+
+sl_err ledger_holds_list_at(ledger *l, const store_snap *snap, const sl_item_key *item,
+                            const char *after_order_id, const char *after_line_id, size_t max,
+                            sl_hold *out, size_t *n_out, bool *has_more)
+{
 	uint8_t k[HOLD_KEY_BYTES];
 	size_t plen;
 	size_t klen = hold_key_encode(item, after_order_id, after_line_id, k, &plen);
-	store_iter *it = store_iter_alloc(l->st, STORE_CF_HOLDS);
+	store_iter *it = store_iter_alloc_at(l->st, STORE_CF_HOLDS, snap);
 	if (it == NULL)
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;

@@ -110,6 +110,10 @@ sl_err ledger_settings_get(ledger *l, sl_settings *out);
 sl_err ledger_holds_list(ledger *l, const sl_item_key *item, const char *after_order_id,
                          const char *after_line_id, size_t max, sl_hold *out, size_t *n_out,
                          bool *has_more);
+/* ledger_holds_list_at is ledger_holds_list through a store snapshot (NULL: latest). */
+sl_err ledger_holds_list_at(ledger *l, const store_snap *snap, const sl_item_key *item,
+                            const char *after_order_id, const char *after_line_id, size_t max,
+                            sl_hold *out, size_t *n_out, bool *has_more);
 
 /* ledger_hold_row encodes the holds row of one order line: its key (item key \0 order id
  * \0 line id) into key (LEDGER_HOLD_KEY_BYTES), returning its length, and its value (held,

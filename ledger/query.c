@@ -580,7 +580,7 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 	}
 	if (s.is_done && s.last_len > 0)
 		cursor_encode(p, s.pin, qhash, s.last, s.last_len, page->next_cursor);
-	page->as_of_seq = p->is_crawl ? s.pin : 0;
+	page->as_of_seq = p->is_crawl ? s.pin : s.indexed;
 done:
 	store_snap_release(ledger_store(l), s.snap);
 	free(p);

@@ -66,7 +66,10 @@ typedef struct ledger_query_page {
 	sl_item items[SL_QUERY_PAGE_MAX];
 	size_t n_items;
 	char next_cursor[SL_CURSOR_MAX + 1]; /* "" at the end */
-	uint64_t as_of_seq;                  /* crawl order: the pinned seq; sorted: 0 */
+	/* the seq whose state the page shows: in crawl order the seq every page of the walk is
+	 * pinned to (0 included: before the first event); sorted, the index's head when this
+	 * page was read (each page of a sorted walk is read live) */
+	uint64_t as_of_seq;
 } ledger_query_page;
 
 /* ledger_query_run answers one page of q into page (heap it: it is large). Refusals

@@ -2,7 +2,8 @@
  * explain.c: the explanation of an item (see explain.h). Walks the per-item index backwards
  * from the latest event to the last setting, folding each adjustment into its (order,
  * reason) group; groups beyond SL_EXPLAIN_GROUPS_MAX - 1 share one "(other)" group, so the
- * sum stays whole.
+ * sum stays whole. The holds of open orders are read through the same snapshot, and the
+ * walk finds, per line, the units it has held since before the setting.
  */
 #include "projector/explain.h"
 
@@ -44,48 +45,120 @@ static ledger_adjustment *group_for(projector_explanation *out, const sl_event *
 	return g;
 }
 
-/* holds_add reads the holds of open order lines on key (ledger_holds_list, committed
- * state) and sums them per order into out; orders beyond the bound share "(other)". */
-static sl_err holds_add(ledger *l, const sl_item_key *key, projector_explanation *out)
+/* A line of an open order holding units of the item (at the snapshot), and the least it
+ * held since the setting: the units it has held since before the setting, which the
+ * setting's quantity already lacks. Lines come in the holds index's order (order id, then
+ * line id), which is strcmp order. */
+typedef struct hold_line {
+	char order_id[SL_ID_MAX + 1];
+	char line_id[SL_ID_MAX + 1];
+	int64_t quantity, preorder; /* held now: off the quantity, as preorders */
+	int64_t kept_quantity, kept_preorder;
+} hold_line;
+
+typedef struct hold_lines {
+	hold_line *v;
+	size_t n, cap;
+} hold_lines;
+
+/* lines_load reads every open order line holding units of key through snap. */
+static sl_err lines_load(ledger *l, const store_snap *snap, const sl_item_key *key, hold_lines *out)
 {
 	enum { PAGE = 64 };
 	sl_hold page[PAGE];
 	char after_order[SL_ID_MAX + 1] = "", after_line[SL_ID_MAX + 1] = "";
-	ledger_explanation *x = &out->x;
 	bool has_more = true;
 	while (has_more) {
 		size_t n = 0;
-		sl_err rc =
-		    ledger_holds_list(l, key, after_order, after_line, PAGE, page, &n, &has_more);
+		sl_err rc = ledger_holds_list_at(l, snap, key, after_order, after_line, PAGE, page,
+		                                 &n, &has_more);
 		if (rc != SL_OK)
 			return rc;
+		if (out->n + n > out->cap) {
+			size_t cap = out->cap == 0 ? PAGE : out->cap * 2;
+			hold_line *v = realloc(out->v, cap * sizeof(*v));
+			if (v == NULL)
+				return SL_ERR_NOMEM;
+			out->v = v;
+			out->cap = cap;
+		}
 		for (size_t i = 0; i < n; i++) {
-			ledger_hold *h = NULL;
-			for (size_t k = 0; k < x->n_holds && h == NULL; k++)
-				if (strcmp(out->holds[k].order_id, page[i].order_id) == 0)
-					h = &out->holds[k];
-			if (h == NULL && x->n_holds < SL_EXPLAIN_GROUPS_MAX) {
-				h = &out->holds[x->n_holds++];
-				memset(h, 0, sizeof(*h));
-				sl_strlcpy(h->order_id,
-				           x->n_holds < SL_EXPLAIN_GROUPS_MAX ? page[i].order_id
-				                                              : "(other)",
-				           sizeof(h->order_id));
-			} else if (h == NULL) {
-				h = &out->holds[SL_EXPLAIN_GROUPS_MAX - 1];
-			}
-			h->quantity += page[i].held - page[i].held_preorder;
-			h->preorder += page[i].held_preorder;
-			x->held_quantity += page[i].held - page[i].held_preorder;
-			x->held_preorder += page[i].held_preorder;
+			hold_line *h = &out->v[out->n++];
+			sl_strlcpy(h->order_id, page[i].order_id, sizeof(h->order_id));
+			sl_strlcpy(h->line_id, page[i].line_id, sizeof(h->line_id));
+			h->quantity = page[i].held - page[i].held_preorder;
+			h->preorder = page[i].held_preorder;
+			h->kept_quantity = h->quantity;
+			h->kept_preorder = h->preorder;
 		}
 		if (n > 0) {
 			sl_strlcpy(after_order, page[n - 1].order_id, sizeof(after_order));
 			sl_strlcpy(after_line, page[n - 1].line_id, sizeof(after_line));
 		}
 	}
-	x->has_holds = true;
 	return SL_OK;
+}
+
+static int line_cmp(const void *key, const void *elem)
+{
+	const sl_event *ev = key;
+	const hold_line *h = elem;
+	int c = strcmp(ev->order_id, h->order_id);
+	return c != 0 ? c : strcmp(ev->order_line_id, h->line_id);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* lines_see lowers the kept units of the line ev (an event after the setting) changed to
+ * what it held before and after ev: units given back and taken again since the setting
+ * were taken after it. A change that moved nothing (a refund without restock) is not among
+ * the item's events, but what it left is the next event's before-state, or the line's
+ * holding now. */
+static void lines_see(hold_lines *lines, const sl_event *ev)
+{
+	if (ev->order_line_id[0] == '\0' || lines->n == 0)
+		return;
+	hold_line *h = bsearch(ev, lines->v, lines->n, sizeof(*lines->v), line_cmp);
+	if (h == NULL)
+		return; /* a line that holds nothing now */
+	const sl_order_line_state *b = &ev->line_before, *a = &ev->line_after;
+	h->kept_quantity =
+	    min64(h->kept_quantity, min64(b->held - b->held_preorder, a->held - a->held_preorder));
+	h->kept_preorder = min64(h->kept_preorder, min64(b->held_preorder, a->held_preorder));
+}
+
+/* holds_sum sums the lines per order into out; orders beyond the bound share "(other)". */
+static void holds_sum(const hold_lines *lines, projector_explanation *out)
+{
+	ledger_explanation *x = &out->x;
+	for (size_t i = 0; i < lines->n; i++) {
+		const hold_line *l = &lines->v[i];
+		ledger_hold *h = NULL;
+		if (x->n_holds > 0 && strcmp(out->holds[x->n_holds - 1].order_id, l->order_id) == 0)
+			h = &out->holds[x->n_holds - 1];
+		else if (x->n_holds < SL_EXPLAIN_GROUPS_MAX) {
+			h = &out->holds[x->n_holds++];
+			memset(h, 0, sizeof(*h));
+			sl_strlcpy(h->order_id,
+			           x->n_holds < SL_EXPLAIN_GROUPS_MAX ? l->order_id : "(other)",
+			           sizeof(h->order_id));
+		} else {
+			h = &out->holds[SL_EXPLAIN_GROUPS_MAX - 1];
+		}
+		h->quantity += l->quantity;
+		h->preorder += l->preorder;
+		h->quantity_before_setting += l->kept_quantity;
+		h->preorder_before_setting += l->kept_preorder;
+		x->held_quantity += l->quantity;
+		x->held_preorder += l->preorder;
+		x->held_quantity_before_setting += l->kept_quantity;
+		x->held_preorder_before_setting += l->kept_preorder;
+	}
+	x->holds = out->holds;
+	x->has_holds = true;
 }
 
 sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanation *out,
@@ -94,6 +167,7 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 	store *st = ledger_store(l);
 	store_snap *snap = store_snap_take(st);
 	store_iter *it = NULL;
+	hold_lines lines = {0};
 	sl_event ev;
 	sl_err rc;
 	memset(&out->x, 0, sizeof(out->x));
@@ -109,6 +183,10 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 			             key->variant_id, key->location_id);
 		else
 			sl_error_set(err, rc, "cannot read item: %s", sl_strerror(rc));
+		goto done;
+	}
+	if ((rc = lines_load(l, snap, key, &lines)) != SL_OK) {
+		sl_error_set(err, rc, "cannot read the holds of the item: %s", sl_strerror(rc));
 		goto done;
 	}
 	uint8_t k[LEDGER_KEY_BYTES + 1];
@@ -146,6 +224,7 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 			goto done;
 		}
 		out->x.events_since++;
+		lines_see(&lines, &ev);
 		ledger_adjustment *g = group_for(out, &ev);
 		g->events++;
 		g->delta_quantity += ev.delta_quantity;
@@ -171,11 +250,7 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 	out->x.groups = out->groups;
 	out->x.adjusted_quantity = out->x.setting.after.quantity + dq;
 	out->x.adjusted_counter = out->x.setting.after.preorder_counter + dc;
-	out->x.holds = out->holds;
-	if ((rc = holds_add(l, key, out)) != SL_OK) {
-		sl_error_set(err, rc, "cannot read the holds of the item: %s", sl_strerror(rc));
-		goto done;
-	}
+	holds_sum(&lines, out);
 	if (out->x.adjusted_quantity != out->item.state.quantity ||
 	    out->x.adjusted_counter != out->item.state.preorder_counter)
 		rc = sl_error_set(err, SL_ERR_CORRUPT,
@@ -183,6 +258,7 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 		                  "quantity",
 		                  (unsigned long long)out->x.setting.seq);
 done:
+	free(lines.v);
 	store_iter_free(it);
 	store_snap_release(st, snap);
 	return rc;

@@ -7,8 +7,10 @@
  * the current quantity (and the same for the preorder counter); explain checks it and
  * refuses with CORRUPT when a log breaks it. Holds are a separate part: what the open
  * orders hold of the item (ledger_holds_list, issue 3), units their lines already took off
- * the quantity (their decrements are among the adjustments) and would give back on a
- * cancel; preorder units apart (see docs/audit.md).
+ * the quantity and would give back on a cancel, preorder units apart; and of those, the
+ * units held since before the setting (the least each line held since: the setting's
+ * quantity already lacks them), the rest having been taken by the adjustments (see
+ * docs/audit.md).
  *
  * Reads only the item's own events, newest first, through one store snapshot. Thread-safe.
  */

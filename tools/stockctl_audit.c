@@ -334,14 +334,28 @@ static void print_explain(const Sl__Result *r)
 		printf("  holds: this service keeps no order holds\n");
 		return;
 	}
-	for (size_t i = 0; i < x->n_holds; i++)
-		printf("  %8" PRId64 "  held by open order %s%s\n", x->holds[i]->quantity,
-		       x->holds[i]->order_id ? x->holds[i]->order_id : "",
-		       x->holds[i]->preorder != 0 ? " (and preorder units)" : "");
-	printf("  %8" PRId64 "  held by open orders in all (%" PRId64
-	       " preorder units): taken off the item's count when each order took them, which "
-	       "may be before the setting above; they come back if the orders are canceled\n",
-	       x->held_quantity, x->held_preorder);
+	for (size_t i = 0; i < x->n_holds; i++) {
+		const Sl__ExplainHold *h = x->holds[i];
+		int64_t before = h->quantity_before_setting;
+		printf("  %8" PRId64 "  held by open order %s", h->quantity,
+		       h->order_id ? h->order_id : "");
+		if (before == 0)
+			printf(": taken by the adjustments above");
+		else if (before == h->quantity)
+			printf(": held since before the setting, which counts them");
+		else
+			printf(": %" PRId64
+			       " held since before the setting, which counts them, %" PRId64
+			       " taken by the adjustments above",
+			       before, h->quantity - before);
+		if (h->preorder != 0)
+			printf(" (and %" PRId64 " preorder units)", h->preorder);
+		printf("\n");
+	}
+	printf("  %8" PRId64 "  held by open orders in all (%" PRId64 " preorder units), %" PRId64
+	       " of them held since before the setting; they come "
+	       "back if the orders are canceled\n",
+	       x->held_quantity, x->held_preorder, x->held_quantity_before_setting);
 }
 
 static json_t *explain_json(const Sl__Result *r)
@@ -362,9 +376,12 @@ static json_t *explain_json(const Sl__Result *r)
 		}
 	}
 	for (size_t i = 0; holds != NULL && i < x->n_holds; i++) {
-		json_t *o = json_pack("{s:s, s:I}", "orderId",
-		                      x->holds[i]->order_id ? x->holds[i]->order_id : "",
-		                      "quantity", (json_int_t)x->holds[i]->quantity);
+		const Sl__ExplainHold *h = x->holds[i];
+		json_t *o = json_pack(
+		    "{s:s, s:I, s:I, s:I, s:I}", "orderId", h->order_id ? h->order_id : "",
+		    "quantity", (json_int_t)h->quantity, "preorder", (json_int_t)h->preorder,
+		    "quantityBeforeSetting", (json_int_t)h->quantity_before_setting,
+		    "preorderBeforeSetting", (json_int_t)h->preorder_before_setting);
 		if (json_array_append_new(holds, o) != 0) {
 			json_decref(holds);
 			holds = NULL;
@@ -373,15 +390,17 @@ static json_t *explain_json(const Sl__Result *r)
 	const Sl__ItemView *it = r->n_items > 0 ? r->items[0] : NULL;
 	int64_t quantity = it != NULL && it->state != NULL ? it->state->quantity : 0;
 	int64_t counter = it != NULL && it->state != NULL ? it->state->preorder_counter : 0;
-	return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I, s:I}}", "item",
-	                 it != NULL ? sl_json_item(it) : json_null(), "setting",
-	                 x->setting != NULL ? sl_json_event(x->setting) : json_null(),
-	                 "adjustments", groups, "eventsSince", (json_int_t)x->events_since,
-	                 "adjustedQuantity", (json_int_t)x->adjusted_quantity, "quantity",
-	                 (json_int_t)quantity, "adjustedCounter", (json_int_t)x->adjusted_counter,
-	                 "preorderCounter", (json_int_t)counter, "holds", "known", x->has_holds,
-	                 "items", holds, "heldQuantity", (json_int_t)x->held_quantity,
-	                 "heldPreorder", (json_int_t)x->held_preorder);
+	return json_pack(
+	    "{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I, s:I, s:I, s:I}}", "item",
+	    it != NULL ? sl_json_item(it) : json_null(), "setting",
+	    x->setting != NULL ? sl_json_event(x->setting) : json_null(), "adjustments", groups,
+	    "eventsSince", (json_int_t)x->events_since, "adjustedQuantity",
+	    (json_int_t)x->adjusted_quantity, "quantity", (json_int_t)quantity, "adjustedCounter",
+	    (json_int_t)x->adjusted_counter, "preorderCounter", (json_int_t)counter, "holds",
+	    "known", x->has_holds, "items", holds, "heldQuantity", (json_int_t)x->held_quantity,
+	    "heldPreorder", (json_int_t)x->held_preorder, "heldQuantityBeforeSetting",
+	    (json_int_t)x->held_quantity_before_setting, "heldPreorderBeforeSetting",
+	    (json_int_t)x->held_preorder_before_setting);
 }
 
 int run_explain(ctl *c)

@@ -47,6 +47,11 @@ ctl item get a --as-of-seq 99999
 check_refused "past the head" INVALID_ARGUMENT
 ctl item get a --as-of-seq 3 --as-of 2000-01-01T00:00:00Z
 check_rc "both points" 2
+ctl query --as-of-seq 0
+check "as of seq 0: nothing yet" '.items | length' 0
+check "as of seq 0 says 0" .asOfSeq 0
+ctl query --sort quantity:asc --limit 2
+check "a sorted page says the head it was read at" .asOfSeq "$head"
 sl_stop
 
 # the reference: a rebuild truncated at each N, served by a second daemon

@@ -11,7 +11,10 @@
  * submitted to the service; commands go in batches, so that the writer decides many in one
  * group (command k sees 1..k-1 of its group). Every outcome code must agree; every few
  * batches and at the end every item, every order (status and each line's quantity, held,
- * preorder units, refunded, restocked) and the holds index of every item must agree. Then
+ * preorder units, refunded, restocked) and the holds index of every item must agree, and so
+ * must explain's holds: between batches an item's quantity is now and then set by an
+ * update, and the model keeps, per line, the least it held since its item's last setting
+ * (the units held since before the setting, which explain counts apart). Then
  * the service is closed, the views are rebuilt from the log, and the checksum of all views
  * (items, orders, holds, settings) must be byte for byte what it was; verify must pass.
  */
@@ -29,6 +32,7 @@
 #include "base/banned.h"
 #include "base/sl_util.h"
 #include "gateway/service.h"
+#include "projector/explain.h"
 #include "projector/rebuild.h"
 #include "stockledger.pb-c.h"
 #include "support/sl_testing.h"
@@ -52,6 +56,7 @@ typedef struct m_line {
 	char id[16];
 	int item;
 	int64_t qty, held, pre, refunded, restocked;
+	int64_t kept_q, kept_p; /* the least held (stock, preorder) since the item's setting */
 	int changes;
 } m_line;
 
@@ -116,6 +121,20 @@ static bool m_holds(const m_order *o)
 {
 	return o->status == SL_ORDER_PAID ||
 	       (o->status == SL_ORDER_PLACED && o->trigger == SL_TRIGGER_ON_ORDER_PLACED);
+}
+
+/* m_kept_lower lowers every line's kept units to what it holds now (after each command; a
+ * line born after the setting starts at 0). */
+static void m_kept_lower(void)
+{
+	for (int oi = 0; oi < N_ORDERS; oi++)
+		for (int j = 0; j < M.orders[oi].n; j++) {
+			m_line *l = &M.orders[oi].lines[j];
+			if (l->held - l->pre < l->kept_q)
+				l->kept_q = l->held - l->pre;
+			if (l->pre < l->kept_p)
+				l->kept_p = l->pre;
+		}
 }
 
 /* m_commit counts the changed lines (the line change bound of docs/orders.md) and keeps
@@ -442,7 +461,8 @@ static Sl__Result *execute(gw_service *s, sl_command *c)
 	return r;
 }
 
-static void check_item(gw_service *s, int i)
+/* item_get reads item i from the service (free the result). */
+static Sl__Result *item_get(gw_service *s, int i)
 {
 	sl_command c;
 	memset(&c, 0, sizeof(c));
@@ -450,6 +470,89 @@ static void check_item(gw_service *s, int i)
 	key_set(&c.item, i);
 	Sl__Result *r = execute(s, &c);
 	assert_null(r->error);
+	return r;
+}
+
+/* setting_apply sets item i's quantity by an update (its revision read first), in the
+ * service and in the model: every line holding it has held its units since before. */
+static void setting_apply(gw_service *s, int i)
+{
+	Sl__Result *r = item_get(s, i);
+	int64_t revision = r->items[0]->revision;
+	sl__result__free_unpacked(r, NULL);
+	sl_command c;
+	memset(&c, 0, sizeof(c));
+	c.type = SL_CMD_UPDATE;
+	key_set(&c.item, i);
+	c.has_revision = true;
+	c.revision = revision;
+	c.has_quantity = true;
+	c.quantity = (int64_t)(rng() % 12);
+	M.items[i].qty = c.quantity; /* before: the service takes the command */
+	r = execute(s, &c);
+	assert_null(r->error);
+	sl__result__free_unpacked(r, NULL);
+	for (int oi = 0; oi < N_ORDERS; oi++)
+		for (int j = 0; j < M.orders[oi].n; j++) {
+			m_line *l = &M.orders[oi].lines[j];
+			if (l->item == i) {
+				l->kept_q = l->held - l->pre;
+				l->kept_p = l->pre;
+			}
+		}
+}
+
+/* check_explain: explain's holds of item i, in all and per order, against the model. */
+static void check_explain(gw_service *s, int i)
+{
+	projector_explanation *x = calloc(1, sizeof(*x));
+	sl_error_info err;
+	sl_item_key k;
+	assert_non_null(x);
+	memset(&err, 0, sizeof(err));
+	key_set(&k, i);
+	assert_int_equal(projector_explain(gw_service_ledger(s), &k, x, &err), SL_OK);
+	int64_t q = 0, p = 0, kq = 0, kp = 0;
+	for (int oi = 0; oi < N_ORDERS; oi++) {
+		int64_t oq = 0, op = 0, okq = 0, okp = 0;
+		for (int j = 0; j < M.orders[oi].n; j++) {
+			const m_line *l = &M.orders[oi].lines[j];
+			if (l->item != i || l->held == 0)
+				continue;
+			oq += l->held - l->pre;
+			op += l->pre;
+			okq += l->kept_q;
+			okp += l->kept_p;
+		}
+		q += oq, p += op, kq += okq, kp += okp;
+		if (oq + op == 0 || x->x.n_holds == SL_EXPLAIN_GROUPS_MAX)
+			continue;
+		char id[16];
+		snprintf(id, sizeof(id), "o%d", oi);
+		const ledger_hold *h = NULL;
+		for (size_t j = 0; j < x->x.n_holds; j++)
+			if (strcmp(x->x.holds[j].order_id, id) == 0)
+				h = &x->x.holds[j];
+		if (h == NULL || h->quantity != oq || h->preorder != op ||
+		    h->quantity_before_setting != okq || h->preorder_before_setting != okp)
+			fail_msg("explain m-%d, order %s: service %lld/%lld held, %lld/%lld since "
+			         "before the setting; model %lld/%lld, %lld/%lld",
+			         i, id, h ? (long long)h->quantity : -1LL,
+			         h ? (long long)h->preorder : -1LL,
+			         h ? (long long)h->quantity_before_setting : -1LL,
+			         h ? (long long)h->preorder_before_setting : -1LL, (long long)oq,
+			         (long long)op, (long long)okq, (long long)okp);
+	}
+	assert_int_equal(x->x.held_quantity, q);
+	assert_int_equal(x->x.held_preorder, p);
+	assert_int_equal(x->x.held_quantity_before_setting, kq);
+	assert_int_equal(x->x.held_preorder_before_setting, kp);
+	free(x);
+}
+
+static void check_item(gw_service *s, int i)
+{
+	Sl__Result *r = item_get(s, i);
 	if (r->items[0]->state->quantity != M.items[i].qty ||
 	    r->items[0]->state->preorder_counter != M.items[i].counter)
 		fail_msg("item m-%d: service %lld (counter %lld), model %lld (counter %lld)", i,
@@ -538,8 +641,10 @@ static void check_holds(gw_service *s)
 
 static void check_all(gw_service *s, int n_orders)
 {
-	for (int i = 0; i < N_ITEMS; i++)
+	for (int i = 0; i < N_ITEMS; i++) {
 		check_item(s, i);
+		check_explain(s, i);
+	}
 	for (int oi = 0; oi < n_orders; oi++)
 		check_order(s, oi);
 	check_holds(s);
@@ -627,6 +732,7 @@ static void model_run(size_t views_bytes_max)
 			if (rng() % 4 == 0)
 				snprintf(c->key, sizeof(c->key), "k-%d", done + nb);
 			want[nb] = m_apply(c, &want_unchanged[nb]);
+			m_kept_lower();
 			if (c->key[0] != '\0' && strcmp(want[nb], "OK") == 0) {
 				sl_command_fini(&last_keyed);
 				last_keyed = *c;
@@ -673,6 +779,8 @@ static void model_run(size_t views_bytes_max)
 		done += nb;
 		if ((done / BATCH) % 10 == 0)
 			check_all(s, n_orders);
+		if (rng() % 3 == 0)
+			setting_apply(s, (int)(rng() % N_ITEMS));
 	}
 	check_all(s, n_orders);
 	print_message("  %d commands (%d orders, %d refused, %d replayed) agree with the model\n",
