@@ -420,10 +420,15 @@ static bool code_is_transient(const char *code)
 
 /* inbound_key gives the command the idempotency key derived from its message, unless the
  * publisher gave one: the Nats-Msg-Id (hashed when long), else the stream's creation time
- * and the stream sequence, which no other message of any incarnation of the stream has. */
+ * and the stream sequence, which no other message of any incarnation of the stream has;
+ * and asks the ledger to keep refusals under it (Command.keep_refusal). */
 static void inbound_key(sl_bridge *b, inbound *in)
 {
 	const char *msg_id = NULL;
+	/* a refusal is as final as a success: a redelivered message is answered the same,
+	 * not decided again against what the messages after it did */
+	in->cmd->has_keep_refusal = true;
+	in->cmd->keep_refusal = true;
 	if (in->cmd->key != NULL && in->cmd->key[0] != '\0') {
 		/* the publisher's own (one over SL_KEY_MAX is sent as it is, for the ledger to
 		 * refuse; only the copy named in the result's headers is cut) */

@@ -10,8 +10,12 @@
  *    +--------------------------------------+---- SEND
  *                 send done (ok or not)
  *
- * The results of a request's commands arrive from the writer thread or, for reads, on the
- * submitting thread; a counter set to n + 1 before the first submit and dropped once after
+ * The results of a request's commands arrive from the reply thread (writes, and reads that
+ * follow a write of the same request: queued behind it so as to see it) or, for other
+ * reads, on the submitting thread. A command the service does not take (BUSY: its queue is
+ * full; UNAVAILABLE: it stops) refuses the ones after it too, so that what a request gets
+ * decided is always its first commands, in order, and a client that sends the rest again
+ * keeps its order; a counter set to n + 1 before the first submit and dropped once after
  * the last makes sure the reply is sent exactly once, after every result is in. nng errors
  * are translated here only. gw_server_stop drains before it closes (see there), and no
  * thread is inside nng on a context when the socket closes (work_nng_enter).
@@ -193,11 +197,22 @@ static void work_request(work *w, nng_msg *msg)
 		return;
 	}
 	atomic_store(&w->pending, w->n_cmds + 1);
-	size_t rows = 0;
+	size_t rows = 0, not_taken = 0;
+	sl_err door = SL_OK; /* a command was not taken: neither are the ones after it */
+	bool after_write = false;
 	for (size_t i = 0; i < w->n_cmds; i++) {
 		w->slots[i].w = w;
 		w->slots[i].index = i;
 		w->results[i].len = 0;
+		if (door != SL_OK) {
+			char why[160];
+			snprintf(why, sizeof(why),
+			         "command %zu of this request was not taken (%s): send it and the "
+			         "ones after it again",
+			         not_taken + 1, sl_err_name(door));
+			gw_service_refuse(&w->cmds[i], work_result_cb, &w->slots[i], door, why);
+			continue;
+		}
 		rows += gw_command_read_rows(&w->cmds[i]);
 		if (rows > SL_REQUEST_READ_ROWS_MAX) {
 			char why[160];
@@ -212,7 +227,19 @@ static void work_request(work *w, nng_msg *msg)
 			                  why);
 			continue;
 		}
-		gw_service_submit(w->srv->svc, &w->cmds[i], work_result_cb, &w->slots[i]);
+		/* the commands of a request are decided one after the other: a read after a
+		 * write of the request is queued behind it, to see it */
+		bool is_write = sl_cmd_is_write(w->cmds[i].type);
+		sl_err taken =
+		    !is_write && after_write
+		        ? gw_service_submit_ordered(w->srv->svc, &w->cmds[i], work_result_cb,
+		                                    &w->slots[i])
+		        : gw_service_submit(w->srv->svc, &w->cmds[i], work_result_cb, &w->slots[i]);
+		after_write = after_write || is_write;
+		if (taken != SL_OK) {
+			door = taken;
+			not_taken = i;
+		}
 	}
 	if (atomic_fetch_sub(&w->pending, 1) == 1)
 		work_finish(w);

@@ -260,6 +260,35 @@ static bool idem_check(gw_service *s, size_t index, sl_buf *out)
 	return true;
 }
 
+/* idem_stage records the result of command index (in s->results) under its key: in the
+ * group's overlay, for the commands after it, and in the transaction. */
+static sl_err idem_stage(gw_service *s, size_t index, uint64_t seq)
+{
+	const sl_command *cmd = &s->group[index].cmd;
+	const sl_buf *out = &s->results[index];
+	sl_err rc;
+	int is_new;
+	overlay_idem *oi = sl_map_put(&s->idem, cmd->key, strlen(cmd->key), &is_new, &rc);
+	if (oi == NULL)
+		return rc;
+	memcpy(oi->content_hash, cmd->content_hash, SL_HASH_BYTES);
+	oi->cmd_index = index;
+	return ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data, out->len, seq);
+}
+
+/* refusal_keep keeps the refusal code the rules gave command index under its key when the
+ * command asks for it (keep_refusal): not a transient one, which sending again may change,
+ * nor one for a key that did not fit (never looked up). */
+static sl_err refusal_keep(gw_service *s, size_t index, sl_err code)
+{
+	const sl_command *cmd = &s->group[index].cmd;
+	if (!cmd->keep_refusal || cmd->key[0] == '\0' || cmd->malformed_field[0] != '\0' ||
+	    code == SL_ERR_BUSY || code == SL_ERR_UNAVAILABLE || code == SL_ERR_STORAGE ||
+	    code == SL_ERR_NOMEM || code == SL_ERR_CORRUPT)
+		return SL_OK;
+	return idem_stage(s, index, 0);
+}
+
 /* decide_one decides command index of the group and stages what it appends. Returns an
  * error only when staging failed (the group must be abandoned); a refusal is a result. */
 static sl_err decide_one(gw_service *s, size_t index)
@@ -299,7 +328,7 @@ static sl_err decide_one(gw_service *s, size_t index)
 	if (rc != SL_OK) {
 		error_result(out, &err);
 		sl_error_info_fini(&err);
-		return SL_OK;
+		return refusal_keep(s, index, rc);
 	}
 
 	/* Fold each event into the overlay and stage it; collect the touched items in the
@@ -364,17 +393,8 @@ static sl_err decide_one(gw_service *s, size_t index)
 	}
 	if ((rc = ledger_result_encode(&r, out)) != SL_OK)
 		goto fail;
-	if (cmd->key[0] != '\0') {
-		int is_new;
-		overlay_idem *oi = sl_map_put(&s->idem, cmd->key, strlen(cmd->key), &is_new, &rc);
-		if (oi == NULL)
-			goto fail;
-		memcpy(oi->content_hash, cmd->content_hash, SL_HASH_BYTES);
-		oi->cmd_index = index;
-		if ((rc = ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data,
-		                              out->len, r.seq)) != SL_OK)
-			goto fail;
-	}
+	if (cmd->key[0] != '\0' && (rc = idem_stage(s, index, r.seq)) != SL_OK)
+		goto fail;
 	pthread_mutex_lock(&s->lock);
 	s->stats.events += n_events;
 	pthread_mutex_unlock(&s->lock);
@@ -398,13 +418,15 @@ static void group_fail_all(gw_service *s, size_t n, sl_err code, const char *why
 
 /* group_hand_off gives the committed (or failed) group to the reply thread and switches
  * the writer to the other set of buffers. */
-static void group_hand_off(gw_service *s, size_t n)
+static void group_hand_off(gw_service *s, size_t n, bool is_write)
 {
 	pthread_mutex_lock(&s->lock);
-	s->stats.groups++;
-	s->stats.commands += n;
-	if (n > s->stats.group_commands_max)
-		s->stats.group_commands_max = n;
+	if (is_write) {
+		s->stats.groups++;
+		s->stats.commands += n;
+		if (n > s->stats.group_commands_max)
+			s->stats.group_commands_max = n;
+	}
 	while (s->reply_n > 0)
 		pthread_cond_wait(&s->reply_cond, &s->lock);
 	s->reply_n = n;
@@ -548,7 +570,25 @@ static void group_run(gw_service *s, size_t n)
 		gw_feed_notify(s->feed);
 	}
 reply:
-	group_hand_off(s, n);
+	group_hand_off(s, n, true);
+}
+
+/* read_serve answers the read cmd into out from committed state; false for the change feed,
+ * which answers done itself (later, when it waits for events). */
+static bool read_serve(gw_service *s, sl_command *cmd, sl_buf *out, gw_done_fn done, void *arg);
+
+/* ordered_read serves the read the writer took alone (group[0]): it was queued behind
+ * writes it must see (gw_service_submit_ordered), and every group before it is committed.
+ * Its result goes through the reply thread like a group's. */
+static void ordered_read(gw_service *s)
+{
+	queued *q = &s->group[0];
+	s->results[0].len = 0;
+	if (!read_serve(s, &q->cmd, &s->results[0], q->done, q->arg)) {
+		sl_command_fini(&q->cmd);
+		return;
+	}
+	group_hand_off(s, 1, false);
 }
 
 static void *writer_main(void *arg)
@@ -563,10 +603,18 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
-		/* Take what is queued, bounded by commands and by the events they may make. */
+		/* Take what is queued, bounded by commands and by the events they may make; a
+		 * read (queued behind writes it must see) ends the group before it, and is taken
+		 * alone once they are committed. */
 		size_t n = 0, lines = 0;
-		while (s->q_len > 0 && n < SL_GROUP_COMMANDS_MAX) {
+		bool is_read = false;
+		while (s->q_len > 0 && n < SL_GROUP_COMMANDS_MAX && !is_read) {
 			queued *q = &s->queue[s->q_head];
+			if (!sl_cmd_is_write(q->cmd.type)) {
+				if (n > 0)
+					break; /* after the writes before it are committed */
+				is_read = true;
+			}
 			size_t l = sl_command_events_max(&q->cmd);
 			if (n > 0 && lines + l > SL_GROUP_EVENTS_MAX - SL_LINES_MAX)
 				break;
@@ -577,7 +625,10 @@ static void *writer_main(void *arg)
 			s->q_len--;
 		}
 		pthread_mutex_unlock(&s->lock);
-		group_run(s, n);
+		if (is_read)
+			ordered_read(s);
+		else
+			group_run(s, n);
 	}
 	return NULL;
 }
@@ -619,66 +670,62 @@ static void read_head(gw_service *s, sl_buf *out)
 	ledger_result_encode_or_empty(&r, out);
 }
 
-void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)
+static bool read_serve(gw_service *s, sl_command *cmd, sl_buf *out, gw_done_fn done, void *arg)
 {
-	if (!sl_cmd_is_write(cmd->type)) {
-		sl_buf out;
-		sl_buf_init(&out);
-		switch (cmd->type) {
-		case SL_CMD_GET:
-			if (cmd->has_as_of_seq || cmd->has_as_of_ms)
-				gw_read_get_as_of(s->l, cmd, &out);
-			else
-				read_get(s, cmd, &out);
-			break;
-		case SL_CMD_HISTORY:
-			gw_read_history(s->l, cmd, &out);
-			break;
-		case SL_CMD_QUERY:
-			gw_read_query(s->l, cmd, &out);
-			break;
-		case SL_CMD_EXPLAIN:
-			gw_read_explain(s->l, cmd, &out);
-			break;
-		case SL_CMD_EVENTS:
-			sl_buf_fini(&out);
-			gw_feed_submit(s->feed, cmd, done, arg);
-			sl_command_fini(cmd);
-			return;
-		case SL_CMD_HEAD:
-			read_head(s, &out);
-			break;
-		case SL_CMD_SETTINGS_GET:
-		case SL_CMD_ORDER_GET:
-		case SL_CMD_ORDER_HOLDS:
-			gw_orders_read(s->l, cmd, &out);
-			break;
-		default:
-			sl_buf_fini(&out);
-			sl_command_fini(cmd);
-			reply_error(done, arg, SL_ERR_UNKNOWN_COMMAND,
-			            "the command is empty or unknown to this service");
-			return;
-		}
-		done(arg, out.data, out.len);
-		sl_buf_fini(&out);
-		sl_command_fini(cmd);
-		return;
+	switch (cmd->type) {
+	case SL_CMD_GET:
+		if (cmd->has_as_of_seq || cmd->has_as_of_ms)
+			gw_read_get_as_of(s->l, cmd, out);
+		else
+			read_get(s, cmd, out);
+		break;
+	case SL_CMD_HISTORY:
+		gw_read_history(s->l, cmd, out);
+		break;
+	case SL_CMD_QUERY:
+		gw_read_query(s->l, cmd, out);
+		break;
+	case SL_CMD_EXPLAIN:
+		gw_read_explain(s->l, cmd, out);
+		break;
+	case SL_CMD_EVENTS:
+		gw_feed_submit(s->feed, cmd, done, arg);
+		return false;
+	case SL_CMD_HEAD:
+		read_head(s, out);
+		break;
+	case SL_CMD_SETTINGS_GET:
+	case SL_CMD_ORDER_GET:
+	case SL_CMD_ORDER_HOLDS:
+		gw_orders_read(s->l, cmd, out);
+		break;
+	default: {
+		sl_error_info err;
+		memset(&err, 0, sizeof(err));
+		sl_error_set(&err, SL_ERR_UNKNOWN_COMMAND,
+		             "the command is empty or unknown to this service");
+		error_result(out, &err);
+		break;
 	}
-	if (s->read_only_why[0] != '\0') {
-		gw_service_refuse(cmd, done, arg, SL_ERR_FAILED_PRECONDITION, s->read_only_why);
-		return;
 	}
+	return true;
+}
+
+/* queue_put queues cmd for the writer; BUSY when the queue is full, UNAVAILABLE when the
+ * service stops (done answered so). */
+static sl_err queue_put(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)
+{
 	pthread_mutex_lock(&s->lock);
 	if (s->is_stopping || s->q_len == SL_QUEUE_COMMANDS_MAX) {
 		bool is_stopping = s->is_stopping;
 		pthread_mutex_unlock(&s->lock);
 		sl_command_fini(cmd);
-		if (is_stopping)
+		if (is_stopping) {
 			reply_error(done, arg, SL_ERR_UNAVAILABLE, "the service is shutting down");
-		else
-			reply_error(done, arg, SL_ERR_BUSY, "the write queue is full; retry later");
-		return;
+			return SL_ERR_UNAVAILABLE;
+		}
+		reply_error(done, arg, SL_ERR_BUSY, "the write queue is full; retry later");
+		return SL_ERR_BUSY;
 	}
 	queued *q = &s->queue[(s->q_head + s->q_len) % SL_QUEUE_COMMANDS_MAX];
 	q->cmd = *cmd;
@@ -688,6 +735,32 @@ void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *ar
 	s->q_len++;
 	pthread_cond_signal(&s->nonempty);
 	pthread_mutex_unlock(&s->lock);
+	return SL_OK;
+}
+
+sl_err gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)
+{
+	if (!sl_cmd_is_write(cmd->type)) {
+		sl_buf out;
+		sl_buf_init(&out);
+		if (read_serve(s, cmd, &out, done, arg))
+			done(arg, out.data, out.len);
+		sl_buf_fini(&out);
+		sl_command_fini(cmd);
+		return SL_OK;
+	}
+	if (s->read_only_why[0] != '\0') {
+		gw_service_refuse(cmd, done, arg, SL_ERR_FAILED_PRECONDITION, s->read_only_why);
+		return SL_OK;
+	}
+	return queue_put(s, cmd, done, arg);
+}
+
+sl_err gw_service_submit_ordered(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg)
+{
+	if (sl_cmd_is_write(cmd->type))
+		return gw_service_submit(s, cmd, done, arg);
+	return queue_put(s, cmd, done, arg);
 }
 
 typedef struct waiter {

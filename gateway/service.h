@@ -11,7 +11,9 @@
  * grow with load and shrink to one when idle.
  *
  * Reads (get, history, head) are served by gw_service_submit on the caller's thread from
- * committed state: they never wait for the writer.
+ * committed state: they never wait for the writer. A read that follows writes in the same
+ * request goes through the queue instead (gw_service_submit_ordered), so that it sees them:
+ * the writer ends its group before such a read and serves it once the group is committed.
  */
 #ifndef SL_SERVICE_H
 #define SL_SERVICE_H
@@ -44,8 +46,16 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 void gw_service_close(gw_service *s);
 
 /* gw_service_submit takes cmd (moving its lines: cmd is left empty) and arranges for done to
- * be called with its result. A full queue answers BUSY at once. Thread-safe. */
-void gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg);
+ * be called with its result. A full queue answers BUSY at once, a stopping service
+ * UNAVAILABLE, and then returns that code (the command was not taken: a client's commands
+ * after it should not be decided before it); SL_OK otherwise. Thread-safe. */
+sl_err gw_service_submit(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg);
+
+/* gw_service_submit_ordered is gw_service_submit for a command that must see every write
+ * submitted before it (the writes before it in the same request): a read is queued behind
+ * them like a write and served by the writer once they are committed, with its result
+ * handed out by the reply thread (the change feed's from the feed, as always). */
+sl_err gw_service_submit_ordered(gw_service *s, sl_command *cmd, gw_done_fn done, void *arg);
 
 /* gw_service_refuse answers a command with a refusal without running it (cmd is freed):
  * done gets the encoded Result of code and message, on the calling thread. */

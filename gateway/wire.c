@@ -314,7 +314,10 @@ static void content_hash(Sl__Command *pb, const char *default_location, unsigned
                          sl_buf *scratch)
 {
 	char *key = pb->key;
+	protobuf_c_boolean has_keep = pb->has_keep_refusal, keep = pb->keep_refusal;
 	pb->key = NULL;
+	pb->has_keep_refusal = false;
+	pb->keep_refusal = false;
 	command_defaults(pb, default_location, true);
 	size_t n = sl__command__get_packed_size(pb);
 	if (sl_buf_reserve(scratch, n) == SL_OK) {
@@ -325,6 +328,8 @@ static void content_hash(Sl__Command *pb, const char *default_location, unsigned
 	}
 	command_defaults(pb, default_location, false);
 	pb->key = key;
+	pb->has_keep_refusal = has_keep;
+	pb->keep_refusal = keep;
 }
 
 static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_buf *scratch,
@@ -334,6 +339,7 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	copy_field(c, c->key, sizeof(c->key), pb->key, "key");
 	copy_field(c, c->reason, sizeof(c->reason), pb->reason, "reason");
 	copy_field(c, c->order_id, sizeof(c->order_id), pb->order_id, "orderId");
+	c->keep_refusal = pb->has_keep_refusal && pb->keep_refusal;
 	switch (pb->body_case) {
 	case SL__COMMAND__BODY_CREATE: {
 		Sl__CreateItem *m = pb->create;

@@ -220,6 +220,8 @@ typedef struct sl_command {
 	char key[SL_KEY_MAX + 1];
 	char reason[SL_REASON_MAX + 1];
 	char order_id[SL_ID_MAX + 1];
+	/* keep a refusal decided by the rules under key (Command.keep_refusal: the bridge) */
+	bool keep_refusal;
 	/* a SHA-256 of the command's content without its key; equal for a faithful retry */
 	unsigned char content_hash[SL_HASH_BYTES];
 	sl_item_key item; /* create, update, delete, get, history */

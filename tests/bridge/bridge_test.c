@@ -523,6 +523,48 @@ static void test_bridge_applies_a_command_once_when_it_dies_before_the_ack(void 
 	bridge_pid = 0;
 }
 
+/* A batch is decided in stream order, reads included, and what it decided stays decided
+ * across a crash: a decrement of an item not created yet is NOT_FOUND, and redelivered
+ * after the create was applied it is still NOT_FOUND (the ledger kept the refusal under
+ * its key), not applied; a get after the create sees it. */
+static void test_bridge_keeps_refusals_and_reads_in_stream_order_across_a_crash(void **state)
+{
+	(void)state;
+	/* published while no bridge runs: one batch */
+	publish_adjust("late-b", -1, false);
+	publish_create("late-b", 5);
+	Sl__ItemKey k;
+	Sl__GetItem g = SL__GET_ITEM__INIT;
+	g.item = key_of(&k, "late-b");
+	Sl__Command get = SL__COMMAND__INIT;
+	get.body_case = SL__COMMAND__BODY_GET;
+	get.get = &g;
+	publish(&get, NULL);
+	bridge_start("--fault-exit-before-ack", "1");
+	int status = wait_exit(bridge_pid);
+	bridge_pid = 0;
+	assert_int_equal(status, SL_BRIDGE_FAULT_EXIT_STATUS);
+	assert_int_equal(quantity_of("late-b"), 5);
+
+	bridge_start(NULL, NULL);
+	char code[64];
+	const char *want[3] = {"NOT_FOUND", "OK", "OK"};
+	for (int i = 0; i < 3; i++) {
+		Sl__Result *r = next_result(15000, code, sizeof(code));
+		assert_non_null(r);
+		assert_string_equal(code, want[i]);
+		if (i < 2)
+			assert_true(r->replayed);
+		else
+			assert_int_equal(r->items[0]->state->quantity, 5);
+		sl__result__free_unpacked(r, NULL);
+	}
+	assert_int_equal(quantity_of("late-b"), 5);
+	assert_true(consumer_is_drained());
+	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 /* expect_first_takes_the_last_unit: a and b, restricted decrements of the last unit of
  * product, were answered in the stream's order: a took it, b is short; nothing is left
  * unacknowledged; then the bridge is stopped. */
@@ -1076,6 +1118,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_applies_commands_in_stream_order_with_a_result_each),
 	    cmocka_unit_test(test_bridge_answers_a_message_that_is_no_command_and_changes_nothing),
 	    cmocka_unit_test(test_bridge_applies_a_command_once_when_it_dies_before_the_ack),
+	    cmocka_unit_test(test_bridge_keeps_refusals_and_reads_in_stream_order_across_a_crash),
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_crash_before_the_send),
 	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_reconnect_during_a_fetch),
 	    cmocka_unit_test(test_bridge_takes_json_bodies_and_answers_in_json),

@@ -574,6 +574,105 @@ static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state
 	nng_close(s);
 }
 
+/* get_cmd fills cmd as a get of product (key and body in the caller's storage). */
+static void get_cmd_init(Sl__Command *cmd, Sl__GetItem *body, Sl__ItemKey *key, const char *product)
+{
+	sl__item_key__init(key);
+	sl__get_item__init(body);
+	sl__command__init(cmd);
+	key->product_id = (char *)product;
+	body->item = key;
+	cmd->body_case = SL__COMMAND__BODY_GET;
+	cmd->get = body;
+}
+
+static void test_server_decides_a_request_in_order_reads_seeing_the_writes_before_them(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 60000);
+	for (int round = 0; round < 40; round++) {
+		char product[32];
+		snprintf(product, sizeof(product), "ordered-%d", round);
+		Sl__ItemKey ck = SL__ITEM_KEY__INIT, gk[2];
+		Sl__CreateItem create = SL__CREATE_ITEM__INIT;
+		Sl__GetItem get[2];
+		Sl__GetHead head = SL__GET_HEAD__INIT;
+		Sl__Command c[5];
+		static adjust_cmd dec;
+		ck.product_id = product;
+		create.item = &ck;
+		create.has_quantity = true;
+		create.quantity = 5;
+		sl__command__init(&c[0]);
+		c[0].body_case = SL__COMMAND__BODY_CREATE;
+		c[0].create = &create;
+		get_cmd_init(&c[1], &get[0], &gk[0], product);
+		adjust_cmd_init(&dec, true, product, 1, 2);
+		c[2] = dec.cmd;
+		get_cmd_init(&c[3], &get[1], &gk[1], product);
+		sl__command__init(&c[4]);
+		c[4].body_case = SL__COMMAND__BODY_HEAD;
+		c[4].head = &head;
+		Sl__Command *cmds[5] = {&c[0], &c[1], &c[2], &c[3], &c[4]};
+		Sl__Request req = SL__REQUEST__INIT;
+		req.commands = cmds;
+		req.n_commands = 5;
+		Sl__Response *r = call(s, &req);
+		assert_null(r->error);
+		assert_int_equal(r->n_results, 5);
+		for (int i = 0; i < 5; i++)
+			assert_string_equal(result_code(r->results[i]), "OK");
+		/* the get after the create sees it, the get after the decrement sees that, and
+		 * the head is the decrement's event */
+		assert_int_equal(r->results[1]->items[0]->state->quantity, 5);
+		assert_int_equal(r->results[3]->items[0]->state->quantity, 3);
+		assert_int_equal(r->results[4]->seq, r->results[2]->seq);
+		sl__response__free_unpacked(r, NULL);
+	}
+	nng_close(s);
+}
+
+static void test_server_keeps_a_refusal_under_its_key_when_asked(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 60000);
+	static adjust_cmd kept, plain;
+	adjust_cmd_init(&kept, true, "late", 1, 1);
+	kept.cmd.key = (char *)"keep-1";
+	kept.cmd.has_keep_refusal = true;
+	kept.cmd.keep_refusal = true;
+	adjust_cmd_init(&plain, true, "late", 1, 1);
+	plain.cmd.key = (char *)"plain-1";
+	Sl__Response *r = call_one(s, &kept.cmd);
+	assert_string_equal(result_code(r->results[0]), "NOT_FOUND");
+	assert_false(r->results[0]->replayed);
+	sl__response__free_unpacked(r, NULL);
+	r = call_one(s, &plain.cmd);
+	assert_string_equal(result_code(r->results[0]), "NOT_FOUND");
+	sl__response__free_unpacked(r, NULL);
+	uint64_t seq = head_seq(s);
+	create_item(s, "late", 3);
+	/* sent again: the kept refusal is answered as it was, the other is decided anew; a
+	 * retry without the option is the same command under the key */
+	r = call_one(s, &kept.cmd);
+	assert_string_equal(result_code(r->results[0]), "NOT_FOUND");
+	assert_true(r->results[0]->replayed);
+	sl__response__free_unpacked(r, NULL);
+	kept.cmd.has_keep_refusal = false;
+	kept.cmd.keep_refusal = false;
+	r = call_one(s, &kept.cmd);
+	assert_string_equal(result_code(r->results[0]), "NOT_FOUND");
+	assert_true(r->results[0]->replayed);
+	sl__response__free_unpacked(r, NULL);
+	r = call_one(s, &plain.cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "late"), 2);
+	/* the kept refusal appended nothing: the create and the decrement only */
+	assert_int_equal(head_seq(s), seq + 2);
+	nng_close(s);
+}
+
 static void test_server_refuses_too_many_lines_and_commands(void **state)
 {
 	fixture *f = *state;
@@ -808,6 +907,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_bounds_the_reads_and_the_reply_of_a_request,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_strings_that_are_not_text,
+	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_decides_a_request_in_order_reads_seeing_the_writes_before_them,
+	        server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_keeps_a_refusal_under_its_key_when_asked,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
 	                                    server_setup, server_teardown),
