@@ -27,6 +27,7 @@
  * redelivered before newer ones (commands_wait_for_redelivery).
  */
 #include "bridge/bridge.h"
+#include "bridge/streams.h"
 
 #include <inttypes.h>
 #include <nats/nats.h>
@@ -175,17 +176,26 @@ static sl_err stream_ensure(jsCtx *js, const char *stream, const char *subject,
 		        nats_why(s, nats_GetLastError(NULL)));
 		return SL_ERR_UNAVAILABLE;
 	}
+	return sl_bridge_stream_add(js, stream, subject, retention, 0, out, why, why_size);
+}
+
+sl_err sl_bridge_stream_add(jsCtx *js, const char *name, const char *subject,
+                            jsRetentionPolicy retention, int64_t duplicates_ns, jsStreamInfo **out,
+                            char *why, size_t why_size)
+{
 	jsStreamConfig sc;
 	jsStreamConfig_Init(&sc);
 	const char *subjects[1] = {subject};
-	sc.Name = stream;
+	sc.Name = name;
 	sc.Subjects = subjects;
 	sc.SubjectsLen = 1;
 	sc.Retention = retention;
 	sc.Storage = js_FileStorage;
-	s = js_AddStream(out, js, &sc, NULL, &jerr);
+	sc.Duplicates = duplicates_ns;
+	jsErrCode jerr = 0;
+	natsStatus s = js_AddStream(out, js, &sc, NULL, &jerr);
 	if (s != NATS_OK) {
-		why_set(why, why_size, "cannot create JetStream stream '%s': %s", stream,
+		why_set(why, why_size, "cannot create JetStream stream '%s': %s", name,
 		        nats_why(s, nats_GetLastError(NULL)));
 		return SL_ERR_UNAVAILABLE;
 	}

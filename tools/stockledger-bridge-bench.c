@@ -38,6 +38,7 @@
 #include "base/sl_util.h"
 #include "bridge/bridge.h"
 #include "bridge/pbjson.h"
+#include "bridge/streams.h"
 #include "client/args.h"
 #include "client/client.h"
 #include "gateway/server.h"
@@ -302,17 +303,11 @@ static void stream_fresh(bench *b, const char *name, const char *subject,
                          jsRetentionPolicy retention)
 {
 	jsErrCode jerr = 0;
+	char why[256];
 	js_DeleteStream(b->js, name, NULL, &jerr);
-	jsStreamConfig sc;
-	jsStreamConfig_Init(&sc);
-	const char *subjects[1] = {subject};
-	sc.Name = name;
-	sc.Subjects = subjects;
-	sc.SubjectsLen = 1;
-	sc.Retention = retention;
-	sc.Storage = js_FileStorage;
-	if (js_AddStream(NULL, b->js, &sc, NULL, &jerr) != NATS_OK)
-		die("stream", name);
+	if (sl_bridge_stream_add(b->js, name, subject, retention, 0, NULL, why, sizeof(why)) !=
+	    SL_OK)
+		die("stream", why);
 }
 
 /* figure_latency sets f's p50 and p99 from the first n samples of b->lat_us. */

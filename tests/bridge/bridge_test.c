@@ -35,6 +35,7 @@
 
 #include "base/sl_limits.h"
 #include "bridge/bridge.h"
+#include "bridge/streams.h"
 #include "client/client.h"
 #include "support/sl_testing.h"
 
@@ -226,16 +227,10 @@ static int group_setup(void **state)
 	/* the events stream made here with a short duplicate window: after a restart of the
 	 * server, JetStream then no longer knows the last message id of what it holds (a
 	 * bridge that expected it would be refused for ever), only its last sequence */
-	jsStreamConfig sc;
-	jsStreamConfig_Init(&sc);
-	const char *subjects[1] = {SL_BRIDGE_EVENTS_SUBJECT};
-	sc.Name = SL_BRIDGE_EVENTS_STREAM;
-	sc.Subjects = subjects;
-	sc.SubjectsLen = 1;
-	sc.Storage = js_FileStorage;
-	sc.Duplicates = 200LL * 1000 * 1000;
-	jsErrCode jerr = 0;
-	if (js_AddStream(NULL, js, &sc, NULL, &jerr) != NATS_OK)
+	char why[256];
+	if (sl_bridge_stream_add(js, SL_BRIDGE_EVENTS_STREAM, SL_BRIDGE_EVENTS_SUBJECT,
+	                         js_LimitsPolicy, 200LL * 1000 * 1000, NULL, why,
+	                         sizeof(why)) != SL_OK)
 		return -1;
 	daemon_start();
 	return 0;
