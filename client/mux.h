@@ -8,8 +8,12 @@
  * coalescing, commands submitted while every context is busy wait in a bounded FIFO and the
  * next free context sends all of them (up to SL_REQUEST_COMMANDS_MAX) in one request. A
  * lone command is never held back: if a context is free it is sent at once. Each command
- * keeps its own result, its own idempotency key and its own fate: the service decides the
- * commands of an envelope one by one, so a refused command does not affect its neighbours.
+ * keeps its own result and its own idempotency key: the service decides the commands of an
+ * envelope one by one, so a command the rules refuse does not affect its neighbours. Two
+ * things do follow from sharing an envelope: a command the service does not take (BUSY: its
+ * queue is full; UNAVAILABLE) is answered so with every command after it in the envelope
+ * ("command N of this request was not taken"), and a read packed behind another thread's
+ * write waits for that write's commit (the service decides an envelope in order).
  *
  * Threads: every function may be called from any thread at once, except sl_mux_close. Done
  * callbacks run on nng's threads (or on the submitting thread when the submit fails at

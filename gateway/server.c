@@ -160,7 +160,8 @@ static void work_finish(work *w)
 	work_send(w, &w->reply);
 }
 
-/* work_result_cb runs on the writer thread (writes) or the submitting thread (reads). The
+/* work_result_cb runs on the service's reply thread (writes, ordered reads), the feed's
+ * thread (a change-feed read that waited) or the submitting thread (other reads). The
  * last result sends the reply from here, so the work is in use until this returns, after
  * the state has left WAIT: in_result_cb tells gw_server_stop to wait for that too. */
 static void work_result_cb(void *arg, const uint8_t *result, size_t len)

@@ -228,8 +228,9 @@ static sl_err overlay_lookup_cb(void *ctx, const sl_item_key *key, sl_item *out)
 	return SL_OK;
 }
 
-/* idem_check answers a command with a key that was seen before; returns true if handled. */
-static bool idem_check(gw_service *s, size_t index, sl_buf *out)
+/* idem_check answers a command with a key that was seen before into out, setting *handled;
+ * a failure to read the key's record is returned (the group fails: see decide_one). */
+static sl_err idem_check(gw_service *s, size_t index, sl_buf *out, bool *handled)
 {
 	const sl_command *cmd = &s->group[index].cmd;
 	unsigned char stored_hash[SL_HASH_BYTES];
@@ -241,15 +242,15 @@ static bool idem_check(gw_service *s, size_t index, sl_buf *out)
 	} else {
 		rc = ledger_idem_get(s->l, cmd->key, stored_hash, out);
 	}
+	*handled = false;
 	if (rc == SL_ERR_NOT_FOUND)
-		return false;
+		return SL_OK;
+	if (rc != SL_OK)
+		return rc;
+	*handled = true;
 	sl_error_info err;
 	memset(&err, 0, sizeof(err));
-	if (rc != SL_OK) {
-		sl_error_set(&err, rc, "cannot read idempotency key '%s': %s", cmd->key,
-		             sl_strerror(rc));
-		error_result(out, &err);
-	} else if (memcmp(stored_hash, cmd->content_hash, SL_HASH_BYTES) != 0) {
+	if (memcmp(stored_hash, cmd->content_hash, SL_HASH_BYTES) != 0) {
 		sl_error_set(&err, SL_ERR_IDEMPOTENCY_KEY_REUSED,
 		             "idempotency key '%s' was used for a different command", cmd->key);
 		error_result(out, &err);
@@ -257,7 +258,7 @@ static bool idem_check(gw_service *s, size_t index, sl_buf *out)
 		sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
 		error_result(out, &err);
 	}
-	return true;
+	return SL_OK;
 }
 
 /* idem_stage records the result of command index (in s->results) under its key: in the
@@ -276,15 +277,23 @@ static sl_err idem_stage(gw_service *s, size_t index, uint64_t seq)
 	return ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data, out->len, seq);
 }
 
+/* key_usable: cmd has a key that fit its bound. A key cut to its bound must not find the
+ * record of the key it was cut to (the decide refuses the command for the field); the
+ * decoder reads the key first, so a cut key is always the field it names. */
+static bool key_usable(const sl_command *cmd)
+{
+	return cmd->key[0] != '\0' && strcmp(cmd->malformed_field, "key") != 0;
+}
+
 /* refusal_keep keeps the refusal code the rules gave command index under its key when the
  * command asks for it (keep_refusal): not a transient one, which sending again may change,
  * nor one for a key that did not fit (never looked up). */
 static sl_err refusal_keep(gw_service *s, size_t index, sl_err code)
 {
 	const sl_command *cmd = &s->group[index].cmd;
-	if (!cmd->keep_refusal || cmd->key[0] == '\0' || cmd->malformed_field[0] != '\0' ||
-	    code == SL_ERR_BUSY || code == SL_ERR_UNAVAILABLE || code == SL_ERR_STORAGE ||
-	    code == SL_ERR_NOMEM || code == SL_ERR_CORRUPT)
+	if (!cmd->keep_refusal || !key_usable(cmd) || code == SL_ERR_BUSY ||
+	    code == SL_ERR_UNAVAILABLE || code == SL_ERR_STORAGE || code == SL_ERR_NOMEM ||
+	    code == SL_ERR_CORRUPT)
 		return SL_OK;
 	return idem_stage(s, index, 0);
 }
@@ -301,10 +310,9 @@ static sl_err decide_one(gw_service *s, size_t index)
 	sl_err rc;
 
 	out->len = 0;
-	/* a key that did not fit is cut to its bound: it must not find the record of the key it
-	 * was cut to (the decide below refuses the command for the field) */
-	if (cmd->key[0] != '\0' && cmd->malformed_field[0] == '\0' && idem_check(s, index, out))
-		return SL_OK;
+	bool handled = false;
+	if (key_usable(cmd) && ((rc = idem_check(s, index, out, &handled)) != SL_OK || handled))
+		return rc;
 	int64_t now = sl_time_now_ms();
 	if (now > s->last_time_ms)
 		s->last_time_ms = now;
@@ -324,6 +332,11 @@ static sl_err decide_one(gw_service *s, size_t index)
 		rc = ledger_order_decide(cmd, &oenv, s->events, &n_events, &is_unchanged, &err);
 	} else {
 		rc = ledger_decide(cmd, &env, s->events, &n_events, &err);
+	}
+	if (rc == SL_ERR_STORAGE || rc == SL_ERR_CORRUPT || rc == SL_ERR_NOMEM) {
+		/* the state it decides on could not be read: not the command's refusal */
+		sl_error_info_fini(&err);
+		return rc;
 	}
 	if (rc != SL_OK) {
 		error_result(out, &err);
@@ -554,7 +567,21 @@ static void group_run(gw_service *s, size_t n)
 		rc = gw_orders_stage(s->orders, s->txn);
 	if (rc != SL_OK) {
 		ledger_txn_abort(s->txn);
-		group_fail_all(s, n, rc, "cannot stage the group's writes");
+		if (rc == SL_ERR_NOMEM) {
+			group_fail_all(s, n, rc, "out of memory deciding or staging the group");
+			goto reply;
+		}
+		/* A state that cannot be read cannot be decided on: as after a failed commit,
+		 * no later command is decided either (so a client's later commands never
+		 * overtake one that failed), until a restart. */
+		char msg[700];
+		snprintf(msg, sizeof(msg),
+		         "cannot read the state to decide on (%s): the ledger refuses writes "
+		         "until restarted",
+		         store_last_error(ledger_store(s->l)));
+		fprintf(stderr, "stockledgerd: %s\n", msg);
+		ledger_fail(s->l, rc);
+		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 		goto reply;
 	}
 	rc = ledger_txn_commit(s->txn, true);

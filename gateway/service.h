@@ -33,8 +33,9 @@ typedef struct gw_config {
 
 /* gw_done_fn receives the encoded Result of one command (valid during the call only). It is
  * called exactly once per submitted command: from the service's reply thread for writes
- * (after their group's commit returned), from the submitting thread for reads and for
- * commands refused before queueing. */
+ * (after their group's commit returned) and for reads submitted ordered, from the
+ * submitting thread for other reads and for commands refused before queueing; the change
+ * feed's from its own thread when it waited for events (or from the writer's, ordered). */
 typedef void (*gw_done_fn)(void *arg, const uint8_t *result, size_t len);
 
 /* gw_service_open opens the ledger and starts the writer. On failure writes a message into

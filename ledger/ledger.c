@@ -721,6 +721,16 @@ uint64_t ledger_indexed_seq(ledger *l)
 	return seq;
 }
 
+void ledger_fail(ledger *l, sl_err rc)
+{
+	SL_ASSERT(rc != SL_OK);
+	pthread_mutex_lock(&l->lock);
+	if (l->sticky == SL_OK)
+		l->sticky = rc;
+	pthread_cond_broadcast(&l->indexed);
+	pthread_mutex_unlock(&l->lock);
+}
+
 sl_err ledger_index_wait(ledger *l, uint64_t seq)
 {
 	pthread_mutex_lock(&l->lock);

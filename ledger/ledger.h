@@ -210,6 +210,11 @@ uint64_t ledger_indexed_seq(ledger *l);
 
 /* ledger_index_wait returns once the secondary indexes are complete up to seq: SL_OK, or
  * SL_ERR_STORAGE if the ledger failed before they could be. */
+/* ledger_fail stops the ledger's transactions for good, as a failed commit does (rc, a
+ * storage or corruption error, is what every later ledger_txn_begin returns): for a writer
+ * that could not read the state it decides on. */
+void ledger_fail(ledger *l, sl_err rc);
+
 sl_err ledger_index_wait(ledger *l, uint64_t seq);
 
 /* ledger_snap_indexed_seq reads the mark indexed_seq as of snap (NULL: latest). */

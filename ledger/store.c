@@ -81,7 +81,9 @@ struct store {
 	pthread_mutex_t err_lock;
 	char last_error[512];
 	atomic_int fault_countdown; /* the writer and the index thread, or two rebuild threads */
-	atomic_ulong sst_serial;    /* names of the table files store_sst_begin makes */
+	atomic_int read_fault_countdown; /* store_read_fault_set: point reads of read_fault_cf */
+	_Atomic int read_fault_cf;
+	atomic_ulong sst_serial; /* names of the table files store_sst_begin makes */
 };
 
 /* One staged operation of a batch; its key and then its value are in the batch's arena. */
@@ -472,6 +474,28 @@ void store_snap_release(store *s, store_snap *snap)
 	free(snap);
 }
 
+/* countdown_hit counts one down from n (armed by a fault seam); true when this is the n-th. */
+static bool countdown_hit(atomic_int *countdown)
+{
+	int n = atomic_load(countdown);
+	while (n > 0 && !atomic_compare_exchange_weak(countdown, &n, n - 1))
+		;
+	return n == 1;
+}
+
+/* read_fault_hit: does this point read of cf take the fault store_read_fault_set armed? */
+static bool read_fault_hit(store *s, store_cf cf)
+{
+	if (atomic_load(&s->read_fault_countdown) == 0 ||
+	    atomic_load(&s->read_fault_cf) != (int)cf || !countdown_hit(&s->read_fault_countdown))
+		return false;
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "cannot read store '%s': injected fault",
+	         s->dir);
+	pthread_mutex_unlock(&s->err_lock);
+	return true;
+}
+
 sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val)
 {
 	return store_get_at(s, NULL, cf, key, klen, val);
@@ -481,6 +505,8 @@ sl_err store_get_at(store *s, const store_snap *snap, store_cf cf, const void *k
                     sl_buf *val)
 {
 	char *err = NULL;
+	if (read_fault_hit(s, cf))
+		return SL_ERR_STORAGE;
 	rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(
 	    s->db, snap != NULL ? snap->ropts : s->ropts, handle_of(s, cf), key, klen, &err);
 	if (err != NULL) {
@@ -648,10 +674,7 @@ static void batch_build(store_batch *b)
  * If so the write's failure message is set. */
 static bool fault_hit(store *s)
 {
-	int n = atomic_load(&s->fault_countdown);
-	while (n > 0 && !atomic_compare_exchange_weak(&s->fault_countdown, &n, n - 1))
-		;
-	if (n != 1)
+	if (!countdown_hit(&s->fault_countdown))
 		return false;
 	pthread_mutex_lock(&s->err_lock);
 	snprintf(s->last_error, sizeof(s->last_error), "cannot write store '%s': injected fault",
@@ -987,6 +1010,12 @@ sl_err store_settle(store *s)
 	         "store '%s' still flushing or compacting after 600 s", s->dir);
 	pthread_mutex_unlock(&s->err_lock);
 	return SL_ERR_UNAVAILABLE;
+}
+
+void store_read_fault_set(store *s, store_cf cf, int n)
+{
+	atomic_store(&s->read_fault_cf, (int)cf);
+	atomic_store(&s->read_fault_countdown, n);
 }
 
 void store_fault_set(store *s, int n)

@@ -164,6 +164,10 @@ const char *store_last_error(store *s);
  * next one); 0 disables. Any thread. */
 void store_fault_set(store *s, int n);
 
+/* store_read_fault_set makes the n-th next point read (store_get, store_get_at) of cf fail
+ * with SL_ERR_STORAGE; 0 disables. Any thread. */
+void store_read_fault_set(store *s, store_cf cf, int n);
+
 /* store_settle waits until RocksDB has no flush or compaction running or pending in any
  * family (at most 600 s: SL_ERR_UNAVAILABLE after), so that a benchmark that follows a load
  * does not share the machine with the load's background work. */

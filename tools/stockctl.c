@@ -193,12 +193,23 @@ json_t *items_json(const Sl__Result *r)
  * it is shutting down, and a script retries that as it retries one it cannot reach. */
 int print_refusal(const ctl *c, const Sl__Error *err)
 {
+	return print_refusal_of(c, err, false);
+}
+
+int print_refusal_of(const ctl *c, const Sl__Error *err, bool is_replayed)
+{
 	int code = err->code != NULL && strcmp(err->code, "UNAVAILABLE") == 0 ? EXIT_UNREACHABLE
 	                                                                      : EXIT_REFUSED;
 	if (c->is_json) {
-		emit(json_pack("{s:o}", "error", sl_json_error(err)));
+		json_t *o = json_pack("{s:o}", "error", sl_json_error(err));
+		if (o != NULL && is_replayed)
+			json_object_set_new(o, "replayed", json_true());
+		emit(o);
 		return code;
 	}
+	if (is_replayed)
+		fprintf(stderr, "stockctl: (replayed: the answer kept under this key, given when the "
+		                "command was first decided)\n");
 	fprintf(stderr, "stockctl: %s: %s\n", err->code ? err->code : "INTERNAL",
 	        err->message ? err->message : "");
 	for (size_t i = 0; i < err->n_shortages; i++) {
@@ -243,7 +254,7 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 		return rc == SL_ERR_LIMIT_EXCEEDED ? EXIT_REFUSED : EXIT_UNREACHABLE;
 	}
 	if (res->error != NULL) {
-		int code = print_refusal(c, res->error);
+		int code = print_refusal_of(c, res->error, res->replayed);
 		sl__result__free_unpacked(res, NULL);
 		return code;
 	}
@@ -321,7 +332,7 @@ int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out
 		return code;
 	}
 	if (resp->results[0]->error != NULL) {
-		int code = print_refusal(c, resp->results[0]->error);
+		int code = print_refusal_of(c, resp->results[0]->error, resp->results[0]->replayed);
 		sl__response__free_unpacked(resp, NULL);
 		return code;
 	}

@@ -132,6 +132,9 @@ json_t *items_seq_json(const Sl__Result *r);
 /* print_refusal prints a result's error (JSON on stdout, or text on stderr); returns
  * EXIT_REFUSED (EXIT_UNREACHABLE for UNAVAILABLE: the service is shutting down). */
 int print_refusal(const ctl *c, const Sl__Error *err);
+/* print_refusal_of is print_refusal of a result's error, saying when the result is a replay
+ * (a refusal kept under its key: Command.keep_refusal, the bus): "replayed": true in JSON. */
+int print_refusal_of(const ctl *c, const Sl__Error *err, bool is_replayed);
 
 /* call sends one command and returns its result (and the response to free), or prints why
  * not and returns the exit status. */

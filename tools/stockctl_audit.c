@@ -298,6 +298,19 @@ static const Sl__Explanation *explanation_of(const Sl__Result *r)
 	return r->explanation != NULL ? r->explanation : &none;
 }
 
+/* hold_split_print says how many of n held units were held since before the setting. */
+static void hold_split_print(int64_t n, int64_t before, const char *of)
+{
+	if (before == 0)
+		printf("taken by the adjustments above");
+	else if (before == n)
+		printf("held since before the setting, which counts them");
+	else
+		printf("%" PRId64 "%s held since before the setting, which counts them, %" PRId64
+		       " taken by the adjustments above",
+		       before, of, n - before);
+}
+
 static void print_explain(const Sl__Result *r)
 {
 	const Sl__Explanation *x = explanation_of(r);
@@ -336,26 +349,22 @@ static void print_explain(const Sl__Result *r)
 	}
 	for (size_t i = 0; i < x->n_holds; i++) {
 		const Sl__ExplainHold *h = x->holds[i];
-		int64_t before = h->quantity_before_setting;
-		printf("  %8" PRId64 "  held by open order %s", h->quantity,
+		printf("  %8" PRId64 "  held by open order %s: ", h->quantity,
 		       h->order_id ? h->order_id : "");
-		if (before == 0)
-			printf(": taken by the adjustments above");
-		else if (before == h->quantity)
-			printf(": held since before the setting, which counts them");
-		else
-			printf(": %" PRId64
-			       " held since before the setting, which counts them, %" PRId64
-			       " taken by the adjustments above",
-			       before, h->quantity - before);
-		if (h->preorder != 0)
-			printf(" (and %" PRId64 " preorder units)", h->preorder);
+		if (h->quantity != 0 || h->preorder == 0)
+			hold_split_print(h->quantity, h->quantity_before_setting, "");
+		if (h->preorder != 0) {
+			printf("%s%" PRId64 " preorder units: ", h->quantity != 0 ? "; and " : "",
+			       h->preorder);
+			hold_split_print(h->preorder, h->preorder_before_setting, " of them");
+		}
 		printf("\n");
 	}
-	printf("  %8" PRId64 "  held by open orders in all (%" PRId64 " preorder units), %" PRId64
-	       " of them held since before the setting; they come "
-	       "back if the orders are canceled\n",
-	       x->held_quantity, x->held_preorder, x->held_quantity_before_setting);
+	printf("  %8" PRId64 "  held by open orders in all, %" PRId64
+	       " of them held since before the setting (and %" PRId64 " preorder units, %" PRId64
+	       " since before it); they come back if the orders are canceled\n",
+	       x->held_quantity, x->held_quantity_before_setting, x->held_preorder,
+	       x->held_preorder_before_setting);
 }
 
 static json_t *explain_json(const Sl__Result *r)

@@ -31,6 +31,18 @@ check "adjustedQuantity is the quantity" '.adjustedQuantity == .quantity and .qu
 check "holds part" '.holds.known' true
 check "no open order holds it" '.holds.heldQuantity' 0
 
+# preorder units are split the same way, and the text says so
+ctl item create poster --quantity 0 --preorder true --preorder-limit 10
+ctl order place o-p1 poster=3
+ctl item get poster
+ctl item update poster --revision "$(jqo .revision)" --quantity 5
+ctl order place o-p2 poster=2
+ctl explain poster
+check "preorder units held since before the setting" '[.holds.items[] | "\(.orderId) \(.quantity) \(.preorder) \(.preorderBeforeSetting)"] | join(",")' "o-p1 0 3 3,o-p2 2 0 0"
+check "preorder totals" '"\(.holds.heldPreorder) \(.holds.heldPreorderBeforeSetting)"' "3 3"
+text=$("$SL_BIN/stockctl" explain poster)
+check_eq "text splits preorder units" 1 "$(grep -c "held by open order o-p1: 3 preorder units: held since before the setting" <<<"$text")"
+
 ctl explain nothing-here
 check_refused "explain of a missing item" NOT_FOUND
 

@@ -62,12 +62,22 @@ check "replayed, not applied again" .replayed true
 bus decrement shirt=9 --restrict
 check_eq "a shortage is a refusal (exit 1)" 1 "$RC"
 check "its code" .error.code INSUFFICIENT_INVENTORY
+# over the bus a key names one decision, refusals included (docs/bridge.md)
+bus decrement hat=1 --key hat-1
+check "an unknown item" .error.code NOT_FOUND
+bus item create hat --quantity 4
+bus decrement hat=1 --key hat-1
+check_eq "the refusal kept under its key (exit 1)" 1 "$RC"
+check "answered as it was" .error.code NOT_FOUND
+check "and said to be a replay" .replayed true
+bus decrement hat=1 --key hat-2
+check "a new key is decided anew" '.items[0].quantity' 3
 bus item get shirt
 check "a read over the bus" .quantity 3
 ctl item get shirt
 check "the same item read directly" .quantity 3
 ctl head
-check "two events appended (create, one decrement)" .seq 2
+check "four events appended (two creates, two decrements)" .seq 4
 
 # the bridge stops cleanly
 kill -TERM "$BRIDGE_PID"

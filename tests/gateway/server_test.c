@@ -36,6 +36,7 @@
 #include "base/sl_util.h"
 #include "gateway/server.h"
 #include "gateway/service.h"
+#include "ledger/store.h"
 #include "support/sl_testing.h"
 #include "stockledger.pb-c.h"
 
@@ -670,6 +671,21 @@ static void test_server_keeps_a_refusal_under_its_key_when_asked(void **state)
 	assert_int_equal(item_quantity(s, "late"), 2);
 	/* the kept refusal appended nothing: the create and the decrement only */
 	assert_int_equal(head_seq(s), seq + 2);
+	/* a refusal for a field over its bound is the rules' too: kept, and the key's */
+	static char reason[SL_REASON_MAX + 2];
+	memset(reason, 'r', SL_REASON_MAX + 1);
+	kept.cmd.key = (char *)"keep-2";
+	kept.cmd.reason = reason;
+	kept.cmd.has_keep_refusal = true;
+	kept.cmd.keep_refusal = true;
+	r = call_one(s, &kept.cmd);
+	assert_string_equal(result_code(r->results[0]), "INVALID_ARGUMENT");
+	sl__response__free_unpacked(r, NULL);
+	kept.cmd.reason = NULL;
+	r = call_one(s, &kept.cmd);
+	assert_string_equal(result_code(r->results[0]), "IDEMPOTENCY_KEY_REUSED");
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "late"), 2);
 	nng_close(s);
 }
 
@@ -774,6 +790,41 @@ static void test_server_carries_a_storage_refusal_to_the_client(void **state)
 	free(a);
 	/* Reads go on over the socket. */
 	assert_int_equal(item_quantity(s, "disk"), 5);
+	assert_int_equal(head_seq(s), 1);
+	nng_close(s);
+}
+
+/* A failed read of the state the writer decides on fails its group and stops the writes for
+ * good, as a failed commit does: the commands after it (of its request, of any client) are
+ * never decided before it. */
+static void test_server_stops_deciding_when_the_state_cannot_be_read(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "dim", 5);
+	static adjust_cmd a, b;
+	adjust_cmd_init(&a, true, "dim", 1, 1);
+	a.cmd.key = (char *)"read-fails";
+	a.cmd.has_keep_refusal = true;
+	a.cmd.keep_refusal = true;
+	adjust_cmd_init(&b, true, "dim", 1, 2);
+	Sl__Command *cmds[2] = {&a.cmd, &b.cmd};
+	Sl__Request req = SL__REQUEST__INIT;
+	req.commands = cmds;
+	req.n_commands = 2;
+	store_read_fault_set(ledger_store(gw_service_ledger(f->svc)), STORE_CF_IDEM, 1);
+	Sl__Response *r = call(s, &req);
+	assert_null(r->error);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(result_code(r->results[i]), "STORAGE");
+		assert_non_null(strstr(r->results[i]->error->message, "injected fault"));
+	}
+	sl__response__free_unpacked(r, NULL);
+	r = call_one(s, &b.cmd);
+	assert_string_equal(result_code(r->results[0]), "STORAGE");
+	sl__response__free_unpacked(r, NULL);
+	/* nothing was decided; reads go on */
+	assert_int_equal(item_quantity(s, "dim"), 5);
 	assert_int_equal(head_seq(s), 1);
 	nng_close(s);
 }
@@ -917,6 +968,9 @@ int main(void)
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_an_update_without_a_revision,
 	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_stops_deciding_when_the_state_cannot_be_read, server_setup,
+	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_carries_a_storage_refusal_to_the_client,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_serves_more_clients_than_contexts_at_once,
