@@ -80,6 +80,8 @@
 #define SL_CURSOR_MAX 1024
 /* ---- bench: client pipelining and coalescing (client/mux.h) ---- */
 /* Requests one client connection keeps in flight (nng REQ contexts). */
+/* How long a client waits for its socket to close (client/close.h: nng 1.5.2's close race). */
+#define SL_CLIENT_CLOSE_MS_MAX 5000
 #define SL_CLIENT_CONTEXTS_MAX 256
 #define SL_CLIENT_CONTEXTS_DEFAULT 8
 /* Commands submitted to a client and not yet sent; more answer BUSY. */

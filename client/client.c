@@ -18,6 +18,7 @@
 #include "base/banned.h"
 #include "base/sl_limits.h"
 #include "base/sl_util.h"
+#include "client/close.h"
 
 #define CLIENT_TIMEOUT_MS_DEFAULT 10000
 
@@ -95,7 +96,7 @@ void sl_client_close(sl_client *c)
 {
 	if (c == NULL)
 		return;
-	nng_close(c->sock);
+	(void)sl_nng_close_within(c->sock, SL_CLIENT_CLOSE_MS_MAX);
 	free(c);
 }
 

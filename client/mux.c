@@ -31,6 +31,7 @@
 #include "base/sl_limits.h"
 #include "base/sl_util.h"
 #include "client/client.h"
+#include "client/close.h"
 
 #define MUX_TIMEOUT_MS_DEFAULT 10000
 /* Room for the tag and length of one command inside a Request. */
@@ -363,16 +364,18 @@ void sl_mux_close(sl_mux *m)
 {
 	if (m == NULL)
 		return;
+	/* Requests already sent get their answers (or time out): closing a socket while its
+	 * connection still carries requests and replies is what makes nng 1.5.2's close hang
+	 * (client/close.h), and a command that was sent is better answered than left unknown.
+	 * What waits in the FIFO is failed UNAVAILABLE by the slots as they come free. Then the
+	 * close, bounded all the same. */
 	pthread_mutex_lock(&m->lock);
 	m->is_closing = true;
-	pthread_mutex_unlock(&m->lock);
-	/* In-flight requests fail ECLOSED; their slots then drain the FIFO with UNAVAILABLE. */
-	if (m->has_sock)
-		nng_close(m->sock);
-	pthread_mutex_lock(&m->lock);
 	while (m->n_idle < m->n_slots)
 		pthread_cond_wait(&m->all_idle, &m->lock);
 	pthread_mutex_unlock(&m->lock);
+	if (m->has_sock)
+		(void)sl_nng_close_within(m->sock, SL_CLIENT_CLOSE_MS_MAX);
 	SL_ASSERT(m->p_len == 0);
 	for (size_t i = 0; i < m->n_slots; i++) {
 		/* nng_aio_free waits for a callback still returning from slot_run. */

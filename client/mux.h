@@ -65,8 +65,10 @@ typedef void (*sl_mux_raw_fn)(void *arg, sl_err rc, const uint8_t *reply, size_t
 sl_err sl_mux_open(const char *url, const sl_mux_config *cfg, sl_mux **out, char *why,
                    size_t why_size);
 
-/* sl_mux_close closes the connection: commands not yet answered fail UNAVAILABLE, and it
- * returns once every done callback has run. NULL is a no-op. */
+/* sl_mux_close closes the connection: commands not yet sent fail UNAVAILABLE, those sent get
+ * their answer (or UNAVAILABLE when their timeout passes), and it returns once every done
+ * callback has run and the socket is closed (at most SL_CLIENT_CLOSE_MS_MAX later:
+ * client/close.h). NULL is a no-op. */
 void sl_mux_close(sl_mux *m);
 
 /* sl_mux_submit encodes cmd (the caller keeps it) and arranges for done to be called with
