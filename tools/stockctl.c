@@ -208,8 +208,9 @@ int print_refusal_of(const ctl *c, const Sl__Error *err, bool is_replayed)
 		return code;
 	}
 	if (is_replayed)
-		fprintf(stderr, "stockctl: (replayed: the answer kept under this key, given when the "
-		                "command was first decided)\n");
+		fprintf(stderr,
+		        "stockctl: (replayed: the answer kept under this key, given when the "
+		        "command was first decided)\n");
 	fprintf(stderr, "stockctl: %s: %s\n", err->code ? err->code : "INTERNAL",
 	        err->message ? err->message : "");
 	for (size_t i = 0; i < err->n_shortages; i++) {
