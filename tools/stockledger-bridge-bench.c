@@ -175,6 +175,9 @@ static void nats_start(bench *b)
 	jsOptions jo;
 	jsOptions_Init(&jo);
 	jo.PublishAsync.MaxPending = 4 * (int64_t)b->c.window;
+	/* a full window waits for room (the default 200 ms made a loaded test run fail the
+	 * raw publish with "publish refused"): backpressure, not a failure */
+	jo.PublishAsync.StallWait = 30000;
 	if (natsConnection_JetStream(&b->js, b->nc, &jo) != NATS_OK)
 		die("jetstream", "no context");
 }
