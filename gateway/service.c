@@ -170,18 +170,26 @@ void gw_service_refuse(sl_command *cmd, gw_done_fn done, void *arg, sl_err code,
 	reply_error(done, arg, code, message);
 }
 
+/* page_rows: the rows a page of limit reads (0: the default); a limit over the page's bound
+ * is refused LIMIT_EXCEEDED by the read itself, which reads nothing (counting it would make
+ * the request's bound answer BUSY, which a client such as the bridge retries for ever). */
+static size_t page_rows(size_t limit, size_t dflt, size_t max)
+{
+	return limit == 0 ? dflt : limit > max ? 1 : limit;
+}
+
 size_t gw_command_read_rows(const sl_command *cmd)
 {
 	switch (cmd->type) {
 	case SL_CMD_HISTORY:
-		return cmd->limit > 0 ? cmd->limit : SL_HISTORY_PAGE_DEFAULT;
+		return page_rows(cmd->limit, SL_HISTORY_PAGE_DEFAULT, SL_HISTORY_PAGE_MAX);
 	case SL_CMD_EVENTS:
-		return cmd->limit > 0 ? cmd->limit : SL_FEED_PAGE_MAX;
+		return page_rows(cmd->limit, SL_FEED_PAGE_MAX, SL_FEED_PAGE_MAX);
 	case SL_CMD_ORDER_HOLDS:
-		return cmd->limit > 0 ? cmd->limit : SL_HOLDS_PAGE_MAX;
+		return SL_HOLDS_PAGE_MAX; /* one page, whatever its limit */
 	case SL_CMD_QUERY:
-		return cmd->query != NULL && cmd->query->limit > 0 ? cmd->query->limit
-		                                                   : SL_QUERY_PAGE_DEFAULT;
+		return page_rows(cmd->query != NULL ? cmd->query->limit : 0, SL_QUERY_PAGE_DEFAULT,
+		                 SL_QUERY_PAGE_MAX);
 	case SL_CMD_EXPLAIN:
 		return SL_HISTORY_PAGE_MAX;
 	default:

@@ -105,6 +105,12 @@ int main(int argc, char **argv)
 	       hex);
 	printf("stockledgerd: listening on %s\n", listen);
 	fflush(stdout);
+	if (strncmp(listen, "ipc://", 6) == 0)
+		fprintf(stderr,
+		        "stockledgerd: warning: with nng 1.5.2, a client that closes an ipc "
+		        "connection with a request unanswered can stop this listener from "
+		        "serving anyone (README, \"Known limitations\"); listen on "
+		        "tcp://127.0.0.1:PORT where clients may die mid-request\n");
 
 	int sig = 0;
 	sigwait(&set, &sig);

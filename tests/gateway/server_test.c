@@ -689,6 +689,37 @@ static void test_server_keeps_a_refusal_under_its_key_when_asked(void **state)
 	nng_close(s);
 }
 
+/* A page over its bound is the read's own refusal (LIMIT_EXCEEDED), not the request's read
+ * bound (BUSY, which the bridge retries for ever: found by an adversarial bus test). */
+static void test_server_refuses_a_page_over_its_bound_as_limit_exceeded(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "paged", 1);
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	key.product_id = (char *)"paged";
+	Sl__History hist = SL__HISTORY__INIT;
+	hist.item = &key;
+	hist.has_limit = true;
+	hist.limit = 10000;
+	Sl__Command hc = SL__COMMAND__INIT;
+	hc.body_case = SL__COMMAND__BODY_HISTORY;
+	hc.history = &hist;
+	Sl__Query q = SL__QUERY__INIT;
+	q.has_limit = true;
+	q.limit = 5000;
+	Sl__Command qc = SL__COMMAND__INIT;
+	qc.body_case = SL__COMMAND__BODY_QUERY;
+	qc.query = &q;
+	Sl__Command *cmds[2] = {&hc, &qc};
+	for (int i = 0; i < 2; i++) {
+		Sl__Response *r = call_one(s, cmds[i]);
+		assert_string_equal(result_code(r->results[0]), "LIMIT_EXCEEDED");
+		sl__response__free_unpacked(r, NULL);
+	}
+	nng_close(s);
+}
+
 static void test_server_refuses_too_many_lines_and_commands(void **state)
 {
 	fixture *f = *state;
@@ -964,6 +995,9 @@ int main(void)
 	        server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_keeps_a_refusal_under_its_key_when_asked,
 	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_refuses_a_page_over_its_bound_as_limit_exceeded, server_setup,
+	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_too_many_lines_and_commands,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_an_update_without_a_revision,
