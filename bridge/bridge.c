@@ -980,8 +980,9 @@ static bool commands_consumer_is_gone(sl_bridge *b)
  * to a bridge that died are redelivered only once their ack wait has passed, and a fetch
  * before that would take newer messages first (there is room under MaxAckPending). So when
  * the consumer has unacknowledged messages at start, the first fetch waits one ack wait:
- * by then they wait for redelivery, which JetStream serves before new messages. */
-static void commands_wait_for_redelivery(sl_bridge *b)
+ * by then they wait for redelivery, which JetStream serves before new messages. since says
+ * where they come from, for the message ("an earlier run", "before the reconnection"). */
+static void commands_wait_for_redelivery(sl_bridge *b, const char *since)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
@@ -993,9 +994,9 @@ static void commands_wait_for_redelivery(sl_bridge *b)
 	if (pending == 0)
 		return;
 	fprintf(stderr,
-	        "stockledger-bridge: %" PRId64 " commands of an earlier run are unacknowledged; "
+	        "stockledger-bridge: %" PRId64 " commands delivered %s are unacknowledged; "
 	        "waiting %d ms for their redelivery, to keep the stream's order\n",
-	        pending, b->cfg.ack_wait_ms);
+	        pending, since, b->cfg.ack_wait_ms);
 	bridge_pause_ms(b, b->cfg.ack_wait_ms + 100);
 }
 
@@ -1022,7 +1023,7 @@ static void fetch_after_reconnect(sl_bridge *b)
 	if (!slot_wait(b, true))
 		return;
 	natsConnection_FlushTimeout(b->nc, 1000); /* the acks reach the server first */
-	commands_wait_for_redelivery(b);
+	commands_wait_for_redelivery(b, "before the reconnection to NATS");
 }
 
 /* fetch_main fetches the next batch while the commands thread has the one before it at the
@@ -1036,7 +1037,7 @@ static void *fetch_main(void *arg)
 	uint64_t reconnects = reconnects_of(b); /* the reconnections the fetches allow for */
 	bool is_wait_due = false;               /* a batch was left for redelivery */
 	bool is_loss_injected = false;          /* fault_lose_fetch struck */
-	commands_wait_for_redelivery(b);
+	commands_wait_for_redelivery(b, "to an earlier run");
 	while (slot_wait(b, false)) {
 		/* a reconnection since the last turn, or a batch left for redelivery: wait for
 		 * the redelivery first, then look again */
