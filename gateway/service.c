@@ -293,17 +293,15 @@ static bool key_usable(const sl_command *cmd)
 	return cmd->key[0] != '\0' && strcmp(cmd->malformed_field, "key") != 0;
 }
 
-/* refusal_keep keeps the refusal code the rules gave command index under its key when the
- * command asks for it (keep_refusal): not a transient one, which sending again may change,
- * nor one for a key that did not fit (never looked up). */
-static sl_err refusal_keep(gw_service *s, size_t index, sl_err code)
+/* refusal_keep keeps the refusal the rules gave command index (in s->results) under its
+ * key when the command asks for it (keep_refusal), unless the key did not fit (never looked
+ * up). Only the rules' refusals come here: a failure to read the state (STORAGE, CORRUPT,
+ * NOMEM) fails the group in decide_one, and BUSY and UNAVAILABLE are answered before the
+ * queue. */
+static sl_err refusal_keep(gw_service *s, size_t index)
 {
 	const sl_command *cmd = &s->group[index].cmd;
-	if (!cmd->keep_refusal || !key_usable(cmd) || code == SL_ERR_BUSY ||
-	    code == SL_ERR_UNAVAILABLE || code == SL_ERR_STORAGE || code == SL_ERR_NOMEM ||
-	    code == SL_ERR_CORRUPT)
-		return SL_OK;
-	return idem_stage(s, index, 0);
+	return cmd->keep_refusal && key_usable(cmd) ? idem_stage(s, index, 0) : SL_OK;
 }
 
 /* decide_one decides command index of the group and stages what it appends. Returns an
@@ -349,7 +347,7 @@ static sl_err decide_one(gw_service *s, size_t index)
 	if (rc != SL_OK) {
 		error_result(out, &err);
 		sl_error_info_fini(&err);
-		return refusal_keep(s, index, rc);
+		return refusal_keep(s, index);
 	}
 
 	/* Fold each event into the overlay and stage it; collect the touched items in the
@@ -414,7 +412,7 @@ static sl_err decide_one(gw_service *s, size_t index)
 	}
 	if ((rc = ledger_result_encode(&r, out)) != SL_OK)
 		goto fail;
-	if (cmd->key[0] != '\0' && (rc = idem_stage(s, index, r.seq)) != SL_OK)
+	if (key_usable(cmd) && (rc = idem_stage(s, index, r.seq)) != SL_OK)
 		goto fail;
 	pthread_mutex_lock(&s->lock);
 	s->stats.events += n_events;

@@ -474,26 +474,28 @@ void store_snap_release(store *s, store_snap *snap)
 	free(snap);
 }
 
-/* countdown_hit counts one down from n (armed by a fault seam); true when this is the n-th. */
-static bool countdown_hit(atomic_int *countdown)
+/* fault_take counts countdown (armed by a fault seam to n) one down; on the n-th call it sets
+ * the failure message ("cannot <what> store ...: injected fault") and returns true. */
+static bool fault_take(store *s, atomic_int *countdown, const char *what)
 {
 	int n = atomic_load(countdown);
 	while (n > 0 && !atomic_compare_exchange_weak(countdown, &n, n - 1))
 		;
-	return n == 1;
+	if (n != 1)
+		return false;
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "cannot %s store '%s': injected fault", what,
+	         s->dir);
+	pthread_mutex_unlock(&s->err_lock);
+	return true;
 }
 
 /* read_fault_hit: does this point read of cf take the fault store_read_fault_set armed? */
 static bool read_fault_hit(store *s, store_cf cf)
 {
-	if (atomic_load(&s->read_fault_countdown) == 0 ||
-	    atomic_load(&s->read_fault_cf) != (int)cf || !countdown_hit(&s->read_fault_countdown))
-		return false;
-	pthread_mutex_lock(&s->err_lock);
-	snprintf(s->last_error, sizeof(s->last_error), "cannot read store '%s': injected fault",
-	         s->dir);
-	pthread_mutex_unlock(&s->err_lock);
-	return true;
+	return atomic_load(&s->read_fault_countdown) > 0 &&
+	       atomic_load(&s->read_fault_cf) == (int)cf &&
+	       fault_take(s, &s->read_fault_countdown, "read");
 }
 
 sl_err store_get(store *s, store_cf cf, const void *key, size_t klen, sl_buf *val)
@@ -674,13 +676,7 @@ static void batch_build(store_batch *b)
  * If so the write's failure message is set. */
 static bool fault_hit(store *s)
 {
-	if (!countdown_hit(&s->fault_countdown))
-		return false;
-	pthread_mutex_lock(&s->err_lock);
-	snprintf(s->last_error, sizeof(s->last_error), "cannot write store '%s': injected fault",
-	         s->dir);
-	pthread_mutex_unlock(&s->err_lock);
-	return true;
+	return fault_take(s, &s->fault_countdown, "write");
 }
 
 sl_err store_write(store *s, store_batch *b, bool sync)
