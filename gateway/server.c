@@ -70,6 +70,7 @@ struct work {
 struct gw_server {
 	gw_service *svc;
 	nng_socket sock;
+	nng_listener listener;
 	bool is_open;
 	atomic_bool is_draining; /* stopping: new requests are answered UNAVAILABLE */
 	atomic_bool is_stopping; /* stopped: no thread may enter nng on a context any more */
@@ -325,7 +326,7 @@ sl_err gw_server_start(gw_service *svc, const char *url, const char *default_loc
 			goto fail;
 		}
 	}
-	if ((rv = nng_listen(srv->sock, url, NULL, 0)) != 0) {
+	if ((rv = nng_listen(srv->sock, url, &srv->listener, 0)) != 0) {
 		snprintf(errbuf, errbuf_size, "cannot listen on '%s': %s", url, nng_strerror(rv));
 		goto fail;
 	}
@@ -338,6 +339,20 @@ nomem:
 fail:
 	gw_server_stop(srv);
 	return rv == NNG_EADDRINUSE ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID_ARGUMENT;
+}
+
+sl_err gw_server_url(const gw_server *srv, char *buf, size_t n)
+{
+	SL_ASSERT(n > 0);
+	char *url = NULL;
+	if (nng_listener_get_string(srv->listener, NNG_OPT_URL, &url) != 0)
+		return SL_ERR_NOMEM;
+	size_t len = strlen(url);
+	sl_err rc = len < n ? SL_OK : SL_ERR_LIMIT_EXCEEDED;
+	if (rc == SL_OK)
+		memcpy(buf, url, len + 1);
+	nng_strfree(url);
+	return rc;
 }
 
 /* works_wait_idle waits until no request of srv is with the writer and no result callback

@@ -15,6 +15,11 @@ typedef struct gw_server gw_server;
 sl_err gw_server_start(gw_service *svc, const char *url, const char *default_location,
                        gw_server **out, char *errbuf, size_t errbuf_size);
 
+/* gw_server_url copies into buf (n bytes) the URL srv listens on, with the port the system
+ * gave when the URL asked for port 0 ("tcp://127.0.0.1:0": a free port, as tests and
+ * benches use). SL_ERR_LIMIT_EXCEEDED if it does not fit. */
+sl_err gw_server_url(const gw_server *srv, char *buf, size_t n);
+
 /* gw_server_stop answers new requests UNAVAILABLE, waits for the requests in flight to be
  * decided and answered, closes the socket and frees the server. It always ends: if nng does
  * not close the socket within SL_SERVER_CLOSE_MS_MAX, the close (and the freeing) goes on

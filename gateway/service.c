@@ -554,8 +554,13 @@ static void group_run(gw_service *s, size_t n)
 	ledger_txn_defer_index(s->txn, s->ib);
 	sl_err rc = ledger_txn_begin(s->txn);
 	if (rc != SL_OK) {
-		group_fail_all(s, n, SL_ERR_STORAGE,
-		               "the ledger refuses writes after a storage failure; restart it");
+		char cause[SL_LEDGER_CAUSE_MAX];
+		char msg[SL_LEDGER_CAUSE_MAX + 96];
+		ledger_failure_cause(s->l, cause, sizeof(cause));
+		snprintf(msg, sizeof(msg),
+		         "the ledger refuses writes after a storage failure (%s); restart it",
+		         cause);
+		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 		goto reply;
 	}
 	sl_map_clear(&s->overlay);
@@ -580,21 +585,24 @@ static void group_run(gw_service *s, size_t n)
 		/* A state that cannot be read cannot be decided on: as after a failed commit,
 		 * no later command is decided either (so a client's later commands never
 		 * overtake one that failed), until a restart. */
-		char msg[700];
+		char cause[SL_LEDGER_CAUSE_MAX];
+		char msg[SL_LEDGER_CAUSE_MAX + 96];
+		store_last_error_copy(ledger_store(s->l), cause, sizeof(cause));
 		snprintf(msg, sizeof(msg),
 		         "cannot read the state to decide on (%s): the ledger refuses writes "
 		         "until restarted",
-		         store_last_error(ledger_store(s->l)));
+		         cause);
 		fprintf(stderr, "stockledgerd: %s\n", msg);
-		ledger_fail(s->l, rc);
+		ledger_fail(s->l, rc, cause);
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 		goto reply;
 	}
 	rc = ledger_txn_commit(s->txn, true);
 	if (rc != SL_OK) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "not committed: %s",
-		         store_last_error(ledger_store(s->l)));
+		char cause[SL_LEDGER_CAUSE_MAX];
+		char msg[SL_LEDGER_CAUSE_MAX + 32];
+		ledger_failure_cause(s->l, cause, sizeof(cause));
+		snprintf(msg, sizeof(msg), "not committed: %s", cause);
 		fprintf(stderr, "stockledgerd: %s\n", msg);
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 	} else {

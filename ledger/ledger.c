@@ -32,6 +32,7 @@ struct ledger {
 	uint64_t indexed_seq; /* secondary indexes complete up to here (<= head_seq) */
 	unsigned char head_hash[SL_HASH_BYTES];
 	sl_err sticky;
+	char cause[SL_LEDGER_CAUSE_MAX]; /* why the ledger failed ("" while it has not) */
 };
 
 struct ledger_txn {
@@ -270,6 +271,24 @@ sl_err ledger_status(ledger *l)
 	sl_err rc = l->sticky;
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+void ledger_failure_cause(ledger *l, char *buf, size_t n)
+{
+	SL_ASSERT(n > 0);
+	pthread_mutex_lock(&l->lock);
+	snprintf(buf, n, "%s", l->cause);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* sticky_set_locked enters the failed state (the first failure stays: its cause is the
+ * one that tells what went wrong). Called with l->lock held. */
+static void sticky_set_locked(ledger *l, sl_err rc, const char *cause)
+{
+	if (l->sticky != SL_OK)
+		return;
+	l->sticky = rc;
+	snprintf(l->cause, sizeof(l->cause), "%s", cause);
 }
 
 sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out)
@@ -678,7 +697,9 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	sl_map_clear(&t->staged);
 	pthread_mutex_lock(&t->l->lock);
 	if (rc != SL_OK) {
-		t->l->sticky = rc;
+		char cause[SL_LEDGER_CAUSE_MAX];
+		store_last_error_copy(t->l->st, cause, sizeof(cause));
+		sticky_set_locked(t->l, rc, cause);
 		if (t->ib != NULL)
 			store_batch_clear(t->ib);
 	} else {
@@ -703,9 +724,12 @@ sl_err ledger_index_commit(ledger *l, store_batch *ib, uint64_t seq)
 	mark_put(ib, seq);
 	sl_err rc = store_write(l->st, ib, false);
 	store_batch_clear(ib);
+	char cause[SL_LEDGER_CAUSE_MAX] = "";
+	if (rc != SL_OK)
+		store_last_error_copy(l->st, cause, sizeof(cause));
 	pthread_mutex_lock(&l->lock);
 	if (rc != SL_OK)
-		l->sticky = rc;
+		sticky_set_locked(l, rc, cause);
 	else if (seq > l->indexed_seq)
 		l->indexed_seq = seq;
 	pthread_cond_broadcast(&l->indexed);
@@ -721,12 +745,11 @@ uint64_t ledger_indexed_seq(ledger *l)
 	return seq;
 }
 
-void ledger_fail(ledger *l, sl_err rc)
+void ledger_fail(ledger *l, sl_err rc, const char *cause)
 {
 	SL_ASSERT(rc != SL_OK);
 	pthread_mutex_lock(&l->lock);
-	if (l->sticky == SL_OK)
-		l->sticky = rc;
+	sticky_set_locked(l, rc, cause);
 	pthread_cond_broadcast(&l->indexed);
 	pthread_mutex_unlock(&l->lock);
 }

@@ -45,6 +45,14 @@ uint64_t ledger_head(ledger *l, unsigned char *hash);
  * transaction is refused until the ledger is reopened. */
 sl_err ledger_status(ledger *l);
 
+/* SL_LEDGER_CAUSE_MAX bounds the text of why the ledger failed. */
+#define SL_LEDGER_CAUSE_MAX 512
+
+/* ledger_failure_cause copies into buf (n > 0 bytes) why the ledger is in its failed state
+ * (the message of its first failure; "" while it has not failed), for the refusals of the
+ * commands after it. */
+void ledger_failure_cause(ledger *l, char *buf, size_t n);
+
 /* ledger_view_get reads the committed view of key. SL_ERR_NOT_FOUND if there is no row
  * (a deleted item has a row with state.exists false). */
 sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out);
@@ -212,8 +220,8 @@ uint64_t ledger_indexed_seq(ledger *l);
  * SL_ERR_STORAGE if the ledger failed before they could be. */
 /* ledger_fail stops the ledger's transactions for good, as a failed commit does (rc, a
  * storage or corruption error, is what every later ledger_txn_begin returns): for a writer
- * that could not read the state it decides on. */
-void ledger_fail(ledger *l, sl_err rc);
+ * that could not read the state it decides on. cause says why (ledger_failure_cause). */
+void ledger_fail(ledger *l, sl_err rc, const char *cause);
 
 sl_err ledger_index_wait(ledger *l, uint64_t seq);
 

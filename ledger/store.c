@@ -141,6 +141,14 @@ const char *store_last_error(store *s)
 	return s->last_error;
 }
 
+void store_last_error_copy(store *s, char *buf, size_t n)
+{
+	SL_ASSERT(n > 0);
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(buf, n, "%s", s->last_error);
+	pthread_mutex_unlock(&s->err_lock);
+}
+
 /* table_options_bound keeps table metadata in the bounded block cache without letting it
  * thrash: indexes and filters are partitioned (a lookup reads one small partition, not a
  * whole-file filter of megabytes), their top level is pinned, and they are cached with high

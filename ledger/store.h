@@ -160,6 +160,10 @@ store_iter *store_iter_alloc_at(store *s, store_cf cf, const store_snap *snap);
 /* store_last_error: the message of the last RocksDB failure ("" if none). */
 const char *store_last_error(store *s);
 
+/* store_last_error_copy copies that message into buf (n > 0 bytes), safe against a failure
+ * being recorded by another thread meanwhile. */
+void store_last_error_copy(store *s, char *buf, size_t n);
+
 /* store_fault_set makes the n-th next store_write or table-file ingestion fail (1 = the
  * next one); 0 disables. Any thread. */
 void store_fault_set(store *s, int n);

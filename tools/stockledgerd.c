@@ -103,7 +103,10 @@ int main(int argc, char **argv)
 	sl_hex(hash, sizeof(hash), hex);
 	printf("stockledgerd: data '%s', head seq %llu hash %s\n", data, (unsigned long long)head,
 	       hex);
-	printf("stockledgerd: listening on %s\n", listen);
+	char bound[1100];
+	if (gw_server_url(srv, bound, sizeof(bound)) != SL_OK)
+		sl_strlcpy(bound, listen, sizeof(bound));
+	printf("stockledgerd: listening on %s\n", bound);
 	fflush(stdout);
 	if (strncmp(listen, "ipc://", 6) == 0)
 		fprintf(stderr,

@@ -53,15 +53,20 @@ static int server_setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/sl-server-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->url, sizeof(f->url), "ipc://%s/sl.sock", f->dir);
 	char data[300];
 	snprintf(data, sizeof(data), "%s/data", f->dir);
 	gw_config cfg = {.data_dir = data, .default_location = "main"};
 	char err[512];
 	if (gw_service_open(&cfg, &f->svc, err, sizeof(err)) != SL_OK)
 		fail_msg("cannot open service: %s", err);
-	if (gw_server_start(f->svc, f->url, "main", &f->srv, err, sizeof(err)) != SL_OK)
+	/* TCP on a free port, the daemon's default transport: a dropped connection (the
+	 * transport cap's test) can stop nng 1.5.2's ipc listener for good (README, "Known
+	 * limitations"), and every server close after it */
+	if (gw_server_start(f->svc, "tcp://127.0.0.1:0", "main", &f->srv, err, sizeof(err)) !=
+	    SL_OK)
 		fail_msg("cannot start server: %s", err);
+	if (gw_server_url(f->srv, f->url, sizeof(f->url)) != SL_OK)
+		fail_msg("the server's URL does not fit");
 	*state = f;
 	return 0;
 }
@@ -851,8 +856,11 @@ static void test_server_stops_deciding_when_the_state_cannot_be_read(void **stat
 		assert_non_null(strstr(r->results[i]->error->message, "injected fault"));
 	}
 	sl__response__free_unpacked(r, NULL);
+	/* a later command is refused too, and told why (the first failure) */
 	r = call_one(s, &b.cmd);
 	assert_string_equal(result_code(r->results[0]), "STORAGE");
+	assert_non_null(strstr(r->results[0]->error->message, "restart"));
+	assert_non_null(strstr(r->results[0]->error->message, "injected fault"));
 	sl__response__free_unpacked(r, NULL);
 	/* nothing was decided; reads go on */
 	assert_int_equal(item_quantity(s, "dim"), 5);

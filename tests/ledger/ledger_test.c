@@ -519,15 +519,26 @@ static void test_ledger_commit_failure_shows_nothing_and_is_sticky_until_reopene
 	uint64_t s[8], next;
 	assert_int_equal(history_page("A", 0, 8, s, &next), 1);
 
-	/* sticky: every later transaction is refused, though the disk works again */
+	/* sticky: every later transaction is refused, though the disk works again; the
+	 * ledger keeps why, even after another failure of the store */
 	assert_int_equal(ledger_status(lg), SL_ERR_STORAGE);
+	char cause[SL_LEDGER_CAUSE_MAX];
+	ledger_failure_cause(lg, cause, sizeof(cause));
+	assert_string_equal(cause, store_last_error(ledger_store(lg)));
+	assert_non_null(strstr(cause, "injected fault"));
 	assert_int_equal(ledger_txn_begin(txn), SL_ERR_STORAGE);
 	assert_int_equal(ledger_txn_begin(txn), SL_ERR_STORAGE);
+	ledger_fail(lg, SL_ERR_CORRUPT, "a later failure");
+	assert_int_equal(ledger_status(lg), SL_ERR_STORAGE);
+	ledger_failure_cause(lg, cause, sizeof(cause));
+	assert_non_null(strstr(cause, "injected fault"));
 	/* reads go on */
 	assert_int_equal(ledger_event_get(lg, 1, &ev), SL_OK);
 
 	ledger_reopen();
 	assert_int_equal(ledger_status(lg), SL_OK);
+	ledger_failure_cause(lg, cause, sizeof(cause));
+	assert_string_equal(cause, "");
 	assert_int_equal(ledger_head(lg, now), 1);
 	assert_memory_equal(now, head, SL_HASH_BYTES);
 	append_one("A", 2, &ev);
