@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/banned.h"
 #include "base/sl_util.h"
@@ -190,6 +191,28 @@ static sl_err admin_expect_check(ledger *l, uint64_t seq, const unsigned char *h
 	return SL_OK;
 }
 
+/* admin_ledger_exists tells whether dir holds a ledger (a RocksDB directory, which has a
+ * CURRENT file), else says why in why. The tools work on an existing ledger only: opening a
+ * mistyped path would create an empty one there, which verify would call "ok". */
+static bool admin_ledger_exists(const char *dir, char *why, size_t why_size)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, why_size, "no ledger at '%s': no such directory", dir);
+		return false;
+	}
+	char current[4200];
+	snprintf(current, sizeof(current), "%s/CURRENT", dir);
+	if (stat(current, &st) != 0) {
+		snprintf(
+		    why, why_size,
+		    "no ledger at '%s': the directory holds no RocksDB store (no CURRENT file)",
+		    dir);
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *data = NULL, *expect = NULL, *to_seq_text = NULL;
@@ -244,6 +267,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
+	if (!admin_ledger_exists(data, err, sizeof(err))) {
+		fprintf(stderr, "stockledger-admin: %s\n", err);
+		return 1;
+	}
 	ledger *l = NULL;
 	/* a rebuild is all this process does: the store may take its bulk memtables */
 	sl_err orc = strcmp(cmd, "rebuild") == 0 ? ledger_open_bulk(data, &l, err, sizeof(err))

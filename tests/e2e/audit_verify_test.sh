@@ -49,4 +49,18 @@ check_eq "the feed stops at the flipped event" 1 $?
 check_eq "the feed gives the events before it" 3 "$(printf '%s\n' "$OUT" | head -1 | jq -r .seq)"
 check_eq "the feed names it" CORRUPT "$(printf '%s\n' "$OUT" | tail -n +2 | jq -rs '.[0].error.code' 2>/dev/null || true)"
 sl_stop
+
+# a mistyped data directory is no ledger: every tool says so and creates nothing there
+# (it used to open a new empty ledger and call it "ok")
+for cmd in verify rebuild checksum dump; do
+	admin "$cmd" --data "$T/no-such-dir"
+	check_rc "$cmd on a missing directory" 1
+	check_eq "$cmd says there is no such directory" 1 "$(printf '%s' "$OUT" | grep -c "no ledger at '$T/no-such-dir': no such directory")"
+	check_eq "$cmd creates nothing" no "$([ -e "$T/no-such-dir" ] && echo yes || echo no)"
+done
+mkdir "$T/empty-dir"
+admin verify --data "$T/empty-dir"
+check_rc "verify on an empty directory" 1
+check_eq "verify says it holds no store" 1 "$(printf '%s' "$OUT" | grep -c "holds no RocksDB store")"
+check_eq "verify leaves it empty" 0 "$(ls -A "$T/empty-dir" | wc -l)"
 sl_done
