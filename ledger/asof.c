@@ -143,11 +143,8 @@ sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *curre
 	it.last_seq = ev.seq;
 	it.updated_ms = ev.time_ms;
 	it.status = ledger_item_status(&it.state);
-	if (current->numeric_id <= seq) {
-		/* the item's latest create is at or before seq: the current view knows it */
-		uint64_t create_item_seq = current->item_seq - (uint64_t)current->revision + 1;
-		it.revision = (int64_t)(ev.item_seq - create_item_seq + 1);
-	} else {
+	it.revision = (int64_t)ev.item_seq; /* projector/stock.c: the revision is the item_seq */
+	if (current->numeric_id > seq) {
 		/* re-created after seq: walk back to the create in force at seq */
 		sl_event c = ev;
 		while (c.type != SL_EV_ITEM_CREATED) {
@@ -160,7 +157,6 @@ sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *curre
 		}
 		it.created_ms = c.time_ms;
 		it.numeric_id = c.seq;
-		it.revision = (int64_t)(ev.item_seq - c.item_seq + 1);
 	}
 	*out = it;
 	return SL_OK;

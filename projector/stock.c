@@ -3,7 +3,9 @@
  * checks that the event continues the view (same before-state, next item_seq) and takes the
  * after-state; the bookkeeping (revision, dates, numeric id, sequence numbers, availability)
  * is derived here and nowhere else:
- *   revision: 1 on create, +1 on every other event of the item;
+ *   revision: the item's event count (item_seq): 1 on the first create, +1 on every other
+ *   event, and a create after a delete goes on from there (a revision of an earlier life of
+ *   the key never matches the new one);
  *   createdDate, numericId: the time and seq of the create; updatedDate: the latest event.
  */
 #include "projector/stock.h"
@@ -48,12 +50,10 @@ sl_err stock_view_apply(sl_item *view, const sl_event *ev)
 
 	view->key = ev->item;
 	view->state = ev->after;
+	view->revision = (int64_t)ev->item_seq;
 	if (ev->type == SL_EV_ITEM_CREATED) {
-		view->revision = 1;
 		view->created_ms = ev->time_ms;
 		view->numeric_id = ev->seq;
-	} else {
-		view->revision++;
 	}
 	view->updated_ms = ev->time_ms;
 	view->item_seq = ev->item_seq;

@@ -331,7 +331,10 @@ check_refused "update a deleted item" NOT_FOUND
 check_unchanged "refusals on a deleted item"
 ctl item create d1 --in-stock true
 check_rc "re-create" 0
-check "re-created: a new life at revision 1" '"\(.revision) \(.trackQuantity) \(.itemSeq)"' "1 false 3"
+check "re-created: a new life, its revision going on" '"\(.revision) \(.trackQuantity) \(.itemSeq)"' "3 false 3"
+ctl item update d1 --revision 1 --in-stock false
+check_refused "a revision of the first life is stale" REVISION_MISMATCH
+check "it names the current revision" .error.details.currentRevision 3
 ctl history d1
 check "history spans both lives" '[.events[] | .type] | join(",")' \
 	"item_created,item_deleted,item_created"

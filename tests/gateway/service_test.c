@@ -312,6 +312,8 @@ static const char *model_apply(const sl_command *c)
 				return "INVALID_ARGUMENT";
 			if (m->exists)
 				return "ALREADY_EXISTS";
+			/* a revision goes on across a delete and a re-create of the key */
+			int64_t revision = m->revision + 1;
 			*m = (model_item){.exists = true,
 			                  .tracked = c->has_quantity,
 			                  .qty = c->has_quantity ? c->quantity : 0,
@@ -319,7 +321,7 @@ static const char *model_apply(const sl_command *c)
 			                  .preorder = c->preorder_enabled,
 			                  .has_limit = c->has_preorder_limit,
 			                  .limit = c->preorder_limit,
-			                  .revision = 1};
+			                  .revision = revision};
 		} else if (c->type == SL_CMD_UPDATE) {
 			if (!m->exists)
 				return "NOT_FOUND";
@@ -343,6 +345,7 @@ static const char *model_apply(const sl_command *c)
 			if (!m->exists)
 				return "NOT_FOUND";
 			m->exists = false;
+			m->revision++;
 		}
 		if (m->tracked)
 			m->in_stock = m->qty > 0;

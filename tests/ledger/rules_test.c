@@ -317,9 +317,16 @@ static void test_ledger_decide_recreates_a_deleted_item_without_a_gap_in_item_se
 	assert_int_equal(events[0].item_seq, 3);
 	assert_false(events[0].before.exists);
 	const sl_item *v = view_of("sku-1");
-	assert_int_equal(v->revision, 1);
+	assert_int_equal(v->revision, 3); /* goes on: revision 1 of the first life is stale */
 	assert_int_equal(v->state.quantity, 4);
 	assert_int_equal(v->numeric_id, 3);
+	cmd_reset(SL_CMD_UPDATE, "sku-1");
+	cmd.has_revision = true;
+	cmd.revision = 1;
+	cmd.has_quantity = true;
+	cmd.quantity = 0;
+	assert_int_equal(decide(), SL_ERR_REVISION_MISMATCH);
+	assert_int_equal(err.current_revision, 3);
 }
 
 static void test_ledger_decide_update_refuses_a_missing_or_stale_revision(void **state)
