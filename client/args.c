@@ -37,19 +37,27 @@ sl_err sl_args_line(char *text, Sl__Line *line, Sl__ItemKey *key, char **line_id
 	int64_t n;
 	if (eq == NULL || sl_parse_i64(eq + 1, &n) != SL_OK)
 		return SL_ERR_INVALID_ARGUMENT;
+	char *colon = line_id != NULL ? strchr(text, ':') : NULL;
+	if (colon == text || (colon != NULL && colon > eq))
+		return SL_ERR_INVALID_ARGUMENT; /* ":ITEM=N": a line id given empty */
 	*eq = '\0';
+	char *item = text;
 	if (line_id != NULL) {
-		char *colon = strchr(text, ':');
 		*line_id = NULL;
 		if (colon != NULL) {
 			*colon = '\0';
 			*line_id = text;
-			text = colon + 1;
+			item = colon + 1;
 		}
 	}
-	sl_err rc = sl_args_item(text, key);
-	if (rc != SL_OK)
+	sl_err rc = sl_args_item(item, key);
+	if (rc != SL_OK) {
+		/* the caller may quote the text it gave: give it back whole */
+		*eq = '=';
+		if (colon != NULL)
+			*colon = ':';
 		return rc;
+	}
 	line->item = key;
 	line->has_quantity = true;
 	line->quantity = n;

@@ -153,6 +153,12 @@ usage --nosuch head
 usage item update q --revision 1 --reset-preorder-counter extra
 usage --server nats://127.0.0.1:1 events --limit 1
 usage --server nats://127.0.0.1:1 export --to-seq 1
+# an empty line id is no line id (it used to become the line's default, "1"); the message
+# quotes the line as given
+usage order place u9 :q=1
+check "the message quotes the line whole" .error.message "OLINE is [LINE_ID:]ITEM=N, not ':q=1'"
+usage order place u9 q=x
+check "the message quotes the bad line whole" .error.message "OLINE is [LINE_ID:]ITEM=N, not 'q=x'"
 ctl --server "foo://nowhere" head
 check_rc "a URL with an unknown scheme" 2
 ERR=$("$SL_BIN/stockctl" item create q 2>&1 >/dev/null)
