@@ -166,10 +166,10 @@ static json_t *line_state_json(const Sl__OrderLineState *s)
 {
 	if (s == NULL)
 		s = &line_state_none;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "quantity", (json_int_t)s->quantity, "held",
-	                 (json_int_t)s->held, "heldPreorder", (json_int_t)s->held_preorder,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "quantity", (json_int_t)s->quantity,
+	                 "held", (json_int_t)s->held, "heldPreorder", (json_int_t)s->held_preorder,
 	                 "refundQuantity", (json_int_t)s->refunded, "restockQuantity",
-	                 (json_int_t)s->restocked);
+	                 (json_int_t)s->restocked, "untracked", s->untracked ? 1 : 0);
 }
 
 /* event_order_json: the order fields of an event, only those it carries (an item event

@@ -107,6 +107,7 @@ static void line_state_to_pb(const sl_order_line_state *s, Sl__OrderLineState *p
 	SET_OPT(pb, held_preorder, s->held_preorder);
 	SET_OPT(pb, refunded, s->refunded);
 	SET_OPT(pb, restocked, s->restocked);
+	SET_OPT(pb, untracked, s->untracked);
 }
 
 static void line_state_from_pb(const Sl__OrderLineState *pb, sl_order_line_state *s)
@@ -119,6 +120,7 @@ static void line_state_from_pb(const Sl__OrderLineState *pb, sl_order_line_state
 	s->held_preorder = pb->held_preorder;
 	s->refunded = pb->refunded;
 	s->restocked = pb->restocked;
+	s->untracked = pb->untracked;
 }
 
 /* order_fields_to_pb sets the order fields of an event; all absent on item-only events, so

@@ -23,7 +23,8 @@
  * Invariants kept on every order (checked by the model test):
  * - a line's held is the units it took and did not give back; held_preorder <= held;
  * - while the order holds stock (ledger_order_holds_stock) held == max(0, quantity -
- *   refunded) for every line; before that, and once closed, held == 0;
+ *   refunded) for every line but an untracked one (its item stopped counting: it holds 0);
+ *   before that, and once closed, held == 0;
  * - a take is restricted only at placement under ON_ORDER_PLACED; every other take (pay
  *   under ON_ORDER_PAID, edits) is unrestricted: it never fails for stock.
  */
@@ -64,11 +65,18 @@ const char *ledger_order_status_name(sl_order_status status)
 	return names[status];
 }
 
-/* held_target: what a line holds while its order holds stock: its quantity less what was
- * refunded (refunded units left the order), never below 0. */
-static int64_t held_target(const sl_order_line_state *s)
+/* refundable: the units of a line a refund may still name: its quantity less what was
+ * refunded, never below 0. */
+static int64_t refundable(const sl_order_line_state *s)
 {
 	return s->quantity > s->refunded ? s->quantity - s->refunded : 0;
+}
+
+/* held_target: what a line holds while its order holds stock: its refundable units
+ * (refunded units left the order); nothing once its item stopped counting (untracked). */
+static int64_t held_target(const sl_order_line_state *s)
+{
+	return s->untracked ? 0 : refundable(s);
 }
 
 /* plan_line: one order line as the command leaves it. */
@@ -162,11 +170,6 @@ static sl_err shortage_add(plan *p, sl_error_info *err, const plan_line *pl, int
 	return SL_OK;
 }
 
-static bool line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b)
-{
-	return memcmp(a, b, sizeof(*a)) == 0;
-}
-
 static void event_start(sl_event *ev, const sl_command *cmd, const ledger_order_env *env,
                         size_t index, sl_event_type type)
 {
@@ -196,9 +199,26 @@ static sl_err line_move(plan *p, const ledger_order_env *env, plan_line *pl, boo
 	sl_err rc;
 	*moved = false;
 	*is_short = false;
+	*wout = NULL;
+	if (pl->after.untracked)
+		return SL_OK; /* moves no stock any more: held_target is 0, nothing to give */
 	if (pl->must_exist || pl->take > 0 || (pl->give > 0 && pl->is_restock)) {
-		if ((rc = work_get(p, env, pl, &w, err)) != SL_OK)
-			return rc;
+		if ((rc = work_get(p, env, pl, &w, err)) != SL_OK) {
+			/* After its placement a line's moves cannot be refused for what became of
+			 * its item (spec §4: payment cannot be refused; §3 flow 2: edits do not
+			 * fail): an item that stopped counting units takes none and gets none back.
+			 */
+			if (pl->must_exist ||
+			    (rc != SL_ERR_NOT_FOUND && rc != SL_ERR_QUANTITY_NOT_TRACKED))
+				return rc;
+			err->code = SL_OK;
+			err->message[0] = '\0';
+			err->has_index = false;
+			pl->after.untracked = true;
+			pl->after.held = 0;
+			pl->after.held_preorder = 0;
+			return SL_OK;
+		}
 		*before = w->state;
 	}
 	*wout = w;
@@ -268,7 +288,7 @@ static sl_err plan_execute(plan *p, const sl_command *cmd, const ledger_order_en
 		                    err)) != SL_OK ||
 		    is_short)
 			continue;
-		if (!moved && line_state_equal(&pl->before, &pl->after))
+		if (!moved && sl_order_line_state_equal(&pl->before, &pl->after))
 			continue;
 		if (pl->n_seqs >= changes_max) {
 			rc = sl_error_set(err, SL_ERR_LIMIT_EXCEEDED,
@@ -316,9 +336,13 @@ static sl_err plan_execute(plan *p, const sl_command *cmd, const ledger_order_en
 	if (rc != SL_OK)
 		return rc;
 	if (p->type == SL_EV_ORDER_REFUNDED) {
+		/* refunded when no line holds units, nor has sold units not refunded (an
+		 * untracked line) */
 		bool holds_any = false;
-		for (size_t i = 0; i < p->n; i++)
-			holds_any = holds_any || p->lines[i].after.held > 0;
+		for (size_t i = 0; i < p->n; i++) {
+			const sl_order_line_state *a = &p->lines[i].after;
+			holds_any = holds_any || a->held > 0 || (a->untracked && refundable(a) > 0);
+		}
 		p->status = holds_any ? SL_ORDER_PAID : SL_ORDER_REFUNDED;
 	}
 	sl_event *oe = &events[0];
@@ -529,16 +553,18 @@ static sl_err decide_refund(const sl_command *cmd, const sl_order *view, plan *p
 			                              "order '%s' has no line '%s'", view->order_id,
 			                              ids[i]),
 			                 i);
-		if (cmd->lines[i].quantity > pl->after.held)
+		/* an untracked line holds nothing but its units were sold: they may be refunded,
+		 * and nothing goes back to stock */
+		int64_t bound = pl->after.untracked ? refundable(&pl->after) : pl->after.held;
+		if (cmd->lines[i].quantity > bound)
 			return line_fail(
 			    err,
 			    sl_error_set(err, SL_ERR_REFUND_EXCEEDS_HELD,
 			                 "line '%s' holds %lld units: cannot refund %lld", ids[i],
-			                 (long long)pl->after.held,
-			                 (long long)cmd->lines[i].quantity),
+			                 (long long)bound, (long long)cmd->lines[i].quantity),
 			    i);
 		pl->after.refunded += cmd->lines[i].quantity;
-		pl->give = cmd->lines[i].quantity;
+		pl->give = pl->after.untracked ? 0 : cmd->lines[i].quantity;
 		pl->is_restock = !cmd->is_no_restock;
 		pl->cmd_index = (uint32_t)i;
 	}

@@ -109,6 +109,13 @@ sl_err sl_error_set(sl_error_info *info, sl_err code, const char *fmt, ...)
 	return code;
 }
 
+bool sl_order_line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b)
+{
+	return a->quantity == b->quantity && a->held == b->held &&
+	       a->held_preorder == b->held_preorder && a->refunded == b->refunded &&
+	       a->restocked == b->restocked && a->untracked == b->untracked;
+}
+
 int sl_item_key_cmp(const sl_item_key *a, const sl_item_key *b)
 {
 	int c = strcmp(a->product_id, b->product_id);

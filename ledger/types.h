@@ -97,13 +97,18 @@ typedef enum sl_order_status {
 } sl_order_status;
 
 /* sl_order_line_state: what a line event changes. held counts the units the line has taken
- * from stock and not given back; held_preorder the part of them taken as preorder units. */
+ * from stock and not given back; held_preorder the part of them taken as preorder units.
+ * untracked: the line's item stopped counting units (deleted, or tracked by inStock) when
+ * the line was to move stock after its placement: the line holds nothing and moves no stock
+ * from then on (docs/orders.md, "Items that stop counting"). Compare with
+ * sl_order_line_state_equal (the struct has padding). */
 typedef struct sl_order_line_state {
 	int64_t quantity;
 	int64_t held;
 	int64_t held_preorder;
 	int64_t refunded;
 	int64_t restocked;
+	bool untracked;
 } sl_order_line_state;
 
 typedef struct sl_order_line {
@@ -134,6 +139,9 @@ sl_err sl_order_copy(sl_order *dst, const sl_order *src);
 sl_order_line *sl_order_line_find(const sl_order *order, const char *line_id);
 /* sl_order_is_closed: canceled, payment failed or refunded. */
 bool sl_order_is_closed(sl_order_status status);
+
+/* sl_order_line_state_equal compares two line states field by field. */
+bool sl_order_line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b);
 
 typedef struct sl_settings {
 	sl_trigger trigger;

@@ -44,7 +44,7 @@ static sl_err apply_line_event(sl_order *view, const sl_event *ev)
 	sl_order_line *line = sl_order_line_find(view, ev->order_line_id);
 	if (line == NULL) {
 		static const sl_order_line_state zero;
-		if (memcmp(&ev->line_before, &zero, sizeof(zero)) != 0 ||
+		if (!sl_order_line_state_equal(&ev->line_before, &zero) ||
 		    view->n_lines >= SL_ORDER_LINES_MAX)
 			return SL_ERR_CORRUPT;
 		sl_order_line *lines = realloc(view->lines, (view->n_lines + 1) * sizeof(*lines));
@@ -56,7 +56,7 @@ static sl_err apply_line_event(sl_order *view, const sl_event *ev)
 		memcpy(line->line_id, ev->order_line_id, sizeof(line->line_id));
 		line->item = ev->item;
 	} else if (sl_item_key_cmp(&line->item, &ev->item) != 0 ||
-	           memcmp(&line->state, &ev->line_before, sizeof(line->state)) != 0 ||
+	           !sl_order_line_state_equal(&line->state, &ev->line_before) ||
 	           line->n_seqs >= SL_ORDER_LINE_EVENTS_MAX) {
 		return SL_ERR_CORRUPT;
 	}

@@ -34,9 +34,10 @@ static void print_order_human(const Sl__OrderView *o)
 			used += (size_t)snprintf(seqs + used, sizeof(seqs) - used, "%s%" PRIu64,
 			                         j > 0 ? "," : "", l->seqs[j]);
 		printf("  %-8s %-36s %6" PRId64 " %6" PRId64 " %6" PRId64 " %8" PRId64 " %9" PRId64
-		       "  %s\n",
+		       "  %s%s\n",
 		       l->line_id ? l->line_id : "?", key_text(l->item, key, sizeof(key)),
-		       s->quantity, s->held, s->held_preorder, s->refunded, s->restocked, seqs);
+		       s->quantity, s->held, s->held_preorder, s->refunded, s->restocked, seqs,
+		       s->untracked ? "  (untracked: the item stopped counting)" : "");
 	}
 }
 

@@ -242,6 +242,39 @@ check "history: the line's hold after" '.events[1].lineAfter.held' 2
 OUT=$("$SL_BIN/stockctl" history C)
 check_eq "human history names order and line" 2 "$(printf '%s\n' "$OUT" | grep -c 'order s41 line 1')"
 
+# ---- items that stop counting (docs/orders.md): the payment and the cancel are recorded ----
+ctl settings set --inventory-update-trigger ON_ORDER_PAID
+ctl item create sc-a --quantity 5
+ctl item create sc-b --quantity 5
+ctl item create sc-c --quantity 5
+ctl order place sc1 sc-a=2 sc-b=1 sc-c=1
+check_rc "place on three counted items" 0
+ctl item update sc-a --revision 1 --in-stock true
+ctl item delete sc-b
+ctl order pay sc1
+check_rc "payment after its items stopped counting" 0
+ctl order get sc1
+check "paid" .status PAID
+check "inStock item: untracked, holds nothing" '"\(.lines[0].untracked) \(.lines[0].held)"' "true 0"
+check "deleted item: untracked" '.lines[1].untracked' true
+check "counted item: taken" '"\(.lines[2].untracked) \(.lines[2].held)"' "false 1"
+ctl item get sc-c
+check "the counted item lost its unit" .quantity 4
+ctl order refund sc1 1=2
+check_rc "refund of an untracked line's sold units" 0
+ctl order cancel sc1
+check_rc "cancel" 0
+ctl item get sc-c
+check "the counted unit came back" .quantity 5
+ctl settings set --inventory-update-trigger ON_ORDER_PLACED
+ctl item create sc-d --quantity 5
+ctl order place sc2 sc-d=2
+ctl item delete sc-d
+ctl order cancel sc2
+check_rc "cancel after the held item was deleted" 0
+ctl order get sc2
+check "its line: untracked, nothing restocked" '"\(.lines[0].untracked) \(.lines[0].held) \(.lines[0].restockQuantity)"' "true 0 0"
+
 # ---- usage and unknown orders ----
 ctl order place u1
 check_rc "place without lines" 2

@@ -76,8 +76,8 @@ static void event_full(sl_event *ev)
 	memset(ev->hash, 0xee, sizeof(ev->hash));
 	/* the order fields (docs/orders.md) */
 	fill(ev->order_line_id, sizeof(ev->order_line_id), 'l');
-	ev->line_before = (sl_order_line_state){1, 2, 3, 4, 5};
-	ev->line_after = (sl_order_line_state){-6, SL_QUANTITY_MAX, 7, 8, 9};
+	ev->line_before = (sl_order_line_state){1, 2, 3, 4, 5, false};
+	ev->line_after = (sl_order_line_state){-6, SL_QUANTITY_MAX, 7, 8, 9, true};
 	ev->order_seq = UINT64_MAX - 1;
 	ev->order_status_before = SL_ORDER_PLACED;
 	ev->order_status = SL_ORDER_REFUNDED;
@@ -139,8 +139,8 @@ static void event_assert_equal(const sl_event *a, const sl_event *b)
 	assert_int_equal(a->delta_quantity, b->delta_quantity);
 	assert_int_equal(a->delta_counter, b->delta_counter);
 	assert_string_equal(a->order_line_id, b->order_line_id);
-	assert_memory_equal(&a->line_before, &b->line_before, sizeof(a->line_before));
-	assert_memory_equal(&a->line_after, &b->line_after, sizeof(a->line_after));
+	assert_true(sl_order_line_state_equal(&a->line_before, &b->line_before));
+	assert_true(sl_order_line_state_equal(&a->line_after, &b->line_after));
 	assert_int_equal(a->order_seq, b->order_seq);
 	assert_int_equal(a->order_status_before, b->order_status_before);
 	assert_int_equal(a->order_status, b->order_status);

@@ -621,6 +621,81 @@ static void test_order_lines_are_validated_before_anything_moves(void **state)
 	assert_int_equal(qty("A"), 2);
 }
 
+/* docs/orders.md, "Items that stop counting": after its placement, a line's moves are never
+ * refused for what became of its item (spec §4: a payment cannot be refused; §3 flow 2: an
+ * edit does not fail). A line whose item was deleted or switched to inStock tracking takes
+ * nothing and gets nothing back: it becomes untracked, holds nothing and moves no stock any
+ * more, while the order's other lines go on as before. */
+static void test_order_lines_on_items_that_stop_counting_become_untracked(void **state)
+{
+	(void)state;
+	item_add("A", 5, false, -1);
+	item_add("B", 5, false, -1);
+	item_add("C", 5, false, -1);
+	set_trigger(SL_TRIGGER_ON_ORDER_PAID);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=2 B=1 C=1");
+	assert_int_equal(decide(), SL_OK);
+	/* A goes to inStock tracking, B is deleted: the payment is recorded all the same */
+	item_find("A")->state.track_quantity = false;
+	item_find("A")->state.quantity = 0;
+	item_find("B")->state.exists = false;
+	cmd_order(SL_CMD_ORDER_PAY, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(order_find("o1")->status, SL_ORDER_PAID);
+	assert_true(line_of("o1", "1")->state.untracked);
+	assert_int_equal(line_of("o1", "1")->state.held, 0);
+	assert_true(line_of("o1", "2")->state.untracked);
+	assert_false(line_of("o1", "3")->state.untracked);
+	assert_int_equal(line_of("o1", "3")->state.held, 1);
+	assert_int_equal(qty("A"), 0);
+	assert_int_equal(qty("C"), 4);
+	/* the events: the order's, two line changes (nothing moved), C's decrement */
+	assert_int_equal(n_events, 4);
+	assert_int_equal(events[1].type, SL_EV_ORDER_LINE_CHANGED);
+	assert_true(events[1].line_after.untracked);
+	assert_int_equal(events[3].type, SL_EV_ITEM_DECREMENTED);
+	/* an edit moves only the counted line */
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "1:A=5 2:B=1 3:C=2");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(line_of("o1", "1")->state.quantity, 5);
+	assert_int_equal(line_of("o1", "1")->state.held, 0);
+	assert_int_equal(qty("C"), 3);
+	/* an untracked line's sold units may be refunded, nothing goes back to stock */
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=5");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(line_of("o1", "1")->state.refunded, 5);
+	assert_int_equal(line_of("o1", "1")->state.restocked, 0);
+	assert_int_equal(order_find("o1")->status, SL_ORDER_PAID); /* B and C are not refunded */
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=1");
+	assert_int_equal(decide(), SL_ERR_REFUND_EXCEEDS_HELD);
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "2=1 3=2");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(order_find("o1")->status, SL_ORDER_REFUNDED);
+	assert_int_equal(qty("C"), 5);
+
+	/* an order holding units when its item is deleted: the cancel is not refused, those
+	 * units have no item to go back to */
+	set_trigger(SL_TRIGGER_ON_ORDER_PLACED);
+	item_add("D", 5, false, -1);
+	cmd_order(SL_CMD_ORDER_PLACE, "o2", "D=2 C=1");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(qty("D"), 3);
+	item_find("D")->state.exists = false;
+	cmd_order(SL_CMD_ORDER_CANCEL, "o2", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(order_find("o2")->status, SL_ORDER_CANCELED);
+	assert_true(line_of("o2", "1")->state.untracked);
+	assert_int_equal(line_of("o2", "1")->state.held, 0);
+	assert_int_equal(line_of("o2", "1")->state.restocked, 0);
+	assert_int_equal(line_of("o2", "2")->state.restocked, 1);
+	assert_int_equal(qty("C"), 5);
+	/* placement still checks its items (checkout validation) */
+	cmd_order(SL_CMD_ORDER_PLACE, "o3", "D=1");
+	assert_int_equal(decide(), SL_ERR_NOT_FOUND);
+	cmd_order(SL_CMD_ORDER_PLACE, "o3", "A=1");
+	assert_int_equal(decide(), SL_ERR_QUANTITY_NOT_TRACKED);
+}
+
 /* docs/decisions.md, "Validation before existence": an order command that is invalid on
  * its own is INVALID_ARGUMENT whatever the order is (unknown, existing, placed, closed). */
 static void test_order_invalid_commands_are_invalid_before_the_order_is_read(void **state)
@@ -733,6 +808,7 @@ int main(void)
 	    T(test_order_other_refusals_carry_no_shortages),
 	    T(test_settings_change_appends_an_event_only_when_the_trigger_changes),
 	    T(test_order_line_changes_are_bounded),
+	    T(test_order_lines_on_items_that_stop_counting_become_untracked),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
