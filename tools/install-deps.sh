@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates clang-format
 libnng-dev libprotobuf-c-dev protobuf-c-compiler librocksdb-dev libcmocka-dev
-libjansson-dev libssl-dev nats-server libnats-dev procps jq
+libjansson-dev libssl-dev nats-server libnats-dev procps jq python3
 postgresql libpq-dev linux-perf"
 missing=""
 for p in $pkgs; do
