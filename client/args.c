@@ -38,7 +38,7 @@ sl_err sl_args_line(char *text, Sl__Line *line, Sl__ItemKey *key, char **line_id
 	if (eq == NULL || sl_parse_i64(eq + 1, &n) != SL_OK)
 		return SL_ERR_INVALID_ARGUMENT;
 	char *colon = line_id != NULL ? strchr(text, ':') : NULL;
-	if (colon == text || (colon != NULL && colon > eq))
+	if (colon == text)
 		return SL_ERR_INVALID_ARGUMENT; /* ":ITEM=N": a line id given empty */
 	*eq = '\0';
 	char *item = text;

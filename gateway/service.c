@@ -71,6 +71,7 @@ struct gw_service {
 	ledger *l;
 	char default_location[SL_ID_MAX + 1];
 	char read_only_why[256]; /* set: the views are behind the log, reads only (see open) */
+	char decide_why[256];    /* the writer: why deciding failed in this group ("" if not) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty;
@@ -341,6 +342,7 @@ static sl_err decide_one(gw_service *s, size_t index)
 	}
 	if (rc == SL_ERR_STORAGE || rc == SL_ERR_CORRUPT || rc == SL_ERR_NOMEM) {
 		/* the state it decides on could not be read: not the command's refusal */
+		snprintf(s->decide_why, sizeof(s->decide_why), "%s", err.message);
 		sl_error_info_fini(&err);
 		return rc;
 	}
@@ -514,9 +516,11 @@ static void *indexer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		/* A failure leaves the ledger in its sticky failed state (ledger.h): writes are
 		 * refused from then on and queries answer STORAGE; the next open re-derives. */
-		if (ledger_index_commit(s->l, b, seq) != SL_OK)
-			fprintf(stderr, "stockledgerd: cannot write the index: %s\n",
-			        store_last_error(ledger_store(s->l)));
+		if (ledger_index_commit(s->l, b, seq) != SL_OK) {
+			char cause[SL_LEDGER_CAUSE_MAX];
+			ledger_failure_cause(s->l, cause, sizeof(cause));
+			fprintf(stderr, "stockledgerd: cannot write the index: %s\n", cause);
+		}
 		pthread_mutex_lock(&s->lock);
 		s->j_head = (s->j_head + 1) % (SL_INDEX_GROUPS_MAX + 1);
 		s->j_len--;
@@ -554,15 +558,17 @@ static void group_run(gw_service *s, size_t n)
 	ledger_txn_defer_index(s->txn, s->ib);
 	sl_err rc = ledger_txn_begin(s->txn);
 	if (rc != SL_OK) {
+		/* what to do first: a client's message holds 255 bytes, the cause may not fit */
 		char cause[SL_LEDGER_CAUSE_MAX];
 		char msg[SL_LEDGER_CAUSE_MAX + 96];
 		ledger_failure_cause(s->l, cause, sizeof(cause));
 		snprintf(msg, sizeof(msg),
-		         "the ledger refuses writes after a storage failure (%s); restart it",
-		         cause);
+		         "writes are refused until the ledger is restarted, after: %s",
+		         cause[0] != '\0' ? cause : sl_strerror(rc));
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);
 		goto reply;
 	}
+	s->decide_why[0] = '\0';
 	sl_map_clear(&s->overlay);
 	sl_map_clear(&s->idem);
 	gw_orders_begin(s->orders);
@@ -587,11 +593,17 @@ static void group_run(gw_service *s, size_t n)
 		 * overtake one that failed), until a restart. */
 		char cause[SL_LEDGER_CAUSE_MAX];
 		char msg[SL_LEDGER_CAUSE_MAX + 96];
-		store_last_error_copy(ledger_store(s->l), cause, sizeof(cause));
-		snprintf(msg, sizeof(msg),
-		         "cannot read the state to decide on (%s): the ledger refuses writes "
-		         "until restarted",
-		         cause);
+		if (s->decide_why[0] != '\0')
+			snprintf(cause, sizeof(cause), "%s", s->decide_why); /* the rules' words */
+		else
+			store_last_error_copy(ledger_store(s->l), cause, sizeof(cause));
+		if (cause[0] == '\0')
+			snprintf(cause, sizeof(cause), "%s", sl_strerror(rc));
+		snprintf(
+		    msg, sizeof(msg),
+		    "writes are refused until the ledger is restarted: cannot read the state to "
+		    "decide on: %s",
+		    cause);
 		fprintf(stderr, "stockledgerd: %s\n", msg);
 		ledger_fail(s->l, rc, cause);
 		group_fail_all(s, n, SL_ERR_STORAGE, msg);

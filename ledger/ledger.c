@@ -51,7 +51,10 @@ struct ledger_txn {
 static const char format_key[] = "format";
 static const char indexed_key[] = "indexed_seq";
 static const char views_seq_key[] = "views_seq";
-static const char format_value[] = "stockledger-1";
+/* stockledger-2: an item's revision is its item_seq (projector/stock.c), also after a
+ * delete and a re-create, where stockledger-1 started again at 1 (views_revision_migrate) */
+static const char format_value[] = "stockledger-2";
+static const char format_value_1[] = "stockledger-1";
 
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf)
 {
@@ -93,6 +96,59 @@ static sl_err head_load(ledger *l, const char *dir, char *errbuf, size_t errbuf_
 	return rc;
 }
 
+/* views_revision_migrate brings the views of a stockledger-1 directory to stockledger-2: a
+ * view whose revision is not its item_seq (an item deleted and created again) gets its
+ * item_seq as revision, as a fold of the log now gives; then the format, synced. A crash
+ * midway leaves format 1, and the next open does it again (rows already right are
+ * skipped). */
+#define MIGRATE_ROWS 4096
+static sl_err views_revision_migrate(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	store_batch *b = store_batch_alloc(l->st);
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
+	sl_buf enc;
+	sl_buf_init(&enc);
+	sl_err rc = b == NULL || it == NULL ? SL_ERR_NOMEM : SL_OK;
+	size_t n = 0;
+	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = store_iter_key(it, &klen);
+		const uint8_t *v = store_iter_value(it, &vlen);
+		sl_item item;
+		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK)
+			break;
+		if (item.revision == (int64_t)item.item_seq)
+			continue;
+		item.revision = (int64_t)item.item_seq;
+		enc.len = 0;
+		if ((rc = ledger_item_encode(&item, &enc)) != SL_OK)
+			break;
+		store_batch_put(b, STORE_CF_VIEWS, k, klen, enc.data, enc.len);
+		if (++n % MIGRATE_ROWS == 0) {
+			rc = store_write(l->st, b, false);
+			store_batch_clear(b);
+		}
+	}
+	if (rc == SL_OK && it != NULL)
+		rc = store_iter_status(it);
+	if (rc == SL_OK) {
+		store_batch_put(b, STORE_CF_META, format_key, sizeof(format_key) - 1, format_value,
+		                sizeof(format_value) - 1);
+		rc = store_write(l->st, b, true);
+	}
+	if (rc != SL_OK)
+		snprintf(errbuf, errbuf_size, "cannot bring the views to format %s: %s",
+		         format_value,
+		         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
+	else if (n > 0)
+		fprintf(stderr, "stockledger: views brought to format %s (%zu revisions)\n",
+		        format_value, n);
+	sl_buf_fini(&enc);
+	store_iter_free(it);
+	store_batch_free(b);
+	return rc;
+}
+
 static sl_err format_check(ledger *l, char *errbuf, size_t errbuf_size)
 {
 	sl_buf v;
@@ -109,7 +165,11 @@ static sl_err format_check(ledger *l, char *errbuf, size_t errbuf_size)
 		if (rc != SL_OK)
 			snprintf(errbuf, errbuf_size, "%s", store_last_error(l->st));
 	} else if (rc == SL_OK) {
-		if (v.len != sizeof(format_value) - 1 || memcmp(v.data, format_value, v.len) != 0) {
+		if (v.len == sizeof(format_value_1) - 1 &&
+		    memcmp(v.data, format_value_1, v.len) == 0) {
+			rc = views_revision_migrate(l, errbuf, errbuf_size);
+		} else if (v.len != sizeof(format_value) - 1 ||
+		           memcmp(v.data, format_value, v.len) != 0) {
 			snprintf(errbuf, errbuf_size, "unknown data format '%.*s'", (int)v.len,
 			         (const char *)v.data);
 			rc = SL_ERR_CORRUPT;

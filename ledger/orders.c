@@ -560,7 +560,9 @@ static sl_err decide_refund(const sl_command *cmd, const sl_order *view, plan *p
 			return line_fail(
 			    err,
 			    sl_error_set(err, SL_ERR_REFUND_EXCEEDS_HELD,
-			                 "line '%s' holds %lld units: cannot refund %lld", ids[i],
+			                 "line '%s' %s %lld units: cannot refund %lld", ids[i],
+			                 pl->after.untracked ? "(untracked) has refundable"
+			                                     : "holds",
 			                 (long long)bound, (long long)cmd->lines[i].quantity),
 			    i);
 		pl->after.refunded += cmd->lines[i].quantity;

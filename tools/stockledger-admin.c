@@ -68,7 +68,7 @@ static int dump(ledger *l)
 		    "deltaCounter", (json_int_t)ev.delta_counter, "hash", hex);
 		if (ev.order_seq > 0 || ev.trigger != SL_TRIGGER_UNKNOWN)
 			json_object_update_missing_new(
-			    o, json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I}",
+			    o, json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:b}",
 			                 "orderLineId", ev.order_line_id, "orderSeq",
 			                 (json_int_t)ev.order_seq, "orderStatusBefore",
 			                 (int)ev.order_status_before, "orderStatus",
@@ -77,7 +77,8 @@ static int dump(ledger *l)
 			                 (json_int_t)ev.line_before.held, "lineHeldAfter",
 			                 (json_int_t)ev.line_after.held, "lineQuantityAfter",
 			                 (json_int_t)ev.line_after.quantity, "lineRestockedAfter",
-			                 (json_int_t)ev.line_after.restocked));
+			                 (json_int_t)ev.line_after.restocked, "lineUntrackedAfter",
+			                 ev.line_after.untracked ? 1 : 0));
 		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s != NULL) {
 			puts(s);

@@ -113,31 +113,6 @@ static int log_lines_with(const char *log, const char *text)
 	return n;
 }
 
-/* log_last_after copies into out the rest of log's last line holding text (after text,
- * without the newline); false if there is none or it does not fit. */
-static bool log_last_after(const char *log, const char *text, char *out, size_t size)
-{
-	FILE *f = fopen(log, "r");
-	if (f == NULL)
-		return false;
-	char line[2048];
-	bool is_found = false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		const char *at = strstr(line, text);
-		if (at == NULL)
-			continue;
-		at += strlen(text);
-		size_t len = strcspn(at, "\n");
-		is_found = len < size;
-		if (is_found) {
-			memcpy(out, at, len);
-			out[len] = '\0';
-		}
-	}
-	fclose(f);
-	return is_found;
-}
-
 /* wait_line waits (10 s at most) until log holds more than before lines with text, or pid
  * has exited; returns whether the line came. */
 static bool wait_line(const char *log, const char *text, int before, pid_t pid)
@@ -163,13 +138,27 @@ static void daemon_start(void)
 	path(data, sizeof(data), "data");
 	path(log, sizeof(log), "daemon.log");
 	snprintf(exe, sizeof(exe), "%s/stockledgerd", bin);
-	char *argv[] = {exe, "--data", data, "--listen", sl_url, NULL};
-	int before = log_lines_with(log, "listening on");
-	daemon_pid = spawn(argv, log);
-	assert_true(wait_line(log, "listening on", before, daemon_pid));
-	/* the first start asked for a free port: later starts (and the bridges) use the one
-	 * it got */
-	assert_true(log_last_after(log, "listening on ", sl_url, sizeof(sl_url)));
+	/* The first start picks a free port below the system's ephemeral range (32768 and up),
+	 * so that no outgoing connection can take it while a restart (which keeps it) is
+	 * under way; a port that turns out taken is tried again with another. */
+	static bool has_port;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		if (!has_port)
+			snprintf(sl_url, sizeof(sl_url), "tcp://127.0.0.1:%d",
+			         20000 + rand() % 12000);
+		char *argv[] = {exe, "--data", data, "--listen", sl_url, NULL};
+		int before = log_lines_with(log, "listening on");
+		daemon_pid = spawn(argv, log);
+		if (wait_line(log, "listening on", before, daemon_pid)) {
+			has_port = true;
+			return;
+		}
+		stop(daemon_pid, SIGKILL);
+		daemon_pid = 0;
+		if (has_port)
+			break;
+	}
+	fail_msg("stockledgerd did not start (see %s)", log);
 }
 
 /* bridge_start starts stockledger-bridge with the test's streams and the extra option
@@ -242,8 +231,7 @@ static int group_setup(void **state)
 		return -1;
 	/* TCP, as the daemon's default: nng 1.5.2's ipc listener can stop serving after a
 	 * client (a killed bridge) closes with a request unanswered (README, "Known
-	 * limitations"); port 0 lets the system pick a free one (daemon_start reads it) */
-	snprintf(sl_url, sizeof(sl_url), "tcp://127.0.0.1:0");
+	 * limitations"); daemon_start picks the port */
 	srand((unsigned)getpid());
 	snprintf(nats_server, sizeof(nats_server), "%s", ns);
 	/* a port that looks free may be taken by the time the server binds it: try others */

@@ -36,6 +36,7 @@
 #include "base/sl_util.h"
 #include "gateway/server.h"
 #include "gateway/service.h"
+#include "ledger/ledger.h"
 #include "ledger/store.h"
 #include "support/sl_testing.h"
 #include "stockledger.pb-c.h"
@@ -868,6 +869,39 @@ static void test_server_stops_deciding_when_the_state_cannot_be_read(void **stat
 	nng_close(s);
 }
 
+/* A view that does not decode (corrupt) stops the writes like a failed read, and the refusals
+ * say what the rules found (the store itself reported no error). */
+static void test_server_says_why_when_a_view_is_corrupt(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	/* a row the writer never wrote, so not in its copy of the views: it reads the store */
+	sl_item_key k;
+	sl_test_key_set(&k, "bad", "main");
+	uint8_t kb[LEDGER_KEY_BYTES];
+	size_t klen = ledger_key_encode(&k, kb);
+	store *st = ledger_store(gw_service_ledger(f->svc));
+	store_batch *b = store_batch_alloc(st);
+	assert_non_null(b);
+	store_batch_put(b, STORE_CF_VIEWS, kb, klen, "\xff\xff", 2);
+	assert_int_equal(store_write(st, b, true), SL_OK);
+	store_batch_free(b);
+	static adjust_cmd a, c;
+	adjust_cmd_init(&a, false, "bad", 1, 1);
+	Sl__Response *r = call_one(s, &a.cmd);
+	assert_string_equal(result_code(r->results[0]), "STORAGE");
+	assert_non_null(strstr(r->results[0]->error->message, "restarted"));
+	assert_non_null(strstr(r->results[0]->error->message, "bad"));
+	sl__response__free_unpacked(r, NULL);
+	adjust_cmd_init(&c, false, "other", 1, 1);
+	r = call_one(s, &c.cmd);
+	assert_string_equal(result_code(r->results[0]), "STORAGE");
+	assert_non_null(strstr(r->results[0]->error->message, "restarted, after: "));
+	assert_non_null(strstr(r->results[0]->error->message, "bad"));
+	sl__response__free_unpacked(r, NULL);
+	nng_close(s);
+}
+
 /* ---- concurrency: more clients than contexts ---- */
 
 #define CONC_THREADS (SL_GATEWAY_CONTEXTS + 16)
@@ -1013,6 +1047,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_server_stops_deciding_when_the_state_cannot_be_read, server_setup,
 	        server_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_says_why_when_a_view_is_corrupt,
+	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_carries_a_storage_refusal_to_the_client,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_serves_more_clients_than_contexts_at_once,

@@ -668,6 +668,34 @@ static void test_ledger_open_refuses_a_store_of_another_format(void **state)
 	assert_non_null(strstr(err, "unknown data format 'stockledger-0'"));
 }
 
+/* A directory of format stockledger-1 (where a re-created item started again at revision 1)
+ * is brought to stockledger-2 on open: each view's revision becomes its item_seq, as a fold
+ * of the log now gives; views already right are untouched. */
+static void test_ledger_open_brings_format_1_views_to_format_2(void **state)
+{
+	(void)state;
+	sl_item recreated, plain, got;
+	item_make(&recreated, "R", "default", 4);
+	recreated.revision = 1; /* a second life under format 1: item_seq 3, revision 1 */
+	item_make(&plain, "P", "default", 2);
+	assert_int_equal(ledger_txn_begin(txn), SL_OK);
+	assert_int_equal(ledger_txn_put_view(txn, &recreated), SL_OK);
+	assert_int_equal(ledger_txn_put_view(txn, &plain), SL_OK);
+	assert_int_equal(ledger_txn_commit(txn, true), SL_OK);
+	raw_put(STORE_CF_META, "format", 6, "stockledger-1", 13);
+	ledger_reopen();
+	assert_int_equal(ledger_view_get(lg, &recreated.key, &got), SL_OK);
+	assert_int_equal(got.revision, 3);
+	assert_int_equal(got.item_seq, 3);
+	assert_int_equal(got.state.quantity, 4);
+	assert_int_equal(ledger_view_get(lg, &plain.key, &got), SL_OK);
+	assert_int_equal(got.revision, 3);
+	/* the format is 2 now: a reopen finds nothing to do */
+	ledger_reopen();
+	assert_int_equal(ledger_view_get(lg, &recreated.key, &got), SL_OK);
+	assert_int_equal(got.revision, 3);
+}
+
 static void test_ledger_open_refuses_a_log_whose_last_record_is_not_an_event(void **state)
 {
 	(void)state;
@@ -851,6 +879,7 @@ int main(void)
 	    T(test_ledger_abort_drops_everything_staged),
 	    T(test_ledger_views_checksum_is_equal_for_equal_rows),
 	    T(test_ledger_open_refuses_a_store_of_another_format),
+	    T(test_ledger_open_brings_format_1_views_to_format_2),
 	    T(test_ledger_open_refuses_a_log_whose_last_record_is_not_an_event),
 	    T(test_ledger_open_names_a_directory_it_cannot_use),
 	    T(test_ledger_deferred_index_lags_until_its_batch_is_written),

@@ -96,7 +96,12 @@ static void refused(const sl_event *ev)
 	assert_int_equal(sl_order_copy(&before, &view), SL_OK);
 	assert_int_equal(order_view_apply(&view, ev), SL_ERR_CORRUPT);
 	assert_int_equal(view.n_lines, before.n_lines);
-	assert_memory_equal(view.lines, before.lines, view.n_lines * sizeof(*view.lines));
+	for (size_t i = 0; i < view.n_lines; i++) {
+		assert_string_equal(view.lines[i].line_id, before.lines[i].line_id);
+		assert_true(
+		    sl_order_line_state_equal(&view.lines[i].state, &before.lines[i].state));
+		assert_int_equal(view.lines[i].n_seqs, before.lines[i].n_seqs);
+	}
 	assert_int_equal(view.order_seq, before.order_seq);
 	assert_int_equal(view.status, before.status);
 	assert_int_equal(view.last_seq, before.last_seq);
