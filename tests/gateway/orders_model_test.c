@@ -4,19 +4,31 @@
  *
  * Method: an in-process service on a real RocksDB directory. A random stream of commands
  * (settings changes, place, pay, payment-failed, cancel with and without restock, refund,
- * edit, direct increments with an order id, idempotent retries) comes from a seed that is
- * printed; SL_SEED=N replays it, SL_MODEL_COMMANDS=N changes its length. Each command is
- * applied to the model below (written apart from ledger/orders.c: stock first then preorder
- * units, restricted placement all-or-nothing, preorder units given back first) and
- * submitted to the service; commands go in batches, so that the writer decides many in one
- * group (command k sees 1..k-1 of its group). Every outcome code must agree; every few
- * batches and at the end every item, every order (status and each line's quantity, held,
- * preorder units, refunded, restocked) and the holds index of every item must agree, and so
- * must explain's holds: between batches an item's quantity is now and then set by an
- * update, and the model keeps, per line, the least it held since its item's last setting
- * (the units held since before the setting, which explain counts apart). Then
- * the service is closed, the views are rebuilt from the log, and the checksum of all views
- * (items, orders, holds, settings) must be byte for byte what it was; verify must pass.
+ * edit, direct increments with an order id, item updates and deletes, idempotent retries)
+ * comes from a seed that is printed; SL_SEED=N replays it, SL_MODEL_COMMANDS=N changes its
+ * length. Each command is applied to the model below (written apart from ledger/orders.c:
+ * stock first then preorder units, restricted placement all-or-nothing, preorder units given
+ * back first) and submitted to the service; commands go in batches, so that the writer
+ * decides many in one group (command k sees 1..k-1 of its group). Every outcome code must
+ * agree; every few batches and at the end every item (quantity, counter, tracking,
+ * revision), every order (status and each line's quantity, held, preorder units, refunded,
+ * restocked, untracked) and the holds index of every item must agree, and so must explain's
+ * holds: within and between batches an item's quantity is now and then set by an update,
+ * and the model keeps, per line, the least it held since its item's last setting (the units
+ * held since before the setting, which explain counts apart).
+ *
+ * Items also stop counting and count again (docs/orders.md, "Items that stop counting"): an
+ * update switches one to inStock tracking (quantity 0, the limit dropped, the counter kept)
+ * or deletes it, and a later update with a quantity or a create makes it count again; the
+ * revision is the item's event count across deletes and creates. Placing on such an item
+ * (or adding it by an edit) is refused, a direct increment too; an existing line that is to
+ * take units from it or give them back to it becomes untracked (it drops what it held, holds
+ * nothing from then on, even once the item counts again, and its sold units stay
+ * refundable), and the order is REFUNDED once no line holds units nor is untracked with
+ * units to refund. A deleted item has no view and no explanation; its holds stay listed.
+ *
+ * Then the service is closed, the views are rebuilt from the log, and the checksum of all
+ * views (items, orders, holds, settings) must be byte for byte what it was; verify must pass.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,9 +59,14 @@ static char data_dir[256];
 
 /* ---- the reference model ---- */
 
+/* How an item counts: by quantity, or not at all (switched to inStock tracking, deleted). */
+enum { M_COUNTS, M_IN_STOCK, M_DELETED };
+
 typedef struct m_item {
 	int64_t qty, counter, limit;
 	bool preorder, has_limit;
+	int tracking; /* M_COUNTS, M_IN_STOCK or M_DELETED */
+	int64_t rev;  /* its revision: its events, across deletes and creates */
 } m_item;
 
 typedef struct m_line {
@@ -58,6 +75,7 @@ typedef struct m_line {
 	int64_t qty, held, pre, refunded, restocked;
 	int64_t kept_q, kept_p; /* the least held (stock, preorder) since the item's setting */
 	int changes;
+	bool untracked; /* its item stopped counting when it was to move units */
 } m_line;
 
 typedef struct m_order {
@@ -72,18 +90,45 @@ typedef struct model {
 	m_item items[N_ITEMS];
 	m_order orders[N_ORDERS];
 	int trigger;
+	int untracked_refunds; /* refunds of untracked lines, to show them */
 } model;
 
 static model M;
+
+/* how often items stopped counting, to show what the stream exercised */
+static int m_stopped;
 
 static bool m_closed(int st)
 {
 	return st == SL_ORDER_CANCELED || st == SL_ORDER_PAYMENT_FAILED || st == SL_ORDER_REFUNDED;
 }
 
+/* m_refusal: why an order cannot hold item it (placement, a line an edit adds), or NULL. */
+static const char *m_refusal(const m_item *it)
+{
+	return it->tracking == M_DELETED    ? "NOT_FOUND"
+	       : it->tracking == M_IN_STOCK ? "QUANTITY_NOT_TRACKED"
+	                                    : NULL;
+}
+
+/* m_untrack: line l was to move units of an item that no longer counts: it drops what it
+ * held (no restock) and holds nothing from now on. */
+static void m_untrack(m_line *l)
+{
+	l->untracked = true;
+	l->held = 0;
+	l->pre = 0;
+}
+
 /* m_take takes n units of item it for line l; false when restricted and short. */
 static bool m_take(m_item *it, m_line *l, int64_t n, bool restricted)
 {
+	if (l->untracked || n <= 0)
+		return true;
+	if (it->tracking != M_COUNTS) {
+		m_untrack(l);
+		return true;
+	}
 	int64_t stock = it->qty > 0 ? it->qty : 0;
 	int64_t s = n < stock ? n : stock, rest = n - s;
 	int64_t left = !it->preorder   ? 0
@@ -95,6 +140,7 @@ static bool m_take(m_item *it, m_line *l, int64_t n, bool restricted)
 		return false;
 	it->qty -= s + rest;
 	it->counter += p;
+	it->rev++; /* n > 0 units moved the quantity or the counter */
 	l->held += n;
 	l->pre += p;
 	return true;
@@ -102,19 +148,35 @@ static bool m_take(m_item *it, m_line *l, int64_t n, bool restricted)
 
 static void m_give(m_item *it, m_line *l, int64_t k, bool restock)
 {
+	if (l->untracked || k <= 0)
+		return;
+	if (restock && it->tracking != M_COUNTS) {
+		m_untrack(l);
+		return;
+	}
 	int64_t pre = k < l->pre ? k : l->pre;
 	l->held -= k;
 	l->pre -= pre;
 	if (restock) {
-		it->counter -= pre < it->counter ? pre : it->counter;
+		int64_t release = pre < it->counter ? pre : it->counter;
+		it->counter -= release;
 		it->qty += k - pre;
 		l->restocked += k;
+		if (release != 0 || k != pre) /* else the line changes, the item does not */
+			it->rev++;
 	}
 }
 
-static int64_t m_target(const m_line *l)
+/* m_refundable: the sold units of a line a refund may still name. */
+static int64_t m_refundable(const m_line *l)
 {
 	return l->qty > l->refunded ? l->qty - l->refunded : 0;
+}
+
+/* m_target: what a line holds while its order holds stock. */
+static int64_t m_target(const m_line *l)
+{
+	return l->untracked ? 0 : m_refundable(l);
 }
 
 static bool m_holds(const m_order *o)
@@ -146,9 +208,13 @@ static const char *m_commit(model *next, int oi, const m_order *before, int chan
 		m_line *l = &o->lines[i];
 		bool is_new = i >= before->n;
 		const m_line *b = is_new ? NULL : &before->lines[i];
+		/* a new line's item must count (the service stops at the first line that fails) */
+		const char *refusal = is_new ? m_refusal(&next->items[l->item]) : NULL;
+		if (refusal != NULL)
+			return refusal;
 		bool changed = is_new || b->qty != l->qty || b->held != l->held ||
 		               b->pre != l->pre || b->refunded != l->refunded ||
-		               b->restocked != l->restocked;
+		               b->restocked != l->restocked || b->untracked != l->untracked;
 		if (!changed)
 			continue;
 		if (l->changes >= changes_max)
@@ -186,6 +252,89 @@ static void key_set(sl_item_key *k, int item)
 	sl_test_key_set(k, product, "default");
 }
 
+/* item_cmd builds a command that changes item i: a create, an update (at the model's
+ * revision: the item's events across deletes and creates) or a delete. Mostly it sets a
+ * counting item's quantity; now and then it makes the item stop counting (an update to
+ * inStock tracking, a delete) and, the next time, count again (an update with a quantity
+ * and the limit the switch dropped, a create). Items N_ITEMS - 2 and N_ITEMS - 1 take
+ * preorders, the last within a limit of 8. */
+static void item_cmd(sl_command *c, int i)
+{
+	const m_item *it = &M.items[i];
+	int r = (int)(rng() % 10);
+	memset(c, 0, sizeof(*c));
+	key_set(&c->item, i);
+	if (it->tracking == M_DELETED) {
+		c->type = SL_CMD_CREATE;
+		c->has_quantity = true;
+		c->quantity = (int64_t)(rng() % 12);
+		c->has_preorder_enabled = i >= N_ITEMS - 2;
+		c->preorder_enabled = i >= N_ITEMS - 2;
+		c->has_preorder_limit = i == N_ITEMS - 1;
+		c->preorder_limit = i == N_ITEMS - 1 ? 8 : 0;
+	} else if ((it->tracking == M_COUNTS && r < 2) || (it->tracking == M_IN_STOCK && r < 3)) {
+		c->type = SL_CMD_DELETE;
+	} else {
+		c->type = SL_CMD_UPDATE;
+		c->has_revision = true;
+		c->revision = it->rev;
+		if (it->tracking == M_COUNTS && r < 4) {
+			c->has_in_stock = true;
+			c->in_stock = rng() % 2 == 0;
+		} else {
+			c->has_quantity = true;
+			c->quantity = (int64_t)(rng() % 12);
+			c->has_preorder_limit = it->tracking == M_IN_STOCK && i == N_ITEMS - 1;
+			c->preorder_limit = c->has_preorder_limit ? 8 : 0;
+		}
+	}
+}
+
+/* m_item_apply: the model's side of an item_cmd command. A create starts the item afresh
+ * (its counter at 0); a switch to inStock tracking sets the quantity to 0 and drops the
+ * limit, the counter stays; an update with a quantity counts again. A create or an update is
+ * the item's setting: every line holding it has held its units since before; a delete is
+ * none (explain has no item to explain). */
+static void m_item_apply(const sl_command *c)
+{
+	int i = c->item.product_id[2] - '0';
+	m_item *it = &M.items[i];
+	it->rev++;
+	if (c->type == SL_CMD_DELETE) {
+		m_stopped += it->tracking == M_COUNTS;
+		it->tracking = M_DELETED;
+		return;
+	}
+	if (c->type == SL_CMD_CREATE) {
+		*it = (m_item){.qty = c->quantity,
+		               .preorder = c->preorder_enabled,
+		               .has_limit = c->has_preorder_limit,
+		               .limit = c->preorder_limit,
+		               .tracking = M_COUNTS,
+		               .rev = it->rev};
+	} else if (c->has_in_stock) {
+		it->tracking = M_IN_STOCK;
+		it->qty = 0;
+		it->has_limit = false;
+		m_stopped++;
+	} else {
+		it->tracking = M_COUNTS;
+		it->qty = c->quantity;
+		if (c->has_preorder_limit) {
+			it->has_limit = true;
+			it->limit = c->preorder_limit;
+		}
+	}
+	for (int oi = 0; oi < N_ORDERS; oi++)
+		for (int j = 0; j < M.orders[oi].n; j++) {
+			m_line *l = &M.orders[oi].lines[j];
+			if (l->item == i) {
+				l->kept_q = l->held - l->pre;
+				l->kept_p = l->pre;
+			}
+		}
+}
+
 /* m_apply: the reference rules. Returns the expected code; changes M only on success. */
 static const char *m_apply(const sl_command *c, bool *unchanged)
 {
@@ -200,8 +349,16 @@ static const char *m_apply(const sl_command *c, bool *unchanged)
 		M.trigger = c->trigger;
 		return "OK";
 	}
+	if (c->type == SL_CMD_CREATE || c->type == SL_CMD_UPDATE || c->type == SL_CMD_DELETE) {
+		m_item_apply(c); /* item_cmd builds only commands that succeed */
+		return "OK";
+	}
 	if (c->type == SL_CMD_INCREMENT) {
-		M.items[c->lines[0].item.product_id[2] - '0'].qty += c->lines[0].quantity;
+		m_item *it = &M.items[c->lines[0].item.product_id[2] - '0'];
+		if (m_refusal(it) != NULL)
+			return m_refusal(it); /* a direct move on an item that does not count */
+		it->qty += c->lines[0].quantity;
+		it->rev++;
 		return "OK";
 	}
 	int oi = order_index(c->order_id);
@@ -221,6 +378,8 @@ static const char *m_apply(const sl_command *c, bool *unchanged)
 			snprintf(l->id, sizeof(l->id), "%d", (int)i + 1);
 			l->item = c->lines[i].item.product_id[2] - '0';
 			l->qty = c->lines[i].quantity;
+			if (m_refusal(&M.items[l->item]) != NULL)
+				return m_refusal(&M.items[l->item]); /* the first such line */
 			if (o->trigger == SL_TRIGGER_ON_ORDER_PLACED &&
 			    !m_take(&next.items[l->item], l, l->qty, true))
 				is_short = true;
@@ -269,13 +428,16 @@ static const char *m_apply(const sl_command *c, bool *unchanged)
 				l = &o->lines[i];
 		if (l == NULL)
 			return "NOT_FOUND";
-		if (c->lines[0].quantity > l->held)
+		/* an untracked line holds nothing, but its sold units may be refunded */
+		if (c->lines[0].quantity > (l->untracked ? m_refundable(l) : l->held))
 			return "REFUND_EXCEEDS_HELD";
+		next.untracked_refunds += l->untracked;
 		l->refunded += c->lines[0].quantity;
 		m_give(&next.items[l->item], l, c->lines[0].quantity, !c->is_no_restock);
 		bool any = false;
 		for (int i = 0; i < o->n; i++)
-			any = any || o->lines[i].held > 0;
+			any = any || o->lines[i].held > 0 ||
+			      (o->lines[i].untracked && m_refundable(&o->lines[i]) > 0);
 		o->status = any ? SL_ORDER_PAID : SL_ORDER_REFUNDED;
 		changes_max -= 2;
 		break;
@@ -341,6 +503,11 @@ static void gen(sl_command *c, int *n_orders)
 		c->trigger = rng() % 2 ? SL_TRIGGER_ON_ORDER_PAID : SL_TRIGGER_ON_ORDER_PLACED;
 		return;
 	}
+	if (r < 6) {
+		/* within the group: an order command after it sees what became of the item */
+		item_cmd(c, (int)(rng() % N_ITEMS));
+		return;
+	}
 	if (r < 12) {
 		c->type = SL_CMD_INCREMENT;
 		c->lines = calloc(1, sizeof(*c->lines));
@@ -372,8 +539,12 @@ static void gen(sl_command *c, int *n_orders)
 		c->n_lines = 1;
 		c->lines = calloc(1, sizeof(*c->lines));
 		const m_order *o = &M.orders[oi];
+		int pick = o->n > 0 ? (int)(rng() % (uint64_t)o->n) : 0;
+		for (int i = 0; i < o->n; i++) /* half the time an untracked line, if any */
+			if (o->lines[i].untracked && rng() % 2 == 0)
+				pick = i;
 		if (o->n > 0 && rng() % 8 != 0)
-			sl_strlcpy(c->lines[0].line_id, o->lines[rng() % (uint64_t)o->n].id,
+			sl_strlcpy(c->lines[0].line_id, o->lines[pick].id,
 			           sizeof(c->lines[0].line_id));
 		else
 			snprintf(c->lines[0].line_id, sizeof(c->lines[0].line_id), "%d",
@@ -461,45 +632,17 @@ static Sl__Result *execute(gw_service *s, sl_command *c)
 	return r;
 }
 
-/* item_get reads item i from the service (free the result). */
-static Sl__Result *item_get(gw_service *s, int i)
-{
-	sl_command c;
-	memset(&c, 0, sizeof(c));
-	c.type = SL_CMD_GET;
-	key_set(&c.item, i);
-	Sl__Result *r = execute(s, &c);
-	assert_null(r->error);
-	return r;
-}
-
-/* setting_apply sets item i's quantity by an update (its revision read first), in the
- * service and in the model: every line holding it has held its units since before. */
+/* setting_apply changes item i between batches (item_cmd), in the model and the service. */
 static void setting_apply(gw_service *s, int i)
 {
-	Sl__Result *r = item_get(s, i);
-	int64_t revision = r->items[0]->revision;
-	sl__result__free_unpacked(r, NULL);
 	sl_command c;
-	memset(&c, 0, sizeof(c));
-	c.type = SL_CMD_UPDATE;
-	key_set(&c.item, i);
-	c.has_revision = true;
-	c.revision = revision;
-	c.has_quantity = true;
-	c.quantity = (int64_t)(rng() % 12);
-	M.items[i].qty = c.quantity; /* before: the service takes the command */
-	r = execute(s, &c);
-	assert_null(r->error);
+	item_cmd(&c, i);
+	m_item_apply(&c); /* before: the service takes the command */
+	Sl__Result *r = execute(s, &c);
+	if (r->error != NULL)
+		fail_msg("command type %d on m-%d: %s: %s", c.type, i, r->error->code,
+		         r->error->message);
 	sl__result__free_unpacked(r, NULL);
-	for (int oi = 0; oi < N_ORDERS; oi++)
-		for (int j = 0; j < M.orders[oi].n; j++) {
-			m_line *l = &M.orders[oi].lines[j];
-			if (l->item == i) {
-				l->kept_q = l->held - l->pre;
-				l->kept_p = l->pre;
-			}
-		}
 }
 
 /* check_explain: explain's holds of item i, in all and per order, against the model. */
@@ -511,6 +654,13 @@ static void check_explain(gw_service *s, int i)
 	assert_non_null(x);
 	memset(&err, 0, sizeof(err));
 	key_set(&k, i);
+	if (M.items[i].tracking == M_DELETED) {
+		/* no item to explain; the lines still holding it are in check_holds */
+		assert_int_equal(projector_explain(gw_service_ledger(s), &k, x, &err),
+		                 SL_ERR_NOT_FOUND);
+		free(x);
+		return;
+	}
 	assert_int_equal(projector_explain(gw_service_ledger(s), &k, x, &err), SL_OK);
 	int64_t q = 0, p = 0, kq = 0, kp = 0;
 	for (int oi = 0; oi < N_ORDERS; oi++) {
@@ -550,15 +700,34 @@ static void check_explain(gw_service *s, int i)
 	free(x);
 }
 
+/* check_item: item i's view (an inStock-tracked one counts 0 and keeps its counter), its
+ * revision, or NOT_FOUND once deleted. */
 static void check_item(gw_service *s, int i)
 {
-	Sl__Result *r = item_get(s, i);
-	if (r->items[0]->state->quantity != M.items[i].qty ||
-	    r->items[0]->state->preorder_counter != M.items[i].counter)
-		fail_msg("item m-%d: service %lld (counter %lld), model %lld (counter %lld)", i,
-		         (long long)r->items[0]->state->quantity,
-		         (long long)r->items[0]->state->preorder_counter, (long long)M.items[i].qty,
-		         (long long)M.items[i].counter);
+	const m_item *it = &M.items[i];
+	sl_command c;
+	memset(&c, 0, sizeof(c));
+	c.type = SL_CMD_GET;
+	key_set(&c.item, i);
+	Sl__Result *r = execute(s, &c);
+	if (it->tracking == M_DELETED) {
+		if (r->error == NULL || strcmp(r->error->code, "NOT_FOUND") != 0)
+			fail_msg("item m-%d: deleted in the model, the service says %s", i,
+			         r->error != NULL ? r->error->code : "OK");
+		sl__result__free_unpacked(r, NULL);
+		return;
+	}
+	assert_null(r->error);
+	const Sl__ItemState *st = r->items[0]->state;
+	if (st->quantity != it->qty || st->preorder_counter != it->counter ||
+	    r->items[0]->revision != it->rev ||
+	    (bool)st->track_quantity != (it->tracking == M_COUNTS))
+		fail_msg("item m-%d: service %lld (counter %lld, revision %lld, tracked %d), model "
+		         "%lld (counter %lld, revision %lld, tracked %d)",
+		         i, (long long)st->quantity, (long long)st->preorder_counter,
+		         (long long)r->items[0]->revision, (int)st->track_quantity,
+		         (long long)it->qty, (long long)it->counter, (long long)it->rev,
+		         it->tracking == M_COUNTS);
 	sl__result__free_unpacked(r, NULL);
 }
 
@@ -587,14 +756,16 @@ static void check_order(gw_service *s, int oi)
 		assert_string_equal(v->lines[i]->line_id, l->id);
 		if (st->quantity != l->qty || st->held != l->held || st->held_preorder != l->pre ||
 		    st->refunded != l->refunded || st->restocked != l->restocked ||
-		    (int)v->lines[i]->n_seqs != l->changes)
-			fail_msg("order o%d line %s: service q%lld h%lld p%lld rf%lld rs%lld n%zu, "
-			         "model q%lld h%lld p%lld rf%lld rs%lld n%d",
-			         oi, l->id, (long long)st->quantity, (long long)st->held,
-			         (long long)st->held_preorder, (long long)st->refunded,
-			         (long long)st->restocked, v->lines[i]->n_seqs, (long long)l->qty,
-			         (long long)l->held, (long long)l->pre, (long long)l->refunded,
-			         (long long)l->restocked, l->changes);
+		    (bool)st->untracked != l->untracked || (int)v->lines[i]->n_seqs != l->changes)
+			fail_msg(
+			    "order o%d line %s: service q%lld h%lld p%lld rf%lld rs%lld u%d n%zu, "
+			    "model q%lld h%lld p%lld rf%lld rs%lld u%d n%d",
+			    oi, l->id, (long long)st->quantity, (long long)st->held,
+			    (long long)st->held_preorder, (long long)st->refunded,
+			    (long long)st->restocked, (int)st->untracked, v->lines[i]->n_seqs,
+			    (long long)l->qty, (long long)l->held, (long long)l->pre,
+			    (long long)l->refunded, (long long)l->restocked, (int)l->untracked,
+			    l->changes);
 	}
 	sl__result__free_unpacked(r, NULL);
 }
@@ -653,27 +824,8 @@ static void check_all(gw_service *s, int n_orders)
 static void setup_items(gw_service *s)
 {
 	for (int i = 0; i < N_ITEMS; i++) {
-		sl_command c;
-		memset(&c, 0, sizeof(c));
-		c.type = SL_CMD_CREATE;
-		key_set(&c.item, i);
-		c.has_quantity = true;
-		c.quantity = (int64_t)(rng() % 12);
-		M.items[i].qty = c.quantity;
-		if (i >= N_ITEMS - 2) { /* two preorder items, one with a limit */
-			c.has_preorder_enabled = true;
-			c.preorder_enabled = true;
-			M.items[i].preorder = true;
-			if (i == N_ITEMS - 1) {
-				c.has_preorder_limit = true;
-				c.preorder_limit = 8;
-				M.items[i].has_limit = true;
-				M.items[i].limit = 8;
-			}
-		}
-		Sl__Result *r = execute(s, &c);
-		assert_null(r->error);
-		sl__result__free_unpacked(r, NULL);
+		M.items[i].tracking = M_DELETED; /* never created: item_cmd creates it */
+		setting_apply(s, i);
 	}
 }
 
@@ -691,6 +843,7 @@ static void model_run(size_t views_bytes_max)
 	memset(&M, 0, sizeof(M));
 	M.trigger = SL_TRIGGER_ON_ORDER_PLACED;
 	n_tally = 0;
+	m_stopped = 0;
 
 	gw_config cfg = {.data_dir = data_dir,
 	                 .default_location = "default",
@@ -704,6 +857,7 @@ static void model_run(size_t views_bytes_max)
 	static const char *want[BATCH];
 	static bool want_replayed[BATCH], want_unchanged[BATCH];
 	static sl_command cmds[BATCH];
+	static sl_command sent[BATCH]; /* type and order id as sent (the service takes cmds) */
 	int n_orders = 0, done = 0, replays = 0, refusals = 0;
 	sl_command last_keyed;
 	bool has_last_keyed = false;
@@ -750,6 +904,7 @@ static void model_run(size_t views_bytes_max)
 		pthread_mutex_unlock(&done_lock);
 		for (int i = 0; i < nb; i++) {
 			slots[i].is_done = false;
+			sent[i] = cmds[i];
 			gw_service_submit(s, &cmds[i], done_cb, &slots[i]);
 		}
 		pthread_mutex_lock(&done_lock);
@@ -765,7 +920,7 @@ static void model_run(size_t views_bytes_max)
 				fail_msg(
 				    "command %d (type %d, order %s): service says %s (%s), model "
 				    "says %s",
-				    done + i, cmds[i].type, cmds[i].order_id, got,
+				    done + i, sent[i].type, sent[i].order_id, got,
 				    r->error != NULL ? r->error->message : "", want[i]);
 			if (r->error != NULL) {
 				refusals++;
@@ -781,12 +936,22 @@ static void model_run(size_t views_bytes_max)
 			check_all(s, n_orders);
 		if (rng() % 3 == 0)
 			setting_apply(s, (int)(rng() % N_ITEMS));
+		for (int i = 0; i < N_ITEMS; i++) /* an item that stopped counting, not for long */
+			if (M.items[i].tracking != M_COUNTS && rng() % 4 == 0)
+				setting_apply(s, i);
 	}
 	check_all(s, n_orders);
 	print_message("  %d commands (%d orders, %d refused, %d replayed) agree with the model\n",
 	              done, n_orders, refusals, replays);
 	for (int i = 0; i < n_tally; i++)
 		print_message("    refused %-24s %d\n", tally[i].code, tally[i].n);
+	int n_untracked = 0;
+	for (int oi = 0; oi < n_orders; oi++)
+		for (int j = 0; j < M.orders[oi].n; j++)
+			n_untracked += M.orders[oi].lines[j].untracked;
+	print_message("  items stopped counting %d times: %d lines untracked, %d refunds of "
+	              "untracked lines\n",
+	              m_stopped, n_untracked, M.untracked_refunds);
 	sl_command_fini(&last_keyed);
 	for (int i = 0; i < BATCH; i++)
 		sl_buf_fini(&slots[i].result);
