@@ -345,8 +345,9 @@ sl_err gw_server_url(const gw_server *srv, char *buf, size_t n)
 {
 	SL_ASSERT(n > 0);
 	char *url = NULL;
-	if (nng_listener_get_string(srv->listener, NNG_OPT_URL, &url) != 0)
-		return SL_ERR_NOMEM;
+	int rv = nng_listener_get_string(srv->listener, NNG_OPT_URL, &url);
+	if (rv != 0)
+		return rv == NNG_ENOMEM ? SL_ERR_NOMEM : SL_ERR_INVALID_ARGUMENT;
 	size_t len = strlen(url);
 	sl_err rc = len < n ? SL_OK : SL_ERR_LIMIT_EXCEEDED;
 	if (rc == SL_OK)

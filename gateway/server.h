@@ -17,7 +17,8 @@ sl_err gw_server_start(gw_service *svc, const char *url, const char *default_loc
 
 /* gw_server_url copies into buf (n bytes) the URL srv listens on, with the port the system
  * gave when the URL asked for port 0 ("tcp://127.0.0.1:0": a free port, as tests and
- * benches use). SL_ERR_LIMIT_EXCEEDED if it does not fit. */
+ * benches use). SL_ERR_LIMIT_EXCEEDED if it does not fit, SL_ERR_NOMEM, or
+ * SL_ERR_INVALID_ARGUMENT if nng cannot say (a transport without a URL option). */
 sl_err gw_server_url(const gw_server *srv, char *buf, size_t n);
 
 /* gw_server_stop answers new requests UNAVAILABLE, waits for the requests in flight to be
