@@ -11,8 +11,8 @@
  *                   PAYMENT_FAILED  `----> CANCELED
  *
  * decide_edit: from PLACED or PAID, the status stays; decide_refund of part of what is
- * held: PAID stays PAID. The closed states (PAYMENT_FAILED, CANCELED, REFUNDED) refuse
- * every command with ORDER_CLOSED.
+ * held (or of what an untracked line has left to refund): PAID stays PAID. The closed states
+ * (PAYMENT_FAILED, CANCELED, REFUNDED) refuse every command with ORDER_CLOSED.
  *
  * A command is decided in two steps, like ledger_decide: the command code builds a plan
  * (per order line: its state before and after, the units to take from stock or to give
