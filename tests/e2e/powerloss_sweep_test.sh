@@ -9,31 +9,10 @@
 # PL_SWEEP_STEP=K takes every Kth crash point only (default 10, for CI; 1: all of them, about
 # 2 minutes).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/powerloss/pl_lib.sh"
 
-PLDIR=$(cd "$(dirname "$0")/powerloss" && pwd)
 STEP=${PL_SWEEP_STEP:-10}
-SHIM=${SL_PLSHIM:-}
-if [ -z "$SHIM" ]; then
-	SHIM=$T/plshim.so
-	cc -O2 -shared -fPIC -o "$SHIM" "$PLDIR/plshim.c" -ldl || exit 1
-fi
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
 
-# shim KILL_AT CMD...: CMD under the shim on $SL_DATA, in the foreground; journal $T/j
-shim() {
-	local kill_at=$1
-	shift
-	rm -rf "$T/grave" "$T/j"
-	mkdir -p "$T/grave"
-	env LD_PRELOAD="$SHIM" PL_DIR="$SL_DATA" PL_JOURNAL="$T/j" PL_GRAVE="$T/grave" \
-		PL_KILL_AT="$kill_at" "$@"
-}
-cut() {
-	python3 "$PLDIR/plcut.py" "$T/j" "$SL_DATA" "$T/grave" "$T/cut" >"$T/cut.log"
-	local rc=$?
-	check_eq "plcut modelled every call ($1): $(cat "$T/cut.log")" 0 "$rc"
-	rm -rf "$SL_DATA" && mv "$T/cut" "$SL_DATA"
-}
 syncs() { grep -c '^[SB] ' "$T/j"; }
 
 # ---- a directory left by a crash under load
@@ -65,13 +44,13 @@ recheck() {
 
 # ---- every sync of a recovery (stockledgerd's open: WAL replay, flush, index derivation)
 rm -rf "$SL_DATA" && cp -a "$T/base" "$SL_DATA"
-shim 0 "$SL_BIN/stockledger-admin" verify --data "$SL_DATA" >/dev/null 2>&1
+(pl_exec 0 "$SL_BIN/stockledger-admin" verify --data "$SL_DATA") >/dev/null 2>&1
 N_OPEN=$(syncs)
 echo "an open makes $N_OPEN syncs"
 for n in $(seq 1 "$STEP" "$N_OPEN"); do
 	rm -rf "$SL_DATA" && cp -a "$T/base" "$SL_DATA"
-	shim "$n" "$SL_BIN/stockledger-admin" verify --data "$SL_DATA" >/dev/null 2>&1
-	cut "open, crash before sync $n"
+	(pl_exec "$n" "$SL_BIN/stockledger-admin" verify --data "$SL_DATA") >/dev/null 2>&1
+	pl_cut_durable "open, crash before sync $n"
 	recheck "open crashed before sync $n"
 done
 
@@ -80,13 +59,13 @@ rm -rf "$SL_DATA" && cp -a "$T/base" "$SL_DATA"
 admin checksum --data "$SL_DATA"
 SUM=$(printf '%s\n' "$OUT" | sed -n 's/^checksum //p')
 cp -a "$SL_DATA" "$T/base2"
-shim 0 "$SL_BIN/stockledger-admin" rebuild --data "$SL_DATA" >/dev/null 2>&1
+(pl_exec 0 "$SL_BIN/stockledger-admin" rebuild --data "$SL_DATA") >/dev/null 2>&1
 N_REB=$(syncs)
 echo "a rebuild makes $N_REB syncs"
 for n in $(seq 1 "$STEP" "$N_REB"); do
 	rm -rf "$SL_DATA" && cp -a "$T/base2" "$SL_DATA"
-	shim "$n" "$SL_BIN/stockledger-admin" rebuild --data "$SL_DATA" >/dev/null 2>&1
-	cut "rebuild, crash before sync $n"
+	(pl_exec "$n" "$SL_BIN/stockledger-admin" rebuild --data "$SL_DATA") >/dev/null 2>&1
+	pl_cut_durable "rebuild, crash before sync $n"
 	admin verify --data "$SL_DATA"
 	check_rc "rebuild crashed before sync $n: verify ($OUT)" 0
 	check_eq "rebuild crashed before sync $n: the views it started from" "$SUM" \

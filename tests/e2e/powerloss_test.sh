@@ -24,23 +24,16 @@
 # the log exactly once and whole, `verify` passes, the views equal a rebuild (checksums),
 # and a crashed rebuild leaves the views it started from.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/powerloss/pl_lib.sh"
 
 ROUNDS=${PL_ROUNDS:-2}
 FLUSH=${PL_FLUSH:-0}
 RANDOM=${PL_SEED:-1}
-PLDIR=$(cd "$(dirname "$0")/powerloss" && pwd)
-SHIM=${SL_PLSHIM:-}
-if [ -z "$SHIM" ]; then
-	SHIM=$T/plshim.so
-	cc -O2 -shared -fPIC -o "$SHIM" "$PLDIR/plshim.c" -ldl || exit 1
-fi
 PROBE=${SL_PLPROBE:-}
 if [ -z "$PROBE" ]; then
 	PROBE=$T/plprobe
 	cc -O2 -o "$PROBE" "$PLDIR/plprobe.c" || exit 1
 fi
-# an ASan build links libasan dynamically: it need not come first for the shim
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
 ITEMS=(r0 r1 r2 r3)
 START_QTY=100000
 PL_CUTS=0
@@ -48,12 +41,7 @@ PL_CUTS=0
 # pl_run KILL_AT CMD...: runs CMD under the shim on $SL_DATA (journal $T/j, grave $T/grave),
 # in the background ($PL_PID); KILL_AT 0: no crash point.
 pl_run() {
-	local kill_at=$1
-	shift
-	rm -rf "$T/grave" "$T/j"
-	mkdir -p "$T/grave"
-	env LD_PRELOAD="$SHIM" PL_DIR="$SL_DATA" PL_JOURNAL="$T/j" PL_GRAVE="$T/grave" \
-		PL_KILL_AT="$kill_at" "$@" >>"$T/run.log" 2>&1 &
+	(pl_exec "$@") >>"$T/run.log" 2>&1 &
 	PL_PID=$!
 }
 
@@ -61,12 +49,8 @@ pl_run() {
 pl_cut() {
 	local extra=()
 	[ $((RANDOM % 2)) = 1 ] && extra=(--tail "$RANDOM")
-	python3 "$PLDIR/plcut.py" "$T/j" "$SL_DATA" "$T/grave" "$T/cut" "${extra[@]}" >"$T/cut.log"
-	local rc=$?
+	pl_cut_durable "$1" "${extra[@]}"
 	echo "  cut ($1): $(cat "$T/cut.log")"
-	check_eq "plcut modelled every call ($1)" 0 "$rc"
-	rm -rf "$SL_DATA"
-	mv "$T/cut" "$SL_DATA"
 	PL_CUTS=$((PL_CUTS + 1))
 }
 
