@@ -67,6 +67,10 @@
  * what it has with a cursor (bounds a page's work when filters are selective). */
 #define SL_QUERY_IN_MAX 100
 #define SL_QUERY_SCAN_MAX 100000
+/* Keys of a hot index (in memory, ledger/memindex.h) a query copies out under one read
+ * lock: the index thread waits for the lock that long (a page is one chunk when its filters
+ * reject few rows). */
+#define SL_QUERY_HOT_CHUNK 512
 /* Events the change feed returns per call, how long a call may wait for new events, and
  * how many calls may wait at once. */
 #define SL_FEED_PAGE_MAX 1000

@@ -102,7 +102,7 @@ struct gw_service {
 	bool is_indexer_stopping;
 	pthread_cond_t index_cond;
 	struct {
-		store_batch *b;
+		ledger_index_batch *b;
 		uint64_t seq;
 	} jobs[SL_INDEX_GROUPS_MAX + 1];
 	size_t j_head, j_len;
@@ -116,8 +116,8 @@ struct gw_service {
 	gw_orders *orders; /* the group's overlay of orders and settings */
 	sl_event *events;
 	int64_t last_time_ms;
-	store_batch *ib; /* the index rows of the group being decided */
-	viewmap views;   /* the committed item views the writer has met (views_remember) */
+	ledger_index_batch *ib; /* the index rows of the group being decided */
+	viewmap views;          /* the committed item views the writer has met (views_remember) */
 	size_t views_bytes_max;
 };
 
@@ -511,7 +511,7 @@ static void *indexer_main(void *arg)
 			pthread_cond_wait(&s->index_cond, &s->lock);
 		if (s->j_len == 0)
 			break;
-		store_batch *b = s->jobs[s->j_head].b;
+		ledger_index_batch *b = s->jobs[s->j_head].b;
 		uint64_t seq = s->jobs[s->j_head].seq;
 		pthread_mutex_unlock(&s->lock);
 		/* A failure leaves the ledger in its sticky failed state (ledger.h): writes are
@@ -899,7 +899,7 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->orders = gw_orders_alloc(s->l);
 	s->feed = gw_feed_open(s->l);
 	for (size_t i = 0; i <= SL_INDEX_GROUPS_MAX; i++)
-		if ((s->jobs[i].b = store_batch_alloc(ledger_store(s->l))) == NULL)
+		if ((s->jobs[i].b = ledger_index_batch_alloc(s->l)) == NULL)
 			goto fail;
 	s->ib = s->jobs[0].b;
 	if (s->queue == NULL || s->events == NULL || s->txn == NULL || s->orders == NULL ||
@@ -965,7 +965,7 @@ void gw_service_close(gw_service *s)
 	if (s->has_indexer)
 		pthread_join(s->indexer, NULL);
 	for (size_t i = 0; i <= SL_INDEX_GROUPS_MAX; i++)
-		store_batch_free(s->jobs[i].b);
+		ledger_index_batch_free(s->jobs[i].b);
 	gw_feed_close(s->feed);
 	/* The writer handed off its last group; the replier answers it, then stops. */
 	pthread_mutex_lock(&s->lock);

@@ -1,7 +1,8 @@
 /*
  * index.c: index keys of item views (see index.h for the layout). The invariant kept: for
- * every view row, the index column family holds exactly ledger_index_keys(row) and nothing
- * else; ledger_index_stage keeps it across changes, projector_verify checks it.
+ * every view row, the index column family holds exactly the stored keys of
+ * ledger_index_keys(row), and the ledger's memindex exactly its hot keys, and nothing else;
+ * ledger_index_stage keeps it across changes, projector_verify checks it.
  */
 #include "ledger/index.h"
 
@@ -87,20 +88,87 @@ static bool has_key(uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES],
 	return false;
 }
 
-void ledger_index_stage(store_batch *b, store_cf cf, const ledger_index_row *old,
-                        const ledger_index_row *row)
+int ledger_index_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+bool ledger_index_is_hot(uint8_t tag)
+{
+	return tag == LEDGER_INDEX_QUANTITY || tag == LEDGER_INDEX_UPDATED;
+}
+
+void ledger_hot_ops_clear(ledger_hot_ops *h)
+{
+	h->ops.len = 0;
+	h->n = 0;
+	h->is_nomem = false;
+}
+
+void ledger_hot_ops_fini(ledger_hot_ops *h)
+{
+	sl_buf_fini(&h->ops);
+	memset(h, 0, sizeof(*h));
+}
+
+static void hot_op_stage(ledger_hot_ops *h, bool is_insert, const uint8_t *k, size_t klen)
+{
+	SL_ASSERT(klen <= LEDGER_INDEX_KEY_BYTES && klen <= UINT16_MAX);
+	if (sl_buf_reserve(&h->ops, 3 + klen) != SL_OK) {
+		h->is_nomem = true;
+		return;
+	}
+	uint8_t *p = h->ops.data + h->ops.len;
+	p[0] = is_insert ? 1 : 0;
+	p[1] = (uint8_t)(klen >> 8);
+	p[2] = (uint8_t)klen;
+	memcpy(p + 3, k, klen);
+	h->ops.len += 3 + klen;
+	h->n++;
+}
+
+bool ledger_hot_ops_next(const ledger_hot_ops *h, size_t *off, bool *is_insert, const uint8_t **k,
+                         size_t *klen)
+{
+	if (*off >= h->ops.len)
+		return false;
+	const uint8_t *p = h->ops.data + *off;
+	SL_ASSERT(*off + 3 <= h->ops.len);
+	*is_insert = p[0] != 0;
+	*klen = ((size_t)p[1] << 8) | p[2];
+	*k = p + 3;
+	SL_ASSERT(*off + 3 + *klen <= h->ops.len);
+	*off += 3 + *klen;
+	return true;
+}
+
+void ledger_index_stage(store_batch *b, store_cf cf, ledger_hot_ops *hot,
+                        const ledger_index_row *old, const ledger_index_row *row)
 {
 	uint8_t ok[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
 	uint8_t nk[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
 	size_t olen[LEDGER_INDEX_PER_ITEM], nlen[LEDGER_INDEX_PER_ITEM];
 	size_t n_old = old != NULL ? ledger_index_keys(old, ok, olen) : 0;
 	size_t n_new = ledger_index_keys(row, nk, nlen);
-	for (size_t i = 0; i < n_old; i++)
-		if (!has_key(nk, nlen, n_new, ok[i], olen[i]))
+	for (size_t i = 0; i < n_old; i++) {
+		if (has_key(nk, nlen, n_new, ok[i], olen[i]))
+			continue;
+		if (!ledger_index_is_hot(ok[i][0]))
 			store_batch_delete(b, cf, ok[i], olen[i]);
-	for (size_t i = 0; i < n_new; i++)
-		if (!has_key(ok, olen, n_old, nk[i], nlen[i]))
+		else if (hot != NULL)
+			hot_op_stage(hot, false, ok[i], olen[i]);
+	}
+	for (size_t i = 0; i < n_new; i++) {
+		if (has_key(ok, olen, n_old, nk[i], nlen[i]))
+			continue;
+		if (!ledger_index_is_hot(nk[i][0]))
 			store_batch_put(b, cf, nk[i], nlen[i], "", 0);
+		else if (hot != NULL)
+			hot_op_stage(hot, true, nk[i], nlen[i]);
+	}
 }
 
 size_t ledger_index_item_key(const uint8_t *k, size_t klen)

@@ -15,6 +15,10 @@
  *   'U' be64(updatedDate ^ 2^63) item key           existing items
  *
  * Products need no index: the views themselves are keyed by product first.
+ *
+ * 'Q' and 'U' are the hot indexes: every event changes updatedDate and nearly every one the
+ * quantity, so their rows would be deleted and put again per event. They are kept in memory
+ * (ledger/memindex.h), never in the family; the four others are stored.
  * All functions are pure (no I/O) except ledger_index_stage, which adds to a batch.
  */
 #ifndef SL_LEDGER_INDEX_H
@@ -24,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/sl_buf.h"
 #include "ledger/ledger.h"
 #include "ledger/store.h"
 #include "ledger/types.h"
@@ -34,10 +39,10 @@
 #define LEDGER_INDEX_QUANTITY 'Q'
 #define LEDGER_INDEX_CREATED 'C'
 #define LEDGER_INDEX_UPDATED 'U'
-/* indexes one item can have */
+/* indexes one item can have, of them stored in STORE_CF_ITEM_INDEX, and hot (in memory) */
 #define LEDGER_INDEX_PER_ITEM 6
-/* the longest index key: tag, a value of up to SL_ID_MAX + 1 bytes, the item key */
-#define LEDGER_INDEX_KEY_BYTES (1 + SL_ID_MAX + 1 + LEDGER_KEY_BYTES)
+#define LEDGER_INDEX_STORED_PER_ITEM 4
+#define LEDGER_INDEX_HOT_PER_ITEM 2
 
 /* ledger_index_row: what the indexes of one item depend on. */
 typedef struct ledger_index_row {
@@ -59,11 +64,37 @@ size_t ledger_index_keys(const ledger_index_row *row,
                          uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES],
                          size_t lens[LEDGER_INDEX_PER_ITEM]);
 
-/* ledger_index_stage adds to b what turns the index rows of old (NULL: the item had no
- * view) into those of row in cf (STORE_CF_ITEM_INDEX, or its shadow for a rebuild):
- * deletes of keys that go, puts of keys that come. */
-void ledger_index_stage(store_batch *b, store_cf cf, const ledger_index_row *old,
-                        const ledger_index_row *row);
+/* ledger_index_key_cmp orders index keys (and bounds of ranges of them) as RocksDB's
+ * default comparator does: bytes, then the shorter first. */
+int ledger_index_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* ledger_index_is_hot tells whether the index of tag is a hot one ('Q', 'U'): kept in
+ * memory, not in the family. */
+bool ledger_index_is_hot(uint8_t tag);
+
+/* ledger_hot_ops: changes of the hot indexes, staged in order (a delete and an insert per
+ * changed key), applied to the in-memory indexes after the commit of what they go with.
+ * Zeroed storage is an empty list; ledger_hot_ops_fini releases it. */
+typedef struct ledger_hot_ops {
+	sl_buf ops; /* per op: is_insert[1] len[2, big-endian] key[len] */
+	size_t n;
+	bool is_nomem; /* an op could not be staged: applying the list fails */
+} ledger_hot_ops;
+
+void ledger_hot_ops_clear(ledger_hot_ops *h);
+void ledger_hot_ops_fini(ledger_hot_ops *h);
+
+/* ledger_hot_ops_next reads the op at *off of h into is_insert, k and klen (k points into
+ * h), moves *off past it; false at the end. */
+bool ledger_hot_ops_next(const ledger_hot_ops *h, size_t *off, bool *is_insert, const uint8_t **k,
+                         size_t *klen);
+
+/* ledger_index_stage adds to b what turns the stored index rows of old (NULL: the item had
+ * no view) into those of row in cf (STORE_CF_ITEM_INDEX, or its shadow for a rebuild):
+ * deletes of keys that go, puts of keys that come; and the same for the hot keys to hot
+ * (NULL: the hot keys are not wanted, as in a rebuild, whose ledger derives them again). */
+void ledger_index_stage(store_batch *b, store_cf cf, ledger_hot_ops *hot,
+                        const ledger_index_row *old, const ledger_index_row *row);
 
 /* ledger_index_u64 maps a signed value to an unsigned one of the same order. */
 uint64_t ledger_index_u64(int64_t v);

@@ -23,6 +23,7 @@
 #include "base/sl_map.h"
 #include "ledger/codec.h"
 #include "ledger/index.h"
+#include "ledger/memindex.h"
 
 struct ledger {
 	store *st;
@@ -33,7 +34,23 @@ struct ledger {
 	unsigned char head_hash[SL_HASH_BYTES];
 	sl_err sticky;
 	char cause[SL_LEDGER_CAUSE_MAX]; /* why the ledger failed ("" while it has not) */
+	/* the hot indexes (NULL in a bulk ledger): changed under mem_lock's write side by the
+	 * thread that commits index rows; mem_seq is the event they are complete up to */
+	memindex *mem;
+	pthread_rwlock_t mem_lock;
+	uint64_t mem_seq;
 };
+
+struct ledger_index_batch {
+	store_batch *rows;
+	ledger_hot_ops hot;
+};
+
+static void index_batch_clear(ledger_index_batch *ib)
+{
+	store_batch_clear(ib->rows);
+	ledger_hot_ops_clear(&ib->hot);
+}
 
 struct ledger_txn {
 	ledger *l;
@@ -44,12 +61,16 @@ struct ledger_txn {
 	bool is_shadow; /* writes the shadow view families (rebuild) */
 	sl_buf scratch;
 	sl_buf value;
-	sl_map staged;   /* item key -> ledger_index_row of the views staged in this txn */
-	store_batch *ib; /* where the secondary index rows go (NULL: batch) */
+	sl_map staged;          /* item key -> ledger_index_row of the views staged in this txn */
+	ledger_index_batch *ib; /* where the secondary index rows go (NULL: batch and hot) */
+	ledger_hot_ops hot;     /* the hot index changes of this txn when ib is NULL */
 };
 
 static const char format_key[] = "format";
-static const char indexed_key[] = "indexed_seq";
+/* "indexed_seq" marked an index family that held the hot 'Q' and 'U' rows too; a directory
+ * with only that mark has its family derived again, without them (index_catch_up). */
+static const char indexed_key[] = "indexed_seq.2";
+static const char indexed_key_1[] = "indexed_seq";
 static const char views_seq_key[] = "views_seq";
 /* stockledger-2: an item's revision is its item_seq (projector/stock.c), also after a
  * delete and a re-create, where stockledger-1 started again at 1 (views_revision_migrate) */
@@ -181,18 +202,22 @@ static sl_err format_check(ledger *l, char *errbuf, size_t errbuf_size)
 	return rc;
 }
 
-static sl_err mark_get(ledger *l, const store_snap *snap, uint64_t *out)
+static sl_err mark_get_key(ledger *l, const store_snap *snap, const char *key, uint64_t *out)
 {
 	sl_buf v;
 	sl_buf_init(&v);
-	sl_err rc =
-	    store_get_at(l->st, snap, STORE_CF_META, indexed_key, sizeof(indexed_key) - 1, &v);
+	sl_err rc = store_get_at(l->st, snap, STORE_CF_META, key, strlen(key), &v);
 	if (rc == SL_OK && v.len != 8)
 		rc = SL_ERR_CORRUPT;
 	if (rc == SL_OK)
 		*out = sl_be64_get(v.data);
 	sl_buf_fini(&v);
 	return rc;
+}
+
+static sl_err mark_get(ledger *l, const store_snap *snap, uint64_t *out)
+{
+	return mark_get_key(l, snap, indexed_key, out);
 }
 
 static void mark_put(store_batch *b, uint64_t seq)
@@ -219,7 +244,7 @@ static sl_err index_rows_write(ledger *l)
 		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK)
 			break;
 		ledger_index_row_of(&item, &row);
-		ledger_index_stage(b, STORE_CF_ITEM_INDEX, NULL, &row);
+		ledger_index_stage(b, STORE_CF_ITEM_INDEX, NULL, NULL, &row);
 		if (++n % INDEX_CATCH_UP_ROWS == 0) {
 			rc = store_write(l->st, b, false);
 			store_batch_clear(b);
@@ -229,6 +254,7 @@ static sl_err index_rows_write(ledger *l)
 		rc = store_iter_status(it);
 	if (rc == SL_OK) {
 		mark_put(b, l->head_seq);
+		store_batch_delete(b, STORE_CF_META, indexed_key_1, sizeof(indexed_key_1) - 1);
 		rc = store_write(l->st, b, true);
 	}
 	store_iter_free(it);
@@ -246,6 +272,13 @@ static sl_err index_catch_up(ledger *l, char *errbuf, size_t errbuf_size)
 	/* no mark, or one that does not decode: derived data, derive it again */
 	if (rc != SL_OK && rc != SL_ERR_NOT_FOUND && rc != SL_ERR_CORRUPT)
 		goto fail;
+	/* the mark of a build that stored the hot rows too: its family holds them */
+	uint64_t old_mark;
+	sl_err old_rc = mark_get_key(l, NULL, indexed_key_1, &old_mark);
+	if (old_rc == SL_OK || old_rc == SL_ERR_CORRUPT)
+		rc = SL_ERR_NOT_FOUND;
+	else if (old_rc != SL_ERR_NOT_FOUND)
+		goto fail_old;
 	if (rc == SL_OK && mark >= l->head_seq) {
 		l->indexed_seq = l->head_seq;
 		return SL_OK;
@@ -255,9 +288,174 @@ static sl_err index_catch_up(ledger *l, char *errbuf, size_t errbuf_size)
 		goto fail;
 	l->indexed_seq = l->head_seq;
 	return SL_OK;
+fail_old:
+	rc = old_rc;
 fail:
 	snprintf(errbuf, errbuf_size, "cannot bring the secondary indexes up to the log: %s",
 	         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
+	return rc;
+}
+
+/* ---- hot indexes ---- */
+
+/* hot_add_view inserts the hot keys of the view in v (vlen bytes) into h. */
+static sl_err hot_add_view(memindex *h, const uint8_t *v, size_t vlen)
+{
+	sl_item item;
+	ledger_index_row row;
+	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
+	size_t lens[LEDGER_INDEX_PER_ITEM];
+	sl_err rc = ledger_item_decode(v, vlen, &item);
+	if (rc != SL_OK)
+		return rc;
+	ledger_index_row_of(&item, &row);
+	size_t n = ledger_index_keys(&row, keys, lens);
+	for (size_t i = 0; i < n && rc == SL_OK; i++)
+		if (ledger_index_is_hot(keys[i][0]))
+			rc = memindex_insert(h, keys[i], lens[i]);
+	return rc;
+}
+
+/* hot_fill fills the empty h with the hot keys of every view of l. */
+static sl_err hot_fill(ledger *l, memindex *h)
+{
+	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
+		size_t vlen;
+		const uint8_t *v = store_iter_value(it, &vlen);
+		rc = hot_add_view(h, v, vlen);
+	}
+	if (rc == SL_OK)
+		rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+/* hot_build derives l's hot indexes from its views (ledger_open; after a rebuild's switch). */
+static sl_err hot_build(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	pthread_rwlock_wrlock(&l->mem_lock);
+	memindex_clear(l->mem);
+	sl_err rc = hot_fill(l, l->mem);
+	l->mem_seq = ledger_head(l, NULL);
+	pthread_rwlock_unlock(&l->mem_lock);
+	if (rc != SL_OK)
+		snprintf(errbuf, errbuf_size, "cannot derive the hot indexes from the views: %s",
+		         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
+	return rc;
+}
+
+/* hot_apply applies the changes of ops to l's hot indexes, complete up to seq after them.
+ * A change that does not fit (an insert of a key present, a delete of one absent) is
+ * SL_ERR_CORRUPT: the memory no longer is the fold of the views. */
+static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq)
+{
+	if (l->mem == NULL)
+		return SL_OK; /* a bulk ledger: no hot indexes */
+	if (ops->is_nomem)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
+	size_t off = 0, klen;
+	bool is_insert;
+	const uint8_t *k;
+	pthread_rwlock_wrlock(&l->mem_lock);
+	while (rc == SL_OK && ledger_hot_ops_next(ops, &off, &is_insert, &k, &klen)) {
+		rc =
+		    is_insert ? memindex_insert(l->mem, k, klen) : memindex_delete(l->mem, k, klen);
+		if (rc == SL_ERR_NOT_FOUND)
+			rc = SL_ERR_CORRUPT;
+	}
+	if (rc == SL_OK && seq > l->mem_seq)
+		l->mem_seq = seq;
+	pthread_rwlock_unlock(&l->mem_lock);
+	return rc;
+}
+
+sl_err ledger_hot_scan(ledger *l, const uint8_t *from, size_t from_len, bool is_desc,
+                       const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
+                       uint8_t (*keys)[LEDGER_INDEX_KEY_BYTES], size_t *lens, size_t max, size_t *n,
+                       uint64_t *seq)
+{
+	*n = 0;
+	if (l->mem == NULL)
+		return SL_ERR_UNAVAILABLE;
+	static const uint8_t past_all[1] = {0xff};
+	memindex_pos pos;
+	pthread_rwlock_rdlock(&l->mem_lock);
+	*seq = l->mem_seq;
+	bool is_at;
+	if (!is_desc)
+		is_at = memindex_seek(l->mem, from, from_len, &pos);
+	else if (from_len > 0)
+		is_at = memindex_seek_for_prev(l->mem, from, from_len, &pos);
+	else
+		is_at = memindex_seek_for_prev(l->mem, past_all, sizeof(past_all), &pos);
+	while (is_at && *n < max) {
+		size_t klen = memindex_key(l->mem, &pos, keys[*n]);
+		bool is_below = ledger_index_key_cmp(keys[*n], klen, lo, lo_len) < 0;
+		bool is_above = hi_len > 0 && ledger_index_key_cmp(keys[*n], klen, hi, hi_len) >= 0;
+		if (is_desc ? is_below : is_above)
+			break; /* past the range in the direction of the walk */
+		if (!is_below && !is_above)
+			lens[(*n)++] = klen;
+		is_at = is_desc ? memindex_prev(l->mem, &pos) : memindex_next(l->mem, &pos);
+	}
+	pthread_rwlock_unlock(&l->mem_lock);
+	return SL_OK;
+}
+
+sl_err ledger_hot_verify(ledger *l, char *msg, size_t msg_size)
+{
+	if (l->mem == NULL)
+		return SL_OK;
+	memindex *fresh = NULL;
+	sl_err rc = memindex_alloc(&fresh);
+	if (rc == SL_OK)
+		rc = hot_fill(l, fresh);
+	if (rc != SL_OK) {
+		snprintf(msg, msg_size, "cannot derive the hot indexes from the views: %s",
+		         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
+		memindex_free(fresh);
+		return rc;
+	}
+	uint8_t a[LEDGER_INDEX_KEY_BYTES], b[LEDGER_INDEX_KEY_BYTES];
+	memindex_pos pa, pb;
+	pthread_rwlock_rdlock(&l->mem_lock);
+	size_t held = memindex_count(l->mem), want = memindex_count(fresh);
+	bool is_a = memindex_seek(l->mem, (const uint8_t *)"", 0, &pa);
+	bool is_b = memindex_seek(fresh, (const uint8_t *)"", 0, &pb);
+	while (rc == SL_OK && (is_a || is_b)) {
+		size_t alen = is_a ? memindex_key(l->mem, &pa, a) : 0;
+		size_t blen = is_b ? memindex_key(fresh, &pb, b) : 0;
+		if (is_a != is_b || ledger_index_key_cmp(a, alen, b, blen) != 0) {
+			const uint8_t *k =
+			    is_b && (!is_a || ledger_index_key_cmp(b, blen, a, alen) < 0) ? b : a;
+			snprintf(msg, msg_size,
+			         "the hot index in memory %s key '%c' of item '%s' (it holds %zu "
+			         "keys, the views call for %zu)",
+			         k == b ? "lacks" : "holds a stray", k[0],
+			         (const char *)k + ledger_index_item_key(k, k == b ? blen : alen),
+			         held, want);
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
+		is_a = memindex_next(l->mem, &pa);
+		is_b = memindex_next(fresh, &pb);
+	}
+	pthread_rwlock_unlock(&l->mem_lock);
+	memindex_free(fresh);
+	return rc;
+}
+
+sl_err ledger_views_publish(ledger *l, store_batch *mark)
+{
+	sl_err rc = store_shadow_publish(l->st, mark);
+	char err[256];
+	if (rc == SL_OK && l->mem != NULL)
+		rc = hot_build(l, err, sizeof(err));
 	return rc;
 }
 
@@ -284,6 +482,7 @@ static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbu
 	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->indexed, NULL);
+	pthread_rwlock_init(&l->mem_lock, NULL);
 	sl_err rc = is_bulk ? store_open_bulk(dir, &l->st, errbuf, errbuf_size)
 	                    : store_open(dir, &l->st, errbuf, errbuf_size);
 	if (rc == SL_OK)
@@ -292,6 +491,10 @@ static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbu
 		rc = head_load(l, dir, errbuf, errbuf_size);
 	if (rc == SL_OK)
 		rc = index_catch_up(l, errbuf, errbuf_size);
+	if (rc == SL_OK && !is_bulk && (rc = memindex_alloc(&l->mem)) != SL_OK)
+		snprintf(errbuf, errbuf_size, "cannot open ledger '%s': out of memory", dir);
+	if (rc == SL_OK && !is_bulk)
+		rc = hot_build(l, errbuf, errbuf_size);
 	if (rc != SL_OK) {
 		ledger_close(l);
 		return rc;
@@ -305,6 +508,8 @@ void ledger_close(ledger *l)
 	if (l == NULL)
 		return;
 	store_close(l->st);
+	memindex_free(l->mem);
+	pthread_rwlock_destroy(&l->mem_lock);
 	pthread_cond_destroy(&l->indexed);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -605,6 +810,7 @@ void ledger_txn_free(ledger_txn *t)
 	sl_buf_fini(&t->scratch);
 	sl_buf_fini(&t->value);
 	sl_map_fini(&t->staged);
+	ledger_hot_ops_fini(&t->hot);
 	free(t);
 }
 
@@ -617,6 +823,7 @@ sl_err ledger_txn_begin(ledger_txn *t)
 	t->next_seq = ledger_head(t->l, t->prev_hash) + 1;
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
+	ledger_hot_ops_clear(&t->hot);
 	t->is_open = true;
 	return SL_OK;
 }
@@ -722,8 +929,9 @@ static sl_err put_view(ledger_txn *t, const sl_item *item, const sl_item *before
 		old = *row;
 	}
 	ledger_index_row_of(item, row);
-	ledger_index_stage(t->ib != NULL ? t->ib : t->batch, txn_cf(t, STORE_CF_ITEM_INDEX),
-	                   has_old ? &old : NULL, row);
+	ledger_hot_ops *hot = t->is_shadow ? NULL : t->ib != NULL ? &t->ib->hot : &t->hot;
+	ledger_index_stage(t->ib != NULL ? t->ib->rows : t->batch, txn_cf(t, STORE_CF_ITEM_INDEX),
+	                   hot, has_old ? &old : NULL, row);
 	store_batch_put(t->batch, txn_cf(t, STORE_CF_VIEWS), k, klen, t->scratch.data,
 	                t->scratch.len);
 	return SL_OK;
@@ -753,15 +961,23 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	if (t->ib == NULL && !t->is_shadow && store_batch_count(t->batch) > 0)
 		mark_put(t->batch, t->next_seq - 1);
 	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
+	char cause[SL_LEDGER_CAUSE_MAX] = "";
+	if (rc != SL_OK)
+		store_last_error_copy(t->l->st, cause, sizeof(cause));
+	/* the hot changes of a txn without an index batch go with its commit (the writer's
+	 * go with the index batch, ledger_index_commit) */
+	if (rc == SL_OK && t->ib == NULL && !t->is_shadow &&
+	    (rc = hot_apply(t->l, &t->hot, t->next_seq - 1)) != SL_OK)
+		snprintf(cause, sizeof(cause), "cannot change the hot indexes in memory: %s",
+		         sl_strerror(rc));
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
+	ledger_hot_ops_clear(&t->hot);
 	pthread_mutex_lock(&t->l->lock);
 	if (rc != SL_OK) {
-		char cause[SL_LEDGER_CAUSE_MAX];
-		store_last_error_copy(t->l->st, cause, sizeof(cause));
 		sticky_set_locked(t->l, rc, cause);
 		if (t->ib != NULL)
-			store_batch_clear(t->ib);
+			index_batch_clear(t->ib);
 	} else {
 		t->l->head_seq = t->next_seq - 1;
 		memcpy(t->l->head_hash, t->prev_hash, SL_HASH_BYTES);
@@ -773,20 +989,49 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	return rc;
 }
 
-void ledger_txn_defer_index(ledger_txn *t, store_batch *ib)
+void ledger_txn_defer_index(ledger_txn *t, ledger_index_batch *ib)
 {
 	SL_ASSERT(!t->is_open && !t->is_shadow);
 	t->ib = ib;
 }
 
-sl_err ledger_index_commit(ledger *l, store_batch *ib, uint64_t seq)
+ledger_index_batch *ledger_index_batch_alloc(ledger *l)
 {
-	mark_put(ib, seq);
-	sl_err rc = store_write(l->st, ib, false);
-	store_batch_clear(ib);
+	ledger_index_batch *ib = calloc(1, sizeof(*ib));
+	if (ib == NULL)
+		return NULL;
+	if ((ib->rows = store_batch_alloc(l->st)) == NULL) {
+		free(ib);
+		return NULL;
+	}
+	return ib;
+}
+
+void ledger_index_batch_free(ledger_index_batch *ib)
+{
+	if (ib == NULL)
+		return;
+	store_batch_free(ib->rows);
+	ledger_hot_ops_fini(&ib->hot);
+	free(ib);
+}
+
+size_t ledger_index_batch_count(const ledger_index_batch *ib)
+{
+	return store_batch_count(ib->rows) + ib->hot.n;
+}
+
+sl_err ledger_index_commit(ledger *l, ledger_index_batch *ib, uint64_t seq)
+{
+	mark_put(ib->rows, seq);
+	sl_err rc = store_write(l->st, ib->rows, false);
 	char cause[SL_LEDGER_CAUSE_MAX] = "";
 	if (rc != SL_OK)
 		store_last_error_copy(l->st, cause, sizeof(cause));
+	else if ((rc = hot_apply(l, &ib->hot, seq)) != SL_OK)
+		snprintf(cause, sizeof(cause), "cannot change the hot indexes in memory: %s",
+		         sl_strerror(rc));
+	index_batch_clear(ib);
 	pthread_mutex_lock(&l->lock);
 	if (rc != SL_OK)
 		sticky_set_locked(l, rc, cause);
@@ -861,7 +1106,8 @@ void ledger_txn_abort(ledger_txn *t)
 {
 	store_batch_clear(t->batch);
 	if (t->ib != NULL)
-		store_batch_clear(t->ib);
+		index_batch_clear(t->ib);
+	ledger_hot_ops_clear(&t->hot);
 	sl_map_clear(&t->staged);
 	t->is_open = false;
 }

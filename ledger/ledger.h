@@ -85,6 +85,9 @@ sl_err ledger_history(ledger *l, const sl_item_key *key, uint64_t after_item_seq
  * 3 * (SL_ID_MAX + 1) bytes); returns its length. Keys sort by product, variant, location. */
 size_t ledger_key_encode(const sl_item_key *key, uint8_t *buf);
 #define LEDGER_KEY_BYTES (3 * (SL_ID_MAX + 1) + 8)
+/* the longest secondary index key (ledger/index.h): tag, a value of up to SL_ID_MAX + 1
+ * bytes, the item key */
+#define LEDGER_INDEX_KEY_BYTES (1 + SL_ID_MAX + 1 + LEDGER_KEY_BYTES)
 
 /* ledger_history_key writes the key of the history index row of an item's item_seq-th event
  * (the item's store key of klen bytes, '\0', be64 item_seq) into out
@@ -202,16 +205,53 @@ void ledger_txn_abort(ledger_txn *t);
  * views before it returns, so every reader of an opened ledger sees a complete index.
  * Without an index batch a transaction stages the index rows in its own batch, as before,
  * and its commit moves indexed_seq with the head.
+ *
+ * Hot indexes (docs/storage.md, "Hot indexes in memory"): the 'Q' and 'U' indexes change
+ * with every event and live in memory only (ledger/memindex.h), derived from the views by
+ * ledger_open (not by ledger_open_bulk, whose ledger has none and answers no sorted
+ * query). Their changes travel with the stored index rows (in the index batch, or in the
+ * transaction) and are applied after the commit, before indexed_seq moves; so
+ * ledger_index_wait covers both.
  */
+
+/* ledger_index_batch: the index rows and hot index changes of deferred transactions. */
+typedef struct ledger_index_batch ledger_index_batch;
+
+/* ledger_index_batch_alloc: an empty index batch for l (NULL: out of memory). */
+ledger_index_batch *ledger_index_batch_alloc(ledger *l);
+
+/* ledger_index_batch_free releases ib; NULL is a no-op. */
+void ledger_index_batch_free(ledger_index_batch *ib);
+
+/* ledger_index_batch_count: the stored rows and hot changes staged in ib. */
+size_t ledger_index_batch_count(const ledger_index_batch *ib);
 
 /* ledger_txn_defer_index: from the next put_view on, t stages the secondary index rows into
  * ib (owned by the caller) instead of its own batch; NULL stages them in t's batch again. */
-void ledger_txn_defer_index(ledger_txn *t, store_batch *ib);
+void ledger_txn_defer_index(ledger_txn *t, ledger_index_batch *ib);
 
 /* ledger_index_commit writes ib, the index rows staged by deferred transactions that
- * committed up to event seq, with the mark indexed_seq = seq, then empties ib. One thread
- * calls it, in commit order. On failure the ledger enters its sticky failed state. */
-sl_err ledger_index_commit(ledger *l, store_batch *ib, uint64_t seq);
+ * committed up to event seq, with the mark indexed_seq = seq, applies its hot changes, then
+ * empties ib. One thread calls it, in commit order. On failure (a write, or hot changes
+ * that do not fit what the memory holds: SL_ERR_CORRUPT, or SL_ERR_NOMEM) the ledger enters
+ * its sticky failed state. */
+sl_err ledger_index_commit(ledger *l, ledger_index_batch *ib, uint64_t seq);
+
+/* ledger_hot_scan reads up to max keys of the hot indexes, in key order from the first key
+ * >= from (is_desc: in reverse order from the last key <= from; from_len 0 and is_desc:
+ * from the very last), stopping at the first key outside [lo, hi) (hi_len 0: no upper
+ * bound). keys holds max slots of LEDGER_INDEX_KEY_BYTES; their lengths go to lens. *n is
+ * how many were read and *seq the event up to which the hot indexes were complete when they
+ * were read (under one read lock). SL_ERR_UNAVAILABLE if l has no hot indexes (a bulk
+ * ledger). Thread-safe. */
+sl_err ledger_hot_scan(ledger *l, const uint8_t *from, size_t from_len, bool is_desc,
+                       const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
+                       uint8_t (*keys)[LEDGER_INDEX_KEY_BYTES], size_t *lens, size_t max, size_t *n,
+                       uint64_t *seq);
+
+/* ledger_hot_verify checks that l's hot indexes hold exactly the hot keys of its views;
+ * SL_ERR_CORRUPT with what differs in msg. SL_OK for a bulk ledger (none to check). */
+sl_err ledger_hot_verify(ledger *l, char *msg, size_t msg_size);
 
 /* ledger_indexed_seq: the event up to which the secondary indexes are complete. */
 uint64_t ledger_indexed_seq(ledger *l);
@@ -244,6 +284,11 @@ sl_err ledger_views_seq(ledger *l, uint64_t *out);
 /* ledger_views_seq_stage stages into b the mark of views folded up to seq: views_seq = seq
  * when seq is below the head, its removal otherwise (views at the head). */
 void ledger_views_seq_stage(ledger *l, store_batch *b, uint64_t seq);
+
+/* ledger_views_publish makes a rebuild's shadow views live with the meta rows of mark
+ * (store_shadow_publish) and derives the hot indexes again from them. Errors as
+ * store_shadow_publish's; SL_ERR_NOMEM if the hot indexes do not fit. */
+sl_err ledger_views_publish(ledger *l, store_batch *mark);
 
 /*
  * Iteration of the log, checking the chain: each event's stored hash must equal

@@ -362,18 +362,10 @@ static sl_err cursor_decode(const plan *p, const char *text, const unsigned char
 
 /* ---- the scan ---- */
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c != 0)
-		return c;
-	return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
-
 static bool in_range(const key_range *r, const uint8_t *k, size_t klen)
 {
-	return key_cmp(k, klen, r->lo, r->lo_len) >= 0 &&
-	       (r->hi_len == 0 || key_cmp(k, klen, r->hi, r->hi_len) < 0);
+	return ledger_index_key_cmp(k, klen, r->lo, r->lo_len) >= 0 &&
+	       (r->hi_len == 0 || ledger_index_key_cmp(k, klen, r->hi, r->hi_len) < 0);
 }
 
 typedef struct scan {
@@ -389,7 +381,29 @@ typedef struct scan {
 	uint8_t last[LEDGER_INDEX_KEY_BYTES]; /* the last key consumed */
 	size_t last_len;
 	bool is_done;
+	size_t hot_chunks; /* chunks read from a hot index so far */
 } scan;
+
+static bool plan_is_hot(const plan *p)
+{
+	return p->kind != 'v' && ledger_index_is_hot((uint8_t)p->kind);
+}
+
+static bool item_key_equal(const sl_item_key *a, const sl_item_key *b)
+{
+	return strcmp(a->product_id, b->product_id) == 0 &&
+	       strcmp(a->variant_id, b->variant_id) == 0 &&
+	       strcmp(a->location_id, b->location_id) == 0;
+}
+
+/* page_has: is an item of key already on the page? */
+static bool page_has(const ledger_query_page *page, const sl_item_key *key)
+{
+	for (size_t i = 0; i < page->n_items; i++)
+		if (item_key_equal(&page->items[i].key, key))
+			return true;
+	return false;
+}
 
 /* scan_row handles one row of the plan: false when the page is complete. */
 static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
@@ -406,8 +420,12 @@ static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v,
 		if (at == SIZE_MAX || ledger_key_decode(k + at, klen - at, &key) != SL_OK)
 			return SL_ERR_CORRUPT;
 		rc = ledger_view_get_at(s->l, s->snap, &key, &it);
+		/* an index row without its view; except in a hot index's later chunk, which may
+		 * hold an item created after the snapshot (scan_hot_range) */
+		if (rc == SL_ERR_NOT_FOUND && s->hot_chunks > 1)
+			goto consumed;
 		if (rc == SL_ERR_NOT_FOUND)
-			rc = SL_ERR_CORRUPT; /* an index row without its view */
+			rc = SL_ERR_CORRUPT;
 	}
 	if (rc != SL_OK)
 		return rc;
@@ -423,6 +441,9 @@ static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v,
 			return rc;
 		it = past;
 	}
+	/* a later chunk of a hot index may show an item again that moved meanwhile */
+	if (s->hot_chunks > 1 && page_has(s->page, &it.key))
+		goto consumed;
 	if (ledger_query_matches(s->q, &it)) {
 		if (s->page->n_items == s->limit) {
 			/* one more match exists: the cursor stays on the last item returned */
@@ -437,6 +458,31 @@ consumed:
 	return SL_OK;
 }
 
+/* scan_budget_row is the loop body shared by both scans: the budget, then scan_row. false
+ * when the scan of this page is over (s->is_done, or an error in *rc). */
+static bool scan_budget_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                            sl_err *rc)
+{
+	if (s->examined == SL_QUERY_SCAN_MAX && s->page->n_items < s->limit) {
+		s->is_done = true; /* out of budget: the cursor resumes here */
+		return false;
+	}
+	s->examined++;
+	bool is_more;
+	if ((*rc = scan_row(s, k, klen, v, vlen, &is_more)) != SL_OK)
+		return false;
+	if (!is_more) {
+		s->is_done = true;
+		return false;
+	}
+	if (s->examined > SL_QUERY_SCAN_MAX) {
+		/* the page is full and the peek for one more ran out of budget */
+		s->is_done = true;
+		return false;
+	}
+	return true;
+}
+
 static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t cur_len)
 {
 	store_iter *it = store_iter_alloc_at(ledger_store(s->l), s->p->cf, s->snap);
@@ -444,7 +490,7 @@ static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t
 		return SL_ERR_NOMEM;
 	sl_err rc = SL_OK;
 	if (!s->p->is_desc) {
-		if (cur_len > 0 && key_cmp(cur, cur_len, r->lo, r->lo_len) >= 0)
+		if (cur_len > 0 && ledger_index_key_cmp(cur, cur_len, r->lo, r->lo_len) >= 0)
 			store_iter_seek(it, cur, cur_len);
 		else
 			store_iter_seek(it, r->lo, r->lo_len);
@@ -459,34 +505,17 @@ static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t
 		size_t klen, vlen;
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
-		bool is_skip = cur_len > 0 && key_cmp(k, klen, cur, cur_len) == 0;
+		bool is_skip = cur_len > 0 && ledger_index_key_cmp(k, klen, cur, cur_len) == 0;
 		if (!is_skip && !in_range(r, k, klen)) {
 			if (s->p->is_desc && r->hi_len > 0 &&
-			    key_cmp(k, klen, r->hi, r->hi_len) >= 0) {
+			    ledger_index_key_cmp(k, klen, r->hi, r->hi_len) >= 0) {
 				store_iter_prev(it); /* seek_for_prev landed on hi itself */
 				continue;
 			}
 			break;
 		}
-		if (!is_skip) {
-			if (s->examined == SL_QUERY_SCAN_MAX && s->page->n_items < s->limit) {
-				s->is_done = true; /* out of budget: the cursor resumes here */
-				break;
-			}
-			s->examined++;
-			bool is_more;
-			if ((rc = scan_row(s, k, klen, v, vlen, &is_more)) != SL_OK)
-				break;
-			if (!is_more) {
-				s->is_done = true;
-				break;
-			}
-			if (s->examined > SL_QUERY_SCAN_MAX) {
-				/* the page is full and the peek for one more ran out of budget */
-				s->is_done = true;
-				break;
-			}
-		}
+		if (!is_skip && !scan_budget_row(s, k, klen, v, vlen, &rc))
+			break;
 		if (s->p->is_desc)
 			store_iter_prev(it);
 		else
@@ -495,6 +524,74 @@ static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t
 	if (rc == SL_OK)
 		rc = store_iter_status(it);
 	store_iter_free(it);
+	return rc;
+}
+
+/*
+ * scan_hot_range is scan_range over a hot index (ledger/memindex.h, in memory): its keys
+ * are copied out in chunks of SL_QUERY_HOT_CHUNK, each under one read lock of the index
+ * (ledger_hot_scan), so the index thread never waits for a page's view reads. The first
+ * chunk fixes the page's state: its seq is the page's as_of_seq, and the snapshot the views
+ * are read from is taken after it, so it holds every event the chunk reflects. A page whose
+ * filters reject most rows needs later chunks, read from the index as it is then: an item
+ * that moved meanwhile may be met again (skipped: it is on the page) or not at all, as
+ * between two pages of a sorted walk (docs/audit.md); items created since are skipped.
+ */
+static sl_err scan_hot_range(scan *s, const key_range *r, const uint8_t *cur, size_t cur_len)
+{
+	uint8_t(*keys)[LEDGER_INDEX_KEY_BYTES] = malloc(SL_QUERY_HOT_CHUNK * sizeof(*keys));
+	size_t *lens = malloc(SL_QUERY_HOT_CHUNK * sizeof(*lens));
+	uint8_t from[LEDGER_INDEX_KEY_BYTES];
+	size_t from_len = 0;
+	bool is_from_seen = false; /* from is a key already consumed (the cursor, a chunk's last) */
+	sl_err rc = SL_OK;
+	if (keys == NULL || lens == NULL) {
+		rc = SL_ERR_NOMEM;
+		goto done;
+	}
+	if (cur_len > 0 &&
+	    (s->p->is_desc || ledger_index_key_cmp(cur, cur_len, r->lo, r->lo_len) >= 0)) {
+		memcpy(from, cur, cur_len);
+		from_len = cur_len;
+		is_from_seen = true;
+	} else if (!s->p->is_desc) {
+		memcpy(from, r->lo, r->lo_len);
+		from_len = r->lo_len;
+	} else if (r->hi_len > 0) {
+		memcpy(from, r->hi, r->hi_len);
+		from_len = r->hi_len;
+	}
+	for (;;) {
+		size_t n;
+		uint64_t seq;
+		rc = ledger_hot_scan(s->l, from, from_len, s->p->is_desc, r->lo, r->lo_len, r->hi,
+		                     r->hi_len, keys, lens, SL_QUERY_HOT_CHUNK, &n, &seq);
+		if (rc != SL_OK)
+			break;
+		if (s->hot_chunks++ == 0) {
+			s->indexed = seq;
+			store_snap_release(ledger_store(s->l), s->snap);
+			if ((s->snap = store_snap_take(ledger_store(s->l))) == NULL) {
+				rc = SL_ERR_NOMEM;
+				break;
+			}
+		}
+		bool is_on = true;
+		for (size_t i = 0; i < n && is_on; i++) {
+			if (is_from_seen &&
+			    ledger_index_key_cmp(keys[i], lens[i], from, from_len) == 0)
+				continue;
+			is_on = scan_budget_row(s, keys[i], lens[i], NULL, 0, &rc);
+		}
+		if (!is_on || n < SL_QUERY_HOT_CHUNK)
+			break;
+		memcpy(from, keys[n - 1], lens[n - 1]);
+		from_len = lens[n - 1];
+		is_from_seen = true;
+	}
+done:
+	free(keys);
+	free(lens);
 	return rc;
 }
 
@@ -570,9 +667,11 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 	for (size_t i = 0; i < p->n_ranges && !s.is_done && rc == SL_OK; i++) {
 		const key_range *r = &p->ranges[i];
 		/* ranges before the cursor are done */
-		if (cur_len > 0 && r->hi_len > 0 && key_cmp(r->hi, r->hi_len, cur, cur_len) <= 0)
+		if (cur_len > 0 && r->hi_len > 0 &&
+		    ledger_index_key_cmp(r->hi, r->hi_len, cur, cur_len) <= 0)
 			continue;
-		rc = scan_range(&s, r, cur, cur_len);
+		rc = plan_is_hot(p) ? scan_hot_range(&s, r, cur, cur_len)
+		                    : scan_range(&s, r, cur, cur_len);
 	}
 	if (rc != SL_OK) {
 		sl_error_set(err, rc, "cannot run the query: %s", sl_strerror(rc));

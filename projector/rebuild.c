@@ -314,9 +314,11 @@ static sl_err fv_write(fold_views *v, ledger_txn *txn)
  * none is a prefix of another). Instead of a skip-list insert per view and a sort of six
  * million index rows by RocksDB's comparator at the flush.
  */
-static const uint8_t ix_tags[LEDGER_INDEX_PER_ITEM] = {
-    LEDGER_INDEX_CREATED, LEDGER_INDEX_LOCATION, LEDGER_INDEX_QUANTITY,
-    LEDGER_INDEX_STATUS,  LEDGER_INDEX_UPDATED,  LEDGER_INDEX_VARIANT,
+static const uint8_t ix_tags[LEDGER_INDEX_STORED_PER_ITEM] = {
+    LEDGER_INDEX_CREATED,
+    LEDGER_INDEX_LOCATION,
+    LEDGER_INDEX_STATUS,
+    LEDGER_INDEX_VARIANT,
 };
 
 typedef struct ix_row {
@@ -374,16 +376,17 @@ static sl_err ix_add(ix_list *ix, const uint8_t *val, size_t vlen, uint32_t rank
 /* ix_tag_slot: the list of index tag t. */
 static size_t ix_tag_slot(uint8_t t)
 {
-	for (size_t i = 0; i < LEDGER_INDEX_PER_ITEM; i++)
+	for (size_t i = 0; i < LEDGER_INDEX_STORED_PER_ITEM; i++)
 		if (ix_tags[i] == t)
 			return i;
-	SL_ASSERT(!"an index tag of ledger/index.h is missing from ix_tags");
+	SL_ASSERT(!"a stored index tag of ledger/index.h is missing from ix_tags");
 	return 0;
 }
 
 /* tables_pass goes over the n items of sorted: writes each view to vw (NULL: not this
  * time) and collects the values of the indexes [t0, t1) of ix_tags into ix. Two passes keep
- * half of the six indexes in memory at a time. */
+ * half of the four stored indexes in memory at a time (the hot ones are the ledger's, in
+ * memory: ledger/memindex.h). */
 static sl_err tables_pass(fold_views *v, const viewmap_entry **sorted, size_t n, store_sst *vw,
                           ix_list *ix, size_t t0, size_t t1)
 {
@@ -404,6 +407,8 @@ static sl_err tables_pass(fold_views *v, const viewmap_entry **sorted, size_t n,
 		ledger_index_row_of(&v->item, &row);
 		size_t nk = ledger_index_keys(&row, keys, lens);
 		for (size_t j = 0; j < nk && rc == SL_OK; j++) {
+			if (ledger_index_is_hot(keys[j][0]))
+				continue;
 			size_t t = ix_tag_slot(keys[j][0]);
 			if (t < t0 || t >= t1)
 				continue;
@@ -450,12 +455,12 @@ static sl_err tables_index(const viewmap_entry **sorted, ix_list *ix, size_t t0,
 static sl_err fv_write_tables(fold_views *v, const viewmap_entry **sorted, size_t n)
 {
 	SL_ASSERT(v->spills == 0);
-	for (size_t t = 1; t < LEDGER_INDEX_PER_ITEM; t++)
+	for (size_t t = 1; t < LEDGER_INDEX_STORED_PER_ITEM; t++)
 		SL_ASSERT(ix_tags[t - 1] < ix_tags[t]); /* one file, tag after tag, ascending */
 	store *st = ledger_store(v->l);
-	ix_list ix[LEDGER_INDEX_PER_ITEM];
+	ix_list ix[LEDGER_INDEX_STORED_PER_ITEM];
 	memset(ix, 0, sizeof(ix));
-	const size_t half = LEDGER_INDEX_PER_ITEM / 2;
+	const size_t half = LEDGER_INDEX_STORED_PER_ITEM / 2;
 	store_sst *vw = NULL, *iw = NULL;
 	sl_err rc = store_sst_begin(st, store_cf_shadow(STORE_CF_VIEWS), &vw);
 	if (rc == SL_OK)
@@ -469,14 +474,14 @@ static sl_err fv_write_tables(fold_views *v, const viewmap_entry **sorted, size_
 	if (rc == SL_OK)
 		rc = tables_index(sorted, ix, 0, half, iw);
 	if (rc == SL_OK)
-		rc = tables_pass(v, sorted, n, NULL, ix, half, LEDGER_INDEX_PER_ITEM);
+		rc = tables_pass(v, sorted, n, NULL, ix, half, LEDGER_INDEX_STORED_PER_ITEM);
 	if (rc == SL_OK)
-		rc = tables_index(sorted, ix, half, LEDGER_INDEX_PER_ITEM, iw);
+		rc = tables_index(sorted, ix, half, LEDGER_INDEX_STORED_PER_ITEM, iw);
 	if (rc == SL_OK) {
 		rc = store_sst_ingest(iw);
 		iw = NULL;
 	}
-	for (size_t t = 0; t < LEDGER_INDEX_PER_ITEM; t++) {
+	for (size_t t = 0; t < LEDGER_INDEX_STORED_PER_ITEM; t++) {
 		free(ix[t].rows);
 		free(ix[t].arena);
 	}
@@ -961,7 +966,7 @@ sl_err projector_rebuild_bounded(ledger *l, uint64_t to_seq, size_t fold_bytes_m
 		goto fail;
 	}
 	ledger_views_seq_stage(l, mark, to_seq > 0 ? to_seq : ledger_head(l, NULL));
-	rc = store_shadow_publish(st, mark);
+	rc = ledger_views_publish(l, mark);
 	store_batch_free(mark);
 	if (rc != SL_OK)
 		goto fail;
@@ -1077,6 +1082,8 @@ static sl_err compare_index(ledger *l, fold_views *views, projector_report *r)
 		ledger_index_row_of(want, &row);
 		size_t n = ledger_index_keys(&row, keys, lens);
 		for (size_t k = 0; k < n && rc == SL_OK; k++) {
+			if (ledger_index_is_hot(keys[k][0]))
+				continue; /* in memory: ledger_hot_verify */
 			expected++;
 			rc = store_get(ledger_store(l), STORE_CF_ITEM_INDEX, keys[k], lens[k], &v);
 			if (rc == SL_ERR_NOT_FOUND) {
@@ -1278,6 +1285,8 @@ sl_err projector_verify(ledger *l, projector_progress_fn progress, void *ctx, pr
 		rc = index_check_rows(l, job.item_events, r);
 	if (rc == SL_OK)
 		rc = compare_index(l, &fv, r);
+	if (rc == SL_OK)
+		rc = ledger_hot_verify(l, r->message, sizeof(r->message));
 	if (rc == SL_OK)
 		rc = compare_orders(l, &f, r);
 	if (rc == SL_OK)

@@ -29,6 +29,8 @@
 #include "projector/stock.h"
 
 #define N_ITEMS 120
+/* more items than a hot index chunk holds (SL_QUERY_HOT_CHUNK), for pages that need several */
+#define N_ITEMS_MANY (3 * SL_QUERY_HOT_CHUNK)
 
 static char data_dir[256];
 static ledger *L;
@@ -228,7 +230,7 @@ typedef struct ref_item {
 	size_t order_len;
 } ref_item;
 
-static ref_item refs[N_ITEMS + 16];
+static ref_item refs[N_ITEMS_MANY + 16];
 static size_t n_refs;
 
 static int ref_cmp(const void *a, const void *b)
@@ -292,7 +294,7 @@ static void walk(ledger_query *q, const char *what)
 	reference(q);
 	q->limit = 7;
 	q->cursor[0] = '\0';
-	for (int pages = 0; pages < 100; pages++) {
+	for (int pages = 0; pages < 1000; pages++) {
 		sl_err rc = ledger_query_run(L, q, page, &err);
 		if (rc != SL_OK)
 			fail_msg("%s: %s", what, err.message);
@@ -388,6 +390,38 @@ static void test_query_pages_equal_a_filtered_scan_of_every_view(void **state)
 			walk(q, "sorted with an updatedDate range");
 		}
 	free(q);
+}
+
+/* A sorted page over a hot index (in memory, ledger/memindex.h) reads its keys in chunks;
+ * with a filter that only a few of many items pass, every page needs several chunks. */
+static void test_sorted_pages_over_many_chunks_equal_the_reference(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N_ITEMS_MANY; i++) {
+		char p[16];
+		snprintf(p, sizeof(p), "m%04d", i);
+		sl_item_key k;
+		key_of(&k, p, i % 150 == 7 ? "rare" : "common", "default");
+		sl_item_state st = tracked((int64_t)(rnd() % 7) - 2);
+		change_commit(&k, &st);
+		if (rnd() % 8 == 0)
+			change_commit(&k, &(sl_item_state){.exists = false});
+	}
+	ledger_query *q = calloc(1, sizeof(*q));
+	for (int s = LEDGER_SORT_QUANTITY; s <= LEDGER_SORT_UPDATED; s += 2)
+		for (int desc = 0; desc < 2; desc++) {
+			memset(q, 0, sizeof(*q));
+			q->sort = (ledger_sort)s;
+			q->is_desc = desc;
+			filter_in(&q->variant, "rare", NULL);
+			walk(q, "sorted, a rare variant");
+			assert_true(n_refs > 0);
+			memset(&q->variant, 0, sizeof(q->variant));
+			walk(q, "sorted, everything");
+			assert_true(n_refs > SL_QUERY_HOT_CHUNK);
+		}
+	free(q);
+	verify_ok();
 }
 
 static void test_crawl_pages_return_each_item_once_as_of_the_first_page(void **state)
@@ -504,6 +538,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_put_view_keeps_the_index_equal_to_the_views_through_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sorted_pages_over_many_chunks_equal_the_reference,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_pages_equal_a_filtered_scan_of_every_view,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -320,9 +320,9 @@ static void test_ledger_views_and_idempotency_records_round_trip(void **state)
 	assert_int_equal(ledger_txn_put_view(txn, &a), SL_OK);
 	assert_int_equal(ledger_txn_put_view(txn, &b), SL_OK);
 	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, result, sizeof(result), 7), SL_OK);
-	/* two views with their secondary index rows (6 for an item, 2 for a deleted one, see
-	 * ledger/index.h) and one record */
-	assert_int_equal(ledger_txn_staged(txn), 3 + LEDGER_INDEX_PER_ITEM + 2);
+	/* two views with their stored secondary index rows (4 for an item, 2 for a deleted one,
+	 * see ledger/index.h; its 2 hot ones go to memory) and one record */
+	assert_int_equal(ledger_txn_staged(txn), 3 + LEDGER_INDEX_STORED_PER_ITEM + 2);
 	assert_int_equal(ledger_view_get(lg, &a.key, &got), SL_ERR_NOT_FOUND);
 	assert_int_equal(ledger_txn_commit(txn, true), SL_OK);
 	/* views and records are not events: the log is still empty */
@@ -729,6 +729,19 @@ static void test_ledger_open_names_a_directory_it_cannot_use(void **state)
 	assert_non_null(strstr(err, dir));
 }
 
+/* hot_key_expect: the hot indexes in memory hold key k. */
+static void hot_key_expect(const uint8_t *k, size_t klen)
+{
+	static uint8_t got[1][LEDGER_INDEX_KEY_BYTES];
+	size_t len = 0, n = 0;
+	uint64_t seq;
+	assert_int_equal(
+	    ledger_hot_scan(lg, k, klen, false, k, klen, NULL, 0, got, &len, 1, &n, &seq), SL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(len, klen);
+	assert_memory_equal(got[0], k, klen);
+}
+
 /* index_rows counts the rows of the live index family and checks that exactly the index
  * keys of items[0..n) are among them. */
 static void index_rows_expect(const sl_item *items, size_t n)
@@ -748,11 +761,16 @@ static void index_rows_expect(const sl_item *items, size_t n)
 		size_t lens[LEDGER_INDEX_PER_ITEM];
 		ledger_index_row_of(&items[i], &row);
 		size_t k = ledger_index_keys(&row, keys, lens);
-		for (size_t j = 0; j < k; j++)
+		for (size_t j = 0; j < k; j++) {
+			if (ledger_index_is_hot(keys[j][0])) {
+				hot_key_expect(keys[j], lens[j]);
+				continue;
+			}
 			assert_int_equal(
 			    store_get(ledger_store(lg), STORE_CF_ITEM_INDEX, keys[j], lens[j], &v),
 			    SL_OK);
-		want += k;
+			want++;
+		}
 	}
 	sl_buf_fini(&v);
 	assert_int_equal(rows, want);
@@ -760,7 +778,7 @@ static void index_rows_expect(const sl_item *items, size_t n)
 
 /* deferred_put commits the next event of the item in view with its view, the index rows
  * going to ib. */
-static void deferred_put(store_batch *ib, sl_item *view, uint64_t item_seq)
+static void deferred_put(ledger_index_batch *ib, sl_item *view, uint64_t item_seq)
 {
 	sl_event ev;
 	ledger_txn_defer_index(txn, ib);
@@ -783,7 +801,7 @@ static uint64_t snap_mark(void)
 static void test_ledger_deferred_index_lags_until_its_batch_is_written(void **state)
 {
 	(void)state;
-	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	ledger_index_batch *ib = ledger_index_batch_alloc(lg);
 	assert_non_null(ib);
 	sl_item view;
 	item_make(&view, "A", "default", 1);
@@ -792,10 +810,10 @@ static void test_ledger_deferred_index_lags_until_its_batch_is_written(void **st
 	assert_int_equal(ledger_indexed_seq(lg), 0);
 	assert_int_equal(snap_mark(), 0);
 	index_rows_expect(NULL, 0);
-	assert_int_not_equal(store_batch_count(ib), 0);
+	assert_int_not_equal(ledger_index_batch_count(ib), 0);
 
 	assert_int_equal(ledger_index_commit(lg, ib, 1), SL_OK);
-	assert_int_equal(store_batch_count(ib), 0);
+	assert_int_equal(ledger_index_batch_count(ib), 0);
 	assert_int_equal(ledger_indexed_seq(lg), 1);
 	assert_int_equal(snap_mark(), 1);
 	assert_int_equal(ledger_index_wait(lg, 1), SL_OK);
@@ -806,13 +824,13 @@ static void test_ledger_deferred_index_lags_until_its_batch_is_written(void **st
 	deferred_put(ib, &view, 2);
 	assert_int_equal(ledger_index_commit(lg, ib, 2), SL_OK);
 	index_rows_expect(&view, 1);
-	store_batch_free(ib);
+	ledger_index_batch_free(ib);
 }
 
 static void test_ledger_open_derives_again_an_index_a_crash_left_behind(void **state)
 {
 	(void)state;
-	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	ledger_index_batch *ib = ledger_index_batch_alloc(lg);
 	assert_non_null(ib);
 	sl_item a, b;
 	item_make(&a, "A", "default", 1);
@@ -824,7 +842,7 @@ static void test_ledger_open_derives_again_an_index_a_crash_left_behind(void **s
 	a.updated_ms = 9000;
 	deferred_put(ib, &a, 2);
 	deferred_put(ib, &b, 1);
-	store_batch_free(ib);
+	ledger_index_batch_free(ib);
 	assert_int_equal(ledger_indexed_seq(lg), 1);
 
 	ledger_reopen();
@@ -844,7 +862,7 @@ static void test_ledger_open_derives_again_an_index_a_crash_left_behind(void **s
 static void test_ledger_index_wait_answers_storage_when_the_index_write_fails(void **state)
 {
 	(void)state;
-	store_batch *ib = store_batch_alloc(ledger_store(lg));
+	ledger_index_batch *ib = ledger_index_batch_alloc(lg);
 	assert_non_null(ib);
 	sl_item view;
 	item_make(&view, "A", "default", 1);
@@ -854,11 +872,54 @@ static void test_ledger_index_wait_answers_storage_when_the_index_write_fails(vo
 	assert_int_equal(ledger_index_wait(lg, 1), SL_ERR_STORAGE);
 	assert_int_equal(ledger_status(lg), SL_ERR_STORAGE);
 	assert_int_equal(ledger_index_wait(lg, 0), SL_OK);
-	store_batch_free(ib);
+	ledger_index_batch_free(ib);
 
 	ledger_reopen();
 	assert_int_equal(ledger_indexed_seq(lg), 1);
 	index_rows_expect(&view, 1);
+}
+
+/* A directory of a build that stored the hot 'Q' and 'U' rows in the family, with its mark
+ * "indexed_seq": the first open derives the family again without them (and drops that
+ * mark), and the hot indexes in memory hold them instead. */
+static void test_ledger_open_drops_the_hot_rows_an_older_build_stored(void **state)
+{
+	(void)state;
+	ledger_index_batch *ib = ledger_index_batch_alloc(lg);
+	assert_non_null(ib);
+	sl_item a;
+	item_make(&a, "A", "default", 4);
+	deferred_put(ib, &a, 1);
+	assert_int_equal(ledger_index_commit(lg, ib, 1), SL_OK);
+	ledger_index_batch_free(ib);
+	index_rows_expect(&a, 1);
+	/* what the older build had written: the hot rows in the family, and its mark */
+	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
+	size_t lens[LEDGER_INDEX_PER_ITEM];
+	ledger_index_row row;
+	ledger_index_row_of(&a, &row);
+	size_t n = ledger_index_keys(&row, keys, lens);
+	store_batch *b = store_batch_alloc(ledger_store(lg));
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++)
+		if (ledger_index_is_hot(keys[i][0]))
+			store_batch_put(b, STORE_CF_ITEM_INDEX, keys[i], lens[i], "", 0);
+	uint8_t mark[8];
+	sl_be64_put(mark, 1);
+	store_batch_put(b, STORE_CF_META, "indexed_seq", 11, mark, sizeof(mark));
+	assert_int_equal(store_write(ledger_store(lg), b, true), SL_OK);
+	store_batch_free(b);
+
+	ledger_reopen();
+	index_rows_expect(&a, 1); /* the family's rows are the stored ones only */
+	sl_buf v;
+	sl_buf_init(&v);
+	assert_int_equal(store_get(ledger_store(lg), STORE_CF_META, "indexed_seq", 11, &v),
+	                 SL_ERR_NOT_FOUND);
+	sl_buf_fini(&v);
+	assert_int_equal(ledger_indexed_seq(lg), 1);
+	char msg[256];
+	assert_int_equal(ledger_hot_verify(lg, msg, sizeof(msg)), SL_OK);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, ledger_setup, ledger_teardown)
@@ -885,6 +946,7 @@ int main(void)
 	    T(test_ledger_deferred_index_lags_until_its_batch_is_written),
 	    T(test_ledger_open_derives_again_an_index_a_crash_left_behind),
 	    T(test_ledger_index_wait_answers_storage_when_the_index_write_fails),
+	    T(test_ledger_open_drops_the_hot_rows_an_older_build_stored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
