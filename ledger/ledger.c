@@ -459,20 +459,25 @@ sl_err ledger_views_publish(ledger *l, store_batch *mark)
 	return rc;
 }
 
-static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbuf,
+static sl_err open_mode(const char *dir, bool is_bulk, bool has_hot, ledger **out, char *errbuf,
                         size_t errbuf_size);
 
 sl_err ledger_open(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
 {
-	return open_mode(dir, false, out, errbuf, errbuf_size);
+	return open_mode(dir, false, true, out, errbuf, errbuf_size);
 }
 
 sl_err ledger_open_bulk(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
 {
-	return open_mode(dir, true, out, errbuf, errbuf_size);
+	return open_mode(dir, true, false, out, errbuf, errbuf_size);
 }
 
-static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbuf,
+sl_err ledger_open_tool(const char *dir, ledger **out, char *errbuf, size_t errbuf_size)
+{
+	return open_mode(dir, false, false, out, errbuf, errbuf_size);
+}
+
+static sl_err open_mode(const char *dir, bool is_bulk, bool has_hot, ledger **out, char *errbuf,
                         size_t errbuf_size)
 {
 	ledger *l = calloc(1, sizeof(*l));
@@ -491,9 +496,9 @@ static sl_err open_mode(const char *dir, bool is_bulk, ledger **out, char *errbu
 		rc = head_load(l, dir, errbuf, errbuf_size);
 	if (rc == SL_OK)
 		rc = index_catch_up(l, errbuf, errbuf_size);
-	if (rc == SL_OK && !is_bulk && (rc = memindex_alloc(&l->mem)) != SL_OK)
+	if (rc == SL_OK && has_hot && (rc = memindex_alloc(&l->mem)) != SL_OK)
 		snprintf(errbuf, errbuf_size, "cannot open ledger '%s': out of memory", dir);
-	if (rc == SL_OK && !is_bulk)
+	if (rc == SL_OK && has_hot)
 		rc = hot_build(l, errbuf, errbuf_size);
 	if (rc != SL_OK) {
 		ledger_close(l);

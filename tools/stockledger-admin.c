@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	ledger *l = NULL;
 	/* a rebuild is all this process does: the store may take its bulk memtables */
 	sl_err orc = strcmp(cmd, "rebuild") == 0 ? ledger_open_bulk(data, &l, err, sizeof(err))
-	                                         : ledger_open(data, &l, err, sizeof(err));
+	                                         : ledger_open_tool(data, &l, err, sizeof(err));
 	if (orc != SL_OK) {
 		fprintf(stderr, "stockledger-admin: %s\n", err);
 		return 1;

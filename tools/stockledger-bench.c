@@ -827,7 +827,7 @@ static int child_replay(const char *dir, bool is_scan_only)
 	char err[512];
 	ledger *l = NULL;
 	/* as stockledger-admin rebuild opens it */
-	sl_err orc = is_scan_only ? ledger_open(dir, &l, err, sizeof(err))
+	sl_err orc = is_scan_only ? ledger_open_tool(dir, &l, err, sizeof(err))
 	                          : ledger_open_bulk(dir, &l, err, sizeof(err));
 	if (orc != SL_OK) {
 		fprintf(stderr, "stockledger-bench: %s\n", err);
