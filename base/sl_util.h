@@ -82,4 +82,14 @@ void sl_thread_name(const char *name);
 #define SL_ASSERT(cond) ((cond) ? (void)0 : sl_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void sl_assert_fail(const char *expr, const char *file, int line);
 
+/* SL_ASSERT_DEBUG is SL_ASSERT for a check too expensive for the release build (STYLE.md:
+ * "expensive checks go behind a debug-only macro"), such as decoding every event the writer
+ * encodes: on in a debug build (the test command's), off where NDEBUG is defined (CMake's
+ * Release). cond must have no side effect. */
+#ifdef NDEBUG
+#define SL_ASSERT_DEBUG(cond) ((void)0)
+#else
+#define SL_ASSERT_DEBUG(cond) SL_ASSERT(cond)
+#endif
+
 #endif
