@@ -67,10 +67,13 @@
  * what it has with a cursor (bounds a page's work when filters are selective). */
 #define SL_QUERY_IN_MAX 100
 #define SL_QUERY_SCAN_MAX 100000
-/* Keys of a hot index (in memory, ledger/memindex.h) a query copies out under one read
- * lock: the index thread waits for the lock that long (a page is one chunk when its filters
- * reject few rows). */
-#define SL_QUERY_HOT_CHUNK 512
+/* Rows of a hot index (in memory, ledger/memindex.h) one page may examine: a page copies
+ * the keys it examines out of the index under one read lock, so this bounds how long the
+ * index thread may wait for it (about 1 ms per 4,000 keys); past it the page returns what it
+ * has with a cursor, as at SL_QUERY_SCAN_MAX. */
+#define SL_QUERY_HOT_SCAN_MAX 8192
+_Static_assert(SL_QUERY_HOT_SCAN_MAX <= SL_QUERY_SCAN_MAX, "a hot scan is a scan");
+_Static_assert(SL_QUERY_HOT_SCAN_MAX > SL_QUERY_PAGE_MAX, "a full page fits a hot scan");
 /* Events the change feed returns per call, how long a call may wait for new events, and
  * how many calls may wait at once. */
 #define SL_FEED_PAGE_MAX 1000

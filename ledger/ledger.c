@@ -39,6 +39,7 @@ struct ledger {
 	memindex *mem;
 	pthread_rwlock_t mem_lock;
 	uint64_t mem_seq;
+	bool is_mem_broken; /* a change failed midway: scans answer STORAGE until a restart */
 };
 
 struct ledger_index_batch {
@@ -117,41 +118,71 @@ static sl_err head_load(ledger *l, const char *dir, char *errbuf, size_t errbuf_
 	return rc;
 }
 
-/* views_revision_migrate brings the views of a stockledger-1 directory to stockledger-2: a
- * view whose revision is not its item_seq (an item deleted and created again) gets its
- * item_seq as revision, as a fold of the log now gives; then the format, synced. A crash
- * midway leaves format 1, and the next open does it again (rows already right are
- * skipped). */
-#define MIGRATE_ROWS 4096
-static sl_err views_revision_migrate(ledger *l, char *errbuf, size_t errbuf_size)
+/*
+ * views_walk calls row for every view of l, decoded, in key order. row may stage into b,
+ * which is written (not synced) every VIEWS_WALK_ROWS views, and leaves in b what the last
+ * ones staged: the caller adds its mark and writes it. The open's passes over all views
+ * (the format migration, deriving the stored and the hot indexes) share it.
+ */
+#define VIEWS_WALK_ROWS 4096
+typedef sl_err (*views_walk_fn)(void *ctx, store_batch *b, const uint8_t *k, size_t klen,
+                                sl_item *item);
+
+static sl_err views_walk(ledger *l, store_batch *b, views_walk_fn row, void *ctx)
 {
-	store_batch *b = store_batch_alloc(l->st);
 	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
-	sl_buf enc;
-	sl_buf_init(&enc);
-	sl_err rc = b == NULL || it == NULL ? SL_ERR_NOMEM : SL_OK;
+	sl_err rc = it == NULL ? SL_ERR_NOMEM : SL_OK;
 	size_t n = 0;
 	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
 		const uint8_t *k = store_iter_key(it, &klen);
 		const uint8_t *v = store_iter_value(it, &vlen);
 		sl_item item;
-		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK)
+		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK ||
+		    (rc = row(ctx, b, k, klen, &item)) != SL_OK)
 			break;
-		if (item.revision == (int64_t)item.item_seq)
-			continue;
-		item.revision = (int64_t)item.item_seq;
-		enc.len = 0;
-		if ((rc = ledger_item_encode(&item, &enc)) != SL_OK)
-			break;
-		store_batch_put(b, STORE_CF_VIEWS, k, klen, enc.data, enc.len);
-		if (++n % MIGRATE_ROWS == 0) {
+		if (b != NULL && ++n % VIEWS_WALK_ROWS == 0 && store_batch_count(b) > 0) {
 			rc = store_write(l->st, b, false);
 			store_batch_clear(b);
 		}
 	}
-	if (rc == SL_OK && it != NULL)
+	if (rc == SL_OK)
 		rc = store_iter_status(it);
+	store_iter_free(it);
+	return rc;
+}
+
+typedef struct migrate_ctx {
+	sl_buf enc;
+	size_t n; /* views changed */
+} migrate_ctx;
+
+static sl_err migrate_row(void *ctx, store_batch *b, const uint8_t *k, size_t klen, sl_item *item)
+{
+	migrate_ctx *m = ctx;
+	if (item->revision == (int64_t)item->item_seq)
+		return SL_OK;
+	item->revision = (int64_t)item->item_seq;
+	m->enc.len = 0;
+	sl_err rc = ledger_item_encode(item, &m->enc);
+	if (rc == SL_OK) {
+		store_batch_put(b, STORE_CF_VIEWS, k, klen, m->enc.data, m->enc.len);
+		m->n++;
+	}
+	return rc;
+}
+
+/* views_revision_migrate brings the views of a stockledger-1 directory to stockledger-2: a
+ * view whose revision is not its item_seq (an item deleted and created again) gets its
+ * item_seq as revision, as a fold of the log now gives; then the format, synced. A crash
+ * midway leaves format 1, and the next open does it again (rows already right are
+ * skipped). */
+static sl_err views_revision_migrate(ledger *l, char *errbuf, size_t errbuf_size)
+{
+	store_batch *b = store_batch_alloc(l->st);
+	migrate_ctx m = {.n = 0};
+	sl_buf_init(&m.enc);
+	sl_err rc = b == NULL ? SL_ERR_NOMEM : views_walk(l, b, migrate_row, &m);
 	if (rc == SL_OK) {
 		store_batch_put(b, STORE_CF_META, format_key, sizeof(format_key) - 1, format_value,
 		                sizeof(format_value) - 1);
@@ -161,11 +192,10 @@ static sl_err views_revision_migrate(ledger *l, char *errbuf, size_t errbuf_size
 		snprintf(errbuf, errbuf_size, "cannot bring the views to format %s: %s",
 		         format_value,
 		         rc == SL_ERR_STORAGE ? store_last_error(l->st) : sl_strerror(rc));
-	else if (n > 0)
+	else if (m.n > 0)
 		fprintf(stderr, "stockledger: views brought to format %s (%zu revisions)\n",
-		        format_value, n);
-	sl_buf_fini(&enc);
-	store_iter_free(it);
+		        format_value, m.n);
+	sl_buf_fini(&m.enc);
 	store_batch_free(b);
 	return rc;
 }
@@ -227,37 +257,28 @@ static void mark_put(store_batch *b, uint64_t seq)
 	store_batch_put(b, STORE_CF_META, indexed_key, sizeof(indexed_key) - 1, v, sizeof(v));
 }
 
-/* index_rows_write stages the index rows of every view into the emptied index family, in
- * batches of INDEX_CATCH_UP_ROWS views, and finally the mark, synced. */
-#define INDEX_CATCH_UP_ROWS 4096
+static sl_err index_row(void *ctx, store_batch *b, const uint8_t *k, size_t klen, sl_item *item)
+{
+	(void)ctx;
+	(void)k;
+	(void)klen;
+	ledger_index_row row;
+	ledger_index_row_of(item, &row);
+	ledger_index_stage(b, STORE_CF_ITEM_INDEX, NULL, NULL, &row);
+	return SL_OK;
+}
+
+/* index_rows_write stages the stored index rows of every view into the emptied index
+ * family, then the mark, synced. */
 static sl_err index_rows_write(ledger *l)
 {
 	store_batch *b = store_batch_alloc(l->st);
-	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
-	sl_err rc = b == NULL || it == NULL ? SL_ERR_NOMEM : SL_OK;
-	size_t n = 0;
-	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
-		size_t vlen;
-		const uint8_t *v = store_iter_value(it, &vlen);
-		sl_item item;
-		ledger_index_row row;
-		if ((rc = ledger_item_decode(v, vlen, &item)) != SL_OK)
-			break;
-		ledger_index_row_of(&item, &row);
-		ledger_index_stage(b, STORE_CF_ITEM_INDEX, NULL, NULL, &row);
-		if (++n % INDEX_CATCH_UP_ROWS == 0) {
-			rc = store_write(l->st, b, false);
-			store_batch_clear(b);
-		}
-	}
-	if (rc == SL_OK && it != NULL)
-		rc = store_iter_status(it);
+	sl_err rc = b == NULL ? SL_ERR_NOMEM : views_walk(l, b, index_row, NULL);
 	if (rc == SL_OK) {
 		mark_put(b, l->head_seq);
 		store_batch_delete(b, STORE_CF_META, indexed_key_1, sizeof(indexed_key_1) - 1);
 		rc = store_write(l->st, b, true);
 	}
-	store_iter_free(it);
 	store_batch_free(b);
 	return rc;
 }
@@ -298,40 +319,28 @@ fail:
 
 /* ---- hot indexes ---- */
 
-/* hot_add_view inserts the hot keys of the view in v (vlen bytes) into h. */
-static sl_err hot_add_view(memindex *h, const uint8_t *v, size_t vlen)
+/* hot_row inserts the hot keys of item into the memindex ctx. */
+static sl_err hot_row(void *ctx, store_batch *b, const uint8_t *k, size_t klen, sl_item *item)
 {
-	sl_item item;
+	(void)b;
+	(void)k;
+	(void)klen;
 	ledger_index_row row;
 	uint8_t keys[LEDGER_INDEX_PER_ITEM][LEDGER_INDEX_KEY_BYTES];
 	size_t lens[LEDGER_INDEX_PER_ITEM];
-	sl_err rc = ledger_item_decode(v, vlen, &item);
-	if (rc != SL_OK)
-		return rc;
-	ledger_index_row_of(&item, &row);
+	ledger_index_row_of(item, &row);
 	size_t n = ledger_index_keys(&row, keys, lens);
+	sl_err rc = SL_OK;
 	for (size_t i = 0; i < n && rc == SL_OK; i++)
 		if (ledger_index_is_hot(keys[i][0]))
-			rc = memindex_insert(h, keys[i], lens[i]);
+			rc = memindex_insert(ctx, keys[i], lens[i]);
 	return rc;
 }
 
 /* hot_fill fills the empty h with the hot keys of every view of l. */
 static sl_err hot_fill(ledger *l, memindex *h)
 {
-	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
-	if (it == NULL)
-		return SL_ERR_NOMEM;
-	sl_err rc = SL_OK;
-	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
-		size_t vlen;
-		const uint8_t *v = store_iter_value(it, &vlen);
-		rc = hot_add_view(h, v, vlen);
-	}
-	if (rc == SL_OK)
-		rc = store_iter_status(it);
-	store_iter_free(it);
-	return rc;
+	return views_walk(l, NULL, hot_row, h);
 }
 
 /* hot_build derives l's hot indexes from its views (ledger_open; after a rebuild's switch). */
@@ -341,6 +350,7 @@ static sl_err hot_build(ledger *l, char *errbuf, size_t errbuf_size)
 	memindex_clear(l->mem);
 	sl_err rc = hot_fill(l, l->mem);
 	l->mem_seq = ledger_head(l, NULL);
+	l->is_mem_broken = rc != SL_OK;
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (rc != SL_OK)
 		snprintf(errbuf, errbuf_size, "cannot derive the hot indexes from the views: %s",
@@ -355,9 +365,7 @@ static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq)
 {
 	if (l->mem == NULL)
 		return SL_OK; /* a bulk ledger: no hot indexes */
-	if (ops->is_nomem)
-		return SL_ERR_NOMEM;
-	sl_err rc = SL_OK;
+	sl_err rc = ops->is_nomem ? SL_ERR_NOMEM : SL_OK;
 	size_t off = 0, klen;
 	bool is_insert;
 	const uint8_t *k;
@@ -370,41 +378,52 @@ static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq)
 	}
 	if (rc == SL_OK && seq > l->mem_seq)
 		l->mem_seq = seq;
+	if (rc != SL_OK)
+		l->is_mem_broken = true;
 	pthread_rwlock_unlock(&l->mem_lock);
 	return rc;
 }
 
 sl_err ledger_hot_scan(ledger *l, const uint8_t *from, size_t from_len, bool is_desc,
                        const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
-                       uint8_t (*keys)[LEDGER_INDEX_KEY_BYTES], size_t *lens, size_t max, size_t *n,
-                       uint64_t *seq)
+                       size_t max, sl_buf *out, size_t *n, uint64_t *seq)
 {
 	*n = 0;
+	out->len = 0;
 	if (l->mem == NULL)
 		return SL_ERR_UNAVAILABLE;
 	static const uint8_t past_all[1] = {0xff};
+	uint8_t k[LEDGER_INDEX_KEY_BYTES];
 	memindex_pos pos;
+	sl_err rc = SL_OK;
 	pthread_rwlock_rdlock(&l->mem_lock);
 	*seq = l->mem_seq;
-	bool is_at;
-	if (!is_desc)
+	bool is_at = false;
+	if (l->is_mem_broken)
+		rc = SL_ERR_STORAGE;
+	else if (!is_desc)
 		is_at = memindex_seek(l->mem, from, from_len, &pos);
 	else if (from_len > 0)
 		is_at = memindex_seek_for_prev(l->mem, from, from_len, &pos);
 	else
 		is_at = memindex_seek_for_prev(l->mem, past_all, sizeof(past_all), &pos);
-	while (is_at && *n < max) {
-		size_t klen = memindex_key(l->mem, &pos, keys[*n]);
-		bool is_below = ledger_index_key_cmp(keys[*n], klen, lo, lo_len) < 0;
-		bool is_above = hi_len > 0 && ledger_index_key_cmp(keys[*n], klen, hi, hi_len) >= 0;
+	while (is_at && *n < max && rc == SL_OK) {
+		size_t klen = memindex_key(l->mem, &pos, k);
+		bool is_below = ledger_index_key_cmp(k, klen, lo, lo_len) < 0;
+		bool is_above = hi_len > 0 && ledger_index_key_cmp(k, klen, hi, hi_len) >= 0;
 		if (is_desc ? is_below : is_above)
 			break; /* past the range in the direction of the walk */
-		if (!is_below && !is_above)
-			lens[(*n)++] = klen;
+		if (!is_below && !is_above && (rc = sl_buf_reserve(out, 2 + klen)) == SL_OK) {
+			out->data[out->len] = (uint8_t)(klen >> 8);
+			out->data[out->len + 1] = (uint8_t)klen;
+			memcpy(out->data + out->len + 2, k, klen);
+			out->len += 2 + klen;
+			(*n)++;
+		}
 		is_at = is_desc ? memindex_prev(l->mem, &pos) : memindex_next(l->mem, &pos);
 	}
 	pthread_rwlock_unlock(&l->mem_lock);
-	return SL_OK;
+	return rc;
 }
 
 sl_err ledger_hot_verify(ledger *l, char *msg, size_t msg_size)
@@ -453,9 +472,10 @@ sl_err ledger_hot_verify(ledger *l, char *msg, size_t msg_size)
 sl_err ledger_views_publish(ledger *l, store_batch *mark)
 {
 	sl_err rc = store_shadow_publish(l->st, mark);
-	char err[256];
-	if (rc == SL_OK && l->mem != NULL)
-		rc = hot_build(l, err, sizeof(err));
+	char err[SL_LEDGER_CAUSE_MAX];
+	/* the new views are live: hot indexes that cannot follow them stop the ledger */
+	if (rc == SL_OK && l->mem != NULL && (rc = hot_build(l, err, sizeof(err))) != SL_OK)
+		ledger_fail(l, rc, err);
 	return rc;
 }
 

@@ -243,17 +243,17 @@ void ledger_txn_defer_index(ledger_txn *t, ledger_index_batch *ib);
  * its sticky failed state. */
 sl_err ledger_index_commit(ledger *l, ledger_index_batch *ib, uint64_t seq);
 
-/* ledger_hot_scan reads up to max keys of the hot indexes, in key order from the first key
- * >= from (is_desc: in reverse order from the last key <= from; from_len 0 and is_desc:
- * from the very last), stopping at the first key outside [lo, hi) (hi_len 0: no upper
- * bound). keys holds max slots of LEDGER_INDEX_KEY_BYTES; their lengths go to lens. *n is
- * how many were read and *seq the event up to which the hot indexes were complete when they
- * were read (under one read lock). SL_ERR_UNAVAILABLE if l has no hot indexes (a bulk
- * ledger). Thread-safe. */
+/* ledger_hot_scan copies up to max keys of the hot indexes into out (emptied first; each
+ * key as a 2-byte big-endian length and its bytes), in key order from the first key >= from
+ * (is_desc: in reverse order from the last key <= from; from_len 0 and is_desc: from the
+ * very last), stopping at the first key outside [lo, hi) (hi_len 0: no upper bound). *n is
+ * how many were copied and *seq the event up to which the hot indexes were complete when
+ * they were read, all under one read lock. SL_ERR_UNAVAILABLE if l has no hot indexes (a
+ * bulk or tool ledger); SL_ERR_STORAGE if a failure left them incomplete (until a restart
+ * derives them again); SL_ERR_NOMEM. Thread-safe. */
 sl_err ledger_hot_scan(ledger *l, const uint8_t *from, size_t from_len, bool is_desc,
                        const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
-                       uint8_t (*keys)[LEDGER_INDEX_KEY_BYTES], size_t *lens, size_t max, size_t *n,
-                       uint64_t *seq);
+                       size_t max, sl_buf *out, size_t *n, uint64_t *seq);
 
 /* ledger_hot_verify checks that l's hot indexes hold exactly the hot keys of its views;
  * SL_ERR_CORRUPT with what differs in msg. SL_OK for a bulk ledger (none to check). */

@@ -381,28 +381,12 @@ typedef struct scan {
 	uint8_t last[LEDGER_INDEX_KEY_BYTES]; /* the last key consumed */
 	size_t last_len;
 	bool is_done;
-	size_t hot_chunks; /* chunks read from a hot index so far */
+	size_t scan_max; /* rows a page may examine */
 } scan;
 
 static bool plan_is_hot(const plan *p)
 {
 	return p->kind != 'v' && ledger_index_is_hot((uint8_t)p->kind);
-}
-
-static bool item_key_equal(const sl_item_key *a, const sl_item_key *b)
-{
-	return strcmp(a->product_id, b->product_id) == 0 &&
-	       strcmp(a->variant_id, b->variant_id) == 0 &&
-	       strcmp(a->location_id, b->location_id) == 0;
-}
-
-/* page_has: is an item of key already on the page? */
-static bool page_has(const ledger_query_page *page, const sl_item_key *key)
-{
-	for (size_t i = 0; i < page->n_items; i++)
-		if (item_key_equal(&page->items[i].key, key))
-			return true;
-	return false;
 }
 
 /* scan_row handles one row of the plan: false when the page is complete. */
@@ -420,12 +404,8 @@ static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v,
 		if (at == SIZE_MAX || ledger_key_decode(k + at, klen - at, &key) != SL_OK)
 			return SL_ERR_CORRUPT;
 		rc = ledger_view_get_at(s->l, s->snap, &key, &it);
-		/* an index row without its view; except in a hot index's later chunk, which may
-		 * hold an item created after the snapshot (scan_hot_range) */
-		if (rc == SL_ERR_NOT_FOUND && s->hot_chunks > 1)
-			goto consumed;
 		if (rc == SL_ERR_NOT_FOUND)
-			rc = SL_ERR_CORRUPT;
+			rc = SL_ERR_CORRUPT; /* an index row without its view */
 	}
 	if (rc != SL_OK)
 		return rc;
@@ -441,9 +421,6 @@ static sl_err scan_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v,
 			return rc;
 		it = past;
 	}
-	/* a later chunk of a hot index may show an item again that moved meanwhile */
-	if (s->hot_chunks > 1 && page_has(s->page, &it.key))
-		goto consumed;
 	if (ledger_query_matches(s->q, &it)) {
 		if (s->page->n_items == s->limit) {
 			/* one more match exists: the cursor stays on the last item returned */
@@ -463,7 +440,7 @@ consumed:
 static bool scan_budget_row(scan *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
                             sl_err *rc)
 {
-	if (s->examined == SL_QUERY_SCAN_MAX && s->page->n_items < s->limit) {
+	if (s->examined == s->scan_max && s->page->n_items < s->limit) {
 		s->is_done = true; /* out of budget: the cursor resumes here */
 		return false;
 	}
@@ -475,7 +452,7 @@ static bool scan_budget_row(scan *s, const uint8_t *k, size_t klen, const uint8_
 		s->is_done = true;
 		return false;
 	}
-	if (s->examined > SL_QUERY_SCAN_MAX) {
+	if (s->examined > s->scan_max) {
 		/* the page is full and the peek for one more ran out of budget */
 		s->is_done = true;
 		return false;
@@ -528,27 +505,22 @@ static sl_err scan_range(scan *s, const key_range *r, const uint8_t *cur, size_t
 }
 
 /*
- * scan_hot_range is scan_range over a hot index (ledger/memindex.h, in memory): its keys
- * are copied out in chunks of SL_QUERY_HOT_CHUNK, each under one read lock of the index
- * (ledger_hot_scan), so the index thread never waits for a page's view reads. The first
- * chunk fixes the page's state: its seq is the page's as_of_seq, and the snapshot the views
- * are read from is taken after it, so it holds every event the chunk reflects. A page whose
- * filters reject most rows needs later chunks, read from the index as it is then: an item
- * that moved meanwhile may be met again (skipped: it is on the page) or not at all, as
- * between two pages of a sorted walk (docs/audit.md); items created since are skipped.
+ * scan_hot_range is scan_range over a hot index (ledger/memindex.h, in memory). A page is
+ * read in attempts: each copies the keys it will examine out of the index under one read
+ * lock (ledger_hot_scan), takes a snapshot after that (so it holds every event the keys
+ * reflect) and reads the views from it as of the seq the keys were read at, outside the
+ * lock. So a page is as of one seq, as with the stored indexes, and the index thread never
+ * waits for a page's view reads. The first attempt copies a page's worth of keys; when the
+ * filters rejected too many of them to fill the page, the next copies eight times as many
+ * from the same start, up to SL_QUERY_HOT_SCAN_MAX rows, where the page returns what it has
+ * with a cursor.
  */
 static sl_err scan_hot_range(scan *s, const key_range *r, const uint8_t *cur, size_t cur_len)
 {
-	uint8_t(*keys)[LEDGER_INDEX_KEY_BYTES] = malloc(SL_QUERY_HOT_CHUNK * sizeof(*keys));
-	size_t *lens = malloc(SL_QUERY_HOT_CHUNK * sizeof(*lens));
+	SL_ASSERT(s->p->n_ranges == 1);
 	uint8_t from[LEDGER_INDEX_KEY_BYTES];
 	size_t from_len = 0;
-	bool is_from_seen = false; /* from is a key already consumed (the cursor, a chunk's last) */
-	sl_err rc = SL_OK;
-	if (keys == NULL || lens == NULL) {
-		rc = SL_ERR_NOMEM;
-		goto done;
-	}
+	bool is_from_seen = false; /* from is the cursor's key: consumed by the page before */
 	if (cur_len > 0 &&
 	    (s->p->is_desc || ledger_index_key_cmp(cur, cur_len, r->lo, r->lo_len) >= 0)) {
 		memcpy(from, cur, cur_len);
@@ -561,37 +533,50 @@ static sl_err scan_hot_range(scan *s, const key_range *r, const uint8_t *cur, si
 		memcpy(from, r->hi, r->hi_len);
 		from_len = r->hi_len;
 	}
+	sl_buf keys;
+	sl_buf_init(&keys);
+	s->scan_max = SL_QUERY_HOT_SCAN_MAX;
+	size_t want = s->limit + 2; /* the page, its peek and the cursor's own key */
+	sl_err rc = SL_OK;
 	for (;;) {
+		if (want > SL_QUERY_HOT_SCAN_MAX + 1)
+			want = SL_QUERY_HOT_SCAN_MAX + 1;
 		size_t n;
 		uint64_t seq;
 		rc = ledger_hot_scan(s->l, from, from_len, s->p->is_desc, r->lo, r->lo_len, r->hi,
-		                     r->hi_len, keys, lens, SL_QUERY_HOT_CHUNK, &n, &seq);
+		                     r->hi_len, want, &keys, &n, &seq);
 		if (rc != SL_OK)
 			break;
-		if (s->hot_chunks++ == 0) {
-			s->indexed = seq;
-			store_snap_release(ledger_store(s->l), s->snap);
-			if ((s->snap = store_snap_take(ledger_store(s->l))) == NULL) {
-				rc = SL_ERR_NOMEM;
-				break;
-			}
+		/* a fresh attempt: the page as of seq */
+		s->indexed = seq;
+		s->page->n_items = 0;
+		s->examined = 0;
+		s->last_len = 0;
+		s->is_done = false;
+		store_snap_release(ledger_store(s->l), s->snap);
+		if ((s->snap = store_snap_take(ledger_store(s->l))) == NULL) {
+			rc = SL_ERR_NOMEM;
+			break;
 		}
 		bool is_on = true;
-		for (size_t i = 0; i < n && is_on; i++) {
-			if (is_from_seen &&
-			    ledger_index_key_cmp(keys[i], lens[i], from, from_len) == 0)
+		for (size_t off = 0, i = 0; i < n && is_on; i++) {
+			size_t klen = ((size_t)keys.data[off] << 8) | keys.data[off + 1];
+			const uint8_t *k = keys.data + off + 2;
+			off += 2 + klen;
+			if (is_from_seen && ledger_index_key_cmp(k, klen, from, from_len) == 0)
 				continue;
-			is_on = scan_budget_row(s, keys[i], lens[i], NULL, 0, &rc);
+			is_on = scan_budget_row(s, k, klen, NULL, 0, &rc);
 		}
-		if (!is_on || n < SL_QUERY_HOT_CHUNK)
+		if (rc != SL_OK || s->is_done || n < want)
+			break; /* the page is complete, or the range is */
+		if (want == SL_QUERY_HOT_SCAN_MAX + 1) {
+			s->is_done =
+			    true; /* out of budget: the cursor resumes after the last row */
 			break;
-		memcpy(from, keys[n - 1], lens[n - 1]);
-		from_len = lens[n - 1];
-		is_from_seen = true;
+		}
+		want *= 8;
 	}
-done:
-	free(keys);
-	free(lens);
+	sl_buf_fini(&keys);
 	return rc;
 }
 
@@ -599,7 +584,7 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
                         sl_error_info *err)
 {
 	plan *p = malloc(sizeof(*p));
-	scan s = {.l = l, .q = q, .p = p, .page = page};
+	scan s = {.l = l, .q = q, .p = p, .page = page, .scan_max = SL_QUERY_SCAN_MAX};
 	uint8_t cur[LEDGER_INDEX_KEY_BYTES];
 	size_t cur_len = 0;
 	uint64_t head;

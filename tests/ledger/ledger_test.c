@@ -732,14 +732,17 @@ static void test_ledger_open_names_a_directory_it_cannot_use(void **state)
 /* hot_key_expect: the hot indexes in memory hold key k. */
 static void hot_key_expect(const uint8_t *k, size_t klen)
 {
-	static uint8_t got[1][LEDGER_INDEX_KEY_BYTES];
-	size_t len = 0, n = 0;
+	sl_buf got;
+	sl_buf_init(&got);
+	size_t n = 0;
 	uint64_t seq;
-	assert_int_equal(
-	    ledger_hot_scan(lg, k, klen, false, k, klen, NULL, 0, got, &len, 1, &n, &seq), SL_OK);
+	assert_int_equal(ledger_hot_scan(lg, k, klen, false, k, klen, NULL, 0, 1, &got, &n, &seq),
+	                 SL_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(len, klen);
-	assert_memory_equal(got[0], k, klen);
+	assert_int_equal(got.len, 2 + klen);
+	assert_int_equal(((size_t)got.data[0] << 8) | got.data[1], klen);
+	assert_memory_equal(got.data + 2, k, klen);
+	sl_buf_fini(&got);
 }
 
 /* index_rows counts the rows of the live index family and checks that exactly the index
