@@ -808,7 +808,11 @@ static size_t packed_adjust(const char *product, const char *reason, uint8_t *bu
 static void test_bridge_checks_what_it_is_given_before_acting_on_it(void **state)
 {
 	(void)state;
-	bridge_start(NULL, NULL);
+	/* The history page at the end takes the ledger, under ASan and a loaded machine, more
+	 * than the 1 s the other tests give before a command is delivered again: a read
+	 * delivered again is answered again (at least once), and its second LIMIT_EXCEEDED
+	 * went to the next test (seen twice in 5 runs beside three unit suites). */
+	bridge_start("--ack-wait-ms", "10000");
 	publish_create("chk", 0);
 	expect_result("OK");
 	uint8_t buf[256];
