@@ -168,6 +168,18 @@ check_unchanged() {
 	RC=$rc
 }
 
+# refused WHAT CODE ARGS...: runs `stockctl ARGS...` and checks that it was refused with CODE
+# and a message, and that it changed nothing (check_unchanged).
+refused() {
+	local what=$1 code=$2
+	shift 2
+	head_save
+	ctl "$@"
+	check_refused "$what" "$code"
+	check "$what: has a message" '.error.message | length > 0' true
+	check_unchanged "$what"
+}
+
 # item_json ITEM: prints `stockctl --json item get ITEM` (the whole item, dates included).
 item_json() {
 	"$SL_BIN/stockctl" --json item get "$1" 2>/dev/null

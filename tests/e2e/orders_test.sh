@@ -17,16 +17,6 @@ sl_start
 qty() { item_json "$1" | jq -r .quantity; }
 counter() { item_json "$1" | jq -r .preorderInfo.counter; }
 
-# refused WHAT CODE COMMAND...: the command is refused with CODE and changes nothing.
-refused() {
-	local what=$1 code=$2
-	shift 2
-	head_save
-	ctl "$@"
-	check_refused "$what" "$code"
-	check_unchanged "$what"
-}
-
 ctl settings get
 check "default trigger" .inventoryUpdateTrigger ON_ORDER_PLACED
 check "settings never set" .updatedDate null

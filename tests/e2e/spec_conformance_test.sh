@@ -17,17 +17,6 @@ status() { item_json "$1" | jq -r .availabilityStatus; }
 counter() { item_json "$1" | jq -r .preorderInfo.counter; }
 rev() { item_json "$1" | jq -r .revision; }
 
-# refused WHAT CODE COMMAND...: the command is refused with CODE and changes nothing.
-refused() {
-	local what=$1 code=$2
-	shift 2
-	head_save
-	ctl "$@"
-	check_refused "$what" "$code"
-	check "$what: has a message" '.error.message | length > 0' true
-	check_unchanged "$what"
-}
-
 # ---------------------------------------------------------------------------------------
 # Part 1: baseline
 # ---------------------------------------------------------------------------------------
