@@ -39,7 +39,8 @@ struct ledger {
 	memindex *mem;
 	pthread_rwlock_t mem_lock;
 	uint64_t mem_seq;
-	bool is_mem_broken; /* a change failed midway: scans answer STORAGE until a restart */
+	bool is_mem_broken;   /* a change failed midway: scans answer STORAGE until a restart */
+	bool is_index_broken; /* an index batch failed: no later one is applied (under lock) */
 };
 
 struct ledger_index_batch {
@@ -131,7 +132,9 @@ typedef sl_err (*views_walk_fn)(void *ctx, store_batch *b, const uint8_t *k, siz
 static sl_err views_walk(ledger *l, store_batch *b, views_walk_fn row, void *ctx)
 {
 	store_iter *it = store_iter_alloc(l->st, STORE_CF_VIEWS);
-	sl_err rc = it == NULL ? SL_ERR_NOMEM : SL_OK;
+	if (it == NULL)
+		return SL_ERR_NOMEM;
+	sl_err rc = SL_OK;
 	size_t n = 0;
 	for (store_iter_seek_first(it); rc == SL_OK && store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
@@ -989,9 +992,16 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 	/* Index rows staged in this batch are complete with it: the mark moves along. */
 	if (t->ib == NULL && !t->is_shadow && store_batch_count(t->batch) > 0)
 		mark_put(t->batch, t->next_seq - 1);
-	sl_err rc = store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync) : SL_OK;
+	/* hot changes that could not be staged for want of memory: refused before the write,
+	 * which would otherwise be durable and reported failed */
+	bool is_hot_short = t->ib == NULL && !t->is_shadow && t->hot.is_nomem;
+	sl_err rc = is_hot_short                      ? SL_ERR_NOMEM
+	            : store_batch_count(t->batch) > 0 ? store_write(t->l->st, t->batch, sync)
+	                                              : SL_OK;
 	char cause[SL_LEDGER_CAUSE_MAX] = "";
-	if (rc != SL_OK)
+	if (is_hot_short)
+		snprintf(cause, sizeof(cause), "out of memory for the hot index changes");
+	else if (rc != SL_OK)
 		store_last_error_copy(t->l->st, cause, sizeof(cause));
 	/* the hot changes of a txn without an index batch go with its commit (the writer's
 	 * go with the index batch, ledger_index_commit) */
@@ -1050,22 +1060,44 @@ size_t ledger_index_batch_count(const ledger_index_batch *ib)
 	return store_batch_count(ib->rows) + ib->hot.n;
 }
 
+/* hot_mark_broken: the hot indexes miss changes; sorted scans answer STORAGE from now on. */
+static void hot_mark_broken(ledger *l)
+{
+	pthread_rwlock_wrlock(&l->mem_lock);
+	l->is_mem_broken = true;
+	pthread_rwlock_unlock(&l->mem_lock);
+}
+
 sl_err ledger_index_commit(ledger *l, ledger_index_batch *ib, uint64_t seq)
 {
-	mark_put(ib->rows, seq);
-	sl_err rc = store_write(l->st, ib->rows, false);
+	/* After a failed index batch no later one is applied: its mark (and mem_seq) would say
+	 * the indexes are complete past the hole the failed one left (found by a review: a
+	 * sorted page then missed the items of the failed group and looked complete). */
+	pthread_mutex_lock(&l->lock);
+	bool was_broken = l->is_index_broken;
+	pthread_mutex_unlock(&l->lock);
+	sl_err rc = SL_ERR_STORAGE;
 	char cause[SL_LEDGER_CAUSE_MAX] = "";
+	if (!was_broken) {
+		mark_put(ib->rows, seq);
+		rc = store_write(l->st, ib->rows, false);
+		if (rc != SL_OK)
+			store_last_error_copy(l->st, cause, sizeof(cause));
+		else if ((rc = hot_apply(l, &ib->hot, seq)) != SL_OK)
+			snprintf(cause, sizeof(cause),
+			         "cannot change the hot indexes in memory: %s", sl_strerror(rc));
+	}
 	if (rc != SL_OK)
-		store_last_error_copy(l->st, cause, sizeof(cause));
-	else if ((rc = hot_apply(l, &ib->hot, seq)) != SL_OK)
-		snprintf(cause, sizeof(cause), "cannot change the hot indexes in memory: %s",
-		         sl_strerror(rc));
+		hot_mark_broken(l);
 	index_batch_clear(ib);
 	pthread_mutex_lock(&l->lock);
-	if (rc != SL_OK)
-		sticky_set_locked(l, rc, cause);
-	else if (seq > l->indexed_seq)
+	if (rc != SL_OK) {
+		if (!was_broken)
+			sticky_set_locked(l, rc, cause);
+		l->is_index_broken = true;
+	} else if (seq > l->indexed_seq) {
 		l->indexed_seq = seq;
+	}
 	pthread_cond_broadcast(&l->indexed);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
