@@ -39,8 +39,9 @@ struct ledger {
 	memindex *mem;
 	pthread_rwlock_t mem_lock;
 	uint64_t mem_seq;
-	bool is_mem_broken;   /* a change failed midway: scans answer STORAGE until a restart */
-	bool is_index_broken; /* an index batch failed: no later one is applied (under lock) */
+	/* an index batch or a hot change failed: no later batch is applied and sorted scans
+	 * answer STORAGE until a restart derives the indexes again (under mem_lock) */
+	bool is_index_broken;
 };
 
 struct ledger_index_batch {
@@ -353,7 +354,7 @@ static sl_err hot_build(ledger *l, char *errbuf, size_t errbuf_size)
 	memindex_clear(l->mem);
 	sl_err rc = hot_fill(l, l->mem);
 	l->mem_seq = ledger_head(l, NULL);
-	l->is_mem_broken = rc != SL_OK;
+	l->is_index_broken = rc != SL_OK;
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (rc != SL_OK)
 		snprintf(errbuf, errbuf_size, "cannot derive the hot indexes from the views: %s",
@@ -363,8 +364,10 @@ static sl_err hot_build(ledger *l, char *errbuf, size_t errbuf_size)
 
 /* hot_apply applies the changes of ops to l's hot indexes, complete up to seq after them.
  * A change that does not fit (an insert of a key present, a delete of one absent) is
- * SL_ERR_CORRUPT: the memory no longer is the fold of the views. */
-static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq)
+ * SL_ERR_CORRUPT: the memory no longer is the fold of the views. A failure says why in
+ * cause and marks the indexes broken. */
+static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq, char *cause,
+                        size_t cause_size)
 {
 	if (l->mem == NULL)
 		return SL_OK; /* a bulk ledger: no hot indexes */
@@ -381,8 +384,11 @@ static sl_err hot_apply(ledger *l, const ledger_hot_ops *ops, uint64_t seq)
 	}
 	if (rc == SL_OK && seq > l->mem_seq)
 		l->mem_seq = seq;
-	if (rc != SL_OK)
-		l->is_mem_broken = true;
+	if (rc != SL_OK) {
+		l->is_index_broken = true;
+		snprintf(cause, cause_size, "cannot change the hot indexes in memory: %s",
+		         sl_strerror(rc));
+	}
 	pthread_rwlock_unlock(&l->mem_lock);
 	return rc;
 }
@@ -402,7 +408,7 @@ sl_err ledger_hot_scan(ledger *l, const uint8_t *from, size_t from_len, bool is_
 	pthread_rwlock_rdlock(&l->mem_lock);
 	*seq = l->mem_seq;
 	bool is_at = false;
-	if (l->is_mem_broken)
+	if (l->is_index_broken)
 		rc = SL_ERR_STORAGE;
 	else if (!is_desc)
 		is_at = memindex_seek(l->mem, from, from_len, &pos);
@@ -878,6 +884,15 @@ static void stage_history_row(ledger_txn *t, const sl_event *ev)
 	store_batch_put(t->batch, txn_cf(t, STORE_CF_ITEM_EVENTS), k, klen, v, sizeof(v));
 }
 
+/* event_decodes_back: do the encoded bytes v decode to an event of ev's seq and item_seq?
+ * (inline: a release build, where SL_ASSERT_DEBUG drops its use, does not warn of it) */
+static inline bool event_decodes_back(const uint8_t *v, size_t vlen, const sl_event *ev)
+{
+	sl_event check;
+	return ledger_event_decode(v, vlen, &check) == SL_OK && check.seq == ev->seq &&
+	       check.item_seq == ev->item_seq;
+}
+
 sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 {
 	SL_ASSERT(t->is_open && !t->is_shadow);
@@ -895,12 +910,8 @@ sl_err ledger_txn_append(ledger_txn *t, sl_event *ev)
 	/* Paired assertion: what is written decodes back to the event it claims to be. A full
 	 * decode per event was a tenth of the writer's time: debug builds only (the test build;
 	 * the log's reader checks every event's hash and decode, ledger_iter). */
-#ifndef NDEBUG
-	sl_event check;
-	SL_ASSERT_DEBUG(ledger_event_decode(t->value.data + SL_HASH_BYTES,
-	                                    t->value.len - SL_HASH_BYTES, &check) == SL_OK &&
-	                check.seq == ev->seq && check.item_seq == ev->item_seq);
-#endif
+	SL_ASSERT_DEBUG(
+	    event_decodes_back(t->value.data + SL_HASH_BYTES, t->value.len - SL_HASH_BYTES, ev));
 	uint8_t k[8];
 	sl_be64_put(k, ev->seq);
 	store_batch_put(t->batch, STORE_CF_EVENTS, k, sizeof(k), t->value.data, t->value.len);
@@ -1005,10 +1016,8 @@ sl_err ledger_txn_commit(ledger_txn *t, bool sync)
 		store_last_error_copy(t->l->st, cause, sizeof(cause));
 	/* the hot changes of a txn without an index batch go with its commit (the writer's
 	 * go with the index batch, ledger_index_commit) */
-	if (rc == SL_OK && t->ib == NULL && !t->is_shadow &&
-	    (rc = hot_apply(t->l, &t->hot, t->next_seq - 1)) != SL_OK)
-		snprintf(cause, sizeof(cause), "cannot change the hot indexes in memory: %s",
-		         sl_strerror(rc));
+	if (rc == SL_OK && t->ib == NULL && !t->is_shadow)
+		rc = hot_apply(t->l, &t->hot, t->next_seq - 1, cause, sizeof(cause));
 	store_batch_clear(t->batch);
 	sl_map_clear(&t->staged);
 	ledger_hot_ops_clear(&t->hot);
@@ -1060,44 +1069,34 @@ size_t ledger_index_batch_count(const ledger_index_batch *ib)
 	return store_batch_count(ib->rows) + ib->hot.n;
 }
 
-/* hot_mark_broken: the hot indexes miss changes; sorted scans answer STORAGE from now on. */
-static void hot_mark_broken(ledger *l)
-{
-	pthread_rwlock_wrlock(&l->mem_lock);
-	l->is_mem_broken = true;
-	pthread_rwlock_unlock(&l->mem_lock);
-}
-
 sl_err ledger_index_commit(ledger *l, ledger_index_batch *ib, uint64_t seq)
 {
 	/* After a failed index batch no later one is applied: its mark (and mem_seq) would say
 	 * the indexes are complete past the hole the failed one left (found by a review: a
 	 * sorted page then missed the items of the failed group and looked complete). */
-	pthread_mutex_lock(&l->lock);
+	pthread_rwlock_rdlock(&l->mem_lock);
 	bool was_broken = l->is_index_broken;
-	pthread_mutex_unlock(&l->lock);
+	pthread_rwlock_unlock(&l->mem_lock);
 	sl_err rc = SL_ERR_STORAGE;
 	char cause[SL_LEDGER_CAUSE_MAX] = "";
 	if (!was_broken) {
 		mark_put(ib->rows, seq);
-		rc = store_write(l->st, ib->rows, false);
-		if (rc != SL_OK)
+		if ((rc = store_write(l->st, ib->rows, false)) != SL_OK)
 			store_last_error_copy(l->st, cause, sizeof(cause));
-		else if ((rc = hot_apply(l, &ib->hot, seq)) != SL_OK)
-			snprintf(cause, sizeof(cause),
-			         "cannot change the hot indexes in memory: %s", sl_strerror(rc));
+		else
+			rc = hot_apply(l, &ib->hot, seq, cause, sizeof(cause));
 	}
-	if (rc != SL_OK)
-		hot_mark_broken(l);
+	if (rc != SL_OK && !was_broken) {
+		pthread_rwlock_wrlock(&l->mem_lock);
+		l->is_index_broken = true;
+		pthread_rwlock_unlock(&l->mem_lock);
+	}
 	index_batch_clear(ib);
 	pthread_mutex_lock(&l->lock);
-	if (rc != SL_OK) {
-		if (!was_broken)
-			sticky_set_locked(l, rc, cause);
-		l->is_index_broken = true;
-	} else if (seq > l->indexed_seq) {
+	if (rc != SL_OK && !was_broken)
+		sticky_set_locked(l, rc, cause);
+	else if (rc == SL_OK && seq > l->indexed_seq)
 		l->indexed_seq = seq;
-	}
 	pthread_cond_broadcast(&l->indexed);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
