@@ -283,7 +283,8 @@ static sl_err idem_stage(gw_service *s, size_t index, uint64_t seq)
 		return rc;
 	memcpy(oi->content_hash, cmd->content_hash, SL_HASH_BYTES);
 	oi->cmd_index = index;
-	return ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data, out->len, seq);
+	return ledger_txn_put_idem(s->txn, cmd->key, cmd->content_hash, out->data, out->len, seq,
+	                           s->last_time_ms);
 }
 
 /* key_usable: cmd has a key that fit its bound. A key cut to its bound must not find the
@@ -317,12 +318,13 @@ static sl_err decide_one(gw_service *s, size_t index)
 	sl_err rc;
 
 	out->len = 0;
-	bool handled = false;
-	if (key_usable(cmd) && ((rc = idem_check(s, index, out, &handled)) != SL_OK || handled))
-		return rc;
+	/* the clock first: a refusal kept under its key is stamped with it too */
 	int64_t now = sl_time_now_ms();
 	if (now > s->last_time_ms)
 		s->last_time_ms = now;
+	bool handled = false;
+	if (key_usable(cmd) && ((rc = idem_check(s, index, out, &handled)) != SL_OK || handled))
+		return rc;
 	ledger_decide_env env = {
 	    .lookup = overlay_lookup_cb,
 	    .lookup_ctx = s,
@@ -864,6 +866,8 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->views_bytes_max =
 	    cfg->views_bytes_max > 0 ? cfg->views_bytes_max : SL_WRITER_VIEWS_BYTES_MAX;
 	sl_err rc = ledger_open(cfg->data_dir, &s->l, errbuf, errbuf_size);
+	if (rc == SL_OK)
+		ledger_set_idem_retention(s->l, cfg->idem_retention_ms);
 	if (rc != SL_OK)
 		goto fail;
 	/* Views rebuilt to an earlier seq are an audit reference: deciding on them would write

@@ -29,6 +29,9 @@ typedef struct gw_config {
 	/* the bound of the writer's in-memory copy of the views it committed (0:
 	 * SL_WRITER_VIEWS_BYTES_MAX); tests make it forget them with a tiny one */
 	size_t views_bytes_max;
+	/* how long an idempotency key answers retries, in ms (0: for ever; stockledgerd's
+	 * default is 7 days; docs/decisions.md, Idempotency) */
+	int64_t idem_retention_ms;
 } gw_config;
 
 /* gw_done_fn receives the encoded Result of one command (valid during the call only). It is

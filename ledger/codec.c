@@ -714,7 +714,7 @@ sl_err ledger_result_mark_replayed(sl_buf *result)
 }
 
 sl_err ledger_idem_encode(const unsigned char *content_hash, const uint8_t *result,
-                          size_t result_len, uint64_t seq, sl_buf *out)
+                          size_t result_len, uint64_t seq, int64_t time_ms, sl_buf *out)
 {
 	Sl__IdemRecord rec;
 	sl__idem_record__init(&rec);
@@ -725,11 +725,12 @@ sl_err ledger_idem_encode(const unsigned char *content_hash, const uint8_t *resu
 	rec.result.data = (uint8_t *)result;
 	rec.result.len = result_len;
 	SET_OPT(&rec, seq, seq);
+	SET_OPT(&rec, time_ms, time_ms);
 	return pack_into(&rec.base, out);
 }
 
 sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *content_hash,
-                          sl_buf *result, uint64_t *seq)
+                          sl_buf *result, uint64_t *seq, int64_t *time_ms)
 {
 	Sl__IdemRecord *rec = sl__idem_record__unpack(NULL, len, data);
 	if (rec == NULL)
@@ -744,8 +745,19 @@ sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *conten
 			SL_ASSERT(rc == SL_OK);
 			memcpy(content_hash, rec->content_hash.data, SL_HASH_BYTES);
 			*seq = rec->seq;
+			*time_ms = rec->has_time_ms ? rec->time_ms : 0;
 		}
 	}
 	sl__idem_record__free_unpacked(rec, NULL);
 	return rc;
+}
+
+sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms)
+{
+	Sl__IdemRecord *rec = sl__idem_record__unpack(NULL, len, data);
+	if (rec == NULL)
+		return SL_ERR_CORRUPT;
+	*time_ms = rec->has_time_ms ? rec->time_ms : 0;
+	sl__idem_record__free_unpacked(rec, NULL);
+	return SL_OK;
 }

@@ -110,11 +110,17 @@ void ledger_result_encode_or_empty(const ledger_result *r, sl_buf *out);
  * the last value of a field, so this sets it without decoding). */
 sl_err ledger_result_mark_replayed(sl_buf *result);
 
-/* ledger_idem_encode / ledger_idem_decode: the record kept per idempotency key. On decode,
- * result is filled with a copy of the stored Result bytes. */
+/* ledger_idem_encode / ledger_idem_decode: the record kept per idempotency key, made at
+ * time_ms (0: unknown, a record of a build before the retention window). On decode, result
+ * is filled with a copy of the stored Result bytes. */
 sl_err ledger_idem_encode(const unsigned char *content_hash, const uint8_t *result,
-                          size_t result_len, uint64_t seq, sl_buf *out);
+                          size_t result_len, uint64_t seq, int64_t time_ms, sl_buf *out);
 sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *content_hash,
-                          sl_buf *result, uint64_t *seq);
+                          sl_buf *result, uint64_t *seq, int64_t *time_ms);
+
+/* ledger_idem_time reads only the time of an encoded record (0 when it has none):
+ * SL_ERR_CORRUPT if it does not decode. For the retention filter, which sees every record
+ * a compaction rewrites. */
+sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms);
 
 #endif

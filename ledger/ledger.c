@@ -14,6 +14,7 @@
 #include "ledger/ledger.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,9 @@ struct ledger {
 	/* an index batch or a hot change failed: no later batch is applied and sorted scans
 	 * answer STORAGE until a restart derives the indexes again (under mem_lock) */
 	bool is_index_broken;
+	/* how long an idempotency record answers retries (0: for ever); read by the lookups
+	 * and by RocksDB's compaction threads (idem_record_expired) */
+	_Atomic int64_t idem_retention_ms;
 };
 
 struct ledger_index_batch {
@@ -488,6 +492,7 @@ sl_err ledger_views_publish(ledger *l, store_batch *mark)
 	return rc;
 }
 
+static bool idem_record_expired(void *ctx, const uint8_t *v, size_t len);
 static sl_err open_mode(const char *dir, bool is_bulk, bool has_hot, ledger **out, char *errbuf,
                         size_t errbuf_size);
 
@@ -519,6 +524,8 @@ static sl_err open_mode(const char *dir, bool is_bulk, bool has_hot, ledger **ou
 	pthread_rwlock_init(&l->mem_lock, NULL);
 	sl_err rc = is_bulk ? store_open_bulk(dir, &l->st, errbuf, errbuf_size)
 	                    : store_open(dir, &l->st, errbuf, errbuf_size);
+	if (rc == SL_OK)
+		store_set_idem_expiry(l->st, idem_record_expired, l);
 	if (rc == SL_OK)
 		rc = format_check(l, errbuf, errbuf_size);
 	if (rc == SL_OK)
@@ -608,14 +615,48 @@ sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *
 	return rc;
 }
 
+void ledger_set_idem_retention(ledger *l, int64_t retention_ms)
+{
+	SL_ASSERT(retention_ms >= 0);
+	atomic_store(&l->idem_retention_ms, retention_ms);
+}
+
+/* idem_is_expired: is a record made at time_ms past the retention window at now? A record
+ * without a time (made before records carried one) never is. */
+static bool idem_is_expired(ledger *l, int64_t time_ms, int64_t now)
+{
+	int64_t window = atomic_load(&l->idem_retention_ms);
+	return window > 0 && time_ms > 0 && time_ms < now - window;
+}
+
+static bool idem_record_expired(void *ctx, const uint8_t *v, size_t len)
+{
+	int64_t time_ms;
+	/* a record that does not decode is kept: a lookup reports it CORRUPT */
+	return ledger_idem_time(v, len, &time_ms) == SL_OK &&
+	       idem_is_expired(ctx, time_ms, sl_time_now_ms());
+}
+
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result)
 {
 	sl_buf v;
 	uint64_t seq;
+	int64_t time_ms;
+	unsigned char hash[SL_HASH_BYTES];
 	sl_buf_init(&v);
+	sl_buf got;
+	sl_buf_init(&got);
 	sl_err rc = store_get(l->st, STORE_CF_IDEM, key, strlen(key), &v);
 	if (rc == SL_OK)
-		rc = ledger_idem_decode(v.data, v.len, content_hash, result, &seq);
+		rc = ledger_idem_decode(v.data, v.len, hash, &got, &seq, &time_ms);
+	/* past the window the key is new again, whether or not a compaction dropped it yet */
+	if (rc == SL_OK && idem_is_expired(l, time_ms, sl_time_now_ms()))
+		rc = SL_ERR_NOT_FOUND;
+	if (rc == SL_OK) {
+		memcpy(content_hash, hash, SL_HASH_BYTES);
+		rc = sl_buf_set(result, got.data, got.len);
+	}
+	sl_buf_fini(&got);
 	sl_buf_fini(&v);
 	return rc;
 }
@@ -981,10 +1022,10 @@ static sl_err put_view(ledger_txn *t, const sl_item *item, const sl_item *before
 }
 
 sl_err ledger_txn_put_idem(ledger_txn *t, const char *key, const unsigned char *content_hash,
-                           const uint8_t *result, size_t result_len, uint64_t seq)
+                           const uint8_t *result, size_t result_len, uint64_t seq, int64_t time_ms)
 {
 	t->scratch.len = 0;
-	sl_err rc = ledger_idem_encode(content_hash, result, result_len, seq, &t->scratch);
+	sl_err rc = ledger_idem_encode(content_hash, result, result_len, seq, time_ms, &t->scratch);
 	if (rc != SL_OK)
 		return rc;
 	store_batch_put(t->batch, STORE_CF_IDEM, key, strlen(key), t->scratch.data, t->scratch.len);

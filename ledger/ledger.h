@@ -66,8 +66,15 @@ sl_err ledger_view_get(ledger *l, const sl_item_key *key, sl_item *out);
 sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *key, sl_item *out);
 
 /* ledger_idem_get reads the record of idempotency key: its content hash and its encoded
- * Result (into result). SL_ERR_NOT_FOUND if the key is new. */
+ * Result (into result). SL_ERR_NOT_FOUND if the key is new, or if its record is older than
+ * the retention window (ledger_set_idem_retention). Outputs are untouched unless SL_OK. */
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result);
+
+/* ledger_set_idem_retention sets how long an idempotency record answers retries, in ms
+ * (0, the default: for ever). Past it the key is new again (ledger_idem_get) and RocksDB's
+ * compactions drop the record (docs/decisions.md, Idempotency). A record made before
+ * records carried their time is kept. Thread-safe. */
+void ledger_set_idem_retention(ledger *l, int64_t retention_ms);
 
 /* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head;
  * SL_ERR_CORRUPT if it does not decode, carries another seq, or does not hash, with the
@@ -185,9 +192,10 @@ sl_err ledger_txn_put_settings(ledger_txn *t, const sl_settings *settings);
  * holds units, a delete for one that holds none. */
 sl_err ledger_txn_put_holds(ledger_txn *t, const sl_order *order);
 
-/* ledger_txn_put_idem stages the idempotency record of key. */
+/* ledger_txn_put_idem stages the idempotency record of key, made at time_ms (the writer's
+ * clock: the retention window counts from it). */
 sl_err ledger_txn_put_idem(ledger_txn *t, const char *key, const unsigned char *content_hash,
-                           const uint8_t *result, size_t result_len, uint64_t seq);
+                           const uint8_t *result, size_t result_len, uint64_t seq, int64_t time_ms);
 
 /* ledger_txn_staged: operations staged so far. */
 size_t ledger_txn_staged(const ledger_txn *t);

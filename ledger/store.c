@@ -84,6 +84,13 @@ struct store {
 	atomic_int read_fault_countdown; /* store_read_fault_set: point reads of read_fault_cf */
 	_Atomic int read_fault_cf;
 	atomic_ulong sst_serial; /* names of the table files store_sst_begin makes */
+	/* the idem family's compaction filter (store_set_idem_expiry): fn and ctx are set once,
+	 * before has_expiry says so */
+	rocksdb_options_t *idem_opts;
+	rocksdb_compactionfilter_t *idem_filter;
+	store_expired_fn expiry_fn;
+	void *expiry_ctx;
+	atomic_bool has_expiry;
 };
 
 /* One staged operation of a batch; its key and then its value are in the batch's arena. */
@@ -169,7 +176,64 @@ static void table_options_bound(rocksdb_block_based_table_options_t *t, rocksdb_
 
 static rocksdb_options_t *cf_options(store *s, store_cf cf)
 {
+	if (cf == STORE_CF_IDEM)
+		return s->idem_opts;
 	return cf == STORE_CF_EVENTS || cf == STORE_CF_ITEM_EVENTS ? s->scan_opts : s->opts;
+}
+
+/* idem_filter_fn: RocksDB's compaction filter of the idem family. A record the expiry
+ * function calls expired is dropped (RocksDB writes a tombstone in its place, so no older
+ * version of the key shows through); before store_set_idem_expiry every record stays. */
+static unsigned char idem_filter_fn(void *state, int level, const char *key, size_t klen,
+                                    const char *val, size_t vlen, char **new_val, size_t *new_vlen,
+                                    unsigned char *is_changed)
+{
+	(void)level;
+	(void)key;
+	(void)klen;
+	(void)new_val;
+	(void)new_vlen;
+	store *s = state;
+	*is_changed = 0;
+	if (!atomic_load_explicit(&s->has_expiry, memory_order_acquire))
+		return 0;
+	return s->expiry_fn(s->expiry_ctx, (const uint8_t *)val, vlen) ? 1 : 0;
+}
+
+/* the filter's state is the store itself, which frees nothing here (RocksDB calls this
+ * unconditionally when the filter is destroyed) */
+static void idem_filter_state_free(void *state)
+{
+	(void)state;
+}
+
+static const char *idem_filter_name(void *state)
+{
+	(void)state;
+	return "stockledger.idem_retention";
+}
+
+void store_set_idem_expiry(store *s, store_expired_fn fn, void *ctx)
+{
+	SL_ASSERT(fn != NULL && !atomic_load(&s->has_expiry));
+	s->expiry_fn = fn;
+	s->expiry_ctx = ctx;
+	atomic_store_explicit(&s->has_expiry, true, memory_order_release);
+}
+
+sl_err store_compact(store *s, store_cf cf)
+{
+	char *err = NULL;
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	rocksdb_flush_cf(s->db, fo, handle_of(s, cf), &err);
+	rocksdb_flushoptions_destroy(fo);
+	if (err != NULL) {
+		set_error(s, "flush", err);
+		return SL_ERR_STORAGE;
+	}
+	rocksdb_compact_range_cf(s->db, handle_of(s, cf), NULL, 0, NULL, 0);
+	return SL_OK;
 }
 
 /* The shadow family a rebuild fills with many rows through batches and never reads before
@@ -361,6 +425,12 @@ static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf
 	rocksdb_options_set_block_based_table_factory(s->scan_opts, s->scan_table_opts);
 	if (is_bulk)
 		bulk_options_make(s);
+	/* The idem family: as the others, with the retention window's compaction filter
+	 * (docs/decisions.md, Idempotency). The filter outlives the database (store_close). */
+	s->idem_opts = rocksdb_options_create_copy(s->opts);
+	s->idem_filter = rocksdb_compactionfilter_create(s, idem_filter_state_free, idem_filter_fn,
+	                                                 idem_filter_name);
+	rocksdb_options_set_compaction_filter(s->idem_opts, s->idem_filter);
 
 	/* Both generations of every view family are opened; which one is live is read from
 	 * the meta family below. */
@@ -440,6 +510,10 @@ void store_close(store *s)
 		rocksdb_options_destroy(s->opts);
 	if (s->scan_opts != NULL)
 		rocksdb_options_destroy(s->scan_opts);
+	if (s->idem_opts != NULL)
+		rocksdb_options_destroy(s->idem_opts);
+	if (s->idem_filter != NULL)
+		rocksdb_compactionfilter_destroy(s->idem_filter);
 	for (int i = 0; i < STORE_CF_COUNT_; i++)
 		if (s->bulk_opts[i] != NULL)
 			rocksdb_options_destroy(s->bulk_opts[i]);

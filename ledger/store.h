@@ -172,6 +172,19 @@ void store_fault_set(store *s, int n);
  * with SL_ERR_STORAGE; 0 disables. Any thread. */
 void store_read_fault_set(store *s, store_cf cf, int n);
 
+/* store_expired_fn: is the record of value v (len bytes) past its retention? Called from
+ * RocksDB's compaction threads. */
+typedef bool (*store_expired_fn)(void *ctx, const uint8_t *v, size_t len);
+
+/* store_set_idem_expiry makes compactions of the idem family drop the records fn calls
+ * expired (ctx is its first argument and must outlive s); until it is called, none is.
+ * Once per store, before it is shared between threads. */
+void store_set_idem_expiry(store *s, store_expired_fn fn, void *ctx);
+
+/* store_compact flushes cf's memtable and compacts the whole family (its filter, if any,
+ * sees every record): for tests and tools. */
+sl_err store_compact(store *s, store_cf cf);
+
 /* store_settle waits until RocksDB has no flush or compaction running or pending in any
  * family (at most 600 s: SL_ERR_UNAVAILABLE after), so that a benchmark that follows a load
  * does not share the machine with the load's background work. */

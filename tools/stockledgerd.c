@@ -18,11 +18,47 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: stockledgerd [--data DIR] [--listen URL] [--default-location ID]\n"
+	           "                    [--idem-retention DURATION]\n"
 	           "  --data DIR              ledger directory (default ./var/stockledger)\n"
 	           "  --listen URL            tcp://HOST:PORT or ipc:///PATH "
 	           "(default tcp://127.0.0.1:7450)\n"
 	           "  --default-location ID   location of items given without one "
-	           "(default 'default')\n");
+	           "(default 'default')\n"
+	           "  --idem-retention D      how long an idempotency key answers retries: a "
+	           "number\n"
+	           "                          and a unit, s, m, h or d (default 7d); 0 keeps "
+	           "keys for ever\n");
+}
+
+/* The longest retention accepted: ten years (and no overflow in milliseconds). */
+#define RETENTION_DAYS_MAX 3650
+
+/* retention_parse reads a duration "0" or digits and a unit (s, m, h, d) into *ms; false if
+ * s is anything else or longer than RETENTION_DAYS_MAX days. */
+static bool retention_parse(const char *s, int64_t *ms)
+{
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return true;
+	}
+	int64_t n = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > (int64_t)RETENTION_DAYS_MAX * 86400)
+			return false;
+	}
+	if (p == s || p[0] == '\0' || p[1] != '\0')
+		return false;
+	int64_t unit_s = p[0] == 's'   ? 1
+	                 : p[0] == 'm' ? 60
+	                 : p[0] == 'h' ? 3600
+	                 : p[0] == 'd' ? 86400
+	                               : 0;
+	if (unit_s == 0 || n * unit_s > (int64_t)RETENTION_DAYS_MAX * 86400)
+		return false;
+	*ms = n * unit_s * 1000;
+	return true;
 }
 
 /* mkdir_p creates dir and its parents, like mkdir -p. */
@@ -47,6 +83,7 @@ int main(int argc, char **argv)
 	const char *data = "./var/stockledger";
 	const char *listen = "tcp://127.0.0.1:7450";
 	const char *location = SL_DEFAULT_LOCATION;
+	int64_t retention_ms = 7 * 86400 * INT64_C(1000);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -64,7 +101,16 @@ int main(int argc, char **argv)
 			listen = argv[++i];
 		else if (strcmp(a, "--default-location") == 0)
 			location = argv[++i];
-		else {
+		else if (strcmp(a, "--idem-retention") == 0) {
+			if (!retention_parse(argv[++i], &retention_ms)) {
+				fprintf(stderr,
+				        "stockledgerd: invalid --idem-retention '%s' (a number and "
+				        "s, m, "
+				        "h or d, at most %dd; or 0)\n",
+				        argv[i], RETENTION_DAYS_MAX);
+				return 2;
+			}
+		} else {
 			fprintf(stderr, "stockledgerd: unknown option '%s'\n", a);
 			usage(stderr);
 			return 2;
@@ -85,7 +131,8 @@ int main(int argc, char **argv)
 	sl_stop_signals_block(&set);
 
 	char err[1024];
-	gw_config cfg = {.data_dir = data, .default_location = location};
+	gw_config cfg = {
+	    .data_dir = data, .default_location = location, .idem_retention_ms = retention_ms};
 	gw_service *svc = NULL;
 	gw_server *srv = NULL;
 	if (gw_service_open(&cfg, &svc, err, sizeof(err)) != SL_OK) {

@@ -4,7 +4,8 @@
 # when the item has moved on since; the same key with other content is
 # IDEMPOTENCY_KEY_REUSED; a refused command records no key (the client may fix it and resend
 # it under the same key); defaults filled in by the service are part of the content; several
-# clients racing with one key apply it once.
+# clients racing with one key apply it once; past the retention window (--idem-retention) a
+# key is new again, and a bad window is refused at start.
 #
 # Method: one real daemon on an ipc socket, driven by `stockctl --json`; each retry's output
 # is compared with the first answer (jq, the "replayed" member left out) and the head with
@@ -143,6 +144,35 @@ check "one event appended" .seq "$(($(echo "$SL_HEAD" | cut -d' ' -f1) + 1))"
 # Human output says so too.
 H=$("$SL_BIN/stockctl" decrement race=7 --restrict --key k-race)
 check_eq "human output marks a replay" 1 "$(printf '%s\n' "$H" | grep -c 'replayed')"
+
+# ---- the retention window (--idem-retention): past it a key is new again ----
+sl_stop
+sl_start --idem-retention 3s
+ctl item create ret --quantity 10
+ctl decrement ret=1 --key k-ret
+FIRST=$OUT
+check_rc "a decrement with a key" 0
+ctl decrement ret=1 --key k-ret
+retry_same "retried within the window" "$FIRST"
+sleep 3.5
+head_save
+ctl decrement ret=1 --key k-ret
+check_rc "the key past the window" 0
+check "past the window the command is new: applied again" .replayed null
+check "a new seq" '.seq > '"$(printf '%s' "$FIRST" | jq .seq)" true
+SECOND=$OUT
+ctl decrement ret=1 --key k-ret
+retry_same "the key's new record answers retries" "$SECOND"
+check_eq "applied twice in all" 8 "$("$SL_BIN/stockctl" --json item get ret | jq .quantity)"
+for bad in 5 7x -1d 1.5h 3651d 99999999999999999999s ""; do
+	"$SL_BIN/stockledgerd" --data "$T/never" --listen "ipc://$T/never.sock" \
+		--idem-retention "$bad" >"$T/bad.out" 2>&1
+	RC=$?
+	check_rc "--idem-retention '$bad'" 2
+	check_eq "--idem-retention '$bad' says why" 1 "$(grep -c 'invalid --idem-retention' "$T/bad.out")"
+done
+check_eq "no daemon started on a bad window: no data directory" false \
+	"$([ -e "$T/never" ] && echo true || echo false)"
 
 sl_stop
 admin verify --data "$SL_DATA"

@@ -182,9 +182,10 @@ static sl_err decode_idem(const uint8_t *data, size_t len)
 {
 	unsigned char hash[SL_HASH_BYTES];
 	uint64_t seq;
+	int64_t time_ms;
 	sl_buf result;
 	sl_buf_init(&result);
-	sl_err rc = ledger_idem_decode(data, len, hash, &result, &seq);
+	sl_err rc = ledger_idem_decode(data, len, hash, &result, &seq, &time_ms);
 	sl_buf_fini(&result);
 	return rc;
 }
@@ -225,15 +226,21 @@ static void encode_item(const sl_item *it, sl_buf *out)
 	assert_int_equal(ledger_item_encode(it, out), SL_OK);
 }
 
-static void encode_idem(const unsigned char *hash, size_t result_len, uint64_t seq, sl_buf *out)
+static void encode_idem_at(const unsigned char *hash, size_t result_len, uint64_t seq,
+                           int64_t time_ms, sl_buf *out)
 {
 	uint8_t *result = malloc(result_len > 0 ? result_len : 1);
 	assert_non_null(result);
 	for (size_t i = 0; i < result_len; i++)
 		result[i] = (uint8_t)(i * 31 + 7);
 	out->len = 0;
-	assert_int_equal(ledger_idem_encode(hash, result, result_len, seq, out), SL_OK);
+	assert_int_equal(ledger_idem_encode(hash, result, result_len, seq, time_ms, out), SL_OK);
 	free(result);
+}
+
+static void encode_idem(const unsigned char *hash, size_t result_len, uint64_t seq, sl_buf *out)
+{
+	encode_idem_at(hash, result_len, seq, 1765000000000, out);
 }
 
 static void buf_assert_equal(const sl_buf *a, const sl_buf *b)
@@ -341,13 +348,21 @@ static void test_ledger_idem_decode_reads_back_an_encoded_record(void **state)
 	sl_buf b, result;
 	sl_buf_init(&b);
 	sl_buf_init(&result);
+	/* 0: a record without a time (the encoding of a build before the retention window) */
+	const int64_t times[] = {0, 1, -1, 1765000000000, INT64_MAX, INT64_MIN};
 	for (size_t i = 0; i < sizeof(result_lens) / sizeof(result_lens[0]); i++) {
 		for (size_t j = 0; j < sizeof(seqs) / sizeof(seqs[0]); j++) {
-			encode_idem(hash, result_lens[i], seqs[j], &b);
+			int64_t at = times[(i * 3 + j) % (sizeof(times) / sizeof(times[0]))];
+			encode_idem_at(hash, result_lens[i], seqs[j], at, &b);
 			uint64_t seq = 42;
+			int64_t time_ms = 42, time_only = 42;
 			memset(got_hash, 0, sizeof(got_hash));
-			assert_int_equal(ledger_idem_decode(b.data, b.len, got_hash, &result, &seq),
-			                 SL_OK);
+			assert_int_equal(
+			    ledger_idem_decode(b.data, b.len, got_hash, &result, &seq, &time_ms),
+			    SL_OK);
+			assert_int_equal(ledger_idem_time(b.data, b.len, &time_only), SL_OK);
+			assert_int_equal(time_ms, at);
+			assert_int_equal(time_only, at);
 			assert_memory_equal(got_hash, hash, SL_HASH_BYTES);
 			assert_int_equal(seq, seqs[j]);
 			assert_int_equal(result.len, result_lens[i]);
@@ -808,12 +823,16 @@ static void test_ledger_decoders_leave_the_output_untouched_on_junk(void **state
 	memset(hash, 0x5a, sizeof(hash));
 	memcpy(hash_was, hash, sizeof(hash));
 	uint64_t seq = 77;
+	int64_t time_ms = 78;
 	sl_buf result;
 	sl_buf_init(&result);
-	assert_int_equal(ledger_idem_decode(junk, sizeof(junk), hash, &result, &seq),
+	assert_int_equal(ledger_idem_decode(junk, sizeof(junk), hash, &result, &seq, &time_ms),
 	                 SL_ERR_CORRUPT);
 	assert_memory_equal(hash, hash_was, sizeof(hash));
 	assert_int_equal(seq, 77);
+	assert_int_equal(time_ms, 78);
+	assert_int_equal(ledger_idem_time(junk, sizeof(junk), &time_ms), SL_ERR_CORRUPT);
+	assert_int_equal(time_ms, 78);
 	assert_int_equal(result.len, 0);
 	sl_buf_fini(&result);
 }
@@ -855,10 +874,12 @@ static void test_ledger_decoders_leave_the_output_untouched_on_a_field_over_its_
 	memset(hash, 0x5a, sizeof(hash));
 	memcpy(hash_was, hash, sizeof(hash));
 	uint64_t seq = 77;
+	int64_t time_ms = 78;
 	sl_buf result;
 	sl_buf_init(&result);
 	assert_int_equal(sl_buf_append(&result, "kept", 4), SL_OK);
-	assert_int_equal(ledger_idem_decode(b.data, b.len, hash, &result, &seq), SL_ERR_CORRUPT);
+	assert_int_equal(ledger_idem_decode(b.data, b.len, hash, &result, &seq, &time_ms),
+	                 SL_ERR_CORRUPT);
 	assert_memory_equal(hash, hash_was, sizeof(hash));
 	assert_int_equal(seq, 77);
 	assert_int_equal(result.len, 4);

@@ -319,7 +319,8 @@ static void test_ledger_views_and_idempotency_records_round_trip(void **state)
 	assert_int_equal(ledger_txn_begin(txn), SL_OK);
 	assert_int_equal(ledger_txn_put_view(txn, &a), SL_OK);
 	assert_int_equal(ledger_txn_put_view(txn, &b), SL_OK);
-	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, result, sizeof(result), 7), SL_OK);
+	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, result, sizeof(result), 7, 0),
+	                 SL_OK);
 	/* two views with their stored secondary index rows (4 for an item, 2 for a deleted one,
 	 * see ledger/index.h; its 2 hot ones go to memory) and one record */
 	assert_int_equal(ledger_txn_staged(txn), 3 + LEDGER_INDEX_STORED_PER_ITEM + 2);
@@ -503,7 +504,7 @@ static void test_ledger_commit_failure_shows_nothing_and_is_sticky_until_reopene
 	event_make(&ev, 2, "A", 2);
 	assert_int_equal(ledger_txn_append(txn, &ev), SL_OK);
 	assert_int_equal(ledger_txn_put_view(txn, &view), SL_OK);
-	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, hash, 1, 2), SL_OK);
+	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, hash, 1, 2, 0), SL_OK);
 	assert_int_equal(ledger_txn_commit(txn, true), SL_ERR_STORAGE);
 	assert_non_null(strstr(store_last_error(ledger_store(lg)), dir));
 
@@ -578,7 +579,7 @@ static void test_ledger_abort_drops_everything_staged(void **state)
 	event_make(&ev, 3, "A", 3);
 	assert_int_equal(ledger_txn_append(txn, &ev), SL_OK);
 	assert_int_equal(ledger_txn_put_view(txn, &view), SL_OK);
-	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, hash, 1, 2), SL_OK);
+	assert_int_equal(ledger_txn_put_idem(txn, "key-1", hash, hash, 1, 2, 0), SL_OK);
 	ledger_txn_abort(txn);
 	assert_int_equal(ledger_txn_staged(txn), 0);
 	assert_int_equal(ledger_status(lg), SL_OK);
@@ -966,6 +967,85 @@ static void test_ledger_open_drops_the_hot_rows_an_older_build_stored(void **sta
 
 #define T(name) cmocka_unit_test_setup_teardown(name, ledger_setup, ledger_teardown)
 
+/* idem_put commits the record of key, made at time_ms. */
+static void idem_put(const char *key, int64_t time_ms)
+{
+	unsigned char hash[SL_HASH_BYTES];
+	memset(hash, 0x42, sizeof(hash));
+	const uint8_t result[] = {0x08, 0x01};
+	assert_int_equal(ledger_txn_begin(txn), SL_OK);
+	assert_int_equal(ledger_txn_put_idem(txn, key, hash, result, sizeof(result), 1, time_ms),
+	                 SL_OK);
+	assert_int_equal(ledger_txn_commit(txn, true), SL_OK);
+}
+
+static sl_err idem_lookup(const char *key)
+{
+	unsigned char hash[SL_HASH_BYTES];
+	sl_buf res;
+	sl_buf_init(&res);
+	sl_err rc = ledger_idem_get(lg, key, hash, &res);
+	sl_buf_fini(&res);
+	return rc;
+}
+
+/* idem_stored: is key's record still a row of the idem family (whatever its age)? */
+static bool idem_stored(const char *key)
+{
+	sl_buf v;
+	sl_buf_init(&v);
+	sl_err rc = store_get(ledger_store(lg), STORE_CF_IDEM, key, strlen(key), &v);
+	sl_buf_fini(&v);
+	assert_true(rc == SL_OK || rc == SL_ERR_NOT_FOUND);
+	return rc == SL_OK;
+}
+
+static void
+test_ledger_idem_records_past_the_retention_window_answer_no_more_and_are_compacted_away(
+    void **state)
+{
+	(void)state;
+	const int64_t day = 86400 * INT64_C(1000), now = sl_time_now_ms();
+	idem_put("old", now - 8 * day);
+	idem_put("recent", now - day);
+	idem_put("untimed", 0); /* a record of a build before the window: its age is unknown */
+	/* the default keeps every record for ever */
+	assert_int_equal(idem_lookup("old"), SL_OK);
+	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
+	assert_true(idem_stored("old"));
+
+	ledger_set_idem_retention(lg, 7 * day);
+	/* past the window the key is new again, before any compaction has dropped it */
+	assert_true(idem_stored("old"));
+	assert_int_equal(idem_lookup("old"), SL_ERR_NOT_FOUND);
+	assert_int_equal(idem_lookup("recent"), SL_OK);
+	assert_int_equal(idem_lookup("untimed"), SL_OK);
+	/* a compaction drops the expired record only */
+	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
+	assert_false(idem_stored("old"));
+	assert_true(idem_stored("recent"));
+	assert_true(idem_stored("untimed"));
+	/* and it stays dropped across a reopen (no older version of the key shows through) */
+	ledger_reopen();
+	assert_false(idem_stored("old"));
+	assert_int_equal(idem_lookup("recent"), SL_OK);
+
+	/* a reused key writes a new record, which answers again */
+	ledger_set_idem_retention(lg, 7 * day);
+	idem_put("recent", now - 9 * day);
+	assert_int_equal(idem_lookup("recent"), SL_ERR_NOT_FOUND);
+	idem_put("recent", now);
+	assert_int_equal(idem_lookup("recent"), SL_OK);
+	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
+	assert_true(idem_stored("recent"));
+	/* a window of 0 is for ever again */
+	idem_put("old", now - 800 * day);
+	ledger_set_idem_retention(lg, 0);
+	assert_int_equal(idem_lookup("old"), SL_OK);
+	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
+	assert_true(idem_stored("old"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -988,6 +1068,7 @@ int main(void)
 	    T(test_ledger_deferred_index_lags_until_its_batch_is_written),
 	    T(test_ledger_open_derives_again_an_index_a_crash_left_behind),
 	    T(test_ledger_index_wait_answers_storage_when_the_index_write_fails),
+	    T(test_ledger_idem_records_past_the_retention_window_answer_no_more_and_are_compacted_away),
 	    T(test_ledger_open_drops_the_hot_rows_an_older_build_stored),
 	    T(test_ledger_applies_no_index_batch_after_one_that_failed),
 	};
