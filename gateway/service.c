@@ -318,13 +318,12 @@ static sl_err decide_one(gw_service *s, size_t index)
 	sl_err rc;
 
 	out->len = 0;
-	/* the clock first: a refusal kept under its key is stamped with it too */
-	int64_t now = sl_time_now_ms();
-	if (now > s->last_time_ms)
-		s->last_time_ms = now;
 	bool handled = false;
 	if (key_usable(cmd) && ((rc = idem_check(s, index, out, &handled)) != SL_OK || handled))
 		return rc;
+	int64_t now = sl_time_now_ms();
+	if (now > s->last_time_ms)
+		s->last_time_ms = now;
 	ledger_decide_env env = {
 	    .lookup = overlay_lookup_cb,
 	    .lookup_ctx = s,

@@ -752,12 +752,56 @@ sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *conten
 	return rc;
 }
 
+/* wire_varint reads the varint at *p (before end) into *v and moves *p past it; false if it
+ * runs past end or past 64 bits. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7fu) << shift;
+		if ((b & 0x80u) == 0) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
 sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms)
 {
-	Sl__IdemRecord *rec = sl__idem_record__unpack(NULL, len, data);
-	if (rec == NULL)
-		return SL_ERR_CORRUPT;
-	*time_ms = rec->has_time_ms ? rec->time_ms : 0;
-	sl__idem_record__free_unpacked(rec, NULL);
+	/* The time alone, without unpacking the record (whose result may be tens of KiB, for
+	 * every record a compaction rewrites): a walk over the wire format's fields, the last
+	 * time_ms winning as in protobuf. */
+	const uint8_t *p = data, *end = data + len;
+	int64_t t = 0;
+	while (p < end) {
+		uint64_t tag, v;
+		if (!wire_varint(&p, end, &tag) || (tag >> 3) == 0)
+			return SL_ERR_CORRUPT;
+		switch (tag & 7u) {
+		case 0: /* varint */
+			if (!wire_varint(&p, end, &v))
+				return SL_ERR_CORRUPT;
+			if ((tag >> 3) == 4) /* time_ms, a zigzag sint64 */
+				t = (int64_t)(v >> 1) ^ -(int64_t)(v & 1u);
+			break;
+		case 1: /* 64-bit */
+		case 5: /* 32-bit */
+			v = (tag & 7u) == 1 ? 8 : 4;
+			if (v > (uint64_t)(end - p))
+				return SL_ERR_CORRUPT;
+			p += v;
+			break;
+		case 2: /* length-delimited */
+			if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return SL_ERR_CORRUPT;
+			p += v;
+			break;
+		default:
+			return SL_ERR_CORRUPT;
+		}
+	}
+	*time_ms = t;
 	return SL_OK;
 }

@@ -118,9 +118,10 @@ sl_err ledger_idem_encode(const unsigned char *content_hash, const uint8_t *resu
 sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *content_hash,
                           sl_buf *result, uint64_t *seq, int64_t *time_ms);
 
-/* ledger_idem_time reads only the time of an encoded record (0 when it has none):
- * SL_ERR_CORRUPT if it does not decode. For the retention filter, which sees every record
- * a compaction rewrites. */
+/* ledger_idem_time reads only the time of an encoded record (0 when it has none), walking
+ * the wire format without unpacking the rest: SL_ERR_CORRUPT if the fields do not parse
+ * (*time_ms untouched). For the retention filter, which sees every record a compaction
+ * rewrites. */
 sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms);
 
 #endif

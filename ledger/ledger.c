@@ -621,20 +621,29 @@ void ledger_set_idem_retention(ledger *l, int64_t retention_ms)
 	atomic_store(&l->idem_retention_ms, retention_ms);
 }
 
-/* idem_is_expired: is a record made at time_ms past the retention window at now? A record
- * without a time (made before records carried one) never is. */
-static bool idem_is_expired(ledger *l, int64_t time_ms, int64_t now)
+/* idem_is_past: is a record made at time_ms older than windows retention windows at now?
+ * Never with no window, and never a record without a time (made before records carried
+ * one). */
+static bool idem_is_past(ledger *l, int64_t time_ms, int64_t now, int64_t windows)
 {
 	int64_t window = atomic_load(&l->idem_retention_ms);
-	return window > 0 && time_ms > 0 && time_ms < now - window;
+	if (window == 0 || time_ms <= 0 || window > INT64_MAX / 4)
+		return false;
+	return time_ms < now - windows * window;
 }
 
+/* idem_record_expired: the compaction filter's test. It drops a record only past twice the
+ * window a lookup applies: a clock stepped forward (a bad RTC, an NTP step) by up to a
+ * window misleads lookups while it lasts, but deletes nothing they will want back once it
+ * is set right (review). A record whose fields do not parse is kept: a lookup reports it
+ * CORRUPT. */
 static bool idem_record_expired(void *ctx, const uint8_t *v, size_t len)
 {
+	ledger *l = ctx;
 	int64_t time_ms;
-	/* a record that does not decode is kept: a lookup reports it CORRUPT */
-	return ledger_idem_time(v, len, &time_ms) == SL_OK &&
-	       idem_is_expired(ctx, time_ms, sl_time_now_ms());
+	return atomic_load(&l->idem_retention_ms) > 0 &&
+	       ledger_idem_time(v, len, &time_ms) == SL_OK &&
+	       idem_is_past(l, time_ms, sl_time_now_ms(), 2);
 }
 
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result)
@@ -650,7 +659,7 @@ sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, 
 	if (rc == SL_OK)
 		rc = ledger_idem_decode(v.data, v.len, hash, &got, &seq, &time_ms);
 	/* past the window the key is new again, whether or not a compaction dropped it yet */
-	if (rc == SL_OK && idem_is_expired(l, time_ms, sl_time_now_ms()))
+	if (rc == SL_OK && idem_is_past(l, time_ms, sl_time_now_ms(), 1))
 		rc = SL_ERR_NOT_FOUND;
 	if (rc == SL_OK) {
 		memcpy(content_hash, hash, SL_HASH_BYTES);

@@ -71,9 +71,9 @@ sl_err ledger_view_get_at(ledger *l, const store_snap *snap, const sl_item_key *
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result);
 
 /* ledger_set_idem_retention sets how long an idempotency record answers retries, in ms
- * (0, the default: for ever). Past it the key is new again (ledger_idem_get) and RocksDB's
- * compactions drop the record (docs/decisions.md, Idempotency). A record made before
- * records carried their time is kept. Thread-safe. */
+ * (0, the default: for ever). Past it the key is new again (ledger_idem_get); past twice
+ * it RocksDB's compactions drop the record (docs/decisions.md, Idempotency). A record made
+ * before records carried their time is kept. Thread-safe. */
 void ledger_set_idem_retention(ledger *l, int64_t retention_ms);
 
 /* ledger_event_get reads event seq, with its chain hash. SL_ERR_NOT_FOUND past the head;

@@ -55,7 +55,8 @@ static bool retention_parse(const char *s, int64_t *ms)
 	                 : p[0] == 'h' ? 3600
 	                 : p[0] == 'd' ? 86400
 	                               : 0;
-	if (unit_s == 0 || n * unit_s > (int64_t)RETENTION_DAYS_MAX * 86400)
+	/* "0s" is no window at all rather than for ever: only a bare 0 means for ever */
+	if (unit_s == 0 || n == 0 || n * unit_s > (int64_t)RETENTION_DAYS_MAX * 86400)
 		return false;
 	*ms = n * unit_s * 1000;
 	return true;

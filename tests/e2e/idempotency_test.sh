@@ -160,12 +160,23 @@ ctl decrement ret=1 --key k-ret
 check_rc "the key past the window" 0
 check "past the window the command is new: applied again" .replayed null
 check "a new seq" '.seq > '"$(printf '%s' "$FIRST" | jq .seq)" true
+check "the new answer is this command's alone" '"\(.items | length) \(.items[0].quantity)"' "1 8"
 SECOND=$OUT
 ctl decrement ret=1 --key k-ret
 retry_same "the key's new record answers retries" "$SECOND"
 check_eq "applied twice in all" 8 "$("$SL_BIN/stockctl" --json item get ret | jq .quantity)"
-for bad in 5 7x -1d 1.5h 3651d 99999999999999999999s ""; do
-	"$SL_BIN/stockledgerd" --data "$T/never" --listen "ipc://$T/never.sock" \
+# 0 keeps keys for ever: k-ret's record, 3.5 s old by then, answers a daemon started with it
+sl_stop
+sl_start --idem-retention 0
+sleep 3.5
+ctl decrement ret=1 --key k-ret
+retry_same "a window of 0 keeps the key" "$SECOND"
+sl_stop
+sl_start --idem-retention 3650d
+ctl decrement ret=1 --key k-ret
+retry_same "the longest window" "$SECOND"
+for bad in 5 7x -1d 1.5h 0s 00d 3651d 99999999999999999999s ""; do
+	timeout 20 "$SL_BIN/stockledgerd" --data "$T/never" --listen "ipc://$T/never.sock" \
 		--idem-retention "$bad" >"$T/bad.out" 2>&1
 	RC=$?
 	check_rc "--idem-retention '$bad'" 2

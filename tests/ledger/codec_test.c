@@ -1016,6 +1016,35 @@ static void test_ledger_result_mark_replayed_sets_replayed_without_decoding(void
 	sl_buf_fini(&b);
 }
 
+static void test_ledger_idem_time_walks_the_wire_format_alone(void **state)
+{
+	(void)state;
+	static const struct {
+		uint8_t b[16];
+		size_t len;
+		sl_err rc;
+		int64_t time_ms;
+	} cases[] = {
+	    {{0}, 0, SL_OK, 0},                                         /* empty: no time */
+	    {{0x20, 0x03}, 2, SL_OK, -2},                               /* zigzag 3 is -2 */
+	    {{0x20, 0x04, 0x20, 0x06}, 4, SL_OK, 3},                    /* the last one wins */
+	    {{0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x20, 0x02}, 11, SL_OK, 1}, /* a 64-bit field */
+	    {{0x2d, 1, 2, 3, 4, 0x20, 0x02}, 7, SL_OK, 1},              /* a 32-bit field */
+	    {{0x12, 0x02, 'a', 'b', 0x20, 0x02}, 6, SL_OK, 1},          /* a length-delimited one */
+	    {{0x20}, 1, SL_ERR_CORRUPT, 0},                             /* no value */
+	    {{0x20, 0x80}, 2, SL_ERR_CORRUPT, 0},                       /* a cut varint */
+	    {{0x12, 0x05, 'a'}, 3, SL_ERR_CORRUPT, 0},                  /* a length past the end */
+	    {{0x19, 1, 2}, 3, SL_ERR_CORRUPT, 0},                       /* a cut 64-bit field */
+	    {{0x00, 0x01}, 2, SL_ERR_CORRUPT, 0},                       /* field 0 */
+	    {{0x23}, 1, SL_ERR_CORRUPT, 0},                             /* a group */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t t = 77;
+		assert_int_equal(ledger_idem_time(cases[i].b, cases[i].len, &t), cases[i].rc);
+		assert_int_equal(t, cases[i].rc == SL_OK ? cases[i].time_ms : 77);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1053,7 @@ int main(void)
 	    cmocka_unit_test(test_ledger_event_encoding_leaves_out_the_hash),
 	    cmocka_unit_test(test_ledger_item_decode_reads_back_every_field_of_an_encoded_view),
 	    cmocka_unit_test(test_ledger_idem_decode_reads_back_an_encoded_record),
+	    cmocka_unit_test(test_ledger_idem_time_walks_the_wire_format_alone),
 	    cmocka_unit_test(test_ledger_encoders_are_deterministic),
 	    cmocka_unit_test(test_ledger_encoders_append_to_what_the_buffer_holds),
 	    cmocka_unit_test(test_ledger_decoders_refuse_truncated_bytes),

@@ -1000,13 +1000,12 @@ static bool idem_stored(const char *key)
 	return rc == SL_OK;
 }
 
-static void
-test_ledger_idem_records_past_the_retention_window_answer_no_more_and_are_compacted_away(
-    void **state)
+static void test_ledger_idem_records_expire_past_the_retention_window(void **state)
 {
 	(void)state;
 	const int64_t day = 86400 * INT64_C(1000), now = sl_time_now_ms();
-	idem_put("old", now - 8 * day);
+	idem_put("old", now - 15 * day);
+	idem_put("grace", now - 8 * day);
 	idem_put("recent", now - day);
 	idem_put("untimed", 0); /* a record of a build before the window: its age is unknown */
 	/* the default keeps every record for ever */
@@ -1015,30 +1014,49 @@ test_ledger_idem_records_past_the_retention_window_answer_no_more_and_are_compac
 	assert_true(idem_stored("old"));
 
 	ledger_set_idem_retention(lg, 7 * day);
-	/* past the window the key is new again, before any compaction has dropped it */
+	/* past the window the key is new again, before any compaction has dropped it, and the
+	 * lookup leaves its outputs as they were (the writer encodes the new result into the
+	 * same buffer) */
 	assert_true(idem_stored("old"));
-	assert_int_equal(idem_lookup("old"), SL_ERR_NOT_FOUND);
+	unsigned char hash[SL_HASH_BYTES], hash_was[SL_HASH_BYTES];
+	memset(hash, 0x5a, sizeof(hash));
+	memcpy(hash_was, hash, sizeof(hash));
+	sl_buf res;
+	sl_buf_init(&res);
+	assert_int_equal(sl_buf_append(&res, "kept", 4), SL_OK);
+	assert_int_equal(ledger_idem_get(lg, "old", hash, &res), SL_ERR_NOT_FOUND);
+	assert_int_equal(ledger_idem_get(lg, "grace", hash, &res), SL_ERR_NOT_FOUND);
+	assert_memory_equal(hash, hash_was, sizeof(hash));
+	assert_int_equal(res.len, 4);
+	assert_memory_equal(res.data, "kept", 4);
+	sl_buf_fini(&res);
 	assert_int_equal(idem_lookup("recent"), SL_OK);
 	assert_int_equal(idem_lookup("untimed"), SL_OK);
-	/* a compaction drops the expired record only */
+	/* a compaction drops only what is past twice the window: a clock stepped forward by up
+	 * to a window deletes nothing a lookup will want back once it is set right */
 	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
 	assert_false(idem_stored("old"));
+	assert_true(idem_stored("grace"));
 	assert_true(idem_stored("recent"));
 	assert_true(idem_stored("untimed"));
-	/* and it stays dropped across a reopen (no older version of the key shows through) */
+	/* the drop is for good: after a reopen (whose window is the default, for ever again)
+	 * the key is gone, the others answer */
 	ledger_reopen();
 	assert_false(idem_stored("old"));
+	assert_int_equal(idem_lookup("old"), SL_ERR_NOT_FOUND);
+	assert_int_equal(idem_lookup("grace"), SL_OK);
+	ledger_set_idem_retention(lg, 7 * day);
 	assert_int_equal(idem_lookup("recent"), SL_OK);
+	assert_int_equal(idem_lookup("grace"), SL_ERR_NOT_FOUND);
 
 	/* a reused key writes a new record, which answers again */
-	ledger_set_idem_retention(lg, 7 * day);
 	idem_put("recent", now - 9 * day);
 	assert_int_equal(idem_lookup("recent"), SL_ERR_NOT_FOUND);
 	idem_put("recent", now);
 	assert_int_equal(idem_lookup("recent"), SL_OK);
 	assert_int_equal(store_compact(ledger_store(lg), STORE_CF_IDEM), SL_OK);
 	assert_true(idem_stored("recent"));
-	/* a window of 0 is for ever again */
+	/* a window of 0 is for ever again, for lookups and compactions */
 	idem_put("old", now - 800 * day);
 	ledger_set_idem_retention(lg, 0);
 	assert_int_equal(idem_lookup("old"), SL_OK);
@@ -1068,7 +1086,7 @@ int main(void)
 	    T(test_ledger_deferred_index_lags_until_its_batch_is_written),
 	    T(test_ledger_open_derives_again_an_index_a_crash_left_behind),
 	    T(test_ledger_index_wait_answers_storage_when_the_index_write_fails),
-	    T(test_ledger_idem_records_past_the_retention_window_answer_no_more_and_are_compacted_away),
+	    T(test_ledger_idem_records_expire_past_the_retention_window),
 	    T(test_ledger_open_drops_the_hot_rows_an_older_build_stored),
 	    T(test_ledger_applies_no_index_batch_after_one_that_failed),
 	};
