@@ -3,7 +3,7 @@
  * or broken client may send, on a real socket.
  *
  * Method: a real gw_service on a RocksDB directory in a temporary folder, and a real
- * gw_server listening on an ipc:// socket in that folder. Clients are plain nng REQ sockets
+ * gw_server listening on a tcp:// port of the loopback. Clients are plain nng REQ sockets
  * that send raw bytes (not the client library, which only ever sends well-formed requests):
  * garbage, an empty request, an envelope with an empty or unknown command, a request over
  * SL_REQUEST_BYTES_MAX and one over the transport's hard cap, too many lines and commands,
@@ -26,9 +26,11 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -364,64 +366,56 @@ static void test_server_answers_an_oversized_request_with_limit_exceeded(void **
 	nng_close(s);
 }
 
-/* pipe_count counts the connections a client socket has made (nng's pipe callback). */
-typedef struct pipe_count {
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	int n_added;
-} pipe_count;
-
-static void pipe_count_added_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* helper_path writes into out the path of helper name beside this test's executable. */
+static void helper_path(const char *name, char *out, size_t size)
 {
-	(void)p;
-	(void)ev;
-	pipe_count *pc = arg;
-	pthread_mutex_lock(&pc->mu);
-	pc->n_added++;
-	pthread_cond_broadcast(&pc->cond);
-	pthread_mutex_unlock(&pc->mu);
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	assert_true((size_t)snprintf(out, size, "%s/%s", self, name) < size);
 }
 
-/* pipe_count_wait waits up to timeout_ms until pc has counted n connections. */
-static bool pipe_count_wait(pipe_count *pc, int n, int timeout_ms)
+/* run_helper runs helper name with one argument and returns its exit status; one that has
+ * not exited within 30 s is killed and fails the test (nothing hangs). */
+static int run_helper(const char *name, const char *arg)
 {
-	struct timespec deadline;
-	sl_deadline_after_ms(&deadline, timeout_ms);
-	pthread_mutex_lock(&pc->mu);
-	while (pc->n_added < n && pthread_cond_timedwait(&pc->cond, &pc->mu, &deadline) == 0)
-		;
-	bool is_reached = pc->n_added >= n;
-	pthread_mutex_unlock(&pc->mu);
-	return is_reached;
+	char path[4200];
+	helper_path(name, path, sizeof(path));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(path, name, arg, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	for (int i = 0; i < 1200; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		struct timespec ts = {0, 25 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fail_msg("%s did not exit within 30 s", name);
+	return -1;
 }
 
 static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving(void **state)
 {
 	fixture *f = *state;
 	/* Over SL_TRANSPORT_BYTES_MAX the transport drops the message (and the connection)
-	 * before the service sees it: no reply, by design; the server goes on serving. */
-	pipe_count pc = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-	nng_socket s;
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, pipe_count_added_cb, &pc), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1500), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE), 0);
-	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
-	size_t n = SL_TRANSPORT_BYTES_MAX + 1;
-	uint8_t *huge = calloc(1, n);
-	assert_non_null(huge);
-	int rv;
-	Sl__Response *r = exchange(s, huge, n, &rv);
-	free(huge);
-	assert_null(r);
-	assert_int_not_equal(rv, 0); /* timed out, or the connection was reset */
-	/* The dropped connection is dialed again by nng on its own. Closing the socket while
-	 * that connection is being made leaves it to nng 1.5.2's reaper, which may not have
-	 * freed it when the process exits (a leak report, seen under parallel load): wait until
-	 * the client is connected again, which also shows that the server still accepts. */
-	assert_true(pipe_count_wait(&pc, 2, 10000));
-	nng_close(s);
-	s = client_open(f, 10000);
+	 * before the service sees it: no reply, by design; the server goes on serving. The
+	 * client is a process of its own (sl-oversize), because nng 1.5.2 may block for ever
+	 * closing a client socket whose connection was dropped that way, and then every close
+	 * of the process after it (tests/gateway/oversize.c): seen here as this test failing
+	 * to see the client reconnect, then the next test hanging in nng_close. */
+	assert_int_equal(run_helper("sl-oversize", f->url), 0);
+	assert_int_equal(run_helper("sl-oversize", f->url), 0);
+	nng_socket s = client_open(f, 10000);
 	assert_int_equal(head_seq(s), 0);
 	nng_close(s);
 }
