@@ -20,12 +20,14 @@
 /* ---- the decode arena ----
  * protobuf-c allocates every submessage, string and repeated field of an unpacked message
  * separately: about ten mallocs and frees for an event, a large part of the rebuild's fold
- * thread. An event is unpacked instead into a bump arena of its thread, emptied when a
- * decode begins (the message never outlives ledger_event_decode); what does not fit falls
- * back to malloc. Under AddressSanitizer (the test build) the arena is poisoned while a
- * decode runs but for the pieces handed out, each followed by a 16-byte red zone, so that
- * a read past a piece is still reported as it would be on the heap; it is unpoisoned when
- * the decode ends (a thread's static TLS may be reused by the next thread). */
+ * thread. An event is unpacked instead into a bump arena of its thread, emptied when the
+ * next decode begins (the message never outlives ledger_event_decode); what does not fit
+ * falls back to malloc. Under AddressSanitizer (the test build) the arena checks what the
+ * heap would: it is poisoned when a decode begins but for the pieces handed out, each after
+ * a 16-byte red zone that holds its size, and a piece is poisoned again when it is freed,
+ * so a read past a piece or after its free is reported (found missing by a review). The
+ * poison stays until the next decode or the thread's exit, when a thread-specific
+ * destructor lifts it (ASan would pass a dead thread's TLS poison to the next thread). */
 #define DECODE_ARENA_BYTES 8192
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -35,42 +37,76 @@
 #define DECODE_ARENA_ASAN 1
 #endif
 #endif
-#ifdef DECODE_ARENA_ASAN
-#include <sanitizer/asan_interface.h>
-#define ARENA_REDZONE 16u
-#else
-#define ASAN_POISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
-#define ASAN_UNPOISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
-#define ARENA_REDZONE 0u
-#endif
 
 typedef struct decode_arena {
 	size_t used;
 	_Alignas(16) unsigned char buf[DECODE_ARENA_BYTES];
 } decode_arena;
 
+#ifdef DECODE_ARENA_ASAN
+#include <pthread.h>
+#include <sanitizer/asan_interface.h>
+#define ARENA_REDZONE 16u
+
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_unpoison(void *p)
+{
+	decode_arena *a = p;
+	ASAN_UNPOISON_MEMORY_REGION(a->buf, sizeof(a->buf));
+}
+
+static void arena_key_make(void)
+{
+	SL_ASSERT(pthread_key_create(&arena_key, arena_unpoison) == 0);
+}
+
+/* arena_size_at: the word of the red zone before the piece at p, which holds its size. */
+static size_t *arena_size_at(void *p)
+{
+	return (size_t *)((unsigned char *)p - sizeof(size_t));
+}
+#else
+#define ARENA_REDZONE 0u
+#endif
+
 static void *arena_alloc(void *ctx, size_t size)
 {
 	decode_arena *a = ctx;
 	size_t at = (a->used + ARENA_REDZONE + 15u) & ~(size_t)15u;
-	if (size <= DECODE_ARENA_BYTES && at <= DECODE_ARENA_BYTES - size) {
-		a->used = at + size;
-		ASAN_UNPOISON_MEMORY_REGION(a->buf + at, size);
-		return a->buf + at;
-	}
-	return malloc(size);
+	if (size > DECODE_ARENA_BYTES || at > DECODE_ARENA_BYTES - size)
+		return malloc(size);
+	a->used = at + size;
+	void *p = a->buf + at;
+#ifdef DECODE_ARENA_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(arena_size_at(p), sizeof(size_t));
+	*arena_size_at(p) = size;
+	ASAN_POISON_MEMORY_REGION(arena_size_at(p), sizeof(size_t));
+	ASAN_UNPOISON_MEMORY_REGION(p, size);
+#endif
+	return p;
 }
 
 static void arena_free(void *ctx, void *p)
 {
 	decode_arena *a = ctx;
 	uintptr_t u = (uintptr_t)p, lo = (uintptr_t)a->buf;
-	if (p != NULL && (u < lo || u >= lo + DECODE_ARENA_BYTES))
+	if (p == NULL)
+		return;
+	if (u < lo || u >= lo + DECODE_ARENA_BYTES) {
 		free(p);
+		return;
+	}
+#ifdef DECODE_ARENA_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(arena_size_at(p), sizeof(size_t));
+	size_t size = *arena_size_at(p);
+	ASAN_POISON_MEMORY_REGION(arena_size_at(p), sizeof(size_t));
+	ASAN_POISON_MEMORY_REGION(p, size);
+#endif
 }
 
-/* decode_begin: the allocator of a decode on this thread, its arena emptied; decode_end
- * must follow once the message is freed. */
+/* decode_begin: the allocator of a decode on this thread, its arena emptied. */
 static ProtobufCAllocator *decode_begin(void)
 {
 	static _Thread_local decode_arena arena;
@@ -79,15 +115,13 @@ static ProtobufCAllocator *decode_begin(void)
 	al.free = arena_free;
 	al.allocator_data = &arena;
 	arena.used = 0;
+#ifdef DECODE_ARENA_ASAN
+	SL_ASSERT(pthread_once(&arena_once, arena_key_make) == 0);
+	if (pthread_getspecific(arena_key) == NULL)
+		SL_ASSERT(pthread_setspecific(arena_key, &arena) == 0);
 	ASAN_POISON_MEMORY_REGION(arena.buf, sizeof(arena.buf));
+#endif
 	return &al;
-}
-
-static void decode_end(ProtobufCAllocator *al)
-{
-	decode_arena *a = al->allocator_data;
-	ASAN_UNPOISON_MEMORY_REGION(a->buf, sizeof(a->buf));
-	(void)a;
 }
 
 /* opt: a C string as an optional proto2 string (NULL = absent). */
@@ -319,10 +353,8 @@ sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev)
 {
 	ProtobufCAllocator *al = decode_begin();
 	Sl__Event *pb = sl__event__unpack(al, len, data);
-	if (pb == NULL) {
-		decode_end(al);
+	if (pb == NULL)
 		return SL_ERR_CORRUPT;
-	}
 	/* decoded aside, so that *ev is untouched on failure */
 	sl_event e;
 	memset(&e, 0, sizeof(e));
@@ -350,7 +382,6 @@ sl_err ledger_event_decode(const uint8_t *data, size_t len, sl_event *ev)
 	if (rc == SL_OK)
 		rc = order_fields_from_pb(pb, &e);
 	sl__event__free_unpacked(pb, al);
-	decode_end(al);
 	if (rc == SL_OK)
 		*ev = e;
 	return rc;
