@@ -621,12 +621,11 @@ void ledger_set_idem_retention(ledger *l, int64_t retention_ms)
 	atomic_store(&l->idem_retention_ms, retention_ms);
 }
 
-/* idem_is_past: is a record made at time_ms older than windows retention windows at now?
- * Never with no window, and never a record without a time (made before records carried
- * one). */
-static bool idem_is_past(ledger *l, int64_t time_ms, int64_t now, int64_t windows)
+/* idem_is_past: is a record made at time_ms older than windows retention windows (window
+ * ms each) at now? Never with no window, and never a record without a time (made before
+ * records carried one). */
+static bool idem_is_past(int64_t window, int64_t time_ms, int64_t now, int64_t windows)
 {
-	int64_t window = atomic_load(&l->idem_retention_ms);
 	if (window == 0 || time_ms <= 0 || window > INT64_MAX / 4)
 		return false;
 	return time_ms < now - windows * window;
@@ -640,10 +639,9 @@ static bool idem_is_past(ledger *l, int64_t time_ms, int64_t now, int64_t window
 static bool idem_record_expired(void *ctx, const uint8_t *v, size_t len)
 {
 	ledger *l = ctx;
-	int64_t time_ms;
-	return atomic_load(&l->idem_retention_ms) > 0 &&
-	       ledger_idem_time(v, len, &time_ms) == SL_OK &&
-	       idem_is_past(l, time_ms, sl_time_now_ms(), 2);
+	int64_t window = atomic_load(&l->idem_retention_ms), time_ms;
+	return window > 0 && ledger_idem_time(v, len, &time_ms) == SL_OK &&
+	       idem_is_past(window, time_ms, sl_time_now_ms(), 2);
 }
 
 sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, sl_buf *result)
@@ -651,21 +649,16 @@ sl_err ledger_idem_get(ledger *l, const char *key, unsigned char *content_hash, 
 	sl_buf v;
 	uint64_t seq;
 	int64_t time_ms;
-	unsigned char hash[SL_HASH_BYTES];
 	sl_buf_init(&v);
-	sl_buf got;
-	sl_buf_init(&got);
 	sl_err rc = store_get(l->st, STORE_CF_IDEM, key, strlen(key), &v);
-	if (rc == SL_OK)
-		rc = ledger_idem_decode(v.data, v.len, hash, &got, &seq, &time_ms);
-	/* past the window the key is new again, whether or not a compaction dropped it yet */
-	if (rc == SL_OK && idem_is_past(l, time_ms, sl_time_now_ms(), 1))
+	/* past the window the key is new again, whether or not a compaction dropped it yet;
+	 * the time is read first, so that an expired record leaves the outputs untouched (the
+	 * decode writes them only when it succeeds) */
+	if (rc == SL_OK && (rc = ledger_idem_time(v.data, v.len, &time_ms)) == SL_OK &&
+	    idem_is_past(atomic_load(&l->idem_retention_ms), time_ms, sl_time_now_ms(), 1))
 		rc = SL_ERR_NOT_FOUND;
-	if (rc == SL_OK) {
-		memcpy(content_hash, hash, SL_HASH_BYTES);
-		rc = sl_buf_set(result, got.data, got.len);
-	}
-	sl_buf_fini(&got);
+	if (rc == SL_OK)
+		rc = ledger_idem_decode(v.data, v.len, content_hash, result, &seq, &time_ms);
 	sl_buf_fini(&v);
 	return rc;
 }

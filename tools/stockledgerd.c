@@ -33,32 +33,28 @@ static void usage(FILE *f)
 /* The longest retention accepted: ten years (and no overflow in milliseconds). */
 #define RETENTION_DAYS_MAX 3650
 
-/* retention_parse reads a duration "0" or digits and a unit (s, m, h, d) into *ms; false if
- * s is anything else or longer than RETENTION_DAYS_MAX days. */
+/* retention_parse reads a duration "0" or a whole number and a unit (s, m, h, d) into *ms;
+ * false if s is anything else or longer than RETENTION_DAYS_MAX days. "0s" is refused: it
+ * would read as no window at all, and only a bare 0 means for ever. */
 static bool retention_parse(const char *s, int64_t *ms)
 {
+	static const char units[] = "smhd";
+	static const int64_t unit_s[] = {1, 60, 3600, 86400};
 	if (strcmp(s, "0") == 0) {
 		*ms = 0;
 		return true;
 	}
-	int64_t n = 0;
-	const char *p = s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		n = n * 10 + (*p - '0');
-		if (n > (int64_t)RETENTION_DAYS_MAX * 86400)
-			return false;
-	}
-	if (p == s || p[0] == '\0' || p[1] != '\0')
+	size_t len = strlen(s);
+	char number[24];
+	const char *unit = len >= 2 ? strchr(units, s[len - 1]) : NULL;
+	if (unit == NULL || len - 1 >= sizeof(number))
 		return false;
-	int64_t unit_s = p[0] == 's'   ? 1
-	                 : p[0] == 'm' ? 60
-	                 : p[0] == 'h' ? 3600
-	                 : p[0] == 'd' ? 86400
-	                               : 0;
-	/* "0s" is no window at all rather than for ever: only a bare 0 means for ever */
-	if (unit_s == 0 || n == 0 || n * unit_s > (int64_t)RETENTION_DAYS_MAX * 86400)
+	memcpy(number, s, len - 1);
+	number[len - 1] = '\0';
+	int64_t n, per = unit_s[unit - units];
+	if (sl_parse_i64(number, &n) != SL_OK || n < 1 || n > RETENTION_DAYS_MAX * 86400 / per)
 		return false;
-	*ms = n * unit_s * 1000;
+	*ms = n * per * 1000;
 	return true;
 }
 
