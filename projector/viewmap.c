@@ -110,6 +110,25 @@ viewmap_entry *viewmap_find(const viewmap *m, const uint8_t *k, size_t klen, uin
 	}
 }
 
+void viewmap_prefetch(const viewmap *m, uint32_t h)
+{
+	__builtin_prefetch(&m->slots[h & (m->n_slots - 1)]);
+}
+
+void viewmap_prefetch_entry(const viewmap *m, uint32_t h)
+{
+	size_t mask = m->n_slots - 1, i = h & mask;
+	/* the slot's line is there (viewmap_prefetch); the entry sits one or two probes on at
+	 * the most, most of the time */
+	for (int probes = 0; probes < 2 && m->slots[i].e != NULL; probes++, i = (i + 1) & mask) {
+		if (m->slots[i].hash == h) {
+			__builtin_prefetch(m->slots[i].e);
+			__builtin_prefetch((const char *)m->slots[i].e + 64);
+			return;
+		}
+	}
+}
+
 static void slot_put(viewmap_slot *slots, size_t n_slots, viewmap_entry *e)
 {
 	size_t mask = n_slots - 1, i = e->hash & mask;

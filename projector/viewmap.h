@@ -46,6 +46,12 @@ uint32_t viewmap_hash(const uint8_t *k, size_t klen);
 /* viewmap_find: the entry of store key k (hash h), or NULL. */
 viewmap_entry *viewmap_find(const viewmap *m, const uint8_t *k, size_t klen, uint32_t h);
 
+/* viewmap_prefetch and viewmap_prefetch_entry ask the processor for the memory a later find
+ * of hash h reads: the slot, then (once the slot is there) the entry it points to. Hints
+ * only: they change nothing, and a map that grows meanwhile only makes them useless. */
+void viewmap_prefetch(const viewmap *m, uint32_t h);
+void viewmap_prefetch_entry(const viewmap *m, uint32_t h);
+
 /* viewmap_add adds a zeroed entry for store key k (hash h), which must be absent. NULL on
  * out-of-memory. */
 viewmap_entry *viewmap_add(viewmap *m, const uint8_t *k, size_t klen, uint32_t h);

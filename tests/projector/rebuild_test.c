@@ -470,6 +470,68 @@ static void test_projector_verify_and_rebuild_name_an_event_that_does_not_replay
 	assert_memory_equal(now, good, SL_HASH_BYTES);
 }
 
+/* record_put stores record seq as the chain hash over the stored hash of seq - 1 and body:
+ * well chained, whatever body holds. */
+static void record_put(uint64_t seq, const void *body, size_t len)
+{
+	uint8_t k[8];
+	sl_buf prev, rec;
+	sl_buf_init(&prev);
+	sl_buf_init(&rec);
+	sl_be64_put(k, seq - 1);
+	assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), &prev), SL_OK);
+	assert_true(prev.len >= SL_HASH_BYTES);
+	unsigned char h[SL_HASH_BYTES];
+	sl_sha256(prev.data, SL_HASH_BYTES, body, len, h);
+	assert_int_equal(sl_buf_append(&rec, h, sizeof(h)), SL_OK);
+	assert_int_equal(sl_buf_append(&rec, body, len), SL_OK);
+	sl_be64_put(k, seq);
+	assert_int_equal(
+	    sl_test_store_put(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), rec.data, rec.len),
+	    SL_OK);
+	sl_buf_fini(&prev);
+	sl_buf_fini(&rec);
+}
+
+/* The pass decodes a few events ahead of the one it folds: a well-chained record that does
+ * not decode, or decodes to another event, is named once every event before it is folded,
+ * and the views stay as they were. */
+static void test_projector_verify_and_rebuild_name_an_event_that_does_not_decode(void **state)
+{
+	(void)state;
+	unsigned char good[SL_HASH_BYTES], now[SL_HASH_BYTES];
+	uint64_t n, n_now;
+	checksum_of(good, &n);
+	uint8_t k[8];
+	sl_buf ev14;
+	sl_buf_init(&ev14);
+	sl_be64_put(k, SCRIPT_EVENTS - 1);
+	assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), &ev14), SL_OK);
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
+	const struct {
+		const void *body;
+		size_t len;
+		const char *what;
+	} cases[] = {
+	    {junk, sizeof(junk), "cannot be decoded"},
+	    {ev14.data + SL_HASH_BYTES, ev14.len - SL_HASH_BYTES, "another sequence number"},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		record_put(SCRIPT_EVENTS, cases[c].body, cases[c].len);
+		verify_expect_bad(SCRIPT_EVENTS, cases[c].what);
+		projector_report r;
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_ERR_CORRUPT);
+		assert_int_equal(r.bad_seq, SCRIPT_EVENTS);
+		assert_int_equal(r.events, SCRIPT_EVENTS - 1);
+		assert_non_null(strstr(r.message, cases[c].what));
+		checksum_of(now, &n_now);
+		assert_int_equal(n_now, n);
+		assert_memory_equal(now, good, SL_HASH_BYTES);
+	}
+	sl_buf_fini(&ev14);
+}
+
 /* shadow_rows counts the rows of the shadow copy of cf. */
 static size_t shadow_rows(store_cf cf)
 {
@@ -644,6 +706,7 @@ int main(void)
 	    T(test_projector_verify_checks_the_history_index),
 	    T(test_projector_verify_and_rebuild_name_a_flipped_event_byte),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_replay),
+	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_decode),
 	    T(test_projector_rebuild_that_spills_every_event_gives_the_same_views),
 	    T(test_projector_rebuild_in_bulk_mode_gives_the_same_views_and_indexes),
 	    T(test_projector_rebuild_that_fails_at_any_write_leaves_the_views),
