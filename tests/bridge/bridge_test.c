@@ -47,57 +47,6 @@ static natsConnection *nc;
 static jsCtx *js;
 static natsSubscription *results;
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* spawn starts argv[0] with its output appended to log; returns its pid. */
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		/* not the test's own sockets (its NATS connection): a child holding them would
-		 * keep them open past the test's close */
-		for (int f = 3; f < 1024; f++)
-			close(f);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* stop sends sig to pid and returns its exit status (128 + signal if killed). */
-static int stop(pid_t pid, int sig)
-{
-	int status = 0;
-	kill(pid, sig);
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* wait_exit waits up to 20 s for pid to exit and returns its status as stop does; a
- * process that does not exit is killed and -1 returned (the test fails, nothing hangs). */
-static int wait_exit(pid_t pid)
-{
-	int status = 0;
-	for (int i = 0; i < 800; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		sleep_ms(25);
-	}
-	stop(pid, SIGKILL);
-	return -1;
-}
-
 /* log_lines_with counts the lines of log that hold text. */
 static int log_lines_with(const char *log, const char *text)
 {
@@ -122,7 +71,7 @@ static bool wait_line(const char *log, const char *text, int before, pid_t pid)
 			return true;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return false;
-		sleep_ms(25);
+		sl_test_sleep_ms(25);
 	}
 	return false;
 }
@@ -148,12 +97,12 @@ static void daemon_start(void)
 			         20000 + rand() % 12000);
 		char *argv[] = {exe, "--data", data, "--listen", sl_url, NULL};
 		int before = log_lines_with(log, "listening on");
-		daemon_pid = spawn(argv, log);
+		daemon_pid = sl_test_spawn(argv, log);
 		if (wait_line(log, "listening on", before, daemon_pid)) {
 			has_port = true;
 			return;
 		}
-		stop(daemon_pid, SIGKILL);
+		sl_test_stop(daemon_pid, SIGKILL);
 		daemon_pid = 0;
 		if (has_port)
 			break;
@@ -177,9 +126,9 @@ static void bridge_start_with(const char *const extra[])
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
 	if (bridge_pid > 0) /* left by a test that failed */
-		stop(bridge_pid, SIGKILL);
+		sl_test_stop(bridge_pid, SIGKILL);
 	int before = log_lines_with(log, "stockledger-bridge: ready");
-	bridge_pid = spawn(argv, log);
+	bridge_pid = sl_test_spawn(argv, log);
 	assert_true(wait_line(log, "stockledger-bridge: ready", before, bridge_pid));
 }
 
@@ -200,7 +149,7 @@ static bool nats_spawn(void)
 	path(log, sizeof(log), "nats.log");
 	char *argv[] = {nats_server, "-js", "-a",   "127.0.0.1", "-p",
 	                nats_port,   "-sd", js_dir, NULL};
-	nats_pid = spawn(argv, log);
+	nats_pid = sl_test_spawn(argv, log);
 	snprintf(nats_url, sizeof(nats_url), "nats://127.0.0.1:%s", nats_port);
 	for (int i = 0; i < 400; i++) {
 		if (waitpid(nats_pid, NULL, WNOHANG) == nats_pid) {
@@ -212,7 +161,7 @@ static bool nats_spawn(void)
 			natsConnection_Destroy(probe);
 			return true;
 		}
-		sleep_ms(25);
+		sl_test_sleep_ms(25);
 	}
 	return false;
 }
@@ -240,7 +189,7 @@ static int group_setup(void **state)
 		if (nats_spawn())
 			natsConnection_ConnectTo(&nc, nats_url);
 		else if (nats_pid > 0)
-			stop(nats_pid, SIGKILL);
+			sl_test_stop(nats_pid, SIGKILL);
 	}
 	if (nc == NULL)
 		return -1;
@@ -263,14 +212,14 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (bridge_pid > 0)
-		stop(bridge_pid, SIGKILL);
+		sl_test_stop(bridge_pid, SIGKILL);
 	if (daemon_pid > 0)
-		stop(daemon_pid, SIGTERM);
+		sl_test_stop(daemon_pid, SIGTERM);
 	natsSubscription_Destroy(results);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	if (nats_pid > 0)
-		stop(nats_pid, SIGTERM);
+		sl_test_stop(nats_pid, SIGTERM);
 	nats_Close();
 	if (getenv("SL_KEEP") == NULL)
 		sl_test_dir_remove(dir);
@@ -460,7 +409,7 @@ static bool consumer_is_drained(void)
 			if (is_drained)
 				return true;
 		}
-		sleep_ms(25);
+		sl_test_sleep_ms(25);
 	}
 	return false;
 }
@@ -482,7 +431,7 @@ static void test_bridge_applies_commands_in_stream_order_with_a_result_each(void
 	assert_int_equal(quantity_of("order-a"), 9);
 	/* every message was acknowledged, the refused one too: none comes back */
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -505,7 +454,7 @@ static void test_bridge_answers_a_message_that_is_no_command_and_changes_nothing
 	expect_result("OK");
 	assert_int_equal(quantity_of("malformed-a"), 5);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -515,12 +464,12 @@ static void test_bridge_applies_a_command_once_when_it_dies_before_the_ack(void 
 	bridge_start(NULL, NULL);
 	publish_create("crash-a", 10);
 	expect_result("OK");
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 
 	/* the ledger applies the decrement, then the bridge exits before acknowledging it */
 	bridge_start("--fault-exit-before-ack", "1");
 	publish_adjust("crash-a", -4, true);
-	int status = wait_exit(bridge_pid);
+	int status = sl_test_wait_exit(bridge_pid, 20000);
 	bridge_pid = 0;
 	assert_int_equal(status, SL_BRIDGE_FAULT_EXIT_STATUS);
 	assert_int_equal(quantity_of("crash-a"), 6);
@@ -537,7 +486,7 @@ static void test_bridge_applies_a_command_once_when_it_dies_before_the_ack(void 
 	sl__result__free_unpacked(r, NULL);
 	assert_int_equal(quantity_of("crash-a"), 6);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -559,7 +508,7 @@ static void test_bridge_keeps_refusals_and_reads_in_stream_order_across_a_crash(
 	get.get = &g;
 	publish(&get, NULL);
 	bridge_start("--fault-exit-before-ack", "1");
-	int status = wait_exit(bridge_pid);
+	int status = sl_test_wait_exit(bridge_pid, 20000);
 	bridge_pid = 0;
 	assert_int_equal(status, SL_BRIDGE_FAULT_EXIT_STATUS);
 	assert_int_equal(quantity_of("late-b"), 5);
@@ -579,7 +528,7 @@ static void test_bridge_keeps_refusals_and_reads_in_stream_order_across_a_crash(
 	}
 	assert_int_equal(quantity_of("late-b"), 5);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -598,7 +547,7 @@ static void expect_first_takes_the_last_unit(const char *product, uint64_t a, ui
 	}
 	assert_int_equal(quantity_of(product), 0);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -608,12 +557,12 @@ static void test_bridge_keeps_the_stream_order_across_a_crash_before_the_send(vo
 	bridge_start(NULL, NULL);
 	publish_create("order-b", 1);
 	expect_result("OK");
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 
 	/* A takes the last unit; the bridge fetches A and dies before sending it */
 	bridge_start("--fault-exit-before-send", "1");
 	uint64_t a = publish_adjust("order-b", -1, true);
-	int status = wait_exit(bridge_pid);
+	int status = sl_test_wait_exit(bridge_pid, 20000);
 	bridge_pid = 0;
 	assert_int_equal(status, SL_BRIDGE_FAULT_EXIT_STATUS);
 	/* B, published after A, wants the same unit */
@@ -634,7 +583,7 @@ static void test_bridge_keeps_the_stream_order_across_a_reconnect_during_a_fetch
 	bridge_start(NULL, NULL);
 	publish_create("order-r", 1);
 	expect_result("OK");
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 
 	uint64_t a = publish_adjust("order-r", -1, true); /* takes the last unit */
@@ -735,7 +684,7 @@ static void test_bridge_takes_json_bodies_and_answers_in_json(void **state)
 	assert_int_equal(ledger_head(), head);
 	assert_int_equal(quantity_of("json-a"), 3);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -774,7 +723,7 @@ static void test_bridge_refuses_only_the_bad_command_of_a_batch(void **state)
 	expect_result("OK");
 	assert_int_equal(quantity_of("batch-a"), 7);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -904,7 +853,7 @@ static void test_bridge_checks_what_it_is_given_before_acting_on_it(void **state
 	publish(&cmd, NULL);
 	expect_result("LIMIT_EXCEEDED");
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -930,7 +879,7 @@ static void test_bridge_stops_cleanly_with_a_batch_fetched_ahead(void **state)
 	/* the ledger down: batch n is retried while batch n+1 waits in the slot (the commands
 	 * published while the bridge is held, so that each fetch finds a full batch) */
 	kill(bridge_pid, SIGSTOP);
-	assert_int_equal(stop(daemon_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(daemon_pid, SIGTERM), 0);
 	daemon_pid = 0;
 	uint64_t seqs[6];
 	for (int i = 0; i < 3; i++) {
@@ -941,10 +890,10 @@ static void test_bridge_stops_cleanly_with_a_batch_fetched_ahead(void **state)
 	/* batch n holds at most 2: with 3 or more unacknowledged, the slot holds a batch */
 	int64_t pending = 0;
 	for (int i = 0; i < 400 && (pending = ack_pending()) < 3; i++)
-		sleep_ms(25);
+		sl_test_sleep_ms(25);
 	assert_true(pending >= 3);
 	kill(bridge_pid, SIGTERM); /* both batches handed back, exit 0 */
-	int status = wait_exit(bridge_pid);
+	int status = sl_test_wait_exit(bridge_pid, 20000);
 	bridge_pid = 0;
 	assert_int_equal(status, 0);
 	daemon_start();
@@ -959,7 +908,7 @@ static void test_bridge_stops_cleanly_with_a_batch_fetched_ahead(void **state)
 	}
 	assert_int_equal(quantity_of("slot-a"), 0);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -969,7 +918,7 @@ static void test_bridge_rides_out_a_restart_of_the_ledger(void **state)
 	bridge_start(NULL, NULL);
 	publish_create("restart-a", 1);
 	expect_result("OK");
-	assert_int_equal(stop(daemon_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(daemon_pid, SIGTERM), 0);
 	daemon_pid = 0;
 	publish_adjust("restart-a", 5, false);
 	char code[64];
@@ -979,7 +928,7 @@ static void test_bridge_rides_out_a_restart_of_the_ledger(void **state)
 	expect_result("OK");
 	assert_int_equal(quantity_of("restart-a"), 6);
 	assert_true(consumer_is_drained());
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -1000,7 +949,7 @@ static void events_check(void)
 			assert_int_equal(msgs, head);
 			break;
 		}
-		sleep_ms(50);
+		sl_test_sleep_ms(50);
 	}
 	Sl__ReadEvents re = SL__READ_EVENTS__INIT;
 	re.has_from_seq = true;
@@ -1049,8 +998,8 @@ static void test_bridge_publishes_every_event_once_in_order_across_crashes(void 
 		for (int i = 0; i < 400; i++)
 			publish_adjust("feed-a", 1, false);
 		kill(bridge_pid, SIGCONT);
-		sleep_ms(5 + 5 * round);
-		assert_int_equal(stop(bridge_pid, SIGKILL), 128 + SIGKILL);
+		sl_test_sleep_ms(5 + 5 * round);
+		assert_int_equal(sl_test_stop(bridge_pid, SIGKILL), 128 + SIGKILL);
 		bridge_pid = 0;
 		bridge_start(NULL, NULL);
 	}
@@ -1059,7 +1008,7 @@ static void test_bridge_publishes_every_event_once_in_order_across_crashes(void 
 	assert_true(consumer_is_drained());
 	assert_int_equal(quantity_of("feed-a"), 1200);
 	events_check();
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 	for (natsMsg *m = NULL; natsSubscription_NextMsg(&m, results, 50) == NATS_OK;)
 		natsMsg_Destroy(m);
@@ -1071,14 +1020,14 @@ static void test_bridge_rides_out_a_restart_of_the_nats_server(void **state)
 	bridge_start(NULL, NULL);
 	publish_create("nats-a", 0);
 	expect_result("OK");
-	sleep_ms(400);           /* past the events stream's duplicate window */
-	stop(nats_pid, SIGTERM); /* nats-server exits 1 on SIGTERM */
+	sl_test_sleep_ms(400);           /* past the events stream's duplicate window */
+	sl_test_stop(nats_pid, SIGTERM); /* nats-server exits 1 on SIGTERM */
 	nats_pid = 0;
-	sleep_ms(500);
+	sl_test_sleep_ms(500);
 	assert_true(nats_spawn());
 	/* the test's own connection reconnects too; then commands and events go on */
 	for (int i = 0; i < 800 && natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED; i++)
-		sleep_ms(25);
+		sl_test_sleep_ms(25);
 	assert_int_equal(natsConnection_Status(nc), NATS_CONN_STATUS_CONNECTED);
 	for (int i = 0; i < 20; i++)
 		publish_adjust("nats-a", 1, false);
@@ -1087,7 +1036,7 @@ static void test_bridge_rides_out_a_restart_of_the_nats_server(void **state)
 	assert_int_equal(quantity_of("nats-a"), 20);
 	assert_true(consumer_is_drained());
 	events_check();
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -1104,17 +1053,17 @@ static void test_bridge_refuses_an_events_stream_it_did_not_fill(void **state)
 	path(log, sizeof(log), "bridge.log");
 	snprintf(exe, sizeof(exe), "%s/stockledger-bridge", bin);
 	char *argv[] = {exe, "--service", sl_url, "--nats", nats_url, NULL};
-	pid_t pid = spawn(argv, log);
-	assert_int_equal(wait_exit(pid), 1);
+	pid_t pid = sl_test_spawn(argv, log);
+	assert_int_equal(sl_test_wait_exit(pid, 20000), 1);
 	assert_true(log_lines_with(log, "is no event of a ledger") > 0);
 	/* commands alone still work */
 	char *argv2[] = {exe, "--service", sl_url, "--nats", nats_url, "--no-events", NULL};
 	int before = log_lines_with(log, "stockledger-bridge: ready");
-	bridge_pid = spawn(argv2, log);
+	bridge_pid = sl_test_spawn(argv2, log);
 	assert_true(wait_line(log, "stockledger-bridge: ready", before, bridge_pid));
 	publish_create("foreign-a", 2);
 	expect_result("OK");
-	assert_int_equal(stop(bridge_pid, SIGTERM), 0);
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
 }
 
@@ -1126,7 +1075,7 @@ static void test_bridge_stops_when_its_commands_stream_is_deleted_under_it(void 
 	bridge_start("--no-events", NULL);
 	jsErrCode jerr = 0;
 	assert_int_equal(js_DeleteStream(js, SL_BRIDGE_COMMANDS_STREAM, NULL, &jerr), NATS_OK);
-	int status = wait_exit(bridge_pid);
+	int status = sl_test_wait_exit(bridge_pid, 20000);
 	bridge_pid = 0;
 	assert_int_equal(status, 1);
 	char log[600];

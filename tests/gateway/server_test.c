@@ -366,42 +366,19 @@ static void test_server_answers_an_oversized_request_with_limit_exceeded(void **
 	nng_close(s);
 }
 
-/* helper_path writes into out the path of helper name beside this test's executable. */
-static void helper_path(const char *name, char *out, size_t size)
-{
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	assert_non_null(slash);
-	*slash = '\0';
-	assert_true((size_t)snprintf(out, size, "%s/%s", self, name) < size);
-}
-
-/* run_helper runs helper name with one argument and returns its exit status; one that has
- * not exited within 30 s is killed and fails the test (nothing hangs). */
+/* run_helper runs helper name (beside this test) with one argument and returns its exit
+ * status; one that has not exited within 30 s is killed and fails the test. */
 static int run_helper(const char *name, const char *arg)
 {
 	char path[4200];
-	helper_path(name, path, sizeof(path));
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(path, name, arg, (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	for (int i = 0; i < 1200; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		struct timespec ts = {0, 25 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	fail_msg("%s did not exit within 30 s", name);
-	return -1;
+	assert_int_equal(sl_test_helper_path(name, path, sizeof(path)), 0);
+	char *argv[] = {path, (char *)arg, NULL};
+	pid_t pid = sl_test_spawn(argv, NULL);
+	assert_true(pid > 0);
+	int status = sl_test_wait_exit(pid, 30000);
+	if (status < 0)
+		fail_msg("%s did not exit within 30 s", name);
+	return status;
 }
 
 static void test_server_drops_a_request_over_the_transport_cap_and_keeps_serving(void **state)

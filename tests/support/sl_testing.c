@@ -4,10 +4,15 @@
 #define _XOPEN_SOURCE 700
 #include "sl_testing.h"
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/banned.h"
 #include "base/sl_util.h"
@@ -77,4 +82,69 @@ uint8_t *sl_test_bytes_find(uint8_t *buf, size_t len, const char *what)
 		if (memcmp(buf + i, what, n) == 0)
 			return buf + i;
 	return NULL;
+}
+
+void sl_test_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+int sl_test_helper_path(const char *name, char *out, size_t size)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	return (size_t)snprintf(out, size, "%s/%s", self, name) < size ? 0 : -1;
+}
+
+pid_t sl_test_spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (log != NULL) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	for (int f = 3; f < 1024; f++)
+		close(f);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int exit_status(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int sl_test_stop(pid_t pid, int sig)
+{
+	int status = 0;
+	kill(pid, sig);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return exit_status(status);
+}
+
+int sl_test_wait_exit(pid_t pid, int timeout_ms)
+{
+	int status = 0;
+	for (int waited = 0; waited <= timeout_ms; waited += 25) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return exit_status(status);
+		sl_test_sleep_ms(25);
+	}
+	sl_test_stop(pid, SIGKILL);
+	return -1;
 }
