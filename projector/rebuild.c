@@ -490,10 +490,9 @@ static sl_err fv_write_tables(fold_views *v, const viewmap_entry **sorted, size_
 	return rc;
 }
 
-/* fv_apply folds item event ev into its view: from the map, else (after a spill) from the
- * shadow views family, else a new view. Past SL_REBUILD_FOLD_BYTES_MAX the map is written
- * to the shadows through txn and emptied. */
-/* fv_apply folds item event ev, whose store key is k (klen bytes, viewmap hash h), into v. */
+/* fv_apply folds item event ev, whose store key is k (klen bytes, viewmap hash h), into its
+ * view: from the map, else (after a spill) from the shadow views family, else a new view.
+ * Past SL_REBUILD_FOLD_BYTES_MAX the map is written to the shadows through txn and emptied. */
 static sl_err fv_apply(fold_views *v, ledger_txn *txn, const sl_event *ev, const uint8_t *k,
                        size_t klen, uint32_t h, projector_report *r)
 {
@@ -614,9 +613,9 @@ static sl_err index_check_event(ledger *l, const sl_event *ev, sl_buf *scratch, 
  * The log reader: a thread that reads the log through ledger_iter_next_record (the read and
  * the chain's SHA-256) while the pass decodes and folds what it read on its own thread: the
  * records travel, a few hundred bytes each, not decoded events of 3 KiB, and the pass
- * decodes each into one event that stays in its cache. Records travel in READ_SLOTS batches
- * of READ_BATCH; the reader stops after `total` events, at the end of the log, or at the
- * first error, which the pass meets after every record before it.
+ * decodes them into its ring of RING_EVENTS events (below), which stays in its cache. Records
+ * travel in READ_SLOTS batches of READ_BATCH; the reader stops after `total` events, at the end of
+ * the log, or at the first error, which the pass meets after every record before it.
  */
 #define READ_BATCH 128
 #define READ_SLOTS 8
@@ -762,14 +761,15 @@ static void reader_stop(log_reader *rd)
 }
 
 /*
- * The pass looks AHEAD events ahead of the one it folds: each is decoded as it comes in, its
- * view's key hashed and the map's slot for it asked of the memory, and two events before
- * its turn the entry that slot points to. With a million items the map is far larger than
+ * The pass reads ahead of the one event it folds: a ring of RING_EVENTS holds that event and
+ * the three after it. Each is decoded as it comes in, its view's key hashed and the map's
+ * slot for it asked of the memory, and two events before its turn the entry that slot
+ * points to. With a million items the map is far larger than
  * the caches, and a find that waited for both loads was a sixth of the pass (a profile of
  * a 4-million-event rebuild). The events are folded in the log's order all the same: an
  * event that did not decode (or the end of the log) is met after every event before it.
  */
-#define AHEAD 4
+#define RING_EVENTS 4
 
 typedef struct ahead_event {
 	sl_event ev;
@@ -808,7 +808,7 @@ static void ahead_read(log_reader *rd, const fold_views *fv, ahead_event *a)
 }
 
 /* fold_one does job on the decoded event a. */
-static sl_err fold_one(ledger *l, fold_job *job, ahead_event *a, sl_buf *scratch,
+static sl_err fold_one(ledger *l, fold_job *job, const ahead_event *a, sl_buf *scratch,
                        projector_report *r)
 {
 	const sl_event *ev = &a->ev;
@@ -846,32 +846,33 @@ static sl_err fold_all(ledger *l, fold_job *job, projector_progress_fn progress,
 	if (it == NULL)
 		return SL_ERR_NOMEM;
 	log_reader rd;
-	ahead_event *ring = malloc(AHEAD * sizeof(*ring)); /* decoded into, in turn */
+	ahead_event *ring = malloc(RING_EVENTS * sizeof(*ring)); /* decoded into, in turn */
 	sl_err rc = ring != NULL ? reader_start(&rd, it, total) : SL_ERR_NOMEM;
 	if (rc != SL_OK) {
 		free(ring);
 		ledger_iter_free(it);
 		return rc;
 	}
-	/* ring[i % AHEAD] is event i of the pass; read: how many were read into the ring */
-	uint64_t read = 0;
+	/* ring[i % RING_EVENTS] is event i of the pass; n_read: how many were read into it */
+	uint64_t n_read = 0;
 	bool is_iter_error = false;
-	for (; read < AHEAD - 1; read++) {
-		ahead_read(&rd, job->fv, &ring[read]);
-		if (ring[read].rc != SL_OK) {
-			read++;
+	for (; n_read < RING_EVENTS - 1; n_read++) {
+		ahead_read(&rd, job->fv, &ring[n_read]);
+		if (ring[n_read].rc != SL_OK) {
+			n_read++;
 			break;
 		}
 	}
 	for (uint64_t i = 0; r->events < total; i++) {
-		ahead_event *a = &ring[i % AHEAD];
-		/* the ring's last read is not an end or an error: one more comes in */
-		if (ring[(read - 1) % AHEAD].rc == SL_OK) {
-			ahead_read(&rd, job->fv, &ring[read % AHEAD]);
-			read++;
+		const ahead_event *a = &ring[i % RING_EVENTS];
+		/* the ring's last read is not an end or an error: one more comes in, into the
+		 * slot of event i - 1 (n_read <= i + 3 here) */
+		if (ring[(n_read - 1) % RING_EVENTS].rc == SL_OK) {
+			ahead_read(&rd, job->fv, &ring[n_read % RING_EVENTS]);
+			n_read++;
 		}
-		const ahead_event *next = &ring[(i + 2) % AHEAD];
-		if (i + 2 < read && next->rc == SL_OK && next->has_key)
+		const ahead_event *next = &ring[(i + 2) % RING_EVENTS];
+		if (i + 2 < n_read && next->rc == SL_OK && next->has_key)
 			viewmap_prefetch_entry(&job->fv->map, next->h);
 		if ((rc = a->rc) != SL_OK) {
 			if (a->is_undecoded) {

@@ -47,8 +47,10 @@ uint32_t viewmap_hash(const uint8_t *k, size_t klen);
 viewmap_entry *viewmap_find(const viewmap *m, const uint8_t *k, size_t klen, uint32_t h);
 
 /* viewmap_prefetch and viewmap_prefetch_entry ask the processor for the memory a later find
- * of hash h reads: the slot, then (once the slot is there) the entry it points to. Hints
- * only: they change nothing, and a map that grows meanwhile only makes them useless. */
+ * of hash h reads: the slot, then the entry it points to (prefetch_entry reads up to two
+ * slots for that, which should be in the cache by then). They change nothing, and a map that
+ * grows meanwhile only makes them useless. The map must be initialised (viewmap_init); the
+ * owner's thread, as for every other call. */
 void viewmap_prefetch(const viewmap *m, uint32_t h);
 void viewmap_prefetch_entry(const viewmap *m, uint32_t h);
 

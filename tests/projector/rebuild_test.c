@@ -470,66 +470,191 @@ static void test_projector_verify_and_rebuild_name_an_event_that_does_not_replay
 	assert_memory_equal(now, good, SL_HASH_BYTES);
 }
 
-/* record_put stores record seq as the chain hash over the stored hash of seq - 1 and body:
- * well chained, whatever body holds. */
+/* record_put stores record seq as the chain hash over the stored hash of seq - 1 (32 zero
+ * bytes for the first) and body: well chained, whatever body holds. */
 static void record_put(uint64_t seq, const void *body, size_t len)
 {
 	uint8_t k[8];
-	sl_buf prev, rec;
-	sl_buf_init(&prev);
+	unsigned char prev[SL_HASH_BYTES], h[SL_HASH_BYTES];
+	memset(prev, 0, sizeof(prev));
+	sl_buf rec;
 	sl_buf_init(&rec);
-	sl_be64_put(k, seq - 1);
-	assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), &prev), SL_OK);
-	assert_true(prev.len >= SL_HASH_BYTES);
-	unsigned char h[SL_HASH_BYTES];
-	sl_sha256(prev.data, SL_HASH_BYTES, body, len, h);
+	if (seq > 1) {
+		sl_be64_put(k, seq - 1);
+		assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), &rec),
+		                 SL_OK);
+		assert_true(rec.len >= SL_HASH_BYTES);
+		memcpy(prev, rec.data, SL_HASH_BYTES);
+	}
+	sl_sha256(prev, SL_HASH_BYTES, body, len, h);
+	rec.len = 0;
 	assert_int_equal(sl_buf_append(&rec, h, sizeof(h)), SL_OK);
 	assert_int_equal(sl_buf_append(&rec, body, len), SL_OK);
 	sl_be64_put(k, seq);
 	assert_int_equal(
 	    sl_test_store_put(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), rec.data, rec.len),
 	    SL_OK);
-	sl_buf_fini(&prev);
 	sl_buf_fini(&rec);
+}
+
+/* body_get reads the event bytes of record seq (past its hash) into out. */
+static void body_get(uint64_t seq, sl_buf *out)
+{
+	uint8_t k[8];
+	sl_be64_put(k, seq);
+	out->len = 0;
+	assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), out), SL_OK);
+	assert_true(out->len >= SL_HASH_BYTES);
+	memmove(out->data, out->data + SL_HASH_BYTES, out->len - SL_HASH_BYTES);
+	out->len -= SL_HASH_BYTES;
+}
+
+/* log_put stores bodies[0..n) as records first.., chained again from first on. */
+static void log_put(uint64_t first, sl_buf *bodies, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		record_put(first + i, bodies[i].data, bodies[i].len);
+}
+
+/* rebuild_expect_bad rebuilds, expecting it to stop at bad_seq after counting events,
+ * saying what, and leaving the views with the checksum good. */
+static void rebuild_expect_bad(uint64_t bad_seq, uint64_t events, const char *what,
+                               const unsigned char *good)
+{
+	projector_report r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_ERR_CORRUPT);
+	if (r.bad_seq != bad_seq || r.events != events || strstr(r.message, what) == NULL)
+		fail_msg("rebuild said %llu after %llu events, '%s'; want %llu after %llu, '%s'",
+		         (unsigned long long)r.bad_seq, (unsigned long long)r.events, r.message,
+		         (unsigned long long)bad_seq, (unsigned long long)events, what);
+	unsigned char now[SL_HASH_BYTES];
+	uint64_t n_now;
+	checksum_of(now, &n_now);
+	assert_memory_equal(now, good, SL_HASH_BYTES);
+}
+
+/* rebuild_to_before rebuilds the views to the event before bad (bad > 1), which the pass
+ * must fold without meeting bad. */
+static void rebuild_to_before(uint64_t bad)
+{
+	if (bad == 1)
+		return;
+	projector_report r;
+	memset(&r, 0, sizeof(r));
+	if (projector_rebuild_to(lg, bad - 1, NULL, NULL, &r) != SL_OK || r.events != bad - 1)
+		fail_msg("rebuild to %llu: %llu events, '%s'", (unsigned long long)(bad - 1),
+		         (unsigned long long)r.events, r.message);
+}
+
+/* rebuild_expect_good rebuilds the whole log, expecting the views with the checksum good. */
+static void rebuild_expect_good(const unsigned char *good)
+{
+	projector_report r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_OK);
+	assert_int_equal(r.events, SCRIPT_EVENTS);
+	assert_memory_equal(r.checksum, good, SL_HASH_BYTES);
 }
 
 /* The pass decodes a few events ahead of the one it folds: a well-chained record that does
  * not decode, or decodes to another event, is named once every event before it is folded,
- * and the views stay as they were. */
+ * wherever it is in the log (the first, within the first reads ahead, the last), and the
+ * views stay as they were; a rebuild to the event before it does not see it. */
 static void test_projector_verify_and_rebuild_name_an_event_that_does_not_decode(void **state)
 {
 	(void)state;
-	unsigned char good[SL_HASH_BYTES], now[SL_HASH_BYTES];
-	uint64_t n, n_now;
+	unsigned char good[SL_HASH_BYTES];
+	uint64_t n;
 	checksum_of(good, &n);
-	uint8_t k[8];
-	sl_buf ev14;
-	sl_buf_init(&ev14);
-	sl_be64_put(k, SCRIPT_EVENTS - 1);
-	assert_int_equal(store_get(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), &ev14), SL_OK);
-	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
-	const struct {
-		const void *body;
-		size_t len;
-		const char *what;
-	} cases[] = {
-	    {junk, sizeof(junk), "cannot be decoded"},
-	    {ev14.data + SL_HASH_BYTES, ev14.len - SL_HASH_BYTES, "another sequence number"},
-	};
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		record_put(SCRIPT_EVENTS, cases[c].body, cases[c].len);
-		verify_expect_bad(SCRIPT_EVENTS, cases[c].what);
-		projector_report r;
-		memset(&r, 0, sizeof(r));
-		assert_int_equal(projector_rebuild(lg, NULL, NULL, &r), SL_ERR_CORRUPT);
-		assert_int_equal(r.bad_seq, SCRIPT_EVENTS);
-		assert_int_equal(r.events, SCRIPT_EVENTS - 1);
-		assert_non_null(strstr(r.message, cases[c].what));
-		checksum_of(now, &n_now);
-		assert_int_equal(n_now, n);
-		assert_memory_equal(now, good, SL_HASH_BYTES);
+	sl_buf bodies[SCRIPT_EVENTS];
+	for (uint64_t seq = 1; seq <= SCRIPT_EVENTS; seq++) {
+		sl_buf_init(&bodies[seq - 1]);
+		body_get(seq, &bodies[seq - 1]);
 	}
-	sl_buf_fini(&ev14);
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
+	for (uint64_t bad = SCRIPT_EVENTS; bad >= 1; bad--) {
+		/* junk at bad, then (another event's bytes) at bad: the rest chained again */
+		for (int c = 0; c < 2; c++) {
+			const sl_buf *other = &bodies[bad == 1 ? 1 : bad - 2];
+			record_put(bad, c == 0 ? junk : other->data,
+			           c == 0 ? sizeof(junk) : other->len);
+			log_put(bad + 1, &bodies[bad], SCRIPT_EVENTS - bad);
+			const char *what = c == 0 ? "cannot be decoded" : "another sequence number";
+			verify_expect_bad(bad, what);
+			rebuild_expect_bad(bad, bad - 1, what, good);
+			rebuild_to_before(bad);
+			/* the log as it was: all holds again */
+			log_put(bad, &bodies[bad - 1], SCRIPT_EVENTS - bad + 1);
+			rebuild_expect_good(good);
+		}
+	}
+	for (size_t i = 0; i < SCRIPT_EVENTS; i++)
+		sl_buf_fini(&bodies[i]);
+}
+
+/* An event that does not replay is named, not a bad record the pass had already read
+ * after it (one that does not decode, one whose chain is broken). */
+static void test_projector_rebuild_names_the_first_error_not_one_read_ahead(void **state)
+{
+	(void)state;
+	unsigned char good[SL_HASH_BYTES];
+	uint64_t n;
+	checksum_of(good, &n);
+	/* events 16 and 17: B's next two with a before-state B never had */
+	sl_item b = view_of("B", SL_DEFAULT_LOCATION);
+	sl_event ev[2];
+	memset(ev, 0, sizeof(ev));
+	ledger_txn *txn = ledger_txn_alloc(lg);
+	assert_int_equal(ledger_txn_begin(txn), SL_OK);
+	for (int i = 0; i < 2; i++) {
+		ev[i].seq = SCRIPT_EVENTS + 1 + (uint64_t)i;
+		ev[i].command_seq = ev[i].seq;
+		ev[i].type = SL_EV_ITEM_INCREMENTED;
+		ev[i].item = b.key;
+		ev[i].item_seq = b.item_seq + 1 + (uint64_t)i;
+		ev[i].before = b.state;
+		ev[i].before.quantity += 100 + i;
+		ev[i].after = ev[i].before;
+		ev[i].after.quantity += 1;
+		ev[i].delta_quantity = 1;
+		assert_int_equal(ledger_txn_append(txn, &ev[i]), SL_OK);
+	}
+	assert_int_equal(ledger_txn_commit(txn, true), SL_OK);
+	ledger_txn_free(txn);
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
+	record_put(SCRIPT_EVENTS + 2, junk, sizeof(junk));
+	verify_expect_bad(SCRIPT_EVENTS + 1, "does not follow");
+	rebuild_expect_bad(SCRIPT_EVENTS + 1, SCRIPT_EVENTS + 1, "'B/", good);
+	uint8_t k[8];
+	sl_be64_put(k, SCRIPT_EVENTS + 2);
+	assert_int_equal(sl_test_store_flip(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k), 0),
+	                 SL_OK);
+	verify_expect_bad(SCRIPT_EVENTS + 1, "does not follow");
+	rebuild_expect_bad(SCRIPT_EVENTS + 1, SCRIPT_EVENTS + 1, "'B/", good);
+}
+
+/* A broken chain within the pass's first reads ahead is named as far into the log. */
+static void test_projector_rebuild_names_an_early_broken_chain(void **state)
+{
+	(void)state;
+	unsigned char good[SL_HASH_BYTES];
+	uint64_t n;
+	checksum_of(good, &n);
+	for (uint64_t bad = 2; bad <= 5; bad++) {
+		uint8_t k[8];
+		sl_be64_put(k, bad);
+		assert_int_equal(sl_test_store_flip(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k),
+		                                    SL_HASH_BYTES + 3),
+		                 SL_OK);
+		verify_expect_bad(bad, "chain hash mismatch");
+		rebuild_expect_bad(bad, bad - 1, "chain hash mismatch", good);
+		rebuild_to_before(bad);
+		assert_int_equal(sl_test_store_flip(ledger_store(lg), STORE_CF_EVENTS, k, sizeof(k),
+		                                    SL_HASH_BYTES + 3),
+		                 SL_OK);
+		rebuild_expect_good(good);
+	}
 }
 
 /* shadow_rows counts the rows of the shadow copy of cf. */
@@ -707,6 +832,8 @@ int main(void)
 	    T(test_projector_verify_and_rebuild_name_a_flipped_event_byte),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_replay),
 	    T(test_projector_verify_and_rebuild_name_an_event_that_does_not_decode),
+	    T(test_projector_rebuild_names_the_first_error_not_one_read_ahead),
+	    T(test_projector_rebuild_names_an_early_broken_chain),
 	    T(test_projector_rebuild_that_spills_every_event_gives_the_same_views),
 	    T(test_projector_rebuild_in_bulk_mode_gives_the_same_views_and_indexes),
 	    T(test_projector_rebuild_that_fails_at_any_write_leaves_the_views),
