@@ -658,6 +658,7 @@ static void *reader_main(void *arg)
 		read_slot *sl = &rd->slots[k];
 		sl->n = 0;
 		sl->rc = SL_OK;
+		sl->bad_seq = 0;
 		sl->bytes.len = 0;
 		while (sl->n < READ_BATCH) {
 			if (done == rd->total) {
