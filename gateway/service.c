@@ -865,10 +865,9 @@ sl_err gw_service_open(const gw_config *cfg, gw_service **out, char *errbuf, siz
 	s->views_bytes_max =
 	    cfg->views_bytes_max > 0 ? cfg->views_bytes_max : SL_WRITER_VIEWS_BYTES_MAX;
 	sl_err rc = ledger_open(cfg->data_dir, &s->l, errbuf, errbuf_size);
-	if (rc == SL_OK)
-		ledger_set_idem_retention(s->l, cfg->idem_retention_ms);
 	if (rc != SL_OK)
 		goto fail;
+	ledger_set_idem_retention(s->l, cfg->idem_retention_ms);
 	/* Views rebuilt to an earlier seq are an audit reference: deciding on them would write
 	 * events that contradict the log's tail (ledger.h, "Views behind the log"), so such a
 	 * directory serves reads only. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/banned.h"
+#include "base/sl_pbtext.h"
 #include "base/sl_util.h"
 #include "stockledger.pb-c.h"
 
@@ -861,22 +862,6 @@ sl_err ledger_idem_decode(const uint8_t *data, size_t len, unsigned char *conten
 	return rc;
 }
 
-/* wire_varint reads the varint at *p (before end) into *v and moves *p past it; false if it
- * runs past end or past 64 bits. */
-static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-		x |= (uint64_t)(b & 0x7fu) << shift;
-		if ((b & 0x80u) == 0) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
 sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms)
 {
 	/* The time alone, without unpacking the record (whose result may be tens of KiB, for
@@ -886,28 +871,15 @@ sl_err ledger_idem_time(const uint8_t *data, size_t len, int64_t *time_ms)
 	int64_t t = 0;
 	while (p < end) {
 		uint64_t tag, v;
-		if (!wire_varint(&p, end, &tag) || (tag >> 3) == 0)
+		const uint8_t *body = NULL;
+		size_t body_len = 0;
+		if (!sl_varint_read(&p, end, &tag) || (tag >> 3) == 0)
 			return SL_ERR_CORRUPT;
-		switch (tag & 7u) {
-		case 0: /* varint */
-			if (!wire_varint(&p, end, &v))
+		if (tag == ((4u << 3) | 0u)) { /* time_ms, a zigzag sint64 */
+			if (!sl_varint_read(&p, end, &v))
 				return SL_ERR_CORRUPT;
-			if ((tag >> 3) == 4) /* time_ms, a zigzag sint64 */
-				t = (int64_t)(v >> 1) ^ -(int64_t)(v & 1u);
-			break;
-		case 1: /* 64-bit */
-		case 5: /* 32-bit */
-			v = (tag & 7u) == 1 ? 8 : 4;
-			if (v > (uint64_t)(end - p))
-				return SL_ERR_CORRUPT;
-			p += v;
-			break;
-		case 2: /* length-delimited */
-			if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
-				return SL_ERR_CORRUPT;
-			p += v;
-			break;
-		default:
+			t = (int64_t)(v >> 1) ^ -(int64_t)(v & 1u);
+		} else if (!sl_pbtext_skip(&p, end, tag & 7u, &body, &body_len)) {
 			return SL_ERR_CORRUPT;
 		}
 	}
