@@ -152,7 +152,12 @@ static sl_err admin_expect_parse(const char *text, uint64_t *seq, unsigned char 
 		return SL_ERR_INVALID_ARGUMENT;
 	memcpy(buf, text, (size_t)(colon - text));
 	buf[colon - text] = '\0';
-	if (admin_u64(buf, seq) != SL_OK || sl_hex_parse(colon + 1, hash, SL_HASH_BYTES) != SL_OK)
+	/* seq 0 is the head of an empty log (`stockctl head` before the first event) */
+	bool is_empty_head = strcmp(buf, "0") == 0;
+	if (is_empty_head)
+		*seq = 0;
+	if ((!is_empty_head && admin_u64(buf, seq) != SL_OK) ||
+	    sl_hex_parse(colon + 1, hash, SL_HASH_BYTES) != SL_OK)
 		return SL_ERR_INVALID_ARGUMENT;
 	return SL_OK;
 }
@@ -163,7 +168,11 @@ static sl_err admin_expect_check(ledger *l, uint64_t seq, const unsigned char *h
                                  projector_report *r)
 {
 	sl_event ev;
-	sl_err rc = ledger_event_get(l, seq, &ev);
+	sl_err rc = SL_OK;
+	if (seq == 0)
+		memset(ev.hash, 0, SL_HASH_BYTES); /* the empty log's head: every log extends it */
+	else
+		rc = ledger_event_get(l, seq, &ev);
 	if (rc == SL_ERR_NOT_FOUND) {
 		r->bad_seq = seq;
 		snprintf(

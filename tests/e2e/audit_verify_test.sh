@@ -12,6 +12,11 @@ sl_restart() {
 	sl_start
 }
 sl_start
+# the head of the empty log, as `stockctl head` gives it before the first event: every log
+# extends it (seq 0 was refused as a usage error, exit 2)
+ctl head
+empty="$(jqo .seq):$(jqo .hash)"
+check "empty head seq" .seq 0
 ctl item create a --quantity 5
 ctl item create b --quantity 6
 ctl increment a=1 b=2 --reason restock
@@ -27,6 +32,11 @@ sl_stop
 admin verify --data "$SL_DATA" --expect "$saved"
 check_rc "verify --expect the saved head" 0
 check_eq "verify says the log extends the head" 1 "$(printf '%s' "$OUT" | grep -c "extends the saved head 4")"
+admin verify --data "$SL_DATA" --expect "$empty"
+check_rc "verify --expect the empty log's head" 0
+check_eq "verify says the log extends head 0" 1 "$(printf '%s' "$OUT" | grep -c "extends the saved head 0:")"
+admin verify --data "$SL_DATA" --expect "0:$(printf '%063d' 0)1"
+check_rc "verify --expect a head 0 no log has" 1
 admin verify --data "$SL_DATA" --expect "4:$(printf '%064d' 0)"
 check_rc "verify --expect a head the log never had" 1
 check_eq "names the saved seq" 1 "$(printf '%s' "$OUT" | grep -c "FAILED at seq 4")"
