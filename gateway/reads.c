@@ -115,6 +115,7 @@ void gw_read_history(ledger *l, const sl_command *cmd, sl_buf *out)
 	}
 	ledger_history_range range = {
 	    .from_seq = cmd->from_seq,
+	    .has_to_seq = cmd->has_to_seq,
 	    .to_seq = cmd->to_seq,
 	    .has_since_ms = cmd->has_since_ms,
 	    .since_ms = cmd->since_ms,
@@ -203,6 +204,7 @@ void gw_read_explain(ledger *l, const sl_command *cmd, sl_buf *out)
 
 typedef struct feed_call {
 	uint64_t from_seq, to_seq;
+	bool has_to_seq; /* false: no end */
 	uint32_t limit;
 	int64_t deadline_ms;
 	gw_done_fn done;
@@ -250,7 +252,7 @@ static void feed_answer(ledger *l, const feed_call *call)
 		while (rc == SL_OK && n < call->limit) {
 			rc = ledger_iter_next(it, &events[n], &bad);
 			if (rc == SL_OK && (events[n].seq > head ||
-			                    (call->to_seq > 0 && events[n].seq > call->to_seq)))
+			                    (call->has_to_seq && events[n].seq > call->to_seq)))
 				break;
 			if (rc == SL_OK)
 				n++;
@@ -381,6 +383,7 @@ void gw_feed_submit(gw_feed *f, const sl_command *cmd, gw_done_fn done, void *ar
 	memset(&err, 0, sizeof(err));
 	feed_call call = {
 	    .from_seq = cmd->from_seq == 0 ? 1 : cmd->from_seq,
+	    .has_to_seq = cmd->has_to_seq,
 	    .to_seq = cmd->to_seq,
 	    .limit = cmd->limit == 0 ? SL_HISTORY_PAGE_DEFAULT : cmd->limit,
 	    .done = done,
@@ -399,8 +402,10 @@ void gw_feed_submit(gw_feed *f, const sl_command *cmd, gw_done_fn done, void *ar
 	}
 	call.deadline_ms = mono_ms() + cmd->wait_ms;
 	pthread_mutex_lock(&f->lock);
+	/* a range that ends before it starts can never hold an event: answered now */
 	bool is_park = cmd->wait_ms > 0 && ledger_head(f->l, NULL) < call.from_seq &&
-	               !f->is_closing && !f->is_flushing && f->n_parked < SL_FEED_WAITERS_MAX;
+	               !(call.has_to_seq && call.to_seq < call.from_seq) && !f->is_closing &&
+	               !f->is_flushing && f->n_parked < SL_FEED_WAITERS_MAX;
 	if (is_park) {
 		f->parked[f->n_parked++] = call;
 		pthread_cond_broadcast(&f->cond);

@@ -412,6 +412,7 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 		c->limit = pb->history->has_limit ? pb->history->limit : 0;
 		c->after_item_seq = pb->history->after_item_seq;
 		c->from_seq = pb->history->from_seq;
+		c->has_to_seq = pb->history->has_to_seq;
 		c->to_seq = pb->history->to_seq;
 		c->has_since_ms = pb->history->has_since_ms;
 		c->since_ms = pb->history->since_ms;
@@ -430,6 +431,7 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	case SL__COMMAND__BODY_EVENTS:
 		c->type = SL_CMD_EVENTS;
 		c->from_seq = pb->events->from_seq;
+		c->has_to_seq = pb->events->has_to_seq;
 		c->to_seq = pb->events->to_seq;
 		c->limit = pb->events->has_limit ? pb->events->limit : 0;
 		c->wait_ms = pb->events->wait_ms;

@@ -200,7 +200,7 @@ sl_err ledger_history_in(ledger *l, const store_snap *snap, const sl_item_key *k
 		sl_event *ev = n < max ? &out[n] : &probe; /* one past the page: is there more? */
 		if ((rc = item_event_seq(l, snap, prefix, plen, is, &seq)) != SL_OK)
 			return rc;
-		if (range->to_seq > 0 && seq > range->to_seq)
+		if (range->has_to_seq && seq > range->to_seq)
 			break;
 		if ((rc = ledger_event_get_at(l, snap, seq, ev)) != SL_OK)
 			return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;

@@ -30,10 +30,11 @@ sl_err ledger_seq_at_time(ledger *l, const store_snap *snap, uint64_t head, int6
 sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *current, uint64_t seq,
                          sl_item *out);
 
-/* ledger_history_range: a filter of one item's events (0 / false: no bound). */
+/* ledger_history_range: a filter of one item's events (from_seq 0 / false: no bound; to_seq 0
+ * with has_to_seq: no event, since seq 0 is before the first). */
 typedef struct ledger_history_range {
 	uint64_t from_seq, to_seq;
-	bool has_since_ms, has_until_ms;
+	bool has_to_seq, has_since_ms, has_until_ms;
 	int64_t since_ms, until_ms;
 } ledger_history_range;
 

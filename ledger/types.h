@@ -264,7 +264,8 @@ typedef struct sl_command {
 	bool has_as_of_ms;
 	int64_t as_of_ms;
 	uint64_t from_seq; /* 0: from the start */
-	uint64_t to_seq;   /* 0: to the end */
+	bool has_to_seq;   /* false: to the end; to_seq 0: nothing (seq 0 is before the log) */
+	uint64_t to_seq;
 	bool has_since_ms;
 	int64_t since_ms;
 	bool has_until_ms;

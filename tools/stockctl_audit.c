@@ -705,7 +705,10 @@ int run_export(ctl *c)
 	}
 	if (is_csv)
 		fputs(csv_header, out);
-	code = feed_pump(c, from, to, 0, false, out, is_csv ? csv_event : jsonl_event, &n);
+	/* --to-seq 0 (or below --from-seq) is an empty range: seq 0 is the state before the
+	 * first event, as for --as-of-seq 0; feed_pump's 0 would mean "to the head" */
+	if (!c->given[OPT_TO_SEQ] || to >= (from == 0 ? 1 : from))
+		code = feed_pump(c, from, to, 0, false, out, is_csv ? csv_event : jsonl_event, &n);
 	if (out != stdout && fclose(out) != 0 && code == 0) {
 		fprintf(stderr, "stockctl: cannot write '%s': %s\n", c->val[OPT_OUT],
 		        strerror(errno));

@@ -59,6 +59,8 @@ check_eq "itemSeq 1..8 over pages" "1 2 3 4 5 6 7 8" "$(tr '\n' ' ' <"$T/iseq" |
 ctl history tee --from-seq 4 --to-seq 6
 check "seq range" '[.events[].seq] | join(",")' "4,5,6"
 check "seq range itemSeq" '[.events[].itemSeq] | join(",")' "4,5,6"
+ctl history tee --to-seq 0
+check "--to-seq 0: no event is at or before seq 0" '.events | length' 0
 ctl history tee --from-seq 3 --to-seq 8 --limit 2
 check "seq range paged" '[.events[].seq] | join(",")' "3,4"
 check "seq range cursor" .nextCursor 4

@@ -26,6 +26,14 @@ check_eq "csv rows and header" 7 "$(wc -l <"$T/e.csv")"
 check_eq "csv header" "seq,itemSeq,time,type" "$(head -1 "$T/e.csv" | cut -d, -f1-4)"
 check_eq "csv quotes a reason with a comma" 1 "$(grep -c '"sale, big order"' "$T/e.csv")"
 check_eq "csv quantities of event 4" "58,0,-58" "$(grep '^4,' "$T/e.csv" | awk -F, '{print $13","$14","$15}')"
+# seq 0 is the state before the first event (as for --as-of-seq 0): nothing is at or
+# before it, and a range that ends before it starts is empty too (not "to the head")
+ctl export --to-seq 0 --format csv --out "$T/none.csv"
+check_rc "export --to-seq 0" 0
+check "export --to-seq 0 writes no event" .events 0
+check_eq "export --to-seq 0 is the header alone" 1 "$(wc -l <"$T/none.csv")"
+check_eq "export --to-seq 0 to stdout" "" "$("$SL_BIN/stockctl" export --to-seq 0)"
+check_eq "export of a range that ends before it starts" "" "$("$SL_BIN/stockctl" export --from-seq 4 --to-seq 3)"
 ctl export --format xml
 check_rc "unknown format" 2
 

@@ -256,6 +256,7 @@ static void test_history_ranges_select_by_seq_and_time_and_page_in_item_order(vo
 			c.until_ms = all[b].time_ms;
 		} else {
 			c.from_seq = all[a].seq;
+			c.has_to_seq = true;
 			c.to_seq = all[b].seq;
 		}
 		size_t want = a, got = 0;
