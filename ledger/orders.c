@@ -92,6 +92,17 @@ typedef struct plan_line {
 	uint32_t cmd_index; /* the command line that named it (shortages, errors) */
 } plan_line;
 
+/* cmd_index of a line an edit leaves out: the command names it nowhere, so a refusal about
+ * it carries no details.index (its message names the line id). */
+#define LINE_NOT_NAMED UINT32_MAX
+
+/* line_index_set points err's details.index at the command line that named pl, if any. */
+static void line_index_set(sl_error_info *err, const plan_line *pl)
+{
+	err->has_index = pl->cmd_index != LINE_NOT_NAMED;
+	err->index = err->has_index ? pl->cmd_index : 0;
+}
+
 /* work_item: an item's state as the lines so far left it. Orders touch few items; a linear
  * search over at most SL_ORDER_LINES_MAX entries keeps this simple. */
 typedef struct work_item {
@@ -140,8 +151,7 @@ static sl_err work_get(plan *p, const ledger_order_env *env, const plan_line *pl
 		                  "line '%s': item '%s' is tracked by inStock, not by quantity",
 		                  pl->line_id, key_text(&pl->item, k, sizeof(k)));
 	if (rc != SL_OK) {
-		err->has_index = true;
-		err->index = pl->cmd_index;
+		line_index_set(err, pl);
 		return rc;
 	}
 	work_item *w = &p->items[p->n_items++];
@@ -184,8 +194,7 @@ static sl_err range_fail(sl_error_info *err, const plan_line *pl, int64_t q)
 	             "be %lld)",
 	             pl->line_id, key_text(&pl->item, k, sizeof(k)), (long long)SL_QUANTITY_MIN,
 	             (long long)SL_QUANTITY_MAX, (long long)q);
-	err->has_index = true;
-	err->index = pl->cmd_index;
+	line_index_set(err, pl);
 	return SL_ERR_LIMIT_EXCEEDED;
 }
 
@@ -295,8 +304,7 @@ static sl_err plan_execute(plan *p, const sl_command *cmd, const ledger_order_en
 			                  "line '%s' changed %u times: at most %zu changes by "
 			                  "place, edit and refund per line",
 			                  pl->line_id, pl->n_seqs, changes_max);
-			err->has_index = true;
-			err->index = pl->cmd_index;
+			line_index_set(err, pl);
 			break;
 		}
 		sl_event *ev = &events[n];
@@ -626,8 +634,10 @@ static sl_err decide_edit(const sl_command *cmd, const sl_order *view, plan *p,
 	bool is_holding = ledger_order_holds_stock(p->trigger, p->status);
 	for (size_t j = 0; j < p->n && rc == SL_OK; j++) {
 		plan_line *pl = &p->lines[j];
-		if (!is_named[j])
+		if (!is_named[j]) {
 			pl->after.quantity = 0;
+			pl->cmd_index = LINE_NOT_NAMED;
+		}
 		if (!is_holding)
 			continue;
 		int64_t delta = held_target(&pl->after) - pl->after.held;

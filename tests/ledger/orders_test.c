@@ -786,6 +786,27 @@ static void test_order_line_changes_are_bounded(void **state)
 	assert_int_equal(qty("A"), 1000);
 }
 
+/* A refusal about a line the edit leaves out (here its restock would pass the quantity range)
+ * names no command line in details.index: the index of the line in the order named another
+ * line of the command (found by a review). A line the edit names keeps its index. */
+static void test_order_edit_refusal_about_a_line_left_out_names_no_command_line(void **state)
+{
+	(void)state;
+	item_add("A", SL_QUANTITY_MAX, false, -1);
+	item_add("B", 5, false, -1);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=5 B=1");
+	assert_int_equal(decide(), SL_OK);
+	item_find("A")->state.quantity = SL_QUANTITY_MAX; /* restocked meanwhile */
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "2:B=1");
+	assert_int_equal(decide(), SL_ERR_LIMIT_EXCEEDED);
+	assert_false(err.has_index);
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "2:B=1 1:A=0");
+	assert_int_equal(decide(), SL_ERR_LIMIT_EXCEEDED);
+	assert_true(err.has_index);
+	assert_int_equal(err.index, 1);
+	assert_int_equal(qty("B"), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +830,7 @@ int main(void)
 	    T(test_settings_change_appends_an_event_only_when_the_trigger_changes),
 	    T(test_order_line_changes_are_bounded),
 	    T(test_order_lines_on_items_that_stop_counting_become_untracked),
+	    T(test_order_edit_refusal_about_a_line_left_out_names_no_command_line),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
