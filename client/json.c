@@ -123,11 +123,14 @@ static json_t *state_json(const Sl__ItemState *s)
 {
 	if (s == NULL)
 		s = &state_none;
-	return json_pack("{s:b, s:b, s:I, s:b, s:b, s:o, s:I}", "exists", s->exists,
+	/* preorderCounterSince: the seq of the event since which the counter counts (its last
+	 * reset, or a create after a delete); 0: since the item's first create */
+	return json_pack("{s:b, s:b, s:I, s:b, s:b, s:o, s:I, s:I}", "exists", s->exists,
 	                 "trackQuantity", s->track_quantity, "quantity", (json_int_t)s->quantity,
 	                 "inStock", s->in_stock, "preorderEnabled", s->preorder_enabled,
 	                 "preorderLimit", limit_json(s), "preorderCounter",
-	                 (json_int_t)s->preorder_counter);
+	                 (json_int_t)s->preorder_counter, "preorderCounterSince",
+	                 (json_int_t)s->preorder_since);
 }
 
 const char *sl_json_trigger_name(Sl__InventoryUpdateTrigger t)
@@ -166,8 +169,11 @@ static json_t *line_state_json(const Sl__OrderLineState *s)
 {
 	if (s == NULL)
 		s = &line_state_none;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "quantity", (json_int_t)s->quantity,
+	/* heldPreorderUncounted: of heldPreorder, the units the item's counter no longer counts
+	 * (taken before its reset or a create after a delete): they release nothing */
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "quantity", (json_int_t)s->quantity,
 	                 "held", (json_int_t)s->held, "heldPreorder", (json_int_t)s->held_preorder,
+	                 "heldPreorderUncounted", (json_int_t)s->held_preorder_uncounted,
 	                 "refundQuantity", (json_int_t)s->refunded, "restockQuantity",
 	                 (json_int_t)s->restocked, "untracked", s->untracked ? 1 : 0);
 }

@@ -183,6 +183,7 @@ static void state_to_pb(const sl_item_state *s, Sl__ItemState *pb)
 	pb->has_preorder_limit = s->has_preorder_limit;
 	pb->preorder_limit = s->preorder_limit;
 	SET_OPT(pb, preorder_counter, s->preorder_counter);
+	SET_OPT(pb, preorder_since, s->preorder_since);
 }
 
 static sl_err state_from_pb(const Sl__ItemState *pb, sl_item_state *s)
@@ -198,6 +199,7 @@ static sl_err state_from_pb(const Sl__ItemState *pb, sl_item_state *s)
 	s->has_preorder_limit = pb->has_preorder_limit;
 	s->preorder_limit = pb->has_preorder_limit ? pb->preorder_limit : 0;
 	s->preorder_counter = pb->preorder_counter;
+	s->preorder_since = pb->preorder_since;
 	return copy_str(s->preorder_message, sizeof(s->preorder_message), pb->preorder_message);
 }
 
@@ -214,6 +216,8 @@ static void line_state_to_pb(const sl_order_line_state *s, Sl__OrderLineState *p
 	SET_OPT(pb, quantity, s->quantity);
 	SET_OPT(pb, held, s->held);
 	SET_OPT(pb, held_preorder, s->held_preorder);
+	SET_OPT(pb, preorder_since, s->preorder_since);
+	SET_OPT(pb, held_preorder_uncounted, s->held_preorder_uncounted);
 	SET_OPT(pb, refunded, s->refunded);
 	SET_OPT(pb, restocked, s->restocked);
 	SET_OPT(pb, untracked, s->untracked);
@@ -227,6 +231,8 @@ static void line_state_from_pb(const Sl__OrderLineState *pb, sl_order_line_state
 	s->quantity = pb->quantity;
 	s->held = pb->held;
 	s->held_preorder = pb->held_preorder;
+	s->preorder_since = pb->preorder_since;
+	s->held_preorder_uncounted = pb->held_preorder_uncounted;
 	s->refunded = pb->refunded;
 	s->restocked = pb->restocked;
 	s->untracked = pb->untracked;

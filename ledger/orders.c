@@ -226,6 +226,7 @@ static sl_err line_move(plan *p, const ledger_order_env *env, plan_line *pl, boo
 			pl->after.untracked = true;
 			pl->after.held = 0;
 			pl->after.held_preorder = 0;
+			pl->after.held_preorder_uncounted = 0;
 			return SL_OK;
 		}
 		*before = w->state;
@@ -243,17 +244,38 @@ static sl_err line_move(plan *p, const ledger_order_env *env, plan_line *pl, boo
 			return range_fail(err, pl, q);
 		w->state.quantity = q;
 		w->state.preorder_counter += take.from_preorder;
+		if (take.from_preorder > 0 && pl->after.preorder_since != w->state.preorder_since) {
+			/* the counter was reset (or the item created again) since the line last
+			 * took preorder units: those are no longer counted */
+			pl->after.held_preorder_uncounted = pl->after.held_preorder;
+			pl->after.preorder_since = w->state.preorder_since;
+		}
 		pl->after.held += pl->take;
 		pl->after.held_preorder += take.from_preorder;
 	} else if (pl->give > 0) {
-		/* Preorder units go back first: they were taken last and never left a shelf. */
+		/* Preorder units go back first: they were taken last and never left a shelf; of
+		 * them, the counted ones first (taken since the uncounted ones). */
 		int64_t pre =
 		    pl->give < pl->after.held_preorder ? pl->give : pl->after.held_preorder;
+		int64_t counted = pl->after.held_preorder - pl->after.held_preorder_uncounted;
+		/* the counter was reset (or the item created again) since the line took them:
+		 * it counts none of them (w is NULL only when nothing goes back to the item) */
+		bool is_stale = w != NULL && pl->after.held_preorder > 0 &&
+		                pl->after.preorder_since != w->state.preorder_since;
+		if (is_stale) {
+			counted = 0;
+			pl->after.preorder_since = w->state.preorder_since;
+		}
+		int64_t from_counted = pre < counted ? pre : counted;
 		pl->after.held -= pl->give;
 		pl->after.held_preorder -= pre;
+		pl->after.held_preorder_uncounted =
+		    is_stale ? pl->after.held_preorder
+		             : pl->after.held_preorder_uncounted - (pre - from_counted);
 		if (pl->is_restock) {
-			int64_t release =
-			    pre < w->state.preorder_counter ? pre : w->state.preorder_counter;
+			int64_t release = from_counted;
+			if (release > w->state.preorder_counter)
+				release = w->state.preorder_counter;
 			int64_t q = w->state.quantity + (pl->give - pre);
 			if (q > SL_QUANTITY_MAX)
 				return range_fail(err, pl, q);

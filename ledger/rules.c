@@ -204,6 +204,10 @@ static sl_err decide_create(const sl_command *cmd, const ledger_decide_env *env,
 	a->preorder_limit = cmd->has_preorder_limit ? cmd->preorder_limit : 0;
 	if (cmd->has_preorder_message)
 		sl_strlcpy(a->preorder_message, cmd->preorder_message, sizeof(a->preorder_message));
+	/* created again after a delete: its counter starts anew, and the preorder units that
+	 * open order lines took from the item before release nothing from it */
+	if (view.item_seq > 0)
+		a->preorder_since = ev->seq;
 	state_normalize(a);
 	event_finish(ev);
 	return SL_OK;
@@ -278,8 +282,11 @@ static sl_err decide_update(const sl_command *cmd, const ledger_decide_env *env,
 		a->has_preorder_limit = true;
 		a->preorder_limit = cmd->preorder_limit;
 	}
-	if (cmd->reset_preorder_counter)
+	if (cmd->reset_preorder_counter) {
+		/* counting starts anew: units taken before release nothing (docs/orders.md) */
 		a->preorder_counter = 0;
+		a->preorder_since = ev->seq;
+	}
 	state_normalize(a);
 	event_finish(ev);
 	return SL_OK;

@@ -112,8 +112,10 @@ sl_err sl_error_set(sl_error_info *info, sl_err code, const char *fmt, ...)
 bool sl_order_line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b)
 {
 	return a->quantity == b->quantity && a->held == b->held &&
-	       a->held_preorder == b->held_preorder && a->refunded == b->refunded &&
-	       a->restocked == b->restocked && a->untracked == b->untracked;
+	       a->held_preorder == b->held_preorder && a->preorder_since == b->preorder_since &&
+	       a->held_preorder_uncounted == b->held_preorder_uncounted &&
+	       a->refunded == b->refunded && a->restocked == b->restocked &&
+	       a->untracked == b->untracked;
 }
 
 int sl_item_key_cmp(const sl_item_key *a, const sl_item_key *b)

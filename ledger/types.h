@@ -42,6 +42,9 @@ typedef struct sl_item_state {
 	bool has_preorder_limit;
 	int64_t preorder_limit;
 	int64_t preorder_counter;
+	/* the seq of the event since which preorder_counter counts (its last reset, or the
+	 * item's creation after a delete); 0: since the item's first creation */
+	uint64_t preorder_since;
 	char preorder_message[SL_PREORDER_MESSAGE_MAX + 1];
 } sl_item_state;
 
@@ -100,12 +103,18 @@ typedef enum sl_order_status {
  * from stock and not given back; held_preorder the part of them taken as preorder units.
  * untracked: the line's item stopped counting units (deleted, or tracked by inStock) when
  * the line was to move stock after its placement: the line holds nothing and moves no stock
- * from then on (docs/orders.md, "Items that stop counting"). Compare with
- * sl_order_line_state_equal (the struct has padding). */
+ * from then on (docs/orders.md, "Items that stop counting"). preorder_since is the item's
+ * preorder_since when the line last took preorder units; held_preorder_uncounted the part of
+ * held_preorder that the item's counter no longer counts (taken before the counter was reset
+ * or the item created again): given back, they release nothing from the counter (docs/orders.md,
+ * "Refund and restock of preorder units"). Compare with sl_order_line_state_equal (the struct
+ * has padding). */
 typedef struct sl_order_line_state {
 	int64_t quantity;
 	int64_t held;
 	int64_t held_preorder;
+	uint64_t preorder_since;
+	int64_t held_preorder_uncounted;
 	int64_t refunded;
 	int64_t restocked;
 	bool untracked;

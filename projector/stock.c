@@ -28,6 +28,7 @@ static int state_equal(const sl_item_state *a, const sl_item_state *b)
 	       a->has_preorder_limit == b->has_preorder_limit &&
 	       a->preorder_limit == b->preorder_limit &&
 	       a->preorder_counter == b->preorder_counter &&
+	       a->preorder_since == b->preorder_since &&
 	       strcmp(a->preorder_message, b->preorder_message) == 0;
 }
 

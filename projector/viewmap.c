@@ -21,7 +21,7 @@
 struct viewmap_entry {
 	int64_t quantity, preorder_limit, preorder_counter;
 	int64_t revision, created_ms, updated_ms;
-	uint64_t numeric_id, item_seq, last_seq;
+	uint64_t numeric_id, item_seq, last_seq, preorder_since;
 	char *message; /* preorder message, NULL when empty */
 	int32_t status;
 	uint32_t hash;
@@ -220,6 +220,7 @@ void viewmap_entry_get(const viewmap_entry *e, const sl_item_key *key, sl_item *
 	s->quantity = e->quantity;
 	s->preorder_limit = e->preorder_limit;
 	s->preorder_counter = e->preorder_counter;
+	s->preorder_since = e->preorder_since;
 	sl_strlcpy(s->preorder_message, e->message != NULL ? e->message : "",
 	           sizeof(s->preorder_message));
 	out->revision = e->revision;
@@ -254,6 +255,7 @@ sl_err viewmap_entry_set(viewmap *m, viewmap_entry *e, const sl_item *item)
 	e->quantity = s->quantity;
 	e->preorder_limit = s->preorder_limit;
 	e->preorder_counter = s->preorder_counter;
+	e->preorder_since = s->preorder_since;
 	e->revision = item->revision;
 	e->created_ms = item->created_ms;
 	e->updated_ms = item->updated_ms;

@@ -265,6 +265,20 @@ check_rc "cancel after the held item was deleted" 0
 ctl order get sc2
 check "its line: untracked, nothing restocked" '"\(.lines[0].untracked) \(.lines[0].held) \(.lines[0].restockQuantity)"' "true 0 0"
 
+# ---- a reset preorder counter: units taken before it release nothing (docs/orders.md) ----
+ctl item create pz --quantity 0 --preorder true --preorder-limit 3
+ctl order place oz1 pz=2
+ctl item update pz --revision 2 --reset-preorder-counter
+ctl order place oz2 pz=3
+ctl order cancel oz1
+ctl item get pz
+check "the old order's cancel leaves the counter" .preorderInfo.counter 3
+check "the limit stays reached" .availabilityStatus OUT_OF_STOCK
+refused "no room past the limit" INSUFFICIENT_INVENTORY order place oz3 pz=2
+ctl order cancel oz2
+ctl item get pz
+check "the new order's cancel frees its units" .preorderInfo.counter 0
+
 # ---- usage and unknown orders ----
 ctl order place u1
 check_rc "place without lines" 2

@@ -8,13 +8,14 @@
  * comes from a seed that is printed; SL_SEED=N replays it, SL_MODEL_COMMANDS=N changes its
  * length. Each command is applied to the model below (written apart from ledger/orders.c:
  * stock first then preorder units, restricted placement all-or-nothing, preorder units given
- * back first) and submitted to the service; commands go in batches, so that the writer
- * decides many in one group (command k sees 1..k-1 of its group). Every outcome code must
- * agree; every few batches and at the end every item (quantity, counter, tracking,
- * revision), every order (status and each line's quantity, held, preorder units, refunded,
- * restocked, untracked) and the holds index of every item must agree, and so must explain's
- * holds: within and between batches an item's quantity is now and then set by an update,
- * and the model keeps, per line, the least it held since its item's last setting (the units
+ * back first, and of them those the item's counter still counts: a reset of the counter or a
+ * create after a delete makes the units taken before it release nothing) and submitted to the
+ * service; commands go in batches, so that the writer decides many in one group (command k
+ * sees 1..k-1 of its group). Every outcome code must agree; every few batches and at the end every
+ * item (quantity, counter, tracking, revision), every order (status and each line's quantity, held,
+ * preorder units, refunded, restocked, untracked) and the holds index of every item must agree, and
+ * so must explain's holds: within and between batches an item's quantity is now and then set by an
+ * update, and the model keeps, per line, the least it held since its item's last setting (the units
  * held since before the setting, which explain counts apart).
  *
  * Items also stop counting and count again (docs/orders.md, "Items that stop counting"): an
@@ -67,12 +68,15 @@ typedef struct m_item {
 	bool preorder, has_limit;
 	int tracking; /* M_COUNTS, M_IN_STOCK or M_DELETED */
 	int64_t rev;  /* its revision: its events, across deletes and creates */
+	int epoch;    /* its counter's resets and its creates after a delete */
 } m_item;
 
 typedef struct m_line {
 	char id[16];
 	int item;
 	int64_t qty, held, pre, refunded, restocked;
+	int64_t uncounted;      /* of pre, units taken before the item's epoch pre_epoch */
+	int pre_epoch;          /* its item's epoch when it last took preorder units */
 	int64_t kept_q, kept_p; /* the least held (stock, preorder) since the item's setting */
 	int changes;
 	bool untracked; /* its item stopped counting when it was to move units */
@@ -95,8 +99,9 @@ typedef struct model {
 
 static model M;
 
-/* how often items stopped counting, to show what the stream exercised */
-static int m_stopped;
+/* how often items stopped counting and preorder counters were reset, to show what the stream
+ * exercised */
+static int m_stopped, m_resets;
 
 static bool m_closed(int st)
 {
@@ -118,6 +123,7 @@ static void m_untrack(m_line *l)
 	l->untracked = true;
 	l->held = 0;
 	l->pre = 0;
+	l->uncounted = 0;
 }
 
 /* m_take takes n units of item it for line l; false when restricted and short. */
@@ -141,6 +147,10 @@ static bool m_take(m_item *it, m_line *l, int64_t n, bool restricted)
 	it->qty -= s + rest;
 	it->counter += p;
 	it->rev++; /* n > 0 units moved the quantity or the counter */
+	if (p > 0 && l->pre_epoch != it->epoch) { /* what it held before is not counted now */
+		l->uncounted = l->pre;
+		l->pre_epoch = it->epoch;
+	}
 	l->held += n;
 	l->pre += p;
 	return true;
@@ -154,11 +164,19 @@ static void m_give(m_item *it, m_line *l, int64_t k, bool restock)
 		m_untrack(l);
 		return;
 	}
+	/* preorder units first, of them those the counter counts (the last taken); none are
+	 * counted once the item's counter was reset or the item created again */
 	int64_t pre = k < l->pre ? k : l->pre;
+	bool is_reset_since = restock && l->pre > 0 && l->pre_epoch != it->epoch;
+	int64_t counted = is_reset_since ? 0 : l->pre - l->uncounted;
+	int64_t from_counted = pre < counted ? pre : counted;
 	l->held -= k;
 	l->pre -= pre;
+	l->uncounted = is_reset_since ? l->pre : l->uncounted - (pre - from_counted);
+	if (is_reset_since)
+		l->pre_epoch = it->epoch;
 	if (restock) {
-		int64_t release = pre < it->counter ? pre : it->counter;
+		int64_t release = from_counted < it->counter ? from_counted : it->counter;
 		it->counter -= release;
 		it->qty += k - pre;
 		l->restocked += k;
@@ -286,6 +304,8 @@ static void item_cmd(sl_command *c, int i)
 			c->quantity = (int64_t)(rng() % 12);
 			c->has_preorder_limit = it->tracking == M_IN_STOCK && i == N_ITEMS - 1;
 			c->preorder_limit = c->has_preorder_limit ? 8 : 0;
+			/* the preorder items' counters are reset now and then, with orders open */
+			c->reset_preorder_counter = i >= N_ITEMS - 2 && rng() % 3 == 0;
 		}
 	}
 }
@@ -311,7 +331,8 @@ static void m_item_apply(const sl_command *c)
 		               .has_limit = c->has_preorder_limit,
 		               .limit = c->preorder_limit,
 		               .tracking = M_COUNTS,
-		               .rev = it->rev};
+		               .rev = it->rev,
+		               .epoch = it->epoch + 1};
 	} else if (c->has_in_stock) {
 		it->tracking = M_IN_STOCK;
 		it->qty = 0;
@@ -320,6 +341,11 @@ static void m_item_apply(const sl_command *c)
 	} else {
 		it->tracking = M_COUNTS;
 		it->qty = c->quantity;
+		if (c->reset_preorder_counter) {
+			it->counter = 0;
+			it->epoch++;
+			m_resets++;
+		}
 		if (c->has_preorder_limit) {
 			it->has_limit = true;
 			it->limit = c->preorder_limit;
@@ -755,8 +781,9 @@ static void check_order(gw_service *s, int oi)
 		const m_line *l = &o->lines[i];
 		assert_string_equal(v->lines[i]->line_id, l->id);
 		if (st->quantity != l->qty || st->held != l->held || st->held_preorder != l->pre ||
-		    st->refunded != l->refunded || st->restocked != l->restocked ||
-		    (bool)st->untracked != l->untracked || (int)v->lines[i]->n_seqs != l->changes)
+		    st->held_preorder_uncounted != l->uncounted || st->refunded != l->refunded ||
+		    st->restocked != l->restocked || (bool)st->untracked != l->untracked ||
+		    (int)v->lines[i]->n_seqs != l->changes)
 			fail_msg(
 			    "order o%d line %s: service q%lld h%lld p%lld rf%lld rs%lld u%d n%zu, "
 			    "model q%lld h%lld p%lld rf%lld rs%lld u%d n%d",
@@ -844,6 +871,7 @@ static void model_run(size_t views_bytes_max)
 	M.trigger = SL_TRIGGER_ON_ORDER_PLACED;
 	n_tally = 0;
 	m_stopped = 0;
+	m_resets = 0;
 
 	gw_config cfg = {.data_dir = data_dir,
 	                 .default_location = "default",
@@ -949,9 +977,14 @@ static void model_run(size_t views_bytes_max)
 	for (int oi = 0; oi < n_orders; oi++)
 		for (int j = 0; j < M.orders[oi].n; j++)
 			n_untracked += M.orders[oi].lines[j].untracked;
+	int n_uncounted = 0;
+	for (int oi = 0; oi < n_orders; oi++)
+		for (int j = 0; j < M.orders[oi].n; j++)
+			n_uncounted += M.orders[oi].lines[j].uncounted > 0;
 	print_message("  items stopped counting %d times: %d lines untracked, %d refunds of "
-	              "untracked lines\n",
-	              m_stopped, n_untracked, M.untracked_refunds);
+	              "untracked lines; preorder counters reset %d times: %d lines hold "
+	              "uncounted preorder units\n",
+	              m_stopped, n_untracked, M.untracked_refunds, m_resets, n_uncounted);
 	sl_command_fini(&last_keyed);
 	for (int i = 0; i < BATCH; i++)
 		sl_buf_fini(&slots[i].result);

@@ -43,6 +43,7 @@ static void state_full(sl_item_state *s, int64_t quantity, char c)
 	s->has_preorder_limit = true;
 	s->preorder_limit = SL_PREORDER_LIMIT_MAX;
 	s->preorder_counter = 77;
+	s->preorder_since = UINT64_MAX - 3;
 	fill(s->preorder_message, sizeof(s->preorder_message), c);
 }
 
@@ -76,8 +77,21 @@ static void event_full(sl_event *ev)
 	memset(ev->hash, 0xee, sizeof(ev->hash));
 	/* the order fields (docs/orders.md) */
 	fill(ev->order_line_id, sizeof(ev->order_line_id), 'l');
-	ev->line_before = (sl_order_line_state){1, 2, 3, 4, 5, false};
-	ev->line_after = (sl_order_line_state){-6, SL_QUANTITY_MAX, 7, 8, 9, true};
+	ev->line_before = (sl_order_line_state){.quantity = 1,
+	                                        .held = 2,
+	                                        .held_preorder = 3,
+	                                        .preorder_since = 10,
+	                                        .held_preorder_uncounted = 2,
+	                                        .refunded = 4,
+	                                        .restocked = 5};
+	ev->line_after = (sl_order_line_state){.quantity = -6,
+	                                       .held = SL_QUANTITY_MAX,
+	                                       .held_preorder = 7,
+	                                       .preorder_since = UINT64_MAX,
+	                                       .held_preorder_uncounted = 7,
+	                                       .refunded = 8,
+	                                       .restocked = 9,
+	                                       .untracked = true};
 	ev->order_seq = UINT64_MAX - 1;
 	ev->order_status_before = SL_ORDER_PLACED;
 	ev->order_status = SL_ORDER_REFUNDED;

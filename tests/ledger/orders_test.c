@@ -23,6 +23,7 @@
 #include "support/sl_testing.h"
 #include "base/sl_util.h"
 #include "ledger/orders.h"
+#include "ledger/rules.h"
 #include "projector/orders.h"
 #include "projector/stock.h"
 
@@ -807,6 +808,155 @@ static void test_order_edit_refusal_about_a_line_left_out_names_no_command_line(
 	assert_int_equal(qty("B"), 4);
 }
 
+/* item_decide runs the item rules (ledger_decide) on cmd and folds what they decided. */
+static void item_decide(void)
+{
+	ledger_decide_env env = {
+	    .lookup = lookup_item, .next_seq = w.next_seq, .time_ms = w.time_ms};
+	sl_error_info_fini(&err);
+	n_events = 0;
+	assert_int_equal(ledger_decide(&cmd, &env, events, &n_events, &err), SL_OK);
+	world_fold();
+}
+
+/* reset_counter resets the preorder counter of product with an item update, as an operator
+ * does (stockctl item update P --revision R --reset-preorder-counter). */
+static void reset_counter(const char *product)
+{
+	sl_command_fini(&cmd);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = SL_CMD_UPDATE;
+	key_set(&cmd.item, product);
+	cmd.has_revision = true;
+	cmd.revision = item_find(product)->revision;
+	cmd.reset_preorder_counter = true;
+	item_decide();
+	assert_int_equal(counter(product), 0);
+	assert_int_equal(item_find(product)->state.preorder_since, w.next_seq - 1);
+}
+
+/* docs/orders.md, "Refund and restock of preorder units": after a reset of the counter, the
+ * preorder units an order took before it release nothing; those taken since do. Without
+ * this, a cancel of an old order freed room that newer orders use, past the limit (found by
+ * a review: 5 units preordered after a reset against a limit of 3). */
+static void test_order_preorder_units_taken_before_a_reset_release_nothing(void **state)
+{
+	(void)state;
+	item_add("P", 0, true, 3);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "P=2");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 2);
+	reset_counter("P");
+	cmd_order(SL_CMD_ORDER_PLACE, "o2", "P=3");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 3);
+	/* o1's units were counted before the reset: its cancel leaves the counter, and the
+	 * limit stays reached */
+	cmd_order(SL_CMD_ORDER_CANCEL, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 3);
+	assert_int_equal(qty("P"), 0);
+	assert_int_equal(line_of("o1", "1")->state.held_preorder, 0);
+	assert_int_equal(line_of("o1", "1")->state.held_preorder_uncounted, 0);
+	cmd_order(SL_CMD_ORDER_PLACE, "o3", "P=2");
+	assert_int_equal(decide(), SL_ERR_INSUFFICIENT_INVENTORY);
+	assert_int_equal(err.shortages[0].available, 0);
+	/* o2's units are counted: its cancel frees them */
+	cmd_order(SL_CMD_ORDER_CANCEL, "o2", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 0);
+	assert_int_equal(events[1].line_after.held_preorder, 0);
+}
+
+/* A line that took preorder units before a reset and more after it (an edit) holds both
+ * kinds: given back, the counted ones go first (they were taken last), and only they
+ * release the counter. */
+static void test_order_line_with_units_from_before_and_after_a_reset(void **state)
+{
+	(void)state;
+	item_add("P", 0, true, 10);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "P=2");
+	assert_int_equal(decide(), SL_OK);
+	reset_counter("P");
+	uint64_t since = item_find("P")->state.preorder_since;
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "1:P=5");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 3);
+	const sl_order_line_state *s = &line_of("o1", "1")->state;
+	assert_int_equal(s->held_preorder, 5);
+	assert_int_equal(s->held_preorder_uncounted, 2);
+	assert_int_equal(s->preorder_since, since);
+	/* down to 3: the 2 units given back are counted ones */
+	cmd_order(SL_CMD_ORDER_EDIT, "o1", "1:P=3");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 1);
+	s = &line_of("o1", "1")->state;
+	assert_int_equal(s->held_preorder, 3);
+	assert_int_equal(s->held_preorder_uncounted, 2);
+	/* a cancel gives back the last counted one, and the two uncounted ones release nothing */
+	cmd_order(SL_CMD_ORDER_CANCEL, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 0);
+	assert_int_equal(qty("P"), 0);
+	s = &line_of("o1", "1")->state;
+	assert_int_equal(s->held_preorder, 0);
+	assert_int_equal(s->held_preorder_uncounted, 0);
+	assert_int_equal(s->restocked, 5);
+}
+
+/* docs/orders.md, "Items deleted and created again": the stock units of an open line go back
+ * to the new item, its preorder units release nothing from the new item's counter. */
+static void
+test_order_preorder_units_of_a_deleted_item_release_nothing_once_created_again(void **state)
+{
+	(void)state;
+	item_add("P", 1, true, 2);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "P=3");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 2);
+	/* deleted, then created again with the same limit */
+	sl_command_fini(&cmd);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = SL_CMD_DELETE;
+	key_set(&cmd.item, "P");
+	item_decide();
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = SL_CMD_CREATE;
+	key_set(&cmd.item, "P");
+	cmd.has_quantity = true;
+	cmd.has_preorder_enabled = true;
+	cmd.preorder_enabled = true;
+	cmd.has_preorder_limit = true;
+	cmd.preorder_limit = 2;
+	item_decide();
+	assert_int_equal(item_find("P")->state.preorder_since, w.next_seq - 1);
+	cmd_order(SL_CMD_ORDER_PLACE, "o2", "P=2");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 2);
+	cmd_order(SL_CMD_ORDER_CANCEL, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 2); /* o2's preorders are still counted */
+	assert_int_equal(qty("P"), 1);     /* o1's stock unit is back on the shelf */
+}
+
+/* Before any reset, nothing changes: an item first created counts since its create (0), and
+ * its lines' units are all counted. */
+static void test_order_preorder_units_are_counted_until_a_reset(void **state)
+{
+	(void)state;
+	item_add("P", 0, true, -1);
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "P=4");
+	assert_int_equal(decide(), SL_OK);
+	const sl_order_line_state *s = &line_of("o1", "1")->state;
+	assert_int_equal(s->preorder_since, 0);
+	assert_int_equal(s->held_preorder_uncounted, 0);
+	cmd_order(SL_CMD_ORDER_PAY, "o1", NULL);
+	assert_int_equal(decide(), SL_OK);
+	cmd_order(SL_CMD_ORDER_REFUND, "o1", "1=1");
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(counter("P"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +981,10 @@ int main(void)
 	    T(test_order_line_changes_are_bounded),
 	    T(test_order_lines_on_items_that_stop_counting_become_untracked),
 	    T(test_order_edit_refusal_about_a_line_left_out_names_no_command_line),
+	    T(test_order_preorder_units_taken_before_a_reset_release_nothing),
+	    T(test_order_line_with_units_from_before_and_after_a_reset),
+	    T(test_order_preorder_units_of_a_deleted_item_release_nothing_once_created_again),
+	    T(test_order_preorder_units_are_counted_until_a_reset),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
