@@ -682,7 +682,12 @@ static sl_err decide_settings(const sl_command *cmd, const ledger_order_env *env
 		return sl_error_set(
 		    err, SL_ERR_INVALID_ARGUMENT,
 		    "inventoryUpdateTrigger must be ON_ORDER_PLACED or ON_ORDER_PAID");
-	sl_err rc = env->settings_lookup(env->settings_ctx, &cur);
+	/* the event records the command's orderId, if any: an id, as on every command */
+	sl_err rc =
+	    cmd->order_id[0] != '\0' ? ledger_id_validate("orderId", cmd->order_id, err) : SL_OK;
+	if (rc != SL_OK)
+		return rc;
+	rc = env->settings_lookup(env->settings_ctx, &cur);
 	if (rc == SL_ERR_NOT_FOUND)
 		cur.trigger = SL_TRIGGER_ON_ORDER_PLACED;
 	else if (rc != SL_OK)

@@ -766,6 +766,24 @@ static void test_settings_change_appends_an_event_only_when_the_trigger_changes(
 	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
 }
 
+static void test_settings_change_refuses_an_invalid_order_id(void **state)
+{
+	(void)state;
+	sl_command_fini(&cmd);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = SL_CMD_SETTINGS_SET;
+	cmd.trigger = SL_TRIGGER_ON_ORDER_PAID;
+	/* Command.order_id is recorded on the event: an id, as on every other command */
+	sl_strlcpy(cmd.order_id, "not an/id", sizeof(cmd.order_id));
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	assert_int_equal(n_events, 0);
+	assert_false(w.has_settings);
+	sl_strlcpy(cmd.order_id, "o-1", sizeof(cmd.order_id));
+	assert_int_equal(decide(), SL_OK);
+	assert_int_equal(n_events, 1);
+	assert_string_equal(events[0].order_id, "o-1");
+}
+
 static void test_order_line_changes_are_bounded(void **state)
 {
 	(void)state;
@@ -978,6 +996,7 @@ int main(void)
 	    T(test_order_invalid_commands_are_invalid_before_the_order_is_read),
 	    T(test_order_other_refusals_carry_no_shortages),
 	    T(test_settings_change_appends_an_event_only_when_the_trigger_changes),
+	    T(test_settings_change_refuses_an_invalid_order_id),
 	    T(test_order_line_changes_are_bounded),
 	    T(test_order_lines_on_items_that_stop_counting_become_untracked),
 	    T(test_order_edit_refusal_about_a_line_left_out_names_no_command_line),
