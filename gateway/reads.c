@@ -33,14 +33,14 @@ static void refuse(sl_error_info *err, sl_buf *out)
 	sl_error_info_fini(err);
 }
 
-/* key_check validates the item key of cmd; fills err. */
+/* key_check validates the item key of cmd; fills err. A field the decoder marked first: an
+ * id that is not text must not be quoted in the message, which is text too. */
 static sl_err key_check(const sl_command *cmd, sl_error_info *err)
 {
-	sl_err rc = ledger_item_key_validate(&cmd->item, err);
-	if (rc == SL_OK && cmd->malformed_field[0] != '\0')
-		rc = sl_error_set(err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
-		                  cmd->malformed_field);
-	return rc;
+	if (cmd->malformed_field[0] != '\0')
+		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
+		                    cmd->malformed_field);
+	return ledger_item_key_validate(&cmd->item, err);
 }
 
 /* pin_seq resolves as_of_seq / as_of_ms of cmd against the head of snap. */

@@ -694,10 +694,11 @@ static void read_get(gw_service *s, const sl_command *cmd, sl_buf *out)
 	sl_error_info err;
 	sl_item item;
 	memset(&err, 0, sizeof(err));
-	sl_err rc = ledger_item_key_validate(&cmd->item, &err);
-	if (rc == SL_OK && cmd->malformed_field[0] != '\0')
-		rc = sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
-		                  cmd->malformed_field);
+	/* the decoder's mark first: an id that is not text is not quoted (key_check, reads.c) */
+	sl_err rc = cmd->malformed_field[0] != '\0'
+	                ? sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
+	                               cmd->malformed_field)
+	                : ledger_item_key_validate(&cmd->item, &err);
 	if (rc == SL_OK) {
 		rc = ledger_view_get(s->l, &cmd->item, &item);
 		if (rc == SL_OK && !item.state.exists)

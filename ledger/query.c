@@ -629,9 +629,16 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 	if (q->cursor[0] != '\0') {
 		if (cursor_decode(p, q->cursor, qhash, &s.pin, cur, &cur_len) != SL_OK ||
 		    s.pin > head) {
-			rc =
-			    sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
-			                 "cursor '%.40s...' is not one of this query's", q->cursor);
+			/* quote its first 40 bytes, cut before a character they would split:
+			 * the message is text */
+			int n = 0;
+			while (n < 40 && q->cursor[n] != '\0')
+				n++;
+			while (n > 0 && ((unsigned char)q->cursor[n] & 0xc0) == 0x80)
+				n--;
+			rc = sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+			                  "cursor '%.*s...' is not one of this query's", n,
+			                  q->cursor);
 			goto done;
 		}
 	} else if (q->has_as_of_seq) {

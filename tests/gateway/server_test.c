@@ -448,6 +448,62 @@ static void test_server_refuses_strings_that_are_not_text(void **state)
 	nng_close(s);
 }
 
+/* A refusal's message is text too (stockctl --json prints it as a JSON string): a read of an
+ * item whose id is not text, or with a cursor of several-byte characters, is refused
+ * INVALID_ARGUMENT with a message that quotes nothing cut or undecodable. */
+static void test_server_refuses_reads_of_strings_that_are_not_text_in_text(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 5000);
+	Sl__ItemKey key = SL__ITEM_KEY__INIT;
+	key.product_id = "pZ";
+	Sl__GetItem get = SL__GET_ITEM__INIT;
+	Sl__History hist = SL__HISTORY__INIT;
+	Sl__Explain ex = SL__EXPLAIN__INIT;
+	get.item = hist.item = ex.item = &key;
+	Sl__Command cmds[4];
+	Sl__Command *ptrs[4];
+	for (size_t i = 0; i < 4; i++) {
+		sl__command__init(&cmds[i]);
+		ptrs[i] = &cmds[i];
+	}
+	cmds[0].body_case = SL__COMMAND__BODY_GET;
+	cmds[0].get = &get;
+	cmds[1].body_case = SL__COMMAND__BODY_HISTORY;
+	cmds[1].history = &hist;
+	cmds[2].body_case = SL__COMMAND__BODY_EXPLAIN;
+	cmds[2].explain = &ex;
+	/* 'a' and 30 two-byte characters: the first 40 bytes end inside one */
+	char cursor[64] = "a";
+	for (size_t i = 0; i < 30; i++)
+		memcpy(cursor + 1 + 2 * i, "\xc3\xa9", 3);
+	Sl__Query q = SL__QUERY__INIT;
+	q.cursor = cursor;
+	cmds[3].body_case = SL__COMMAND__BODY_QUERY;
+	cmds[3].query = &q;
+	Sl__Request req = SL__REQUEST__INIT;
+	req.n_commands = 4;
+	req.commands = ptrs;
+	uint8_t buf[512];
+	size_t len = sl__request__get_packed_size(&req);
+	assert_true(len <= sizeof(buf));
+	sl__request__pack(&req, buf);
+	for (uint8_t *x = buf; (x = sl_test_bytes_find(x, len - (size_t)(x - buf), "pZ")) != NULL;)
+		x[1] = 0xff;
+	Sl__Response *r = call_raw(s, buf, len);
+	assert_int_equal(r->n_results, 4);
+	for (size_t i = 0; i < 4; i++) {
+		const Sl__Error *e = r->results[i]->error;
+		assert_non_null(e);
+		assert_string_equal(e->code, "INVALID_ARGUMENT");
+		if (!sl_text_is_valid((const uint8_t *)e->message, strlen(e->message)))
+			fail_msg("command %zu: a message that is not UTF-8: %s", i + 1, e->message);
+	}
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), 0);
+	nng_close(s);
+}
+
 /* Reads run on the transport's threads, so one request's reads are bounded (four full pages,
  * SL_REQUEST_READ_ROWS_MAX): the commands past the bound are refused BUSY (to be sent again)
  * and the ones before it answered; a reply that would still pass the transport's size (long
@@ -1001,6 +1057,9 @@ int main(void)
 	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_bounds_the_reads_and_the_reply_of_a_request,
 	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_refuses_reads_of_strings_that_are_not_text_in_text, server_setup,
+	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_strings_that_are_not_text,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(
