@@ -184,8 +184,8 @@ size_t gw_command_read_rows(const sl_command *cmd)
 	switch (cmd->type) {
 	case SL_CMD_HISTORY:
 		return page_rows(cmd->limit, SL_HISTORY_PAGE_DEFAULT, SL_HISTORY_PAGE_MAX);
-	case SL_CMD_EVENTS:
-		return page_rows(cmd->limit, SL_FEED_PAGE_MAX, SL_FEED_PAGE_MAX);
+	case SL_CMD_EVENTS: /* without a limit, the feed's default page (gw_feed_submit) */
+		return page_rows(cmd->limit, SL_HISTORY_PAGE_DEFAULT, SL_FEED_PAGE_MAX);
 	case SL_CMD_ORDER_HOLDS:
 		return SL_HOLDS_PAGE_MAX; /* one page, whatever its limit */
 	case SL_CMD_QUERY:

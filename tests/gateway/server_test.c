@@ -608,6 +608,40 @@ static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state
 	nng_close(s);
 }
 
+/* A change-feed read without a limit returns at most SL_HISTORY_PAGE_DEFAULT events (the
+ * feed's default page), and counts so against the request's bound on rows: five of them in
+ * one request return at most 500 rows together, far below SL_REQUEST_READ_ROWS_MAX, and are
+ * all answered. */
+static void test_server_counts_a_feed_read_without_a_limit_as_its_default_page(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "feed-a", 1);
+	enum { N = 5 };
+	Sl__ReadEvents ev[N];
+	Sl__Command ec[N];
+	Sl__Command *cmds[N];
+	for (int i = 0; i < N; i++) {
+		sl__read_events__init(&ev[i]);
+		sl__command__init(&ec[i]);
+		ec[i].body_case = SL__COMMAND__BODY_EVENTS;
+		ec[i].events = &ev[i];
+		cmds[i] = &ec[i];
+	}
+	Sl__Request req = SL__REQUEST__INIT;
+	req.commands = cmds;
+	req.n_commands = N;
+	Sl__Response *r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, N);
+	for (int i = 0; i < N; i++) {
+		assert_string_equal(result_code(r->results[i]), "OK");
+		assert_int_equal(r->results[i]->n_events, 1);
+	}
+	sl__response__free_unpacked(r, NULL);
+	nng_close(s);
+}
+
 /* get_cmd fills cmd as a get of product (key and body in the caller's storage). */
 static void get_cmd_init(Sl__Command *cmd, Sl__GetItem *body, Sl__ItemKey *key, const char *product)
 {
@@ -1059,6 +1093,9 @@ int main(void)
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_server_refuses_reads_of_strings_that_are_not_text_in_text, server_setup,
+	        server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_counts_a_feed_read_without_a_limit_as_its_default_page, server_setup,
 	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_refuses_strings_that_are_not_text,
 	                                    server_setup, server_teardown),
