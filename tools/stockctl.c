@@ -248,8 +248,10 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 		snprintf(msg, sizeof(msg), "cannot reach '%s': %s", c->server, why);
 		fprintf(stderr, "stockctl: %s\n", msg);
 		if (c->is_json)
-			print_error_json(
-			    rc == SL_ERR_LIMIT_EXCEEDED ? "LIMIT_EXCEEDED" : "UNAVAILABLE", msg);
+			print_error_json(rc == SL_ERR_LIMIT_EXCEEDED     ? "LIMIT_EXCEEDED"
+			                 : rc == SL_ERR_INVALID_ARGUMENT ? "USAGE" /* exit 2's */
+			                                                 : "UNAVAILABLE",
+			                 msg);
 		if (rc == SL_ERR_INVALID_ARGUMENT)
 			return EXIT_USAGE;
 		return rc == SL_ERR_LIMIT_EXCEEDED ? EXIT_REFUSED : EXIT_UNREACHABLE;
@@ -300,9 +302,11 @@ int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out
 		char msg[384];
 		snprintf(msg, sizeof(msg), "cannot reach '%s': %s", c->server, why);
 		fprintf(stderr, "stockctl: %s\n", msg);
+		/* a URL nng cannot use is the command line's fault: exit 2, JSON code USAGE */
+		bool is_usage = rc == SL_ERR_INVALID_ARGUMENT;
 		if (c->is_json)
-			print_error_json("UNAVAILABLE", msg);
-		return rc == SL_ERR_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_UNREACHABLE;
+			print_error_json(is_usage ? "USAGE" : "UNAVAILABLE", msg);
+		return is_usage ? EXIT_USAGE : EXIT_UNREACHABLE;
 	}
 	Sl__Command *cmds[1] = {cmd};
 	Sl__Request req = SL__REQUEST__INIT;

@@ -501,6 +501,13 @@ static int feed_read(feed_reader *f, uint64_t from_seq, uint64_t to_seq, uint32_
 		}
 		if (rc == SL_OK)
 			break;
+		if (rc == SL_ERR_INVALID_ARGUMENT) {
+			/* a URL nng cannot use (as in call): following cannot ride that out */
+			fprintf(stderr, "stockctl: cannot reach '%s': %s\n", f->c->server, why);
+			if (f->c->is_json)
+				print_error_json("USAGE", why);
+			return EXIT_USAGE;
+		}
 		if (!f->is_follow) {
 			fprintf(stderr, "stockctl: cannot reach '%s': %s\n", f->c->server, why);
 			if (f->c->is_json)

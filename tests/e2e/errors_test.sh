@@ -161,6 +161,12 @@ usage order place u9 q=x
 check "the message quotes the bad line whole" .error.message "OLINE is [LINE_ID:]ITEM=N, not 'q=x'"
 ctl --server "foo://nowhere" head
 check_rc "a URL with an unknown scheme" 2
+check "a URL with an unknown scheme (JSON code)" .error.code USAGE
+# following the feed rides out an unreachable service, not a URL that can never work
+OUT=$(timeout 20 "$SL_BIN/stockctl" --json --server "foo://nowhere" events --follow 2>/dev/null)
+RC=$?
+check_rc "events --follow on a URL with an unknown scheme" 2
+check "events --follow on a URL with an unknown scheme (JSON code)" .error.code USAGE
 ERR=$("$SL_BIN/stockctl" item create q 2>&1 >/dev/null)
 check_eq "usage: the message names the command" 1 \
 	"$(printf '%s\n' "$ERR" | grep -c "see 'stockctl --help' for the usage of 'item create'")"
