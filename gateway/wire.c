@@ -450,9 +450,28 @@ static sl_err command_decode(Sl__Command *pb, const char *dl, sl_command *c, sl_
 	return SL_OK;
 }
 
+/* key_is_text tells whether every key (Command field 1) in the encoded Command p is whole
+ * text: a stray byte, or a NUL that cuts it to another key when decoded, is not. */
+static bool key_is_text(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	while (p < end) {
+		uint64_t tag;
+		const uint8_t *body = NULL;
+		size_t body_len = 0;
+		if (!sl_varint_read(&p, end, &tag) ||
+		    !sl_pbtext_skip(&p, end, tag & 7, &body, &body_len))
+			return true; /* the decoder took it: not reached */
+		if (tag >> 3 == 1 && body != NULL && !sl_text_is_valid(body, body_len))
+			return false;
+	}
+	return true;
+}
+
 /* texts_check marks each command of the Request encoded in data whose strings are not
  * whole text (base/sl_pbtext.h), naming the field: the command is refused INVALID_ARGUMENT,
- * its neighbours go on. */
+ * its neighbours go on. A key that is not text is named whatever was marked before it, so
+ * that it is never looked up or kept (key_usable, gateway/service.c). */
 static void texts_check(const uint8_t *data, size_t len, sl_command *cmds, size_t n_cmds)
 {
 	const uint8_t *p = data, *end = data + len;
@@ -469,6 +488,8 @@ static void texts_check(const uint8_t *data, size_t len, sl_command *cmds, size_
 		char name[32];
 		if (!sl_pbtext_check(&sl__command__descriptor, body, body_len, name, sizeof(name)))
 			mark(&cmds[i], name);
+		if (!key_is_text(body, body_len))
+			sl_strlcpy(cmds[i].malformed_field, "key", sizeof(cmds[i].malformed_field));
 		i++;
 	}
 }

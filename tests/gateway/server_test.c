@@ -700,6 +700,63 @@ static void test_server_decides_a_request_in_order_reads_seeing_the_writes_befor
 	nng_close(s);
 }
 
+/* A key that is not text is never looked up nor kept, whatever other field of its command is
+ * bad too: a command whose key holds a stray byte, or a NUL that would cut it to another
+ * client's key, and whose reason is over its bound, is refused INVALID_ARGUMENT (not
+ * IDEMPOTENCY_KEY_REUSED), even when it asks for its refusal to be kept; nothing is recorded
+ * under the key it was cut to. */
+static void test_server_never_looks_up_nor_keeps_a_key_that_is_not_text(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 10000);
+	create_item(s, "kt", 5);
+	static char reason[SL_REASON_MAX + 2];
+	memset(reason, 'r', SL_REASON_MAX + 1);
+	static adjust_cmd a;
+	uint8_t buf[1024];
+	for (int round = 0; round < 2; round++) {
+		for (int qty = 1; qty <= 2; qty++) {
+			adjust_cmd_init(&a, false, "kt", 1, qty);
+			a.cmd.key = round == 0 ? (char *)"kZy" : (char *)"kt-key0zz";
+			a.cmd.reason = reason;
+			a.cmd.has_keep_refusal = true;
+			a.cmd.keep_refusal = true;
+			Sl__Command *one[1] = {&a.cmd};
+			Sl__Request req = SL__REQUEST__INIT;
+			req.n_commands = 1;
+			req.commands = one;
+			size_t len = sl__request__get_packed_size(&req);
+			assert_true(len <= sizeof(buf));
+			sl__request__pack(&req, buf);
+			uint8_t *x = sl_test_bytes_find(buf, len, round == 0 ? "kZy" : "kt-key0zz");
+			assert_non_null(x);
+			if (round == 0)
+				x[1] = 0xff; /* "k\xffy" */
+			else
+				x[6] = '\0'; /* "kt-key\0zz": cut, it would be "kt-key" */
+			Sl__Response *r = call_raw(s, buf, len);
+			assert_int_equal(r->n_results, 1);
+			const Sl__Error *e = r->results[0]->error;
+			assert_non_null(e);
+			if (strcmp(e->code, "INVALID_ARGUMENT") != 0 ||
+			    !sl_text_is_valid((const uint8_t *)e->message, strlen(e->message)))
+				fail_msg("round %d, quantity %d: %s: %s", round, qty, e->code,
+				         e->message);
+			assert_false(r->results[0]->replayed);
+			sl__response__free_unpacked(r, NULL);
+		}
+	}
+	/* the key a NUL cut the second one to is still free */
+	adjust_cmd_init(&a, false, "kt", 1, 3);
+	a.cmd.key = (char *)"kt-key";
+	Sl__Response *r = call_one(s, &a.cmd);
+	assert_string_equal(result_code(r->results[0]), "OK");
+	assert_false(r->results[0]->replayed);
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(item_quantity(s, "kt"), 8);
+	nng_close(s);
+}
+
 static void test_server_keeps_a_refusal_under_its_key_when_asked(void **state)
 {
 	fixture *f = *state;
@@ -1102,6 +1159,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_server_decides_a_request_in_order_reads_seeing_the_writes_before_them,
 	        server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_never_looks_up_nor_keeps_a_key_that_is_not_text, server_setup,
+	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_keeps_a_refusal_under_its_key_when_asked,
 	                                    server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(
