@@ -892,20 +892,29 @@ static size_t commands_range(const inbound *ins, size_t from, size_t n, size_t p
 	return to;
 }
 
+/* commands_hand_back naks the messages of a batch that is not sent: the next bridge gets
+ * them at once, in the stream's order. */
+static void commands_hand_back(natsMsg **msgs, int count)
+{
+	for (int i = 0; i < count; i++)
+		natsMsg_Nak(msgs[i], NULL);
+}
+
 /* commands_batch answers a fetched batch in order until every message is done or the
- * bridge stops. A request refused as a whole, or left without a reply, is sent again one
- * command at a time; a lone read whose reply does not come while the ledger answers is
- * refused LIMIT_EXCEEDED (its reply is larger than the transport carries). Writes are never
- * given up: they are sent again until the ledger decides them. */
-static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int count)
+ * bridge stops (a batch that is retrying then gets one more attempt at once). A request
+ * refused as a whole, or left without a reply, is sent again one command at a time; a lone
+ * read whose reply does not come while the ledger answers is refused LIMIT_EXCEEDED (its
+ * reply is larger than the transport carries). Writes are never given up: they are sent
+ * again until the ledger decides them. Returns false if messages were handed back (nak):
+ * then no later batch may be sent, or it would be decided before them. */
+static bool commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int count)
 {
 	inbound *ins;
 	/* not handed back when memory is short: the batch fetched ahead would overtake it */
 	while ((ins = calloc((size_t)count, sizeof(*ins))) == NULL) {
 		if (bridge_pause_ms(b, 100)) {
-			for (int i = 0; i < count; i++)
-				natsMsg_Nak(msgs[i], NULL);
-			return;
+			commands_hand_back(msgs, count);
+			return false;
 		}
 	}
 	for (int i = 0; i < count; i++) {
@@ -921,6 +930,7 @@ static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int cou
 	int pause_ms = 50;
 	int64_t alive_ms = now_ms();
 	while (from < n) {
+		bool is_last_attempt = bridge_is_stopping(b);
 		if (now_ms() - alive_ms >= b->cfg.ack_wait_ms / 3) {
 			commands_keep_alive(b, ins + from, n - from);
 			alive_ms = now_ms();
@@ -951,17 +961,24 @@ static void commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int cou
 		/* the ledger is unavailable, busy or cannot write: keep the messages, try again */
 		from = again;
 		atomic_fetch_add(&b->n_retries, 1);
-		if (bridge_pause_ms(b, pause_ms))
+		if (is_last_attempt)
 			break;
+		if (bridge_pause_ms(b, pause_ms))
+			continue; /* stopping: once more at once, the last attempt */
 		pause_ms =
 		    pause_ms * 2 > SL_BRIDGE_RETRY_MS_MAX ? SL_BRIDGE_RETRY_MS_MAX : pause_ms * 2;
 	}
+	bool is_all_done = true;
 	for (size_t i = 0; i < n; i++) {
-		if (!ins[i].is_done) /* stopping: handed back, the next bridge gets them at once */
+		if (!ins[i]
+		         .is_done) { /* stopping: handed back, the next bridge gets them at once */
 			natsMsg_Nak(ins[i].msg, NULL);
+			is_all_done = false;
+		}
 		inbound_free(&ins[i]);
 	}
 	free(ins);
+	return is_all_done;
 }
 
 /* commands_consumer_is_gone tells whether JetStream says the consumer no longer exists
@@ -1135,6 +1152,7 @@ static void *commands_main(void *arg)
 	sl_bridge *b = arg;
 	sl_thread_name("bridge:commands");
 	sl_client *cl = NULL;
+	bool is_handed_back = false; /* stopping, a batch was handed back: so are the next */
 	for (;;) {
 		pthread_mutex_lock(&b->slot_lock);
 		while (!b->has_slot && !b->is_fetch_done)
@@ -1149,8 +1167,13 @@ static void *commands_main(void *arg)
 		pthread_cond_broadcast(&b->slot_cond);
 		pthread_mutex_unlock(&b->slot_lock);
 		/* stopping too: one attempt, so that a clean stop leaves nothing unacknowledged
-		 * (a restarted bridge would wait an ack wait for it) unless the ledger is away */
-		commands_batch(b, &cl, list.Msgs, list.Count);
+		 * (a restarted bridge would wait an ack wait for it) unless the ledger is away;
+		 * but never after a batch handed back, which it would overtake (the ledger can be
+		 * back by then) */
+		if (is_handed_back)
+			commands_hand_back(list.Msgs, list.Count);
+		else
+			is_handed_back = !commands_batch(b, &cl, list.Msgs, list.Count);
 		natsMsgList_Destroy(&list);
 		pthread_mutex_lock(&b->slot_lock);
 		b->is_busy = false;

@@ -912,6 +912,48 @@ static void test_bridge_stops_cleanly_with_a_batch_fetched_ahead(void **state)
 	bridge_pid = 0;
 }
 
+/* A clean stop while a batch is retrying and the next waits in the slot, the ledger back by
+ * the time the stop comes: the batch fetched ahead must not be decided before the rest of
+ * the one that was retrying (handed back), or a restricted decrement published after an
+ * increment would be decided first and find nothing. */
+static void test_bridge_keeps_the_stream_order_across_a_stop_while_retrying(void **state)
+{
+	(void)state;
+	bridge_start("--batch", "1");
+	publish_create("slot-b", 0);
+	expect_result("OK");
+	kill(bridge_pid, SIGSTOP);
+	assert_int_equal(sl_test_stop(daemon_pid, SIGTERM), 0);
+	daemon_pid = 0;
+	uint64_t a = publish_adjust("slot-b", 1, false);
+	uint64_t b = publish_adjust("slot-b", -1, true); /* short if decided before a */
+	kill(bridge_pid, SIGCONT);
+	/* a at the ledger (retried), b in the slot */
+	int64_t pending = 0;
+	for (int i = 0; i < 400 && (pending = ack_pending()) < 2; i++)
+		sl_test_sleep_ms(25);
+	assert_true(pending >= 2);
+	sl_test_sleep_ms(3500); /* the pauses between attempts grow to 2 s */
+	daemon_start();
+	kill(bridge_pid, SIGTERM); /* most likely within a pause: a not sent again yet */
+	int status = sl_test_wait_exit(bridge_pid, 20000);
+	bridge_pid = 0;
+	assert_int_equal(status, 0);
+	bridge_start("--batch", "1");
+	char code[64];
+	for (int i = 0; i < 2; i++) {
+		Sl__Result *r = next_result(15000, code, sizeof(code));
+		assert_non_null(r);
+		assert_int_equal(last_result_stream_seq, i == 0 ? a : b);
+		assert_string_equal(code, "OK");
+		sl__result__free_unpacked(r, NULL);
+	}
+	assert_int_equal(quantity_of("slot-b"), 0);
+	assert_true(consumer_is_drained());
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+}
+
 static void test_bridge_rides_out_a_restart_of_the_ledger(void **state)
 {
 	(void)state;
@@ -1096,6 +1138,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_refuses_only_the_bad_command_of_a_batch),
 	    cmocka_unit_test(test_bridge_checks_what_it_is_given_before_acting_on_it),
 	    cmocka_unit_test(test_bridge_stops_cleanly_with_a_batch_fetched_ahead),
+	    cmocka_unit_test(test_bridge_keeps_the_stream_order_across_a_stop_while_retrying),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
 	    cmocka_unit_test(test_bridge_publishes_every_event_once_in_order_across_crashes),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_nats_server),
