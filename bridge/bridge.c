@@ -467,10 +467,33 @@ static void inbound_key(sl_bridge *b, inbound *in)
 static void error_publish(sl_bridge *b, inbound *in, sl_err code, const char *message,
                           uint64_t seq);
 
-/* result_publish publishes r, the final result of in's command, to its reply subject (if
- * it has one), encoded as the command was: protobuf, or JSON (bridge/pbjson.h). */
-static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
-                           uint64_t seq)
+/* command_is_write: does c change the ledger (else it reads)? */
+static bool command_is_write(const Sl__Command *c)
+{
+	switch (c->body_case) {
+	case SL__COMMAND__BODY_CREATE:
+	case SL__COMMAND__BODY_UPDATE:
+	case SL__COMMAND__BODY_DELETE:
+	case SL__COMMAND__BODY_INCREMENT:
+	case SL__COMMAND__BODY_DECREMENT:
+	case SL__COMMAND__BODY_SET_SETTINGS:
+	case SL__COMMAND__BODY_PLACE_ORDER:
+	case SL__COMMAND__BODY_PAY_ORDER:
+	case SL__COMMAND__BODY_PAYMENT_FAILED:
+	case SL__COMMAND__BODY_CANCEL_ORDER:
+	case SL__COMMAND__BODY_REFUND_ORDER:
+	case SL__COMMAND__BODY_EDIT_ORDER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* result_send publishes r, the final result of in's command, to its reply subject (if it
+ * has one), encoded as the command was: protobuf, or JSON (bridge/pbjson.h); is_slim: r is
+ * a write's result without its views, marked so (SL-Omitted). */
+static void result_send(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
+                        uint64_t seq, bool is_slim)
 {
 	const char *reply_to = in->reply_to;
 	if (reply_to == NULL)
@@ -504,6 +527,17 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 		/* NATS would refuse it, and the publisher would wait for nothing */
 		free(json);
 		sl_buf_fini(&out);
+		if (!is_slim && in->cmd != NULL && command_is_write(in->cmd)) {
+			/* applied all the same (a retry would replay this answer): OK, slim */
+			Sl__Result slim = *r;
+			slim.n_items = 0;
+			slim.items = NULL;
+			slim.order = NULL;
+			slim.n_holds = 0;
+			slim.holds = NULL;
+			result_send(b, in, &slim, code, seq, true);
+			return;
+		}
 		char why[200];
 		snprintf(why, sizeof(why),
 		         "the result is %zu bytes, over what the bus carries in a message (%" PRId64
@@ -532,6 +566,8 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 	}
 	if (seq > 0)
 		natsMsgHeader_Set(m, SL_BRIDGE_HDR_SEQ, num);
+	if (is_slim)
+		natsMsgHeader_Set(m, SL_BRIDGE_HDR_OMITTED, "items,order");
 	natsStatus s = natsConnection_PublishMsg(b->nc, m);
 	if (s != NATS_OK)
 		fprintf(stderr,
@@ -539,6 +575,16 @@ static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const
 		        " to '%s': %s\n",
 		        in->stream_seq, reply_to, natsStatus_GetText(s));
 	natsMsg_Destroy(m);
+}
+
+/* result_publish publishes r; a result larger than NATS carries is refused LIMIT_EXCEEDED
+ * for a read (its publisher asks for smaller pages), and a write's goes out OK without its
+ * item and order views (header SL-Omitted): the write is applied all the same, and its
+ * retry would replay the same answer. */
+static void result_publish(sl_bridge *b, inbound *in, const Sl__Result *r, const char *code,
+                           uint64_t seq)
+{
+	result_send(b, in, r, code, seq, false);
 }
 
 /* error_publish publishes a result that is only the error code and message. */
@@ -852,27 +898,6 @@ static send_outcome commands_send(sl_bridge *b, sl_client **cl, inbound *ins, si
 	return out;
 }
 
-static bool command_is_write(const Sl__Command *c)
-{
-	switch (c->body_case) {
-	case SL__COMMAND__BODY_CREATE:
-	case SL__COMMAND__BODY_UPDATE:
-	case SL__COMMAND__BODY_DELETE:
-	case SL__COMMAND__BODY_INCREMENT:
-	case SL__COMMAND__BODY_DECREMENT:
-	case SL__COMMAND__BODY_SET_SETTINGS:
-	case SL__COMMAND__BODY_PLACE_ORDER:
-	case SL__COMMAND__BODY_PAY_ORDER:
-	case SL__COMMAND__BODY_PAYMENT_FAILED:
-	case SL__COMMAND__BODY_CANCEL_ORDER:
-	case SL__COMMAND__BODY_REFUND_ORDER:
-	case SL__COMMAND__BODY_EDIT_ORDER:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* commands_range picks the messages of the next request from ins[from..n): at most
  * per_request commands and SL_REQUEST_BYTES_MAX bytes (and the refused messages among and
  * after them); returns the end of the range. */
@@ -970,8 +995,8 @@ static bool commands_batch(sl_bridge *b, sl_client **cl, natsMsg **msgs, int cou
 	}
 	bool is_all_done = true;
 	for (size_t i = 0; i < n; i++) {
-		if (!ins[i]
-		         .is_done) { /* stopping: handed back, the next bridge gets them at once */
+		/* stopping: handed back, the next bridge gets them at once */
+		if (!ins[i].is_done) {
 			natsMsg_Nak(ins[i].msg, NULL);
 			is_all_done = false;
 		}

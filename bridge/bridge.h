@@ -77,6 +77,8 @@ typedef struct sl_bridge_config {
 #define SL_BRIDGE_HDR_SEQ "SL-Seq"               /* result: ledger seq; event: its seq */
 #define SL_BRIDGE_HDR_STREAM_SEQ "SL-Stream-Seq" /* result: the command's stream seq */
 #define SL_BRIDGE_HDR_TYPE "SL-Type"             /* event: its type ("ITEM_DECREMENTED") */
+/* result of a write that NATS could not carry whole: what it leaves out ("items,order") */
+#define SL_BRIDGE_HDR_OMITTED "SL-Omitted"
 
 /* sl_bridge_open checks cfg, connects to NATS and to the ledger, creates the streams that
  * are missing and binds the consumer, and returns a bridge in *out, not yet running.

@@ -139,6 +139,7 @@ static void bridge_start(const char *opt, const char *val)
 }
 
 static char nats_server[512], nats_port[16];
+static const char *nats_config; /* a configuration file for nats-server, or NULL */
 
 /* nats_spawn starts nats-server on nats_port with the test's JetStream store and waits
  * until it takes connections; false if it exits first (the port was taken) or is slow. */
@@ -147,8 +148,13 @@ static bool nats_spawn(void)
 	char js_dir[600], log[600];
 	path(js_dir, sizeof(js_dir), "jetstream");
 	path(log, sizeof(log), "nats.log");
-	char *argv[] = {nats_server, "-js", "-a",   "127.0.0.1", "-p",
-	                nats_port,   "-sd", js_dir, NULL};
+	char *argv[11] = {nats_server, "-js", "-a", "127.0.0.1", "-p", nats_port, "-sd", js_dir};
+	size_t n = 8;
+	if (nats_config != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = (char *)nats_config;
+	}
+	argv[n] = NULL;
 	nats_pid = sl_test_spawn(argv, log);
 	snprintf(nats_url, sizeof(nats_url), "nats://127.0.0.1:%s", nats_port);
 	for (int i = 0; i < 400; i++) {
@@ -1082,6 +1088,88 @@ static void test_bridge_rides_out_a_restart_of_the_nats_server(void **state)
 	bridge_pid = 0;
 }
 
+/* nats_restart restarts nats-server with config (NULL: none) and waits for the test's own
+ * connection to be back. */
+static void nats_restart(const char *config)
+{
+	sl_test_stop(nats_pid, SIGTERM); /* nats-server exits 1 on SIGTERM */
+	nats_pid = 0;
+	nats_config = config;
+	assert_true(nats_spawn());
+	for (int i = 0; i < 800 && natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED; i++)
+		sl_test_sleep_ms(25);
+	assert_int_equal(natsConnection_Status(nc), NATS_CONN_STATUS_CONNECTED);
+}
+
+/* A write whose result is larger than NATS carries (a server with a small max_payload) is
+ * applied all the same: its answer is OK with its seq, without the item views (header
+ * SL-Omitted), never a LIMIT_EXCEEDED that its retry would replay (found by a review). */
+static void test_bridge_answers_a_write_too_large_to_carry_ok_without_its_views(void **state)
+{
+	(void)state;
+	char config[600];
+	path(config, sizeof(config), "small.conf");
+	FILE *f = fopen(config, "w");
+	assert_non_null(f);
+	fputs("max_payload: 16384\n", f);
+	assert_int_equal(fclose(f), 0);
+	nats_restart(config);
+	/* 20 items with a 1 KiB preorder message each: their views make 22 KB */
+	enum { N = 20 };
+	static char message[SL_PREORDER_MESSAGE_MAX + 1];
+	memset(message, 'm', SL_PREORDER_MESSAGE_MAX);
+	static char products[N][16];
+	static Sl__ItemKey keys[N];
+	static Sl__Line lines[N], *lp[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(products[i], sizeof(products[i]), "slim-%d", i);
+		Sl__CreateItem c = SL__CREATE_ITEM__INIT;
+		c.item = key_of(&keys[i], products[i]);
+		c.has_quantity = true;
+		c.preorder_message = message;
+		Sl__Command cmd = SL__COMMAND__INIT;
+		cmd.body_case = SL__COMMAND__BODY_CREATE;
+		cmd.create = &c;
+		Sl__Result *r = ledger_call(&cmd);
+		assert_null(r->error);
+		sl__result__free_unpacked(r, NULL);
+		sl__line__init(&lines[i]);
+		lines[i].item = &keys[i];
+		lines[i].has_quantity = true;
+		lines[i].quantity = 1;
+		lp[i] = &lines[i];
+	}
+	bridge_start(NULL, NULL);
+	Sl__Increment inc = SL__INCREMENT__INIT;
+	inc.n_lines = N;
+	inc.lines = lp;
+	Sl__Command cmd = SL__COMMAND__INIT;
+	cmd.body_case = SL__COMMAND__BODY_INCREMENT;
+	cmd.increment = &inc;
+	publish(&cmd, "slim-inc-1");
+	natsMsg *m = NULL;
+	assert_int_equal(natsSubscription_NextMsg(&m, results, 15000), NATS_OK);
+	const char *code = NULL, *omitted = NULL;
+	assert_int_equal(natsMsgHeader_Get(m, SL_BRIDGE_HDR_CODE, &code), NATS_OK);
+	assert_string_equal(code, "OK");
+	assert_int_equal(natsMsgHeader_Get(m, SL_BRIDGE_HDR_OMITTED, &omitted), NATS_OK);
+	assert_string_equal(omitted, "items,order");
+	Sl__Result *r = sl__result__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+	                                   (const uint8_t *)natsMsg_GetData(m));
+	natsMsg_Destroy(m);
+	assert_non_null(r);
+	assert_null(r->error);
+	assert_int_equal(r->n_items, 0);
+	assert_true(r->seq > 0);
+	sl__result__free_unpacked(r, NULL);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(quantity_of(products[i]), 1);
+	assert_true(consumer_is_drained());
+	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
+	bridge_pid = 0;
+	nats_restart(NULL);
+}
+
 static void test_bridge_refuses_an_events_stream_it_did_not_fill(void **state)
 {
 	(void)state;
@@ -1142,6 +1230,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_ledger),
 	    cmocka_unit_test(test_bridge_publishes_every_event_once_in_order_across_crashes),
 	    cmocka_unit_test(test_bridge_rides_out_a_restart_of_the_nats_server),
+	    cmocka_unit_test(test_bridge_answers_a_write_too_large_to_carry_ok_without_its_views),
 	    cmocka_unit_test(test_bridge_refuses_an_events_stream_it_did_not_fill),
 	    cmocka_unit_test(test_bridge_stops_when_its_commands_stream_is_deleted_under_it),
 	};
