@@ -157,6 +157,10 @@ void gw_read_query(ledger *l, const sl_command *cmd, sl_buf *out)
 		rc = sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
 	else if (cmd->query == NULL)
 		rc = sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "query holds no query");
+	else if (cmd->query->too_many_ids != NULL)
+		rc = sl_error_set(&err, SL_ERR_LIMIT_EXCEEDED,
+		                  "at most %d values of %s in one query", SL_QUERY_IN_MAX,
+		                  cmd->query->too_many_ids);
 	else if (cmd->malformed_field[0] != '\0')
 		rc = sl_error_set(&err, SL_ERR_INVALID_ARGUMENT, "%s is too long or malformed",
 		                  cmd->malformed_field);

@@ -93,7 +93,7 @@ static void ids_decode(sl_command *c, char **ids, size_t n, const char *prefix, 
 	if (n == 0)
 		return;
 	if (n > SL_QUERY_IN_MAX) {
-		mark(c, field);
+		c->query->too_many_ids = field; /* not malformed: over a bound */
 		return;
 	}
 	f->op = LEDGER_MATCH_IN;

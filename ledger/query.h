@@ -59,6 +59,9 @@ typedef struct ledger_query {
 	uint64_t as_of_seq;
 	int64_t as_of_ms;
 	char cursor[SL_CURSOR_MAX + 1]; /* "" on the first page */
+	/* the field a client gave more than SL_QUERY_IN_MAX values ("productId"), refused
+	 * LIMIT_EXCEEDED before the query runs; NULL if none */
+	const char *too_many_ids;
 } ledger_query;
 
 /* ledger_query_page: one page of answers. */

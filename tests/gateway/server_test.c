@@ -835,12 +835,32 @@ static void test_server_refuses_a_page_over_its_bound_as_limit_exceeded(void **s
 	Sl__Command qc = SL__COMMAND__INIT;
 	qc.body_case = SL__COMMAND__BODY_QUERY;
 	qc.query = &q;
-	Sl__Command *cmds[2] = {&hc, &qc};
-	for (int i = 0; i < 2; i++) {
+	/* and a filter of more ids than a query takes (it was INVALID_ARGUMENT, "productId is
+	 * too long or malformed", though every id was well formed) */
+	static char ids[SL_QUERY_IN_MAX + 1][16], *idp[SL_QUERY_IN_MAX + 1];
+	for (int i = 0; i <= SL_QUERY_IN_MAX; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "p%d", i);
+		idp[i] = ids[i];
+	}
+	Sl__Query qi = SL__QUERY__INIT;
+	qi.n_product_ids = SL_QUERY_IN_MAX + 1;
+	qi.product_ids = idp;
+	Sl__Command qic = SL__COMMAND__INIT;
+	qic.body_case = SL__COMMAND__BODY_QUERY;
+	qic.query = &qi;
+	Sl__Command *cmds[3] = {&hc, &qc, &qic};
+	for (int i = 0; i < 3; i++) {
 		Sl__Response *r = call_one(s, cmds[i]);
 		assert_string_equal(result_code(r->results[0]), "LIMIT_EXCEEDED");
+		if (i == 2)
+			assert_non_null(strstr(r->results[0]->error->message, "productId"));
 		sl__response__free_unpacked(r, NULL);
 	}
+	/* at the bound, it is a query like any other */
+	qi.n_product_ids = SL_QUERY_IN_MAX;
+	Sl__Response *r = call_one(s, &qic);
+	assert_null(r->results[0]->error);
+	sl__response__free_unpacked(r, NULL);
 	nng_close(s);
 }
 
