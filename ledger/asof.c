@@ -84,13 +84,29 @@ static size_t item_prefix(const sl_item_key *key, uint8_t *k)
 	return plen;
 }
 
+/* item_event_read reads the event item_seq of key (prefix: its index prefix) through the
+ * item index into ev. SL_ERR_CORRUPT if the index has no such row, or its row names an event
+ * that is missing or is not that one (another item's, or another place in the item's
+ * history: a changed index row must not be served as the item's history). */
+static sl_err item_event_read(ledger *l, const store_snap *snap, const sl_item_key *key,
+                              const uint8_t *prefix, size_t plen, uint64_t item_seq, sl_event *ev)
+{
+	uint64_t seq;
+	sl_err rc = item_event_seq(l, snap, prefix, plen, item_seq, &seq);
+	if (rc == SL_OK && (rc = ledger_event_get_at(l, snap, seq, ev)) == SL_ERR_NOT_FOUND)
+		rc = SL_ERR_CORRUPT;
+	if (rc == SL_OK && (ev->item_seq != item_seq || sl_item_key_cmp(&ev->item, key) != 0))
+		rc = SL_ERR_CORRUPT;
+	return rc;
+}
+
 /* first_item_seq finds the smallest item_seq in [lo, hi] whose event passes is_after (a
  * monotone predicate: false...false true...true); hi + 1 if none. by_time: the predicate is
  * time >= bound_ms, else seq >= bound_seq (unsigned: a client's bound past INT64_MAX is a
  * seq no event reaches, not a negative one). */
-static sl_err first_item_seq(ledger *l, const store_snap *snap, const uint8_t *prefix, size_t plen,
-                             uint64_t lo, uint64_t hi, bool by_time, uint64_t bound_seq,
-                             int64_t bound_ms, uint64_t *out)
+static sl_err first_item_seq(ledger *l, const store_snap *snap, const sl_item_key *key,
+                             const uint8_t *prefix, size_t plen, uint64_t lo, uint64_t hi,
+                             bool by_time, uint64_t bound_seq, int64_t bound_ms, uint64_t *out)
 {
 	uint64_t a = lo, b = hi + 1; /* answer in [a, b] */
 	while (a < b) {
@@ -101,8 +117,8 @@ static sl_err first_item_seq(ledger *l, const store_snap *snap, const uint8_t *p
 		bool is_after = seq >= bound_seq;
 		if (by_time) {
 			sl_event ev;
-			if ((rc = ledger_event_get_at(l, snap, seq, &ev)) != SL_OK)
-				return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
+			if ((rc = item_event_read(l, snap, key, prefix, plen, mid, &ev)) != SL_OK)
+				return rc;
 			is_after = ev.time_ms >= bound_ms;
 		}
 		if (is_after)
@@ -125,18 +141,23 @@ sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *curre
 	size_t plen = item_prefix(&current->key, prefix);
 	/* the first event after seq; the one before it is the item's latest as of seq */
 	uint64_t after;
-	sl_err rc =
-	    first_item_seq(l, snap, prefix, plen, 1, current->item_seq, false, seq + 1, 0, &after);
+	sl_err rc = first_item_seq(l, snap, &current->key, prefix, plen, 1, current->item_seq,
+	                           false, seq + 1, 0, &after);
 	if (rc != SL_OK)
 		return rc;
+	sl_event ev;
+	/* the search went by the index's seqs alone: the events on both sides of the answer
+	 * must be the item's, on the right sides of seq (a changed index row is refused) */
+	if (after <= current->item_seq &&
+	    ((rc = item_event_read(l, snap, &current->key, prefix, plen, after, &ev)) != SL_OK ||
+	     ev.seq <= seq))
+		return rc != SL_OK ? rc : SL_ERR_CORRUPT;
 	if (after <= 1)
 		return SL_ERR_NOT_FOUND;
-	uint64_t ev_seq;
-	sl_event ev;
-	if ((rc = item_event_seq(l, snap, prefix, plen, after - 1, &ev_seq)) != SL_OK)
+	if ((rc = item_event_read(l, snap, &current->key, prefix, plen, after - 1, &ev)) != SL_OK)
 		return rc;
-	if ((rc = ledger_event_get_at(l, snap, ev_seq, &ev)) != SL_OK)
-		return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
+	if (ev.seq > seq)
+		return SL_ERR_CORRUPT;
 	sl_item it = *current;
 	it.state = ev.after;
 	it.item_seq = ev.item_seq;
@@ -150,10 +171,9 @@ sl_err ledger_item_as_of(ledger *l, const store_snap *snap, const sl_item *curre
 		while (c.type != SL_EV_ITEM_CREATED) {
 			if (c.item_seq <= 1)
 				return SL_ERR_CORRUPT;
-			if ((rc = item_event_seq(l, snap, prefix, plen, c.item_seq - 1, &ev_seq)) !=
-			        SL_OK ||
-			    (rc = ledger_event_get_at(l, snap, ev_seq, &c)) != SL_OK)
-				return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
+			if ((rc = item_event_read(l, snap, &current->key, prefix, plen,
+			                          c.item_seq - 1, &c)) != SL_OK)
+				return rc;
 		}
 		it.created_ms = c.time_ms;
 		it.numeric_id = c.seq;
@@ -181,29 +201,26 @@ sl_err ledger_history_in(ledger *l, const store_snap *snap, const sl_item_key *k
 	uint64_t start = after_item_seq + 1, last = view.item_seq;
 	if (range->from_seq > 0 && start <= last) {
 		uint64_t s;
-		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, false, range->from_seq,
-		                         0, &s)) != SL_OK)
+		if ((rc = first_item_seq(l, snap, key, prefix, plen, start, last, false,
+		                         range->from_seq, 0, &s)) != SL_OK)
 			return rc;
 		start = s;
 	}
 	if (range->has_since_ms && start <= last) {
 		uint64_t s;
-		if ((rc = first_item_seq(l, snap, prefix, plen, start, last, true, 0,
+		if ((rc = first_item_seq(l, snap, key, prefix, plen, start, last, true, 0,
 		                         range->since_ms, &s)) != SL_OK)
 			return rc;
 		start = s;
 	}
 	size_t n = 0;
 	for (uint64_t is = start; is <= last; is++) {
-		uint64_t seq;
 		sl_event probe;
 		sl_event *ev = n < max ? &out[n] : &probe; /* one past the page: is there more? */
-		if ((rc = item_event_seq(l, snap, prefix, plen, is, &seq)) != SL_OK)
+		if ((rc = item_event_read(l, snap, key, prefix, plen, is, ev)) != SL_OK)
 			return rc;
-		if (range->has_to_seq && seq > range->to_seq)
+		if (range->has_to_seq && ev->seq > range->to_seq)
 			break;
-		if ((rc = ledger_event_get_at(l, snap, seq, ev)) != SL_OK)
-			return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
 		if (range->has_until_ms && ev->time_ms > range->until_ms)
 			break;
 		if (n == max) {

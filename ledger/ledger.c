@@ -1375,6 +1375,7 @@ struct ledger_iter {
 	unsigned char prev_hash[SL_HASH_BYTES];
 	bool is_started;
 	bool has_prev;
+	sl_err prev_rc; /* why the hash before from_seq could not be read (SL_OK: it was) */
 	char error[256];
 };
 
@@ -1391,8 +1392,11 @@ ledger_iter *ledger_iter_alloc(ledger *l, uint64_t from_seq)
 		return NULL;
 	}
 	it->expect_seq = from_seq;
-	/* without the event before (a gap), from_seq's link is not checked; the next are */
-	it->has_prev = hash_before(l, NULL, from_seq, it->prev_hash) == SL_OK;
+	/* Without the event before, from_seq cannot be checked: if from_seq is there, the log
+	 * has a gap (or a record cut short) before it, named at the first step; past the head
+	 * nothing is read, and nothing is wrong. */
+	it->prev_rc = hash_before(l, NULL, from_seq, it->prev_hash);
+	it->has_prev = it->prev_rc == SL_OK;
 	return it;
 }
 
@@ -1441,6 +1445,17 @@ sl_err ledger_iter_next_record(ledger_iter *it, const uint8_t **rec, size_t *len
 	const uint8_t *v = store_iter_value(it->it, &vlen);
 	if (klen != 8 || sl_be64_get(k) != it->expect_seq)
 		return iter_fail(it, bad_seq, "missing (the log has a gap)");
+	if (!it->has_prev && it->prev_rc != SL_OK) {
+		/* from_seq is there, the event before it is not (or cannot be read) */
+		sl_err rc = it->prev_rc;
+		it->expect_seq--;
+		if (rc == SL_ERR_CORRUPT)
+			iter_fail(it, bad_seq, "missing or cut short (the log has a gap)");
+		else
+			snprintf(it->error, sizeof(it->error), "%s", store_last_error(it->l->st));
+		it->expect_seq++;
+		return rc;
+	}
 	if (vlen < SL_HASH_BYTES)
 		return iter_fail(it, bad_seq, "record too short");
 	if (it->has_prev && !is_linked(it->prev_hash, v, vlen))

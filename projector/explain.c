@@ -212,6 +212,13 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 		}
 		if ((rc = ledger_event_get_at(l, snap, sl_be64_get(iv), &ev)) != SL_OK)
 			break;
+		/* the row must name this item's event at its place (a changed index row would
+		 * explain the item with another item's events) */
+		if (ev.item_seq != sl_be64_get(ik + plen) ||
+		    sl_item_key_cmp(&ev.item, &out->item.key) != 0) {
+			rc = SL_ERR_CORRUPT;
+			break;
+		}
 		if (projector_explain_is_setting(ev.type)) {
 			out->x.setting = ev;
 			has_setting = true;

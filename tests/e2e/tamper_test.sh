@@ -80,6 +80,32 @@ check_refused "hash: history of u reaches event 4" CORRUPT
 ctl history v
 check_rc "hash: history of v (events 8 and 9)" 0
 sl_stop
+
+# A history-index row changed (t's second event pointed at v's increment, event 9): the
+# reads that go through the index check that each event they reach is the item's, at its
+# place, and refuse CORRUPT instead of showing another item's event as t's (found by a
+# review); verify names it too.
+cp -a "$DATA_KEPT" "$T/index"
+"$TAMPER" --data "$T/index" --index t --item-seq 2 --point-to 9 >/dev/null
+check_eq "index: sl-tamper pointed t's event 2 at event 9" 0 $?
+admin verify --data "$T/index"
+check_rc "index: verify" 1
+SL_DATA=$T/index
+sl_start
+ctl history t
+check_refused "index: history of t" CORRUPT
+ctl history t --from-seq 5
+check_rc "index: history of t past the changed row" 0
+ctl explain t
+check_refused "index: explain of t" CORRUPT
+ctl item get t --as-of-seq 2
+check_refused "index: t as of seq 2" CORRUPT
+ctl item get t --as-of-seq 1
+check_refused "index: t as of seq 1 (the search passes the changed row)" CORRUPT
+ctl history v
+check_rc "index: history of v" 0
+check "index: v's history" '.events | length' 2
+sl_stop
 SL_DATA=$DATA_KEPT
 
 # A view row changed, the log intact: the fold finds it, the rebuild repairs it.
