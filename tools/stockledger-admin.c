@@ -335,9 +335,9 @@ int main(int argc, char **argv)
 				fprintf(
 				    stderr,
 				    "stockledger-admin: the views are now as of seq %llu, an audit "
-				    "reference: stockledgerd will not serve '%s' until a rebuild "
-				    "of "
-				    "the whole log (make references on a copy of the directory)\n",
+				    "reference: stockledgerd serves reads only from '%s' (every "
+				    "write is refused FAILED_PRECONDITION) until a rebuild of the "
+				    "whole log (make references on a copy of the directory)\n",
 				    (unsigned long long)to_seq, data);
 		}
 	} else if (views_seq < head) {

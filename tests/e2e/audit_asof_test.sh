@@ -60,6 +60,11 @@ for n in $points; do
 	cp -r "$SL_DATA" "$T/ref"
 	admin rebuild --data "$T/ref" --to-seq "$n"
 	check_rc "rebuild --to-seq $n" 0
+	if [ "$n" != "$head" ]; then
+		# what the rebuild says of the daemon is what it does (below): it serves reads
+		check_eq "rebuild --to-seq $n says the daemon serves reads only" 1 \
+			"$(printf '%s' "$OUT" | grep -c "stockledgerd serves reads only from")"
+	fi
 	"$SL_BIN/stockledgerd" --data "$T/ref" --listen "ipc://$T/ref.sock" >"$T/ref.log" 2>&1 &
 	REF=$!
 	for _ in $(seq 1 600); do grep -q listening "$T/ref.log" && break; sleep 0.05; done
