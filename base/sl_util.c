@@ -51,7 +51,7 @@ bool sl_id_is_valid(const char *s, size_t len, size_t max)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '=' || c == ':')
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '=')
 			return false;
 	}
 	return true;

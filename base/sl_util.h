@@ -22,7 +22,7 @@ size_t sl_strlcpy(char *dst, const char *src, size_t dst_size);
 sl_err sl_parse_i64(const char *s, int64_t *out);
 
 /* sl_id_is_valid tells whether s (len bytes) is a valid id: 1..max bytes of printable ASCII
- * without whitespace, '/', '@', '=' or ':'. */
+ * without whitespace, '/', '@' or '=' (a line id may not hold ':' either: ledger/orders.c). */
 bool sl_id_is_valid(const char *s, size_t len, size_t max);
 
 /* sl_varint_read reads a protobuf varint at *p (before end) into *out and moves *p past it:

@@ -1,8 +1,9 @@
 /*
- * args.c: the shapes of stockctl's arguments. Ids may not contain '/', '@', '=' or ':'
+ * args.c: the shapes of stockctl's arguments. Ids may not contain '/', '@' or '='
  * (sl_id_is_valid), which is what makes the separators unambiguous: the first '@' starts
- * the location, the first '/' the variant, the last '=' the quantity, the first ':' ends a
- * line id.
+ * the location, the first '/' the variant, the last '=' the quantity. In an OLINE the first
+ * ':' ends the line id: line ids may not hold ':', item ids may, and an item whose id holds
+ * one is then given with its line id ("1:a:b=2").
  */
 #include "client/args.h"
 

@@ -439,6 +439,14 @@ static sl_err lines_validate(const sl_command *cmd, bool has_items, int64_t min_
 			                 i);
 		if ((rc = ledger_id_validate("lineId", ids[i], err)) != SL_OK)
 			return line_fail(err, rc, i);
+		/* a line id ends at the first ':' of a command line's OLINE ([LINE_ID:]ITEM=N):
+		 * item ids may hold ':', line ids may not */
+		if (strchr(ids[i], ':') != NULL)
+			return line_fail(
+			    err,
+			    sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
+			                 "invalid lineId '%s': a line id may not hold ':'", ids[i]),
+			    i);
 		if (has_items && (rc = ledger_item_key_validate(&l->item, err)) != SL_OK)
 			return line_fail(err, rc, i);
 		if (l->quantity < min_quantity || l->quantity > SL_LINE_QUANTITY_MAX)

@@ -65,7 +65,7 @@ sl_err ledger_id_validate(const char *what, const char *id, sl_error_info *err)
 	if (!sl_id_is_valid(id, strlen(id), SL_ID_MAX))
 		return sl_error_set(err, SL_ERR_INVALID_ARGUMENT,
 		                    "invalid %s '%s': want 1..%d printable characters without "
-		                    "whitespace, '/', '@', '=' or ':'",
+		                    "whitespace, '/', '@' or '='",
 		                    what, id, SL_ID_MAX);
 	return SL_OK;
 }

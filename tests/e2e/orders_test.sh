@@ -279,6 +279,19 @@ ctl order cancel oz2
 ctl item get pz
 check "the new order's cancel frees its units" .preorderInfo.counter 0
 
+# ---- ':' in ids (issue 2's rule allows it): an item id may hold it, a line id may not ----
+ctl item create "sku:42" --quantity 5
+check_rc "an item id with ':'" 0
+ctl increment "sku:42=1"
+check_rc "a LINE of it" 0
+ctl order place oc1 "7:sku:42=2"
+check_rc "an OLINE names it after its line id" 0
+ctl order get oc1
+check "line 7 holds sku:42" '"\(.lines[0].lineId) \(.lines[0].productId) \(.lines[0].held)"' "7 sku:42 2"
+ctl item get "sku:42"
+check "sku:42 after the order" .quantity 4
+refused "an OLINE without its line id splits at the first ':'" NOT_FOUND order place oc2 "sku:42=1"
+
 # ---- usage and unknown orders ----
 ctl order place u1
 check_rc "place without lines" 2

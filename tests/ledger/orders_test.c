@@ -585,6 +585,11 @@ static void test_order_lines_are_validated_before_anything_moves(void **state)
 	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
 	cmd_order(SL_CMD_ORDER_PLACE, "o1", NULL);
 	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	/* a line id may not hold ':' (it ends the line id of an OLINE); an item id may */
+	cmd_order(SL_CMD_ORDER_PLACE, "o1", "A=1");
+	sl_strlcpy(cmd.lines[0].line_id, "a:b", sizeof(cmd.lines[0].line_id));
+	assert_int_equal(decide(), SL_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(err.message, "':'"));
 	assert_int_equal(qty("A"), 5);
 	/* spec §3 scenario 4: 301 lines are too many; 300 are fine */
 	cmd_order(SL_CMD_ORDER_PLACE, "o1", NULL);
