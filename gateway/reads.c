@@ -49,6 +49,8 @@ static sl_err pin_seq(ledger *l, const store_snap *snap, const sl_command *cmd, 
 {
 	uint64_t head;
 	sl_err rc = ledger_snap_head(l, snap, &head);
+	if (rc == SL_OK)
+		rc = ledger_views_cap(l, &head); /* a reference's views answer up to their seq */
 	if (rc != SL_OK)
 		return sl_error_set(err, rc, "cannot read the head: %s", sl_strerror(rc));
 	if (cmd->has_as_of_seq) {

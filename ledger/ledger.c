@@ -1194,6 +1194,15 @@ sl_err ledger_views_seq(ledger *l, uint64_t *out)
 	return rc;
 }
 
+sl_err ledger_views_cap(ledger *l, uint64_t *head)
+{
+	uint64_t views;
+	sl_err rc = ledger_views_seq(l, &views);
+	if (rc == SL_OK && views < *head)
+		*head = views;
+	return rc;
+}
+
 void ledger_views_seq_stage(ledger *l, store_batch *b, uint64_t seq)
 {
 	if (seq >= ledger_head(l, NULL)) {

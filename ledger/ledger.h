@@ -295,6 +295,12 @@ sl_err ledger_snap_indexed_seq(ledger *l, const store_snap *snap, uint64_t *out)
  * SL_ERR_STORAGE if it cannot be read. */
 sl_err ledger_views_seq(ledger *l, uint64_t *out);
 
+/* ledger_views_cap lowers *head (a head read through a snapshot) to the seq the stored views
+ * are as of: the last seq a point-in-time read or a query can answer for, since they start
+ * from the views (a reference directory's views stop short of its log). Errors as
+ * ledger_views_seq. */
+sl_err ledger_views_cap(ledger *l, uint64_t *head);
+
 /* ledger_views_seq_stage stages into b the mark of views folded up to seq: views_seq = seq
  * when seq is below the head, its removal otherwise (views at the head). */
 void ledger_views_seq_stage(ledger *l, store_batch *b, uint64_t seq);

@@ -620,7 +620,9 @@ sl_err ledger_query_run(ledger *l, const ledger_query *q, ledger_query_page *pag
 	}
 	/* The head of a query is where its index is complete: the gateway waits for the index to
 	 * reach the log's head before it queries (ledger_index_wait). */
-	if ((rc = ledger_snap_indexed_seq(l, s.snap, &head)) != SL_OK) {
+	if ((rc = ledger_snap_indexed_seq(l, s.snap, &head)) != SL_OK ||
+	    (rc = ledger_views_cap(l, &head)) != SL_OK) {
+		/* (the views of a reference directory answer up to the seq they are as of) */
 		sl_error_set(err, rc, "cannot read the head of the index: %s", sl_strerror(rc));
 		goto done;
 	}

@@ -87,6 +87,13 @@ for n in $points; do
 		check "the refusal says why" '.error.message | test("as of seq '"$n"'")' true
 		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" head)
 		check "nothing appended to the reference" .seq "$head"
+		# its reads answer as of seq n, the views' seq, never past it (found by a review:
+		# a query said asOfSeq = the log's head)
+		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" query)
+		check "the reference's query is as of seq $n" .asOfSeq "$n"
+		OUT=$("$SL_BIN/stockctl" --json --server "ipc://$T/ref.sock" item get a --as-of-seq $((n + 1)))
+		RC=$?
+		check_refused "an as-of read past the reference's seq $n" INVALID_ARGUMENT
 		grep -q "serves reads only" "$T/ref.log"
 		RC=$?
 		check_rc "the daemon says so at start" 0
