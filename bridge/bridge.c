@@ -1585,8 +1585,15 @@ sl_err sl_bridge_call(const char *nats_url, const char *subject, const Sl__Comma
 	*out = sl__result__unpack(NULL, (size_t)natsMsg_GetDataLength(reply),
 	                          (const uint8_t *)natsMsg_GetData(reply));
 	rc = *out != NULL ? SL_OK : SL_ERR_MALFORMED;
+	const char *omitted = NULL;
 	if (rc != SL_OK)
 		why_set(why, why_size, "the result on the bus is no Result");
+	else if (natsMsgHeader_Get(reply, SL_BRIDGE_HDR_OMITTED, &omitted) == NATS_OK &&
+	         omitted != NULL)
+		why_set(why, why_size,
+		        "applied; the bus carried its result without its %s (larger than a NATS "
+		        "message): read them with item get or order get",
+		        omitted);
 done:
 	natsMsg_Destroy(reply);
 	natsMsg_Destroy(m);

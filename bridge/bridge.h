@@ -114,7 +114,9 @@ void sl_bridge_close(sl_bridge *b);
  * JetStream unreachable, no stream holds subject, or no result in time: whether the command
  * was applied is unknown then, which is what keys are for), SL_ERR_MALFORMED (an undecodable
  * result), SL_ERR_LIMIT_EXCEEDED (larger than a request or than the bus carries),
- * SL_ERR_INVALID_ARGUMENT (a bad url), SL_ERR_NOMEM; a cause is written into why. Any thread. */
+ * SL_ERR_INVALID_ARGUMENT (a bad url), SL_ERR_NOMEM; a cause is written into why. Any thread.
+ * On SL_OK why is empty, or a note on the result: a write's result that the bus carried
+ * without its views (SL-Omitted) says so. */
 struct Sl__Command;
 struct Sl__Result;
 sl_err sl_bridge_call(const char *nats_url, const char *subject, const struct Sl__Command *cmd,

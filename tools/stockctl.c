@@ -256,6 +256,8 @@ static int call_bus(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Resul
 			return EXIT_USAGE;
 		return rc == SL_ERR_LIMIT_EXCEEDED ? EXIT_REFUSED : EXIT_UNREACHABLE;
 	}
+	if (why[0] != '\0') /* a note on a result: the views it left out (SL-Omitted) */
+		fprintf(stderr, "stockctl: %s\n", why);
 	if (res->error != NULL) {
 		int code = print_refusal_of(c, res->error, res->replayed);
 		sl__result__free_unpacked(res, NULL);

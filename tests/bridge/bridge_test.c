@@ -1164,6 +1164,17 @@ static void test_bridge_answers_a_write_too_large_to_carry_ok_without_its_views(
 	sl__result__free_unpacked(r, NULL);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(quantity_of(products[i]), 1);
+	/* a client through sl_bridge_call (stockctl --server nats://) is told what was left out */
+	char why[384] = "";
+	r = NULL;
+	assert_int_equal(sl_bridge_call(nats_url, "stockledger.commands.test", &cmd, 15000, &r, why,
+	                                sizeof(why)),
+	                 SL_OK);
+	assert_null(r->error);
+	assert_int_equal(r->n_items, 0);
+	assert_non_null(strstr(why, "without its items,order"));
+	sl__result__free_unpacked(r, NULL);
+	assert_int_equal(quantity_of(products[0]), 2);
 	assert_true(consumer_is_drained());
 	assert_int_equal(sl_test_stop(bridge_pid, SIGTERM), 0);
 	bridge_pid = 0;
