@@ -14,6 +14,7 @@
 #include "base/banned.h"
 #include "base/sl_map.h"
 #include "base/sl_util.h"
+#include "ledger/asof.h"
 #include "ledger/codec.h"
 #include "projector/orders.h"
 
@@ -234,22 +235,27 @@ static void read_holds(ledger *l, const sl_command *cmd, sl_buf *out)
 		read_fail(out, &err);
 		return;
 	}
+	/* The list and the head it answers with come from one snapshot: a head read after the
+	 * list could name a commit the list does not show (found by a review: a client that
+	 * follows the feed from seq + 1 then misses it). */
 	sl_hold *holds = calloc(SL_HOLDS_PAGE_MAX, sizeof(*holds));
+	store_snap *snap = store_snap_take(ledger_store(l));
 	size_t n = 0;
+	uint64_t head = 0;
 	bool has_more = false;
-	if (holds == NULL) {
+	if (holds == NULL || snap == NULL) {
 		sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
 		read_fail(out, &err);
-		return;
-	}
-	rc = ledger_holds_list(l, &cmd->item, "", "", SL_HOLDS_PAGE_MAX, holds, &n, &has_more);
-	if (rc != SL_OK) {
+	} else if ((rc = ledger_snap_head(l, snap, &head)) != SL_OK ||
+	           (rc = ledger_holds_list_at(l, snap, &cmd->item, "", "", SL_HOLDS_PAGE_MAX, holds,
+	                                      &n, &has_more)) != SL_OK) {
 		sl_error_set(&err, rc, "cannot read the holds: %s", sl_strerror(rc));
 		read_fail(out, &err);
 	} else {
-		ledger_result r = {.holds = holds, .n_holds = n, .seq = ledger_head(l, NULL)};
+		ledger_result r = {.holds = holds, .n_holds = n, .seq = head};
 		ledger_result_encode_or_empty(&r, out);
 	}
+	store_snap_release(ledger_store(l), snap);
 	free(holds);
 }
 
