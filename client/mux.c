@@ -17,11 +17,16 @@
  * reply arrives. So a lone command is never held back, and under load each free slot
  * carries everything that piled up behind it in one request. The FIFO and the idle stack
  * are guarded by the mux lock; a slot's batch belongs to the slot while it is busy.
+ *
+ * A command's timeout runs from its submission: one still in the FIFO at its deadline is
+ * failed UNAVAILABLE unsent (when the service is gone each request waits its whole timeout
+ * for a connection, and a command queued behind n others would otherwise wait n timeouts).
  */
 #include "client/mux.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +48,7 @@ typedef struct mux_entry {
 	sl_mux_done_fn done;
 	sl_mux_raw_fn raw_done;
 	void *arg;
+	nng_time deadline; /* submitted + timeout_ms: not sent by then, it fails UNAVAILABLE */
 } mux_entry;
 
 typedef enum slot_state { SLOT_IDLE, SLOT_SEND, SLOT_RECV } slot_state;
@@ -52,6 +58,7 @@ typedef struct mux_slot {
 	nng_ctx ctx;
 	nng_aio *aio;
 	slot_state state;
+	bool is_expired; /* the batch waited in the FIFO past its deadline: fail it, unsent */
 	size_t n;
 	mux_entry *entries[SL_REQUEST_COMMANDS_MAX];
 	Sl__Result *results[SL_REQUEST_COMMANDS_MAX];
@@ -101,25 +108,31 @@ static void slot_fail(mux_slot *s, sl_err rc)
 	s->n = 0;
 }
 
-/* batch_take moves what the slot may carry from the FIFO into it. Lock held. */
+/* batch_take moves what the slot may carry from the FIFO into it: the entries at its head
+ * that are past their deadline (s->is_expired), or else a batch to send. Lock held. */
 static size_t batch_take(sl_mux *m, mux_slot *s)
 {
 	size_t bytes = 0;
+	nng_time now = nng_clock();
 	s->n = 0;
+	s->is_expired = m->p_len > 0 && m->pending[m->p_head]->deadline <= now;
 	while (m->p_len > 0 && s->n < SL_REQUEST_COMMANDS_MAX) {
 		mux_entry *e = m->pending[m->p_head];
-		if (s->n > 0 && (e->is_raw || !m->is_coalescing ||
-		                 bytes + e->bytes.len + MUX_FRAME_BYTES > SL_REQUEST_BYTES_MAX))
+		if ((e->deadline <= now) != s->is_expired)
+			break;
+		if (s->n > 0 && !s->is_expired &&
+		    (e->is_raw || !m->is_coalescing ||
+		     bytes + e->bytes.len + MUX_FRAME_BYTES > SL_REQUEST_BYTES_MAX))
 			break;
 		bytes += e->bytes.len + MUX_FRAME_BYTES;
 		s->entries[s->n++] = e;
 		m->pending[m->p_head] = NULL;
 		m->p_head = (m->p_head + 1) % SL_CLIENT_PENDING_MAX;
 		m->p_len--;
-		if (e->is_raw)
+		if (e->is_raw && !s->is_expired)
 			break;
 	}
-	if (s->n > 0) {
+	if (s->n > 0 && !s->is_expired) {
 		m->stats.requests++;
 		if (!s->entries[0]->is_raw) {
 			m->stats.commands += s->n;
@@ -171,7 +184,7 @@ static void slot_run(mux_slot *s)
 		}
 		bool is_closing = m->is_closing;
 		pthread_mutex_unlock(&m->lock);
-		if (is_closing) {
+		if (is_closing || s->is_expired) {
 			slot_fail(s, SL_ERR_UNAVAILABLE);
 			continue;
 		}
@@ -238,6 +251,7 @@ static sl_err enqueue(sl_mux *m, mux_entry *e)
 		entry_free(e);
 		return rc;
 	}
+	e->deadline = nng_clock() + (nng_time)m->timeout_ms;
 	m->pending[(m->p_head + m->p_len) % SL_CLIENT_PENDING_MAX] = e;
 	m->p_len++;
 	mux_slot *s = m->n_idle > 0 ? m->idle[--m->n_idle] : NULL;

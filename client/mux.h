@@ -37,7 +37,8 @@
 typedef struct sl_mux sl_mux;
 
 typedef struct sl_mux_config {
-	int timeout_ms;     /* bound of each request, send to reply; 0: 10 s */
+	int timeout_ms;     /* bound of each request, send to reply, and of a command's wait
+	                     * for a context (then it fails UNAVAILABLE, unsent); 0: 10 s */
 	unsigned contexts;  /* requests in flight, 1..SL_CLIENT_CONTEXTS_MAX; 0: default */
 	bool is_coalescing; /* pack commands waiting for a context into one request */
 } sl_mux_config;

@@ -452,6 +452,35 @@ static void test_mux_close_fails_what_is_not_answered(void **state)
 	sl_mux_close(ok);
 }
 
+/* A command waiting in the FIFO is bounded by the same timeout as one sent: when the service
+ * is gone, each request in turn waits its whole timeout for a connection, and a command
+ * queued behind n others must not wait n timeouts (a caller of sl_mux_command would hang
+ * for minutes with a few hundred commands queued on one context). */
+static void test_mux_queued_commands_time_out_with_the_first(void **state)
+{
+	fixture *f = *state;
+	enum { N = 20, TIMEOUT_MS = 300 };
+	sl_mux_config cfg = {.contexts = 1, .is_coalescing = false, .timeout_ms = TIMEOUT_MS};
+	sl_mux *m = NULL;
+	assert_int_equal(sl_mux_open(f->url, &cfg, &m, NULL, 0), SL_OK);
+	gw_server_stop(f->srv);
+	f->srv = NULL;
+	static cmd_buf bufs[N];
+	for (size_t i = 0; i < N; i++)
+		cmd_get(&bufs[i], "vase");
+	int64_t start = sl_time_now_ms();
+	collector c;
+	submit_all(m, &c, bufs, N);
+	int64_t took = sl_time_now_ms() - start;
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(c.rcs[i], SL_ERR_UNAVAILABLE);
+	if (took > 3 * TIMEOUT_MS)
+		fail_msg("%d commands queued on one context took %lld ms to fail, timeout %d ms", N,
+		         (long long)took, TIMEOUT_MS);
+	collector_fini(&c, N);
+	sl_mux_close(m);
+}
+
 typedef struct close_tally {
 	atomic_size_t done, ok, unavailable, other;
 } close_tally;
@@ -600,6 +629,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mux_fails_unavailable_when_nobody_listens, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_mux_close_fails_what_is_not_answered, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_mux_queued_commands_time_out_with_the_first, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_mux_close_with_thousands_in_flight_returns_and_answers_each, setup, teardown),
