@@ -101,6 +101,49 @@ int usage_error(ctl *c, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+const char *text_printable(const char *s, char *buf, size_t size)
+{
+	size_t used = 0;
+	SL_ASSERT(size > 0);
+	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0';) {
+		char esc[8];
+		size_t n = 1;
+		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == '\\')
+			snprintf(esc, sizeof(esc), "\\%c",
+			         *p == '\n'   ? 'n'
+			         : *p == '\r' ? 'r'
+			         : *p == '\t' ? 't'
+			                      : '\\');
+		else if (*p < 0x20 || *p == 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* U+0080..U+009F */
+			n = 2;
+			snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
+		} else {
+			/* one character as it is: a UTF-8 lead byte and its continuation bytes */
+			n = (*p & 0xe0) == 0xc0   ? 2
+			    : (*p & 0xf0) == 0xe0 ? 3
+			    : (*p & 0xf8) == 0xf0 ? 4
+			                          : 1;
+			for (size_t i = 1; i < n; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					n = i; /* not UTF-8 (an old log): stop at the stray byte */
+			if (n > sizeof(esc) - 1)
+				n = 1;
+			memcpy(esc, p, n);
+			esc[n] = '\0';
+		}
+		size_t len = strlen(esc);
+		if (used + len >= size)
+			break;
+		memcpy(buf + used, esc, len);
+		used += len;
+		p += n;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 /* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
 const char *key_text(const Sl__ItemKey *k, char *buf, size_t size)
 {
@@ -147,6 +190,7 @@ static void print_item_human(const Sl__ItemView *it)
 	static const Sl__ItemState none = SL__ITEM_STATE__INIT;
 	const Sl__ItemState *s = it->state != NULL ? it->state : &none;
 	char key[256], stock[32], created[40], updated[40], limit[32];
+	static char message[TEXT_PRINTABLE_SIZE(SL_PREORDER_MESSAGE_MAX)];
 	printf("%s\n", key_text(it->key, key, sizeof(key)));
 	printf("  %-12s %s%s\n", "stock", stock_text(s, stock, sizeof(stock)),
 	       s->track_quantity ? " (quantity tracked)" : " (in-stock tracked)");
@@ -158,7 +202,7 @@ static void print_item_human(const Sl__ItemView *it)
 	printf("  %-12s %s, limit %s, counter %" PRId64 "%s%s%s\n", "preorder",
 	       s->preorder_enabled ? "on" : "off", limit, s->preorder_counter,
 	       s->preorder_message && s->preorder_message[0] ? ", message \"" : "",
-	       s->preorder_message ? s->preorder_message : "",
+	       text_printable(s->preorder_message, message, sizeof(message)),
 	       s->preorder_message && s->preorder_message[0] ? "\"" : "");
 	printf("  %-12s %" PRId64 "\n", "revision", it->revision);
 	printf("  %-12s %s\n", "created", sl_time_format(it->created_ms, created, sizeof(created)));
@@ -632,7 +676,8 @@ void print_history(const Sl__Result *r)
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Sl__Event *ev = r->events[i];
 		char item_seq[24], seq[24], t[40], before[32], after[32];
-		char note[SL_REASON_MAX + 2 * SL_ID_MAX + 80];
+		char reason[TEXT_PRINTABLE_SIZE(SL_REASON_MAX)];
+		char note[sizeof(reason) + 2 * SL_ID_MAX + 80];
 		static const char *const types[] = {"?",
 		                                    "created",
 		                                    "updated",
@@ -645,7 +690,7 @@ void print_history(const Sl__Result *r)
 		    (unsigned)ev->type < sizeof(types) / sizeof(types[0]) && types[ev->type] != NULL
 		        ? types[ev->type]
 		        : "?";
-		const char *reason = ev->reason != NULL ? ev->reason : "";
+		text_printable(ev->reason, reason, sizeof(reason));
 		bool has_order = ev->order_id != NULL && ev->order_id[0] != '\0';
 		bool has_line = ev->order_line_id != NULL && ev->order_line_id[0] != '\0';
 		snprintf(note, sizeof(note), "%s%s%s%s%s%s", reason,

@@ -117,6 +117,15 @@ bool is_bus_url(const char *url);
 /* usage_error prints a usage message (and the JSON USAGE error); returns EXIT_USAGE. */
 int usage_error(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* text_printable writes s into buf (size bytes) with its control characters spelled out
+ * (\n, \r, \t, \\, \xHH; C1 controls as \u0080..\u009f), cut at a whole character when
+ * buf is short. A reason or preorder message is kept as the client gave it, control
+ * characters included (docs/decisions.md); printed raw, a newline in it forges a row of
+ * `history` and an escape sequence steers the reader's terminal. TEXT_PRINTABLE_SIZE(n):
+ * room for any text of n bytes. */
+#define TEXT_PRINTABLE_SIZE(n) (4 * (n) + 1)
+const char *text_printable(const char *s, char *buf, size_t size);
+
 /* key_text writes PRODUCT[/VARIANT]@LOCATION, leaving out the default variant. */
 const char *key_text(const Sl__ItemKey *k, char *buf, size_t size);
 const char *status_text(Sl__AvailabilityStatus st);

@@ -322,20 +322,21 @@ static void print_explain(const Sl__Result *r)
 	printf("%s: quantity %" PRId64 ", preorder counter %" PRId64 "\n",
 	       key_text(it->key, key, sizeof(key)), it->state->quantity,
 	       it->state->preorder_counter);
+	static char reason[TEXT_PRINTABLE_SIZE(SL_REASON_MAX)];
 	bool has_reason = set->reason != NULL && set->reason[0] != '\0';
 	printf("  %+8" PRId64 "  set by %s at seq %" PRIu64 " (%s)%s%s%s\n", set->after->quantity,
 	       set->type == SL__EVENT_TYPE__ITEM_CREATED ? "create" : "update", set->seq,
 	       sl_time_format(set->time_ms, t, sizeof(t)), has_reason ? " reason \"" : "",
-	       has_reason ? set->reason : "", has_reason ? "\"" : "");
+	       text_printable(set->reason, reason, sizeof(reason)), has_reason ? "\"" : "");
 	for (size_t i = 0; i < x->n_adjustments; i++) {
 		const Sl__AdjustmentGroup *g = x->adjustments[i];
 		bool has_why = g->reason != NULL && g->reason[0] != '\0';
 		bool has_order = g->order_id != NULL && g->order_id[0] != '\0';
 		printf("  %+8" PRId64 "  %u event%s, seq %" PRIu64 "..%" PRIu64 "%s%s%s%s%s%s",
 		       g->delta_quantity, g->events, g->events == 1 ? "" : "s", g->first_seq,
-		       g->last_seq, has_why ? ", reason \"" : "", has_why ? g->reason : "",
-		       has_why ? "\"" : "", has_order ? ", order " : "",
-		       has_order ? g->order_id : "",
+		       g->last_seq, has_why ? ", reason \"" : "",
+		       text_printable(g->reason, reason, sizeof(reason)), has_why ? "\"" : "",
+		       has_order ? ", order " : "", has_order ? g->order_id : "",
 		       has_why || has_order ? "" : ", no reason given");
 		if (g->delta_counter != 0)
 			printf(", preorder counter %+" PRId64, g->delta_counter);

@@ -283,11 +283,13 @@ int run_chart(ctl *c)
 			p->counter = ev->after != NULL ? ev->after->preorder_counter : 0;
 			p->delta = p->quantity - (ev->before != NULL ? ev->before->quantity : 0);
 			ch.has_counter = ch.has_counter || p->counter != 0;
-			snprintf(p->label, sizeof(p->label), "%s",
-			         ev->reason != NULL && ev->reason[0] != '\0'
-			             ? ev->reason
-			             : (ev->type == SL__EVENT_TYPE__ITEM_CREATED ? "created"
-			                                                         : "update"));
+			/* control characters spelled out and a character never cut in two: XML
+			 * allows neither raw, and an SVG that is not well-formed shows nothing */
+			text_printable(
+			    ev->reason != NULL && ev->reason[0] != '\0'
+			        ? ev->reason
+			        : (ev->type == SL__EVENT_TYPE__ITEM_CREATED ? "created" : "update"),
+			    p->label, sizeof(p->label));
 		}
 		bool is_more = res->has_next_item_seq && ch.n < CHART_POINTS_MAX;
 		body.has_after_item_seq = is_more;

@@ -50,5 +50,26 @@ ctl chart mug
 check_rc "chart without --out" 2
 ctl chart ghost --out "$T/g.svg"
 check_refused "chart of an item without events" NOT_FOUND
+
+# A reason is kept as given, control characters included (docs/decisions.md): the human
+# output spells them out (a newline in a reason forged a row of `history`) and the SVG stays
+# well-formed XML (raw control characters, and a label cut inside a character, made it not).
+forged=$(printf 'theft\n3      9        2026-12-06T16:27:15.620Z decremented         10            9  sold')
+ctl item create safe --quantity 10
+ctl decrement safe=9 --reason "$forged"
+check_rc "a reason with a newline" 0
+ctl increment safe=300 --reason "ab$(printf '\303\251%.0s' $(seq 30))"
+ctl increment safe=300 --reason "$(printf 'x\001y\033[2K')"
+ctl history safe
+check "the reason is kept as given" '.events[1].reason' "$forged"
+check_eq "history prints one row per event" 5 "$("$SL_BIN/stockctl" history safe | wc -l)"
+check_eq "the newline is spelled out" 1 \
+	"$("$SL_BIN/stockctl" history safe | grep -c 'theft\\n3  ')"
+check_eq "no control character in the human output" 0 \
+	"$("$SL_BIN/stockctl" history safe | tr -d '\n' | LC_ALL=C grep -c '[[:cntrl:]]')"
+ctl chart safe --out "$T/safe.svg"
+check_rc "chart of reasons with control characters" 0
+check_eq "the svg is well-formed XML" ok \
+	"$(python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1]); print("ok")' "$T/safe.svg" 2>&1 | tail -1)"
 sl_stop
 sl_done
