@@ -80,10 +80,31 @@ void emit(json_t *doc)
 	json_decref(doc);
 }
 
+/* print_error_json: a message that quotes an argument which is not UTF-8 (or that a bound
+ * cut inside a character) has each stray byte replaced by U+FFFD, since JSON strings are
+ * text: else no document is printed and emit's exit 1 replaces the status of the failure. */
 void print_error_json(const char *code, const char *message)
 {
-	emit(json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", message, "details",
-	               json_object()));
+	size_t len = strlen(message), used = 0;
+	char *text = malloc(3 * len + 1);
+	for (size_t i = 0; text != NULL && i < len;) {
+		size_t n = sl_utf8_len((const uint8_t *)message + i, len - i);
+		if (n == 0) {
+			memcpy(text + used, "\xef\xbf\xbd", 3);
+			used += 3;
+			i++;
+			continue;
+		}
+		memcpy(text + used, message + i, n);
+		used += n;
+		i += n;
+	}
+	if (text != NULL)
+		text[used] = '\0';
+	emit(text == NULL ? NULL
+	                  : json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", text,
+	                              "details", json_object()));
+	free(text);
 }
 
 int usage_error(ctl *c, const char *fmt, ...)
@@ -119,18 +140,11 @@ const char *text_printable(const char *s, char *buf, size_t size)
 		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* U+0080..U+009F */
 			n = 2;
 			snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
+		} else if ((n = sl_utf8_len(p, strnlen((const char *)p, 4))) == 0) {
+			n = 1; /* not UTF-8 (a log written before strings were checked) */
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
 		} else {
-			/* one character as it is: a UTF-8 lead byte and its continuation bytes */
-			n = (*p & 0xe0) == 0xc0   ? 2
-			    : (*p & 0xf0) == 0xe0 ? 3
-			    : (*p & 0xf8) == 0xf0 ? 4
-			                          : 1;
-			for (size_t i = 1; i < n; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					n = i; /* not UTF-8 (an old log): stop at the stray byte */
-			if (n > sizeof(esc) - 1)
-				n = 1;
-			memcpy(esc, p, n);
+			memcpy(esc, p, n); /* one character as it is */
 			esc[n] = '\0';
 		}
 		size_t len = strlen(esc);

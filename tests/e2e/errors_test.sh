@@ -159,6 +159,14 @@ usage order place u9 :q=1
 check "the message quotes the line whole" .error.message "OLINE is [LINE_ID:]ITEM=N, not ':q=1'"
 usage order place u9 q=x
 check "the message quotes the bad line whole" .error.message "OLINE is [LINE_ID:]ITEM=N, not 'q=x'"
+# a message that quotes an argument which is not UTF-8 is still a JSON document (the byte
+# becomes U+FFFD) and keeps its exit status (it was exit 1 with nothing on stdout)
+usage item create q --quantity "$(printf '\377')"
+check "a non-UTF-8 argument in the message" .error.message "--quantity needs an integer, not '$(printf '\357\277\275')'"
+usage "frob$(printf '\377')"
+ctl --server "tcp://127.0.0.1:1/$(printf '\303\251%.0s' $(seq 200))" head
+check_rc "a message cut inside a character by its bound" 2
+check "a message cut inside a character by its bound (JSON code)" .error.code USAGE
 ctl --server "foo://nowhere" head
 check_rc "a URL with an unknown scheme" 2
 check "a URL with an unknown scheme (JSON code)" .error.code USAGE
