@@ -125,6 +125,14 @@ _Static_assert(SL_QUERY_HOT_SCAN_MAX > SL_QUERY_PAGE_MAX, "a full page fits a ho
 #define SL_STORE_BATCH_BYTES_MAX ((size_t)0xffffffffu)
 #define SL_STORE_BATCH_BYTES_MAX_TEXT "4 GiB"
 
+/* Free bytes the file system of a store must have for store_open to try it: RocksDB's open
+ * writes its info LOG, an OPTIONS file and a manifest (about 300 KiB), and Debian 12's
+ * RocksDB 7.8 is built with assertions, which abort the process (SIGABRT) at the second
+ * failed write of its LOG instead of returning the error; with this much free, an open that
+ * runs out of room fails cleanly with ENOSPC. */
+#define SL_STORE_OPEN_FREE_BYTES_MIN (1024u * 1024u)
+#define SL_STORE_OPEN_FREE_BYTES_MIN_TEXT "1 MiB"
+
 /* ---- orders ---- */
 /* Lines of one order over its life (an edit may add lines; removed lines stay, at 0). */
 #define SL_ORDER_LINES_MAX SL_LINES_MAX

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,10 +369,54 @@ static sl_err bulk_shadows_make(store *s)
 	return rc;
 }
 
+sl_err store_space_check(const char *dir, uint64_t min_bytes, char *errbuf, size_t errbuf_size)
+{
+	/* a directory not made yet (RocksDB creates it) is asked through its parent */
+	char path[4096];
+	if (sl_strlcpy(path, dir, sizeof(path)) >= sizeof(path))
+		return SL_OK;
+	struct statvfs fs;
+	while (statvfs(path, &fs) != 0) {
+		char *slash = strrchr(path, '/');
+		if (slash == NULL && strcmp(path, ".") != 0)
+			sl_strlcpy(path, ".", sizeof(path));
+		else if (slash != NULL && slash != path)
+			*slash = '\0';
+		else if (slash == path && path[1] != '\0')
+			path[1] = '\0';
+		else
+			return SL_OK;
+	}
+	/* root may write into the blocks a file system keeps back for it */
+	uint64_t blocks = geteuid() == 0 ? (uint64_t)fs.f_bfree : (uint64_t)fs.f_bavail;
+	uint64_t free_bytes = blocks * (uint64_t)fs.f_frsize;
+	if (free_bytes >= min_bytes)
+		return SL_OK;
+	snprintf(errbuf, errbuf_size,
+	         "cannot open store '%s': no space left on its file system (%llu KiB free, "
+	         "it needs %llu KiB to open): free some space",
+	         dir, (unsigned long long)(free_bytes / 1024),
+	         (unsigned long long)(min_bytes / 1024));
+	return SL_ERR_STORAGE;
+}
+
+/* lock_hint: the words that tell an operator why RocksDB could not take dir's lock. */
+static const char *lock_hint(const char *err)
+{
+	if (err != NULL && (strstr(err, "While lock file") != NULL ||
+	                    strstr(err, "lock hold by current process") != NULL))
+		return "the directory is in use by another process (a running stockledgerd, or a "
+		       "stockledger-admin): ";
+	return "";
+}
+
 static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf,
                         size_t errbuf_size)
 {
 	char *err = NULL;
+	sl_err src = store_space_check(dir, SL_STORE_OPEN_FREE_BYTES_MIN, errbuf, errbuf_size);
+	if (src != SL_OK)
+		return src;
 	store *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		snprintf(errbuf, errbuf_size, "cannot open store '%s': out of memory", dir);
@@ -458,7 +503,7 @@ static sl_err open_mode(const char *dir, bool is_bulk, store **out, char *errbuf
 				s->shadow[i] = handles[n++];
 	}
 	if (s->db == NULL) {
-		snprintf(errbuf, errbuf_size, "cannot open store '%s': %s", dir,
+		snprintf(errbuf, errbuf_size, "cannot open store '%s': %s%s", dir, lock_hint(err),
 		         err != NULL ? err : "unknown error");
 		rocksdb_free(err);
 		store_close(s);

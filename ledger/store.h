@@ -52,7 +52,9 @@ typedef struct store_iter store_iter;
 typedef struct store_snap store_snap;
 
 /* store_open opens (creating if missing) the store in dir. On failure returns SL_ERR_STORAGE
- * and writes a message naming dir into errbuf. */
+ * and writes a message naming dir into errbuf: one that says so when another process (a
+ * running stockledgerd, a stockledger-admin) holds the store, or when its file system has
+ * less than SL_STORE_OPEN_FREE_BYTES_MIN free (store_space_check). */
 sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size);
 
 /* store_open_bulk is store_open for a process that rebuilds and does nothing else: the shadow
@@ -60,6 +62,12 @@ sl_err store_open(const char *dir, store **out, char *errbuf, size_t errbuf_size
  * times cheaper to fill than skip lists, but slow to read until store_shadow_publish has
  * flushed them (a rebuild never reads them before). One writer thread only. */
 sl_err store_open_bulk(const char *dir, store **out, char *errbuf, size_t errbuf_size);
+
+/* store_space_check: SL_OK if the file system holding dir (or its nearest existing parent)
+ * has at least min_bytes free for this process, or cannot be asked; else SL_ERR_STORAGE,
+ * with a message naming dir and what is free in errbuf. store_open calls it with
+ * SL_STORE_OPEN_FREE_BYTES_MIN. */
+sl_err store_space_check(const char *dir, uint64_t min_bytes, char *errbuf, size_t errbuf_size);
 
 /* store_close closes s; NULL is a no-op. */
 void store_close(store *s);

@@ -509,11 +509,13 @@ static void test_store_open_names_the_directory_it_cannot_open(void **state)
 	(void)state;
 	char path[300], err[512];
 	store *other = NULL;
-	/* locked by the open store */
+	/* locked by the open store: the message says the directory is in use */
 	assert_int_equal(store_open(dir, &other, err, sizeof(err)), SL_ERR_STORAGE);
 	assert_null(other);
 	if (strstr(err, "cannot open store '") == NULL || strstr(err, dir) == NULL)
 		fail_msg("message '%s' should name '%s'", err, dir);
+	if (strstr(err, "in use by another process") == NULL)
+		fail_msg("message '%s' should say the directory is in use", err);
 	/* a file where the directory should be */
 	snprintf(path, sizeof(path), "%s/not-a-dir", dir);
 	FILE *f = fopen(path, "w");
@@ -527,12 +529,31 @@ static void test_store_open_names_the_directory_it_cannot_open(void **state)
 	store_batch_free(NULL);
 }
 
+/* A file system too full for RocksDB to open a store on is refused with a message (Debian's
+ * RocksDB aborts the process when it cannot write its info LOG): the bound is checked on the
+ * directory, or on its nearest existing parent when it is not made yet. */
+static void test_store_space_check_refuses_a_file_system_without_room(void **state)
+{
+	(void)state;
+	char err[512] = "", missing[300];
+	assert_int_equal(store_space_check(dir, 0, err, sizeof(err)), SL_OK);
+	assert_int_equal(store_space_check(dir, UINT64_MAX, err, sizeof(err)), SL_ERR_STORAGE);
+	if (strstr(err, dir) == NULL || strstr(err, "no space left") == NULL)
+		fail_msg("message '%s' should name '%s' and say it has no space", err, dir);
+	snprintf(missing, sizeof(missing), "%s/not/made/yet", dir);
+	assert_int_equal(store_space_check(missing, UINT64_MAX, err, sizeof(err)), SL_ERR_STORAGE);
+	assert_non_null(strstr(err, missing));
+	assert_int_equal(store_space_check(missing, 1, err, sizeof(err)), SL_OK);
+	assert_int_equal(store_space_check("no-such-relative-dir/x", 1, err, sizeof(err)), SL_OK);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, store_setup, store_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_store_batch_writes_every_column_family_at_once),
+	    T(test_store_space_check_refuses_a_file_system_without_room),
 	    T(test_store_batch_keeps_the_order_of_operations_on_one_key),
 	    T(test_store_batch_holds_more_than_a_transport_message),
 	    T(test_store_batch_is_all_or_nothing_when_its_write_fails),
