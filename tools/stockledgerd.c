@@ -113,6 +113,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (data[0] == '\0') {
+		fprintf(stderr, "stockledgerd: --data needs a directory\n");
+		usage(stderr);
+		return 2;
+	}
 	if (!sl_id_is_valid(location, strlen(location), SL_ID_MAX)) {
 		fprintf(stderr, "stockledgerd: invalid default location '%s'\n", location);
 		return 2;

@@ -45,6 +45,10 @@ check "the first daemon still serves after them" .seq 2
 # A malformed --listen is refused before anything starts.
 "$SL_BIN/stockledgerd" --data "$T/data3" --listen "tcp://127.0.0.1:notaport" >"$T/third.log" 2>&1
 check_eq "a malformed listen url exits 1" 1 $?
+# An empty --data is a usage error (mkdir_p read past the end of the empty path).
+"$SL_BIN/stockledgerd" --data "" --listen tcp://127.0.0.1:0 >"$T/fourth.log" 2>&1
+check_eq "an empty --data exits 2" 2 $?
+check_eq "it says what is wrong" 1 "$(grep -c -- "--data needs a directory" "$T/fourth.log")"
 sl_stop
 ctl head
 check_rc "after the stop the port is unreachable" 3
