@@ -566,7 +566,7 @@ static void result_send(sl_bridge *b, inbound *in, const Sl__Result *r, const ch
 	}
 	if (seq > 0)
 		natsMsgHeader_Set(m, SL_BRIDGE_HDR_SEQ, num);
-	if (is_slim)
+	if (is_slim || (r->has_views_omitted && r->views_omitted)) /* by the bus, or the ledger */
 		natsMsgHeader_Set(m, SL_BRIDGE_HDR_OMITTED, "items,order");
 	natsStatus s = natsConnection_PublishMsg(b->nc, m);
 	if (s != NATS_OK)

@@ -43,6 +43,7 @@
 #include "base/banned.h"
 #include "base/sl_util.h"
 #include "gateway/wire.h"
+#include "stockledger.pb-c.h"
 
 typedef enum work_state { WORK_RECV, WORK_WAIT, WORK_SEND } work_state;
 
@@ -51,6 +52,7 @@ typedef struct work work;
 typedef struct slot {
 	work *w;
 	size_t index;
+	bool is_write; /* its command writes (reply_fit: the command itself is handed over) */
 } slot;
 
 struct work {
@@ -139,9 +141,87 @@ static void work_send(work *w, const sl_buf *reply)
 	work_nng_leave(w);
 }
 
+/* result_slim re-encodes the write result in *res without its item and order views, marked
+ * views_omitted; false if it does not decode (then it is left as it is). */
+static bool result_slim(sl_buf *res)
+{
+	Sl__Result *r = sl__result__unpack(NULL, res->len, res->data);
+	if (r == NULL)
+		return false;
+	size_t n_items = r->n_items, n_holds = r->n_holds;
+	Sl__ItemView **items = r->items;
+	Sl__Hold **holds = r->holds;
+	Sl__OrderView *order = r->order;
+	r->n_items = 0;
+	r->items = NULL;
+	r->n_holds = 0;
+	r->holds = NULL;
+	r->order = NULL;
+	r->has_views_omitted = true;
+	r->views_omitted = true;
+	size_t len = sl__result__get_packed_size(r);
+	bool is_done = len <= res->len; /* it only shrinks: fits the buffer it was in */
+	if (is_done)
+		res->len = sl__result__pack(r, res->data);
+	r->n_items = n_items;
+	r->items = items;
+	r->n_holds = n_holds;
+	r->holds = holds;
+	r->order = order;
+	sl__result__free_unpacked(r, NULL);
+	return is_done;
+}
+
+/* result_refuse replaces the read result in *res by a LIMIT_EXCEEDED refusal. */
+static void result_refuse(sl_buf *res, size_t reply_len)
+{
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+	         "this read's result is %zu bytes: with the others the reply would be %zu, over "
+	         "the transport's %u; ask for fewer or smaller pages in one request",
+	         res->len, reply_len, SL_TRANSPORT_BYTES_MAX);
+	Sl__Error e = SL__ERROR__INIT;
+	e.code = (char *)sl_err_name(SL_ERR_LIMIT_EXCEEDED);
+	e.message = msg;
+	Sl__Result r = SL__RESULT__INIT;
+	r.error = &e;
+	if (sl_buf_reserve(res, sl__result__get_packed_size(&r)) == SL_OK)
+		res->len = sl__result__pack(&r, res->data);
+}
+
+/* reply_fit keeps a reply within what the transport carries, largest results first: a
+ * write is applied, so its result stays, without its views (views_omitted); a read is
+ * refused LIMIT_EXCEEDED on its own. Its neighbours keep their results. */
+static void reply_fit(work *w)
+{
+	/* each result's field costs at most 6 bytes more than its bytes (a tag and a length) */
+	size_t total = 16, budget = SL_TRANSPORT_BYTES_MAX;
+	for (size_t i = 0; i < w->n_cmds; i++)
+		total += w->results[i].len + 6;
+	bool *is_fit = NULL;
+	while (total > budget) {
+		if (is_fit == NULL && (is_fit = calloc(w->n_cmds, sizeof(*is_fit))) == NULL)
+			return; /* the whole reply is refused below, as before */
+		size_t big = w->n_cmds;
+		for (size_t i = 0; i < w->n_cmds; i++)
+			if (!is_fit[i] &&
+			    (big == w->n_cmds || w->results[i].len > w->results[big].len))
+				big = i;
+		if (big == w->n_cmds)
+			break;
+		is_fit[big] = true;
+		size_t before = w->results[big].len;
+		if (!w->slots[big].is_write || !result_slim(&w->results[big]))
+			result_refuse(&w->results[big], total);
+		total = total - before + w->results[big].len;
+	}
+	free(is_fit);
+}
+
 static void work_finish(work *w)
 {
 	SL_ASSERT(atomic_load(&w->state) == WORK_WAIT);
+	reply_fit(w);
 	sl_err rc = gw_response_encode(w->results, w->n_cmds, &w->reply);
 	gw_commands_free(w->cmds, w->n_cmds);
 	w->cmds = NULL;
@@ -205,6 +285,7 @@ static void work_request(work *w, nng_msg *msg)
 	for (size_t i = 0; i < w->n_cmds; i++) {
 		w->slots[i].w = w;
 		w->slots[i].index = i;
+		w->slots[i].is_write = sl_cmd_is_write(w->cmds[i].type);
 		w->results[i].len = 0;
 		if (door != SL_OK) {
 			char why[160];

@@ -389,6 +389,11 @@ int call(ctl *c, Sl__Command *cmd, Sl__Response **resp_out, Sl__Result **res_out
 		return EXIT_UNREACHABLE;
 	}
 	sl_client_close(cl);
+	if (resp->error == NULL && resp->n_results == 1 && resp->results[0]->views_omitted)
+		fprintf(stderr,
+		        "stockctl: applied; the reply carried its result without its items "
+		        "and order (larger than the transport carries): read them with item "
+		        "get or order get\n");
 	if (resp->error != NULL || resp->n_results != 1) {
 		static const Sl__Error no_result = {.code = "INTERNAL",
 		                                    .message = "reply holds no result"};

@@ -584,9 +584,15 @@ static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state
 	/* four pages of 1000 events of ~2.3 KB: past the transport's 8 MiB */
 	req.n_commands = 4;
 	r = call(s, &req);
-	assert_non_null(r->error);
-	assert_string_equal(r->error->code, "LIMIT_EXCEEDED");
-	assert_non_null(strstr(r->error->message, "reply would be"));
+	assert_null(r->error); /* the largest is refused alone until the rest fit */
+	assert_int_equal(r->n_results, 4);
+	int n_refused = 0;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(result_code(r->results[i]), "LIMIT_EXCEEDED") == 0) {
+			assert_non_null(strstr(r->results[i]->error->message, "reply would be"));
+			n_refused++;
+		}
+	assert_int_equal(n_refused, 1);
 	sl__response__free_unpacked(r, NULL);
 	/* two pages fit; a page after four full ones does not, whatever its size */
 	hist[1].limit = 10;
@@ -605,6 +611,141 @@ static void test_server_bounds_the_reads_and_the_reply_of_a_request(void **state
 	assert_non_null(strstr(r->results[5]->error->message, "command 6"));
 	sl__response__free_unpacked(r, NULL);
 	assert_int_equal(item_quantity(s, "big"), 4200);
+	nng_close(s);
+}
+
+/* Writes whose results together pass the transport's cap are applied all the same: the
+ * reply must not refuse them (README: "A refused command appends nothing"; the bridge answers
+ * such a write OK without its views since feed38e). 300 items with 1 KiB preorder messages,
+ * then one request of 30 increments naming all of them: ~10 MB of item views. */
+static void test_server_never_refuses_writes_it_applied_for_the_size_of_their_reply(void **state)
+{
+	fixture *f = *state;
+	nng_socket s = client_open(f, 60000);
+	static char message[SL_PREORDER_MESSAGE_MAX + 1];
+	memset(message, 'm', SL_PREORDER_MESSAGE_MAX);
+	enum { ITEMS = SL_LINES_MAX, INCS = 30 };
+	static char names[ITEMS][16];
+	static Sl__ItemKey keys[ITEMS];
+	static Sl__CreateItem creates[ITEMS];
+	static Sl__Command cc[ITEMS];
+	static Sl__Command *cmds[ITEMS];
+	for (int i = 0; i < ITEMS; i++) {
+		snprintf(names[i], sizeof(names[i]), "w%d", i);
+		sl__item_key__init(&keys[i]);
+		keys[i].product_id = names[i];
+		sl__create_item__init(&creates[i]);
+		creates[i].item = &keys[i];
+		creates[i].has_quantity = true;
+		creates[i].quantity = 0;
+		creates[i].preorder_message = message;
+		sl__command__init(&cc[i]);
+		cc[i].body_case = SL__COMMAND__BODY_CREATE;
+		cc[i].create = &creates[i];
+		cmds[i] = &cc[i];
+	}
+	Sl__Request req = SL__REQUEST__INIT;
+	req.commands = cmds;
+	req.n_commands = ITEMS;
+	Sl__Response *r = call(s, &req);
+	assert_null(r->error);
+	for (int i = 0; i < ITEMS; i++)
+		assert_string_equal(result_code(r->results[i]), "OK");
+	sl__response__free_unpacked(r, NULL);
+
+	static Sl__Line lines[ITEMS];
+	static Sl__Line *line_ptrs[ITEMS];
+	for (int i = 0; i < ITEMS; i++) {
+		sl__line__init(&lines[i]);
+		lines[i].item = &keys[i];
+		lines[i].has_quantity = true;
+		lines[i].quantity = 1;
+		line_ptrs[i] = &lines[i];
+	}
+	static Sl__Increment incs[INCS];
+	static Sl__Command ic[INCS];
+	for (int k = 0; k < INCS; k++) {
+		sl__increment__init(&incs[k]);
+		incs[k].n_lines = ITEMS;
+		incs[k].lines = line_ptrs;
+		sl__command__init(&ic[k]);
+		ic[k].body_case = SL__COMMAND__BODY_INCREMENT;
+		ic[k].increment = &incs[k];
+		cmds[k] = &ic[k];
+	}
+	req.n_commands = INCS;
+	uint64_t head = head_seq(s);
+	r = call(s, &req);
+	uint64_t after = head_seq(s);
+	int64_t q = item_quantity(s, "w0");
+	print_message("  reply: %s; the log went from seq %llu to %llu, w0 holds %lld\n",
+	              r->error != NULL ? r->error->code : "results", (unsigned long long)head,
+	              (unsigned long long)after, (long long)q);
+	assert_int_equal(after, head + INCS * ITEMS); /* applied */
+	assert_null(r->error);                        /* so not refused */
+	assert_int_equal(r->n_results, INCS);
+	/* each result OK with its seq; those that did not fit without their views, marked */
+	int n_slim = 0;
+	for (int k = 0; k < INCS; k++) {
+		const Sl__Result *res = r->results[k];
+		assert_string_equal(result_code(res), "OK");
+		if (res->seq != head + (uint64_t)(k + 1) * ITEMS)
+			fail_msg("result %d: seq %llu, n_items %zu, omitted %d", k,
+			         (unsigned long long)res->seq, res->n_items, res->views_omitted);
+		if (res->views_omitted) {
+			assert_int_equal(res->n_items, 0);
+			n_slim++;
+		} else {
+			assert_int_equal(res->n_items, ITEMS);
+		}
+	}
+	assert_true(n_slim > 0 && n_slim < INCS);
+	sl__response__free_unpacked(r, NULL);
+	/* a read that does not fit is refused alone, its neighbours answered: a history page of
+	 * 1,000 events (each with a 1 KiB message twice, 2.3 MB) beside the 30 writes again,
+	 * the largest result first */
+	static Sl__Line hl[SL_LINES_MAX], *hlp[SL_LINES_MAX];
+	for (int i = 0; i < SL_LINES_MAX; i++) {
+		sl__line__init(&hl[i]);
+		hl[i].item = &keys[0];
+		hl[i].has_quantity = true;
+		hl[i].quantity = 1;
+		hlp[i] = &hl[i];
+	}
+	Sl__Increment hi = SL__INCREMENT__INIT;
+	hi.n_lines = SL_LINES_MAX;
+	hi.lines = hlp;
+	Sl__Command hic = SL__COMMAND__INIT;
+	hic.body_case = SL__COMMAND__BODY_INCREMENT;
+	hic.increment = &hi;
+	for (int k = 0; k < 4; k++) {
+		r = call_one(s, &hic);
+		assert_string_equal(result_code(r->results[0]), "OK");
+		sl__response__free_unpacked(r, NULL);
+	}
+	head = head_seq(s);
+	Sl__History h = SL__HISTORY__INIT;
+	h.item = &keys[0];
+	h.has_limit = true;
+	h.limit = 1000;
+	Sl__Command hc = SL__COMMAND__INIT;
+	hc.body_case = SL__COMMAND__BODY_HISTORY;
+	hc.history = &h;
+	static Sl__Command *mixed[INCS + 1];
+	for (int k = 0; k < INCS; k++)
+		mixed[k] = &ic[k];
+	mixed[INCS] = &hc;
+	req.commands = mixed;
+	req.n_commands = INCS + 1;
+	r = call(s, &req);
+	assert_null(r->error);
+	assert_int_equal(r->n_results, INCS + 1);
+	for (int k = 0; k < INCS; k++)
+		assert_string_equal(result_code(r->results[k]), "OK");
+	assert_string_equal(result_code(r->results[INCS]), "LIMIT_EXCEEDED");
+	assert_non_null(strstr(r->results[INCS]->error->message, "ask for fewer or smaller"));
+	sl__response__free_unpacked(r, NULL);
+	assert_int_equal(head_seq(s), head + INCS * ITEMS);
 	nng_close(s);
 }
 
@@ -1168,6 +1309,9 @@ int main(void)
 	        server_teardown),
 	    cmocka_unit_test_setup_teardown(test_server_bounds_the_reads_and_the_reply_of_a_request,
 	                                    server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_never_refuses_writes_it_applied_for_the_size_of_their_reply,
+	        server_setup, server_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_server_refuses_reads_of_strings_that_are_not_text_in_text, server_setup,
 	        server_teardown),
