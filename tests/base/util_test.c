@@ -200,7 +200,7 @@ static void test_sl_id_is_valid_refuses_whitespace_separators_and_non_ascii(void
 {
 	(void)state;
 	const char *bad[] = {
-	    "a b",   "a\tb",  "a\nb", " ab", "ab ",
+	    "a b",   "a\tb",  "a\nb", " ab",         "ab ",
 	    "a/b",   "a@b",   "a=b",  "caf\xc3\xa9", /* UTF-8 e-acute */
 	    "a\x7f", "a\x01", "\xff",
 	};
