@@ -5,6 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# the service as it runs in production: no sanitizers, whatever build/ was configured with
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 exec build/stockledgerd "$@"
