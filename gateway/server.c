@@ -368,6 +368,34 @@ static void work_free(work *w)
 	free(w);
 }
 
+sl_err gw_listen_url_check(const char *url, char *why, size_t why_size)
+{
+	nng_url *u = NULL;
+	int rv = nng_url_parse(&u, url);
+	if (rv != 0) {
+		snprintf(why, why_size, "'%s' is no URL: %s", url, nng_strerror(rv));
+		return SL_ERR_INVALID_ARGUMENT;
+	}
+	sl_err rc = SL_OK;
+	bool is_tcp = strcmp(u->u_scheme, "tcp") == 0 || strcmp(u->u_scheme, "tcp4") == 0 ||
+	              strcmp(u->u_scheme, "tcp6") == 0;
+	if (is_tcp) {
+		const char *p = u->u_port;
+		int64_t port = -1;
+		bool is_port = p != NULL && p[0] != '\0' && strspn(p, "0123456789") == strlen(p) &&
+		               sl_parse_i64(p, &port) == SL_OK && port <= 65535;
+		if (!is_port) {
+			snprintf(why, why_size, "'%s' has no port number (tcp://HOST:PORT)", url);
+			rc = SL_ERR_INVALID_ARGUMENT;
+		}
+	} else if (strcmp(u->u_scheme, "ipc") != 0) {
+		snprintf(why, why_size, "'%s': listen on tcp://HOST:PORT or ipc:///PATH", url);
+		rc = SL_ERR_INVALID_ARGUMENT;
+	}
+	nng_url_free(u);
+	return rc;
+}
+
 sl_err gw_server_start(gw_service *svc, const char *url, const char *default_location,
                        gw_server **out, char *errbuf, size_t errbuf_size)
 {

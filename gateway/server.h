@@ -10,6 +10,11 @@
 
 typedef struct gw_server gw_server;
 
+/* gw_listen_url_check tells whether url is one gw_server_start can listen on as written: a
+ * tcp:// URL with a numeric port (0 picks one), or an ipc:// path. SL_ERR_INVALID_ARGUMENT
+ * with why otherwise; it does not bind (a port in use is found at start). */
+sl_err gw_listen_url_check(const char *url, char *why, size_t why_size);
+
 /* gw_server_start listens on url (tcp:// or ipc://) and serves requests into svc, filling
  * missing locations with default_location. On failure writes a message into errbuf. */
 sl_err gw_server_start(gw_service *svc, const char *url, const char *default_location,

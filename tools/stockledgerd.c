@@ -122,6 +122,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stockledgerd: invalid default location '%s'\n", location);
 		return 2;
 	}
+	char why[512];
+	if (gw_listen_url_check(listen, why, sizeof(why)) != SL_OK) {
+		/* before the data directory is made or opened: nothing starts */
+		fprintf(stderr, "stockledgerd: cannot listen: %s\n", why);
+		return 1;
+	}
 	if (mkdir_p(data) != 0) {
 		fprintf(stderr, "stockledgerd: cannot create data directory '%s': %s\n", data,
 		        strerror(errno));

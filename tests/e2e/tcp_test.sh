@@ -45,6 +45,11 @@ check "the first daemon still serves after them" .seq 2
 # A malformed --listen is refused before anything starts.
 "$SL_BIN/stockledgerd" --data "$T/data3" --listen "tcp://127.0.0.1:notaport" >"$T/third.log" 2>&1
 check_eq "a malformed listen url exits 1" 1 $?
+check_eq "it says why" 1 "$(grep -c "cannot listen: .*no port number" "$T/third.log")"
+check_eq "nothing was created for it" no "$([ -e "$T/data3" ] && echo yes || echo no)"
+"$SL_BIN/stockledgerd" --data "$T/data3" --listen "http://127.0.0.1:80" >"$T/third.log" 2>&1
+check_eq "a scheme it cannot listen on exits 1" 1 $?
+check_eq "nothing was created for that either" no "$([ -e "$T/data3" ] && echo yes || echo no)"
 # An empty --data is a usage error (mkdir_p read past the end of the empty path).
 "$SL_BIN/stockledgerd" --data "" --listen tcp://127.0.0.1:0 >"$T/fourth.log" 2>&1
 check_eq "an empty --data exits 2" 2 $?
