@@ -308,12 +308,15 @@ void bench_pg_disconnect(bench_pg_conn *c)
 	free(c);
 }
 
+/* exec_prepared runs a prepared statement; *rows (if not NULL) is the rows it affected. */
 static sl_err exec_prepared(bench_pg_conn *c, const char *name, int n, const char *const *vals,
-                            int64_t *first_value)
+                            int64_t *first_value, uint64_t *rows)
 {
 	PGresult *r = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 	sl_err rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? SL_OK : SL_ERR_STORAGE;
+	if (rc == SL_OK && rows != NULL)
+		*rows = strtoull(PQcmdTuples(r), NULL, 10);
 	if (rc == SL_OK && first_value != NULL) {
 		if (PQntuples(r) == 1)
 			*first_value = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -330,11 +333,15 @@ sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta)
 	snprintf(product, sizeof(product), "p%06llu", (unsigned long long)item);
 	snprintf(d, sizeof(d), "%lld", (long long)delta);
 	const char *vals[2] = {product, d};
-	return exec_prepared(c, delta < 0 ? "dec" : "inc", 2, vals, NULL);
+	uint64_t rows = 0;
+	sl_err rc = exec_prepared(c, delta < 0 ? "dec" : "inc", 2, vals, NULL, &rows);
+	return rc == SL_OK && rows != 1 ? SL_ERR_INSUFFICIENT_INVENTORY : rc;
 }
 
-sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta)
+sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta,
+                      uint64_t *events)
 {
+	*events = 0;
 	size_t p = 0;
 	c->buf[p++] = '{';
 	for (size_t i = 0; i < n && p + 16 < sizeof(c->buf); i++)
@@ -347,7 +354,7 @@ sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t
 	char d[24];
 	snprintf(d, sizeof(d), "%lld", (long long)delta);
 	const char *vals[2] = {c->buf, d};
-	return exec_prepared(c, "batch", 2, vals, NULL);
+	return exec_prepared(c, "batch", 2, vals, NULL, events);
 }
 
 sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity)
@@ -355,7 +362,7 @@ sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity)
 	char product[16];
 	snprintf(product, sizeof(product), "p%06llu", (unsigned long long)item);
 	const char *vals[1] = {product};
-	return exec_prepared(c, "get", 1, vals, quantity);
+	return exec_prepared(c, "get", 1, vals, quantity, NULL);
 }
 
 /* exec_order runs a prepared order function and maps its SQLSTATE (see sql_orders_schema). */

@@ -33,13 +33,15 @@ sl_err bench_pg_connect(bench_pg *pg, bench_pg_conn **out, char *why, size_t why
 void bench_pg_disconnect(bench_pg_conn *c);
 
 /* bench_pg_single moves item by delta in one transaction: a decrement (delta < 0) only if
- * quantity >= -delta (restricted), and records the event. SL_OK whether or not it applied;
- * SL_ERR_STORAGE if the statement failed. */
+ * quantity >= -delta (restricted), and records the event. SL_OK only if it applied (one
+ * event written): SL_ERR_INSUFFICIENT_INVENTORY if the restriction (or a missing item) left
+ * it undone, as the ledger refuses it; SL_ERR_STORAGE if the statement failed. */
 sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta);
 
 /* bench_pg_batch moves n items (distinct) by delta each, with one event each, in one
- * transaction. */
-sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta);
+ * transaction; *events is the number of events it wrote (items given twice move once). */
+sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta,
+                      uint64_t *events);
 
 /* bench_pg_get reads the quantity of item. */
 sl_err bench_pg_get(bench_pg_conn *c, uint64_t item, int64_t *quantity);

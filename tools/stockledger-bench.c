@@ -15,7 +15,7 @@
  * processes (this program re-executed with --child-*), so that their peak RSS is their own.
  * No figure is asserted anywhere: `--quick` (small sizes) only proves the bench works.
  */
-/* wait4 and getloadavg */
+/* getloadavg */
 #define _DEFAULT_SOURCE
 #include <inttypes.h>
 #include <dirent.h>
@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -108,6 +107,7 @@ typedef struct worker {
 	uint64_t ops, units, errors;
 	uint32_t *samples;
 	size_t n_samples;
+	uint64_t n_seen; /* latencies offered to the sample (a reservoir of BENCH_SAMPLES_MAX) */
 } worker;
 
 static pthread_barrier_t start_barrier;
@@ -130,8 +130,16 @@ static void *worker_main(void *arg)
 		}
 		w->ops++;
 		w->units += u;
-		if (w->n_samples < BENCH_SAMPLES_MAX)
-			w->samples[w->n_samples++] = us > 4e9 ? UINT32_MAX : (uint32_t)us;
+		/* a uniform sample of the whole run, not its first BENCH_SAMPLES_MAX operations */
+		uint32_t v = us > 4e9 ? UINT32_MAX : (uint32_t)us;
+		uint64_t slot = w->n_seen++;
+		if (slot >= BENCH_SAMPLES_MAX)
+			slot = rng_next(&w->rng) % w->n_seen;
+		if (slot < BENCH_SAMPLES_MAX) {
+			w->samples[slot] = v;
+			if (slot == w->n_samples)
+				w->n_samples++;
+		}
 	}
 	return NULL;
 }
@@ -192,8 +200,9 @@ static double run_groups(group *gs, int n_groups, double seconds)
 			free(ws[k].samples);
 		}
 		qsort(all, n, sizeof(uint32_t), cmp_u32);
-		g->p50_us = n > 0 ? all[n / 2] : 0;
-		g->p99_us = n > 0 ? all[(n * 99) / 100] : 0;
+		/* nearest rank: the smallest sample with at least q% of the samples at or below */
+		g->p50_us = n > 0 ? all[(n * 50 + 99) / 100 - 1] : 0;
+		g->p99_us = n > 0 ? all[(n * 99 + 99) / 100 - 1] : 0;
 		free(all);
 	}
 	free(ws);
@@ -218,13 +227,19 @@ static void figure_add(figure *f, const group *g, double elapsed)
 	fprintf(stderr,
 	        "stockledger-bench:   %.0f units/s, p50 %.0f us, p99 %.0f us, %" PRIu64 " failed\n",
 	        (double)g->units / elapsed, g->p50_us, g->p99_us, g->errors);
+	f->errors += g->errors;
+	if (g->ops == 0) {
+		/* a run that measured nothing has no rate nor latency: not a figure of 0 */
+		snprintf(f->why, sizeof(f->why), "no operation succeeded (%" PRIu64 " failed)",
+		         g->errors);
+		return;
+	}
 	if (f->n < 16) {
 		f->rate[f->n] = (double)g->units / elapsed;
 		f->p50[f->n] = g->p50_us;
 		f->p99[f->n] = g->p99_us;
 		f->n++;
 	}
-	f->errors += g->errors;
 	f->is_set = true;
 }
 
@@ -424,8 +439,10 @@ static uint64_t pg_batch_op(void *ctx, uint64_t *rng)
 	for (size_t i = 0; i < BENCH_LINES; i++)
 		o->items[i] = o->lo + (o->cursor + i) % (o->hi - o->lo);
 	o->cursor += BENCH_LINES;
-	return bench_pg_batch(o->c, o->items, BENCH_LINES, o->is_down ? -1 : 1) == SL_OK
-	           ? BENCH_LINES
+	uint64_t events = 0;
+	/* the events it wrote: in --quick, a connection's range is shorter than a command */
+	return bench_pg_batch(o->c, o->items, BENCH_LINES, o->is_down ? -1 : 1, &events) == SL_OK
+	           ? events
 	           : 0;
 }
 
@@ -643,8 +660,10 @@ static void rm_rf(const char *dir)
 		fprintf(stderr, "stockledger-bench: cannot remove '%s'\n", dir);
 }
 
-/* child_run runs this program with argv, collects its stdout into out and its peak RSS. */
-static int child_run(char *const argv[], char *out, size_t out_size, long *maxrss_kb)
+/* child_run runs this program with argv and collects its stdout into out. (Not wait4's
+ * ru_maxrss for the child's peak RSS: Linux counts in it the image forked from this process
+ * before the exec, so it is never below this process's own RSS at the fork.) */
+static int child_run(char *const argv[], char *out, size_t out_size)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
@@ -667,11 +686,24 @@ static int child_run(char *const argv[], char *out, size_t out_size, long *maxrs
 	out[n] = '\0';
 	close(fds[0]);
 	int status;
-	struct rusage ru;
-	if (wait4(pid, &status, 0, &ru) != pid)
+	if (waitpid(pid, &status, 0) != pid)
 		return -1;
-	*maxrss_kb = ru.ru_maxrss;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* self_peak_rss_kb is this process's peak RSS since its exec (VmHWM), 0 if unknown. */
+static long self_peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 /* ---- in-process loading, bounded by the writer's queue ---- */
@@ -818,7 +850,8 @@ static int child_footprint(const char *dir, uint64_t items, uint64_t events)
 		fprintf(stderr, "stockledger-bench: %s\n", err);
 		return 1;
 	}
-	printf("events %" PRIu64 " seconds %.6f disk %" PRIu64 "\n", head, elapsed, dir_bytes(dir));
+	printf("events %" PRIu64 " seconds %.6f disk %" PRIu64 " rss_kb %ld\n", head, elapsed,
+	       dir_bytes(dir), self_peak_rss_kb());
 	return 0;
 }
 
@@ -863,7 +896,8 @@ static int child_replay(const char *dir, bool is_scan_only)
 	ledger_close(l);
 	if (rc != SL_OK)
 		return 1;
-	printf("events %" PRIu64 " seconds %.6f disk 0\n", n, elapsed);
+	printf("events %" PRIu64 " seconds %.6f disk 0 rss_kb %ld\n", n, elapsed,
+	       self_peak_rss_kb());
 	return 0;
 }
 
@@ -881,12 +915,15 @@ static void child_measure(const char *mode, const char *dir, const bench_cfg *cf
 	snprintf(events, sizeof(events), "%" PRIu64, cfg->fp_events);
 	char *argv[] = {"stockledger-bench", (char *)mode, (char *)dir, items, events, NULL};
 	long rss_kb = 0;
-	int rc = child_run(argv, out, sizeof(out), &rss_kb);
+	int rc = child_run(argv, out, sizeof(out));
 	uint64_t n = 0, disk = 0;
 	double secs = 0;
 	if (rc != 0 ||
-	    sscanf(out, "events %" SCNu64 " seconds %lf disk %" SCNu64, &n, &secs, &disk) != 3) {
-		snprintf(f->rate.why, sizeof(f->rate.why), "%s failed (exit %d)", mode, rc);
+	    sscanf(out, "events %" SCNu64 " seconds %lf disk %" SCNu64 " rss_kb %ld", &n, &secs,
+	           &disk, &rss_kb) != 4 ||
+	    n == 0 || secs <= 0 || rss_kb <= 0) {
+		snprintf(f->rate.why, sizeof(f->rate.why),
+		         "%s failed (exit %d, %" PRIu64 " events)", mode, rc, n);
 		return;
 	}
 	fprintf(stderr, "stockledger-bench:   %s: %" PRIu64 " events in %.1f s, peak RSS %ld MiB\n",
@@ -1580,14 +1617,32 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	       " groups (%.1f per WAL sync), %" PRIu64 " events\n",
 	       commands, groups, groups > 0 ? (double)commands / (double)groups : 0.0,
 	       b->orders_stats_after.events - b->orders_stats_before.events);
-	if (b->single.errors + b->coalesced.errors + b->batch.errors + b->orders.errors +
-	        b->orders_pg.errors >
-	    0)
-		printf("failed operations: batch %" PRIu64 ", single %" PRIu64
-		       ", coalesced %" PRIu64 ", orders %" PRIu64 ", postgresql orders %" PRIu64
-		       "\n",
-		       b->batch.errors, b->single.errors, b->coalesced.errors, b->orders.errors,
-		       b->orders_pg.errors);
+	/* every workload's failures, the limits' and PostgreSQL's included */
+	const struct {
+		const char *name;
+		const figure *f;
+	} all[] = {{"batch", &b->batch},
+	           {"raw append", &b->batch_raw},
+	           {"postgresql batch", &b->batch_pg},
+	           {"single", &b->single},
+	           {"echo", &b->single_echo},
+	           {"postgresql single", &b->single_pg},
+	           {"coalesced", &b->coalesced},
+	           {"answering server", &b->coalesced_answer},
+	           {"read", &b->read},
+	           {"read's single", &b->read_single},
+	           {"echo's read", &b->read_echo},
+	           {"echo's read's single", &b->read_echo_single},
+	           {"postgresql read", &b->read_pg},
+	           {"postgresql read's single", &b->read_pg_single},
+	           {"orders", &b->orders},
+	           {"postgresql orders", &b->orders_pg}};
+	uint64_t failed = 0;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i].f->errors > 0)
+			printf("%s%s %" PRIu64, failed++ == 0 ? "failed operations: " : ", ",
+			       all[i].name, all[i].f->errors);
+	printf("%s\n", failed > 0 ? "" : "no operation failed in any workload");
 }
 
 static bool is_on(const bench_cfg *cfg, const char *workload)
