@@ -95,8 +95,9 @@ typedef struct group {
 	latency_fn latency; /* NULL: the whole operation */
 	void **ctxs;        /* one per thread */
 	int threads;
-	/* results */
-	uint64_t ops, units, errors;
+	/* results: the operations that ended within the timed window; late, those in flight
+	 * at its end (finished, not counted) */
+	uint64_t ops, units, errors, late;
 	double p50_us, p99_us;
 } group;
 
@@ -104,7 +105,7 @@ typedef struct worker {
 	group *g;
 	void *ctx;
 	uint64_t rng;
-	uint64_t ops, units, errors;
+	uint64_t ops, units, errors, late;
 	uint32_t *samples;
 	size_t n_samples;
 	uint64_t n_seen; /* latencies offered to the sample (a reservoir of BENCH_SAMPLES_MAX) */
@@ -124,6 +125,14 @@ static void *worker_main(void *arg)
 		double us = (now_s() - t0) * 1e6;
 		if (w->g->latency != NULL)
 			us = w->g->latency(w->ctx);
+		if (atomic_load(&stop_flag)) {
+			/* ended after the window: the rate's time stops at the window's end, so its
+			 * units must too (waiting for the slowest client's last operation and
+			 * counting it would lower a rate by that wait: half a second for
+			 * PostgreSQL's orders) */
+			w->late++;
+			break;
+		}
 		if (u == 0) {
 			w->errors++;
 			continue;
@@ -150,7 +159,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* run_groups runs every group at once for seconds; returns the elapsed time. */
+/* run_groups runs every group at once for seconds; returns the elapsed time: the window in
+ * which the operations it counts ended. */
 static double run_groups(group *gs, int n_groups, double seconds)
 {
 	int total = 0;
@@ -177,15 +187,15 @@ static double run_groups(group *gs, int n_groups, double seconds)
 	struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
 	nanosleep(&ts, NULL);
 	atomic_store(&stop_flag, true);
+	double elapsed = now_s() - t0;
 	for (k = 0; k < total; k++)
 		pthread_join(tids[k], NULL);
-	double elapsed = now_s() - t0;
 	pthread_barrier_destroy(&start_barrier);
 	k = 0;
 	for (int i = 0; i < n_groups; i++) {
 		group *g = &gs[i];
 		size_t n = 0;
-		g->ops = g->units = g->errors = 0;
+		g->ops = g->units = g->errors = g->late = 0;
 		for (int t = 0; t < g->threads; t++)
 			n += ws[k + t].n_samples;
 		uint32_t *all = malloc((n > 0 ? n : 1) * sizeof(uint32_t));
@@ -195,6 +205,7 @@ static double run_groups(group *gs, int n_groups, double seconds)
 			g->ops += ws[k].ops;
 			g->units += ws[k].units;
 			g->errors += ws[k].errors;
+			g->late += ws[k].late;
 			memcpy(all + n, ws[k].samples, ws[k].n_samples * sizeof(uint32_t));
 			n += ws[k].n_samples;
 			free(ws[k].samples);
@@ -1456,7 +1467,7 @@ static void run_orders(bench *b, bool is_pg)
 		gw_service_stats(b->svc, &b->orders_stats_after);
 		for (int i = 0; i < n; i++)
 			b->order_requests += ops[i].requests;
-		b->order_count += g.ops + g.errors;
+		b->order_count += g.ops + g.errors + g.late;
 	}
 	figure_add(is_pg ? &b->orders_pg : &b->orders, &g, el);
 	order_ops_close(ops, n);
