@@ -1613,9 +1613,9 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	       b->cfg.fp_items, b->cfg.fp_events, fpa, fpp, verdict(fp->rate.is_set && rss < 512));
 
 	uint64_t groups = b->stats_after.groups - b->stats_before.groups;
-	printf("\nwriter during the last timed run: %" PRIu64 " commands in %" PRIu64
-	       " groups (%.1f per WAL sync); coalescing client: %" PRIu64 " commands in %" PRIu64
-	       " requests (largest %" PRIu64 ")\n",
+	printf("\nwriter during the last read run (single with a reader): %" PRIu64
+	       " commands in %" PRIu64 " groups (%.1f per WAL sync); coalescing client: %" PRIu64
+	       " commands in %" PRIu64 " requests (largest %" PRIu64 ")\n",
 	       b->stats_after.commands - b->stats_before.commands, groups,
 	       groups > 0
 	           ? (double)(b->stats_after.commands - b->stats_before.commands) / (double)groups
