@@ -226,11 +226,15 @@ typedef struct figure {
 	double rate[16];
 	double p50[16];
 	double p99[16];
+	int run[16]; /* the run each entry comes from: ratios pair entries of the same run */
 	int n;
 	uint64_t errors;
 	bool is_set;
 	char why[256]; /* why it is unavailable */
 } figure;
+
+/* the run under way (0-based), recorded with every entry of a figure */
+static int bench_run;
 
 static void figure_add(figure *f, const group *g, double elapsed)
 {
@@ -249,6 +253,7 @@ static void figure_add(figure *f, const group *g, double elapsed)
 		f->rate[f->n] = (double)g->units / elapsed;
 		f->p50[f->n] = g->p50_us;
 		f->p99[f->n] = g->p99_us;
+		f->run[f->n] = bench_run;
 		f->n++;
 	}
 	f->is_set = true;
@@ -942,6 +947,7 @@ static void child_measure(const char *mode, const char *dir, const bench_cfg *cf
 	if (f->rate.n < 16) {
 		f->rate.rate[f->rate.n] = (double)n / secs;
 		f->rss_mib[f->rate.n] = (double)rss_kb / 1024.0;
+		f->rate.run[f->rate.n] = bench_run;
 		f->rate.n++;
 	}
 	f->rate.is_set = true;
@@ -977,13 +983,30 @@ static void cell_rate(char *out, size_t size, const figure *f, const char *unit,
 		snprintf(out, size, "%s %s", r, unit);
 }
 
+/* paired_ratio is the median over runs of av / bv within a run (entries of a and b from the
+ * same run paired): what a ratio "measured in one run" is, the interleaving of a run's
+ * workloads being there so that a change in the machine's load hits both alike. -1 if no
+ * run has both. */
+static double paired_ratio(const figure *a, const double *av, const figure *b, const double *bv)
+{
+	double r[16];
+	int n = 0;
+	if (!a->is_set || !b->is_set)
+		return -1;
+	for (int i = 0; i < a->n; i++)
+		for (int j = 0; j < b->n; j++)
+			if (a->run[i] == b->run[j] && bv[j] > 0 && n < 16)
+				r[n++] = av[i] / bv[j];
+	return n > 0 ? median(r, n) : -1;
+}
+
 static void cell_ratio(char *out, size_t size, const figure *a, const figure *b, bool is_pct)
 {
-	if (!a->is_set || !b->is_set || median(b->rate, b->n) <= 0) {
+	double r = paired_ratio(a, a->rate, b, b->rate);
+	if (r < 0) {
 		snprintf(out, size, "-");
 		return;
 	}
-	double r = median(a->rate, a->n) / median(b->rate, b->n);
 	if (is_pct)
 		snprintf(out, size, "%.0f%%", r * 100);
 	else
@@ -997,9 +1020,7 @@ static const char *verdict(bool is_met)
 
 static double ratio_of(const figure *a, const figure *b)
 {
-	if (!a->is_set || !b->is_set || median(b->rate, b->n) <= 0)
-		return -1;
-	return median(a->rate, a->n) / median(b->rate, b->n);
+	return paired_ratio(a, a->rate, b, b->rate);
 }
 
 /* ---- main ---- */
@@ -1532,10 +1553,13 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 	double rpo = b->order_count > 0 ? (double)b->order_requests / (double)b->order_count : 0;
 	figure lim = {.n = 0};
 	if (b->single_echo.is_set && rpo > 0) {
-		lim.rate[0] = median(b->single_echo.rate, b->single_echo.n) / rpo;
-		lim.n = 1;
+		for (int i = 0; i < b->single_echo.n; i++) {
+			lim.rate[i] = b->single_echo.rate[i] / rpo;
+			lim.run[i] = b->single_echo.run[i];
+		}
+		lim.n = b->single_echo.n;
 		lim.is_set = true;
-		fmt_rate(l, sizeof(l), lim.rate[0]);
+		fmt_rate(l, sizeof(l), median(lim.rate, lim.n));
 		snprintf(l + strlen(l), sizeof(l) - strlen(l),
 		         " orders/s (echo round trips/s / %.2f requests per order)", rpo);
 	} else {
@@ -1577,9 +1601,9 @@ static void print_table(bench *b, const child_fig *fp, const child_fig *replay,
 		    median(b->read_echo_single.rate, b->read_echo_single.n));
 	else
 		snprintf(rdl, sizeof(rdl), "-");
-	if (b->read.is_set && b->read_echo.is_set)
-		snprintf(rdr, sizeof(rdr), "p99 %.1fx the echo's",
-		         median(b->read.p99, b->read.n) / median(b->read_echo.p99, b->read_echo.n));
+	double rr = paired_ratio(&b->read, b->read.p99, &b->read_echo, b->read_echo.p99);
+	if (rr >= 0)
+		snprintf(rdr, sizeof(rdr), "p99 %.1fx the echo's", rr);
 	else
 		snprintf(rdr, sizeof(rdr), "-");
 	printf("| read: item get while single runs | %s | %s | %s | %s | - | p99 < 1 ms: %s |\n",
@@ -1714,6 +1738,7 @@ static int bench_main(bench *b)
 	snprintf(b->orders_pg.why, sizeof(b->orders_pg.why), "%s", b->pg_why);
 
 	for (int r = 0; r < cfg->runs; r++) {
+		bench_run = r;
 		printf("stockledger-bench: run %d of %d\n", r + 1, cfg->runs);
 		fflush(stdout);
 		if (is_on(cfg, "batch"))
@@ -1767,6 +1792,7 @@ static int bench_main(bench *b)
 	if (is_on(cfg, "footprint") || is_on(cfg, "replay"))
 		child_measure("--child-footprint", dir, cfg, &fp);
 	for (int r = 0; r < cfg->runs && fp.rate.is_set && is_on(cfg, "replay"); r++) {
+		bench_run = r;
 		printf("stockledger-bench: replay run %d of %d\n", r + 1, cfg->runs);
 		fflush(stdout);
 		child_measure("--child-scan", dir, cfg, &scan);
