@@ -341,7 +341,6 @@ sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta)
 sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta,
                       uint64_t *events)
 {
-	*events = 0;
 	size_t p = 0;
 	c->buf[p++] = '{';
 	for (size_t i = 0; i < n && p + 16 < sizeof(c->buf); i++)

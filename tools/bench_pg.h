@@ -39,7 +39,8 @@ void bench_pg_disconnect(bench_pg_conn *c);
 sl_err bench_pg_single(bench_pg_conn *c, uint64_t item, int64_t delta);
 
 /* bench_pg_batch moves n items (distinct) by delta each, with one event each, in one
- * transaction; *events is the number of events it wrote (items given twice move once). */
+ * transaction; *events is the number of events it wrote (items given twice move once),
+ * untouched on failure. */
 sl_err bench_pg_batch(bench_pg_conn *c, const uint64_t *items, size_t n, int64_t delta,
                       uint64_t *events);
 
