@@ -357,7 +357,11 @@ static sl_err hot_build(ledger *l, char *errbuf, size_t errbuf_size)
 	pthread_rwlock_wrlock(&l->mem_lock);
 	memindex_clear(l->mem);
 	sl_err rc = hot_fill(l, l->mem);
-	l->mem_seq = ledger_head(l, NULL);
+	/* the views are as of the log's head, or of the seq a rebuild stopped at (--to-seq) */
+	uint64_t seq = ledger_head(l, NULL);
+	if (rc == SL_OK)
+		rc = ledger_views_cap(l, &seq);
+	l->mem_seq = seq;
 	l->is_index_broken = rc != SL_OK;
 	pthread_rwlock_unlock(&l->mem_lock);
 	if (rc != SL_OK)
