@@ -497,6 +497,7 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 		holds[i].preorder = x->holds[i].preorder;
 		SET_OPT(&holds[i], quantity_before_setting, x->holds[i].quantity_before_setting);
 		SET_OPT(&holds[i], preorder_before_setting, x->holds[i].preorder_before_setting);
+		SET_OPT(&holds[i], preorder_uncounted, x->holds[i].preorder_uncounted);
 		hptrs[i] = &holds[i];
 	}
 	ex.n_holds = x->n_holds;
@@ -507,6 +508,7 @@ static sl_err explanation_pack(const ledger_explanation *x, Sl__Result *res, sl_
 	ex.held_preorder = x->held_preorder;
 	SET_OPT(&ex, held_quantity_before_setting, x->held_quantity_before_setting);
 	SET_OPT(&ex, held_preorder_before_setting, x->held_preorder_before_setting);
+	SET_OPT(&ex, held_preorder_uncounted, x->held_preorder_uncounted);
 	res->explanation = &ex;
 	rc = pack_into(&res->base, out);
 	res->explanation = NULL;

@@ -26,13 +26,16 @@ typedef struct ledger_adjustment {
 
 /* ledger_hold: what one open order holds of an item: units taken off its quantity, and
  * units taken as preorders (counted in its preorder counter); of each, the units held since
- * before the explanation's setting (which counts them), the rest taken after it. */
+ * before the explanation's setting (which counts them), the rest taken after it; of the
+ * preorder units held since before it, those the item's counter no longer counts (taken
+ * before its last reset or before the item was created again: they release nothing). */
 typedef struct ledger_hold {
 	char order_id[SL_ID_MAX + 1];
 	int64_t quantity;
 	int64_t preorder;
 	int64_t quantity_before_setting;
 	int64_t preorder_before_setting;
+	int64_t preorder_uncounted;
 } ledger_hold;
 
 /* ledger_explanation: why an item has its quantity (projector/explain.h). */
@@ -50,6 +53,7 @@ typedef struct ledger_explanation {
 	int64_t held_preorder;
 	int64_t held_quantity_before_setting;
 	int64_t held_preorder_before_setting;
+	int64_t held_preorder_uncounted;
 } ledger_explanation;
 
 /* ledger_result: a command's reply, as sent to the client and kept for idempotent retries.

@@ -1234,9 +1234,14 @@ static const char settings_key[] = LEDGER_SETTINGS_KEY;
 
 sl_err ledger_order_get(ledger *l, const char *order_id, sl_order *out)
 {
+	return ledger_order_get_at(l, NULL, order_id, out);
+}
+
+sl_err ledger_order_get_at(ledger *l, const store_snap *snap, const char *order_id, sl_order *out)
+{
 	sl_buf v;
 	sl_buf_init(&v);
-	sl_err rc = store_get(l->st, STORE_CF_ORDERS, order_id, strlen(order_id), &v);
+	sl_err rc = store_get_at(l->st, snap, STORE_CF_ORDERS, order_id, strlen(order_id), &v);
 	if (rc == SL_OK)
 		rc = ledger_order_decode(v.data, v.len, out);
 	sl_buf_fini(&v);

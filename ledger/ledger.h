@@ -120,6 +120,8 @@ sl_err ledger_views_checksum(ledger *l, unsigned char *out, uint64_t *n_rows);
 /* ledger_order_get reads the committed view of order_id into *out (replacing and freeing
  * what it held; sl_order_fini it). SL_ERR_NOT_FOUND if there is no such order. */
 sl_err ledger_order_get(ledger *l, const char *order_id, sl_order *out);
+/* ledger_order_get_at: the same through snap (NULL: the latest). */
+sl_err ledger_order_get_at(ledger *l, const store_snap *snap, const char *order_id, sl_order *out);
 
 /* ledger_settings_get reads the committed settings. SL_ERR_NOT_FOUND if they were never
  * set (the defaults apply: ON_ORDER_PLACED). */

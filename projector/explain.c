@@ -54,12 +54,47 @@ typedef struct hold_line {
 	char line_id[SL_ID_MAX + 1];
 	int64_t quantity, preorder; /* held now: off the quantity, as preorders */
 	int64_t kept_quantity, kept_preorder;
+	int64_t uncounted; /* of preorder, the units the item's counter no longer counts */
 } hold_line;
 
 typedef struct hold_lines {
 	hold_line *v;
 	size_t n, cap;
 } hold_lines;
+
+/* lines_uncounted finds, for each line holding preorder units, those the item's counter no
+ * longer counts (since: the item's preorder_since), from its order's view through snap, as
+ * the order rules decide what a give-back releases (ledger/orders.c, line_move): all of
+ * them when the counter was reset (or the item created again) since the line last took
+ * preorder units, else its held_preorder_uncounted. They were taken before that reset, a
+ * setting, and are among the units held since before the setting. */
+static sl_err lines_uncounted(ledger *l, const store_snap *snap, uint64_t since, hold_lines *lines)
+{
+	sl_order order;
+	sl_err rc = SL_OK;
+	bool has_order = false;
+	memset(&order, 0, sizeof(order));
+	for (size_t i = 0; i < lines->n && rc == SL_OK; i++) {
+		hold_line *h = &lines->v[i];
+		if (h->preorder == 0)
+			continue;
+		if (!has_order || strcmp(order.order_id, h->order_id) != 0) {
+			if ((rc = ledger_order_get_at(l, snap, h->order_id, &order)) != SL_OK)
+				break;
+			has_order = true;
+		}
+		const sl_order_line *line = sl_order_line_find(&order, h->line_id);
+		if (line == NULL || line->state.held_preorder != h->preorder) {
+			rc = SL_ERR_CORRUPT; /* the holds row and the order disagree */
+			break;
+		}
+		h->uncounted = line->state.preorder_since != since
+		                   ? line->state.held_preorder
+		                   : line->state.held_preorder_uncounted;
+	}
+	sl_order_fini(&order);
+	return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
+}
 
 /* lines_load reads every open order line holding units of key through snap. */
 static sl_err lines_load(ledger *l, const store_snap *snap, const sl_item_key *key, hold_lines *out)
@@ -90,6 +125,7 @@ static sl_err lines_load(ledger *l, const store_snap *snap, const sl_item_key *k
 			h->preorder = page[i].held_preorder;
 			h->kept_quantity = h->quantity;
 			h->kept_preorder = h->preorder;
+			h->uncounted = 0;
 		}
 		if (n > 0) {
 			sl_strlcpy(after_order, page[n - 1].order_id, sizeof(after_order));
@@ -152,10 +188,12 @@ static void holds_sum(const hold_lines *lines, projector_explanation *out)
 		h->preorder += l->preorder;
 		h->quantity_before_setting += l->kept_quantity;
 		h->preorder_before_setting += l->kept_preorder;
+		h->preorder_uncounted += l->uncounted;
 		x->held_quantity += l->quantity;
 		x->held_preorder += l->preorder;
 		x->held_quantity_before_setting += l->kept_quantity;
 		x->held_preorder_before_setting += l->kept_preorder;
+		x->held_preorder_uncounted += l->uncounted;
 	}
 	x->holds = out->holds;
 	x->has_holds = true;
@@ -185,7 +223,8 @@ sl_err projector_explain(ledger *l, const sl_item_key *key, projector_explanatio
 			sl_error_set(err, rc, "cannot read item: %s", sl_strerror(rc));
 		goto done;
 	}
-	if ((rc = lines_load(l, snap, key, &lines)) != SL_OK) {
+	if ((rc = lines_load(l, snap, key, &lines)) != SL_OK ||
+	    (rc = lines_uncounted(l, snap, out->item.state.preorder_since, &lines)) != SL_OK) {
 		sl_error_set(err, rc, "cannot read the holds of the item: %s", sl_strerror(rc));
 		goto done;
 	}

@@ -298,17 +298,39 @@ static const Sl__Explanation *explanation_of(const Sl__Result *r)
 	return r->explanation != NULL ? r->explanation : &none;
 }
 
-/* hold_split_print says how many of n held units were held since before the setting. */
-static void hold_split_print(int64_t n, int64_t before, const char *of)
+/* hold_split_print says how many of n held units were held since before the setting, which
+ * counts them (before), taken before a reset of the preorder counter, which no longer counts
+ * them (uncounted: they release nothing when given back), and taken by the adjustments. */
+static void hold_split_print(int64_t n, int64_t before, int64_t uncounted, const char *of)
 {
-	if (before == 0)
-		printf("taken by the adjustments above");
-	else if (before == n)
+	int64_t after = n - before - uncounted;
+	const char *sep = "";
+	if (before == n) {
 		printf("held since before the setting, which counts them");
-	else
-		printf("%" PRId64 "%s held since before the setting, which counts them, %" PRId64
-		       " taken by the adjustments above",
-		       before, of, n - before);
+		return;
+	}
+	if (after == n) {
+		printf("taken by the adjustments above");
+		return;
+	}
+	if (uncounted == n) {
+		printf("taken before the preorder counter was reset (or the item created again), "
+		       "which no longer counts them: they release nothing when given back");
+		return;
+	}
+	if (before != 0) {
+		printf("%" PRId64 "%s held since before the setting, which counts them", before,
+		       of);
+		sep = ", ";
+	}
+	if (uncounted != 0) {
+		printf("%s%" PRId64 "%s taken before the preorder counter was reset (or the item "
+		       "created again), which no longer counts them",
+		       sep, uncounted, of);
+		sep = ", ";
+	}
+	if (after != 0)
+		printf("%s%" PRId64 " taken by the adjustments above", sep, after);
 }
 
 static void print_explain(const Sl__Result *r)
@@ -353,19 +375,29 @@ static void print_explain(const Sl__Result *r)
 		printf("  %8" PRId64 "  held by open order %s: ", h->quantity,
 		       h->order_id ? h->order_id : "");
 		if (h->quantity != 0 || h->preorder == 0)
-			hold_split_print(h->quantity, h->quantity_before_setting, "");
+			hold_split_print(h->quantity, h->quantity_before_setting, 0, "");
 		if (h->preorder != 0) {
 			printf("%s%" PRId64 " preorder units: ", h->quantity != 0 ? "; and " : "",
 			       h->preorder);
-			hold_split_print(h->preorder, h->preorder_before_setting, " of them");
+			hold_split_print(h->preorder,
+			                 h->preorder_before_setting - h->preorder_uncounted,
+			                 h->preorder_uncounted, " of them");
 		}
 		printf("\n");
 	}
 	printf("  %8" PRId64 "  held by open orders in all, %" PRId64
 	       " of them held since before the setting (and %" PRId64 " preorder units, %" PRId64
-	       " since before it); they come back if the orders are canceled\n",
+	       " since before it",
 	       x->held_quantity, x->held_quantity_before_setting, x->held_preorder,
 	       x->held_preorder_before_setting);
+	if (x->held_preorder_uncounted != 0)
+		printf(", %" PRId64 " of them not counted by the counter",
+		       x->held_preorder_uncounted);
+	if (it->state->track_quantity)
+		printf("); they come back if the orders are canceled\n");
+	else
+		printf(
+		    "); the item is tracked by inStock now: a cancel gives nothing back to it\n");
 }
 
 static json_t *explain_json(const Sl__Result *r)
@@ -388,10 +420,11 @@ static json_t *explain_json(const Sl__Result *r)
 	for (size_t i = 0; holds != NULL && i < x->n_holds; i++) {
 		const Sl__ExplainHold *h = x->holds[i];
 		json_t *o = json_pack(
-		    "{s:s, s:I, s:I, s:I, s:I}", "orderId", h->order_id ? h->order_id : "",
+		    "{s:s, s:I, s:I, s:I, s:I, s:I}", "orderId", h->order_id ? h->order_id : "",
 		    "quantity", (json_int_t)h->quantity, "preorder", (json_int_t)h->preorder,
 		    "quantityBeforeSetting", (json_int_t)h->quantity_before_setting,
-		    "preorderBeforeSetting", (json_int_t)h->preorder_before_setting);
+		    "preorderBeforeSetting", (json_int_t)h->preorder_before_setting,
+		    "preorderUncounted", (json_int_t)h->preorder_uncounted);
 		if (json_array_append_new(holds, o) != 0) {
 			json_decref(holds);
 			holds = NULL;
@@ -401,8 +434,8 @@ static json_t *explain_json(const Sl__Result *r)
 	int64_t quantity = it != NULL && it->state != NULL ? it->state->quantity : 0;
 	int64_t counter = it != NULL && it->state != NULL ? it->state->preorder_counter : 0;
 	return json_pack(
-	    "{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I, s:I, s:I, s:I}}", "item",
-	    it != NULL ? sl_json_item(it) : json_null(), "setting",
+	    "{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:b, s:o, s:I, s:I, s:I, s:I, s:I}}",
+	    "item", it != NULL ? sl_json_item(it) : json_null(), "setting",
 	    x->setting != NULL ? sl_json_event(x->setting) : json_null(), "adjustments", groups,
 	    "eventsSince", (json_int_t)x->events_since, "adjustedQuantity",
 	    (json_int_t)x->adjusted_quantity, "quantity", (json_int_t)quantity, "adjustedCounter",
@@ -410,7 +443,8 @@ static json_t *explain_json(const Sl__Result *r)
 	    "known", x->has_holds, "items", holds, "heldQuantity", (json_int_t)x->held_quantity,
 	    "heldPreorder", (json_int_t)x->held_preorder, "heldQuantityBeforeSetting",
 	    (json_int_t)x->held_quantity_before_setting, "heldPreorderBeforeSetting",
-	    (json_int_t)x->held_preorder_before_setting);
+	    (json_int_t)x->held_preorder_before_setting, "heldPreorderUncounted",
+	    (json_int_t)x->held_preorder_uncounted);
 }
 
 int run_explain(ctl *c)

@@ -43,6 +43,35 @@ check "preorder totals" '"\(.holds.heldPreorder) \(.holds.heldPreorderBeforeSett
 text=$("$SL_BIN/stockctl" explain poster)
 check_eq "text splits preorder units" 1 "$(grep -c "held by open order o-p1: 3 preorder units: held since before the setting" <<<"$text")"
 
+# preorder units taken before a reset of the counter (or before the item was created again)
+# are held since before the setting, but the setting's counter does not count them and a
+# cancel releases nothing: explain says so instead of "which counts them ... they come back"
+ctl item create print --quantity 0 --preorder true --preorder-limit 3
+ctl order place o-r1 print=2
+ctl item update print --revision 2 --reset-preorder-counter
+ctl order place o-r2 print=3
+ctl explain print
+check "uncounted preorder units" '[.holds.items[] | "\(.orderId) \(.preorder) \(.preorderBeforeSetting) \(.preorderUncounted)"] | join(",")' "o-r1 2 2 2,o-r2 3 0 0"
+check "uncounted in all" .holds.heldPreorderUncounted 2
+text=$("$SL_BIN/stockctl" explain print)
+check_eq "text: the reset counter does not count them" 1 "$(grep -c "held by open order o-r1: 2 preorder units: taken before the preorder counter was reset (or the item created again), which no longer counts them: they release nothing" <<<"$text")"
+check_eq "text: no 'which counts them' for them" 0 "$(grep -c "o-r1.*which counts them" <<<"$text")"
+ctl order cancel o-r1
+ctl item get print
+check "the cancel released nothing" .preorderInfo.counter 3
+ctl item create cap --quantity 0 --preorder true --preorder-limit 5
+ctl order place o-c1 cap=2
+ctl item delete cap
+ctl item create cap --quantity 0 --preorder true --preorder-limit 5
+ctl explain cap
+check "created again: uncounted" '"\(.holds.heldPreorderBeforeSetting) \(.holds.heldPreorderUncounted)"' "2 2"
+# an item tracked by inStock gives nothing back on a cancel
+ctl item create mug --quantity 10
+ctl order place o-m1 mug=2
+ctl item update mug --revision 2 --in-stock true
+text=$("$SL_BIN/stockctl" explain mug)
+check_eq "text: inStock item, nothing comes back" 1 "$(grep -c "tracked by inStock now: a cancel gives nothing back" <<<"$text")"
+
 ctl explain nothing-here
 check_refused "explain of a missing item" NOT_FOUND
 

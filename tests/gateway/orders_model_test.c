@@ -688,9 +688,9 @@ static void check_explain(gw_service *s, int i)
 		return;
 	}
 	assert_int_equal(projector_explain(gw_service_ledger(s), &k, x, &err), SL_OK);
-	int64_t q = 0, p = 0, kq = 0, kp = 0;
+	int64_t q = 0, p = 0, kq = 0, kp = 0, u = 0;
 	for (int oi = 0; oi < N_ORDERS; oi++) {
-		int64_t oq = 0, op = 0, okq = 0, okp = 0;
+		int64_t oq = 0, op = 0, okq = 0, okp = 0, ou = 0;
 		for (int j = 0; j < M.orders[oi].n; j++) {
 			const m_line *l = &M.orders[oi].lines[j];
 			if (l->item != i || l->held == 0)
@@ -699,8 +699,14 @@ static void check_explain(gw_service *s, int i)
 			op += l->pre;
 			okq += l->kept_q;
 			okp += l->kept_p;
+			/* the preorder units the item's counter no longer counts: a give-back
+			 * releases none of them (m_give) */
+			int64_t lu =
+			    l->pre > 0 && l->pre_epoch != M.items[i].epoch ? l->pre : l->uncounted;
+			assert_true(lu <= l->kept_p);
+			ou += lu;
 		}
-		q += oq, p += op, kq += okq, kp += okp;
+		q += oq, p += op, kq += okq, kp += okp, u += ou;
 		if (oq + op == 0 || x->x.n_holds == SL_EXPLAIN_GROUPS_MAX)
 			continue;
 		char id[16];
@@ -710,19 +716,23 @@ static void check_explain(gw_service *s, int i)
 			if (strcmp(x->x.holds[j].order_id, id) == 0)
 				h = &x->x.holds[j];
 		if (h == NULL || h->quantity != oq || h->preorder != op ||
-		    h->quantity_before_setting != okq || h->preorder_before_setting != okp)
-			fail_msg("explain m-%d, order %s: service %lld/%lld held, %lld/%lld since "
-			         "before the setting; model %lld/%lld, %lld/%lld",
-			         i, id, h ? (long long)h->quantity : -1LL,
-			         h ? (long long)h->preorder : -1LL,
-			         h ? (long long)h->quantity_before_setting : -1LL,
-			         h ? (long long)h->preorder_before_setting : -1LL, (long long)oq,
-			         (long long)op, (long long)okq, (long long)okp);
+		    h->quantity_before_setting != okq || h->preorder_before_setting != okp ||
+		    h->preorder_uncounted != ou)
+			fail_msg(
+			    "explain m-%d, order %s: service %lld/%lld held, %lld/%lld since "
+			    "before the setting, %lld uncounted; model %lld/%lld, %lld/%lld, %lld",
+			    i, id, h ? (long long)h->quantity : -1LL,
+			    h ? (long long)h->preorder : -1LL,
+			    h ? (long long)h->quantity_before_setting : -1LL,
+			    h ? (long long)h->preorder_before_setting : -1LL,
+			    h ? (long long)h->preorder_uncounted : -1LL, (long long)oq,
+			    (long long)op, (long long)okq, (long long)okp, (long long)ou);
 	}
 	assert_int_equal(x->x.held_quantity, q);
 	assert_int_equal(x->x.held_preorder, p);
 	assert_int_equal(x->x.held_quantity_before_setting, kq);
 	assert_int_equal(x->x.held_preorder_before_setting, kp);
+	assert_int_equal(x->x.held_preorder_uncounted, u);
 	free(x);
 }
 
