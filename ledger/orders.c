@@ -257,21 +257,18 @@ static sl_err line_move(plan *p, const ledger_order_env *env, plan_line *pl, boo
 		 * them, the counted ones first (taken since the uncounted ones). */
 		int64_t pre =
 		    pl->give < pl->after.held_preorder ? pl->give : pl->after.held_preorder;
-		int64_t counted = pl->after.held_preorder - pl->after.held_preorder_uncounted;
-		/* the counter was reset (or the item created again) since the line took them:
-		 * it counts none of them (w is NULL only when nothing goes back to the item) */
-		bool is_stale = w != NULL && pl->after.held_preorder > 0 &&
-		                pl->after.preorder_since != w->state.preorder_since;
-		if (is_stale) {
-			counted = 0;
-			pl->after.preorder_since = w->state.preorder_since;
-		}
+		/* (w is NULL only when nothing goes back to the item: the line's own count) */
+		int64_t uncounted =
+		    w != NULL ? sl_order_line_uncounted(&pl->after, w->state.preorder_since)
+		              : pl->after.held_preorder_uncounted;
+		int64_t counted = pl->after.held_preorder - uncounted;
 		int64_t from_counted = pre < counted ? pre : counted;
+		if (w != NULL && pl->after.held_preorder > 0)
+			pl->after.preorder_since =
+			    w->state.preorder_since; /* uncounted is as of it */
 		pl->after.held -= pl->give;
 		pl->after.held_preorder -= pre;
-		pl->after.held_preorder_uncounted =
-		    is_stale ? pl->after.held_preorder
-		             : pl->after.held_preorder_uncounted - (pre - from_counted);
+		pl->after.held_preorder_uncounted = uncounted - (pre - from_counted);
 		if (pl->is_restock) {
 			int64_t release = from_counted;
 			if (release > w->state.preorder_counter)

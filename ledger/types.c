@@ -109,6 +109,11 @@ sl_err sl_error_set(sl_error_info *info, sl_err code, const char *fmt, ...)
 	return code;
 }
 
+int64_t sl_order_line_uncounted(const sl_order_line_state *s, uint64_t item_since)
+{
+	return s->preorder_since != item_since ? s->held_preorder : s->held_preorder_uncounted;
+}
+
 bool sl_order_line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b)
 {
 	return a->quantity == b->quantity && a->held == b->held &&

@@ -149,6 +149,12 @@ sl_order_line *sl_order_line_find(const sl_order *order, const char *line_id);
 /* sl_order_is_closed: canceled, payment failed or refunded. */
 bool sl_order_is_closed(sl_order_status status);
 
+/* sl_order_line_uncounted: of the preorder units line s holds, those its item's counter does
+ * not count, the item counting since item_since (its sl_item_state.preorder_since): all of
+ * them when the counter was reset (or the item created again) since the line last took
+ * some, else held_preorder_uncounted. Given back, they release nothing. */
+int64_t sl_order_line_uncounted(const sl_order_line_state *s, uint64_t item_since);
+
 /* sl_order_line_state_equal compares two line states field by field. */
 bool sl_order_line_state_equal(const sl_order_line_state *a, const sl_order_line_state *b);
 

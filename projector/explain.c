@@ -63,11 +63,9 @@ typedef struct hold_lines {
 } hold_lines;
 
 /* lines_uncounted finds, for each line holding preorder units, those the item's counter no
- * longer counts (since: the item's preorder_since), from its order's view through snap, as
- * the order rules decide what a give-back releases (ledger/orders.c, line_move): all of
- * them when the counter was reset (or the item created again) since the line last took
- * preorder units, else its held_preorder_uncounted. They were taken before that reset, a
- * setting, and are among the units held since before the setting. */
+ * longer counts (since: the item's preorder_since), from its order's view through snap, by
+ * the rule the order rules release by (sl_order_line_uncounted). They were taken before
+ * that reset, a setting, and are among the units held since before the setting. */
 static sl_err lines_uncounted(ledger *l, const store_snap *snap, uint64_t since, hold_lines *lines)
 {
 	sl_order order;
@@ -88,9 +86,7 @@ static sl_err lines_uncounted(ledger *l, const store_snap *snap, uint64_t since,
 			rc = SL_ERR_CORRUPT; /* the holds row and the order disagree */
 			break;
 		}
-		h->uncounted = line->state.preorder_since != since
-		                   ? line->state.held_preorder
-		                   : line->state.held_preorder_uncounted;
+		h->uncounted = sl_order_line_uncounted(&line->state, since);
 	}
 	sl_order_fini(&order);
 	return rc == SL_ERR_NOT_FOUND ? SL_ERR_CORRUPT : rc;
