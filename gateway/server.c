@@ -148,26 +148,17 @@ static bool result_slim(sl_buf *res)
 	Sl__Result *r = sl__result__unpack(NULL, res->len, res->data);
 	if (r == NULL)
 		return false;
-	size_t n_items = r->n_items, n_holds = r->n_holds;
-	Sl__ItemView **items = r->items;
-	Sl__Hold **holds = r->holds;
-	Sl__OrderView *order = r->order;
-	r->n_items = 0;
-	r->items = NULL;
-	r->n_holds = 0;
-	r->holds = NULL;
-	r->order = NULL;
-	r->has_views_omitted = true;
-	r->views_omitted = true;
-	size_t len = sl__result__get_packed_size(r);
-	bool is_done = len <= res->len; /* it only shrinks: fits the buffer it was in */
+	Sl__Result slim = *r; /* a shallow copy: r keeps what it frees */
+	slim.n_items = 0;
+	slim.items = NULL;
+	slim.n_holds = 0;
+	slim.holds = NULL;
+	slim.order = NULL;
+	slim.has_views_omitted = true;
+	slim.views_omitted = true;
+	bool is_done = sl__result__get_packed_size(&slim) <= res->len; /* it only shrinks */
 	if (is_done)
-		res->len = sl__result__pack(r, res->data);
-	r->n_items = n_items;
-	r->items = items;
-	r->n_holds = n_holds;
-	r->holds = holds;
-	r->order = order;
+		res->len = sl__result__pack(&slim, res->data);
 	sl__result__free_unpacked(r, NULL);
 	return is_done;
 }
